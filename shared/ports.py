@@ -1,0 +1,289 @@
+"""Ports: the interfaces the core needs from the outside world, as ``typing.Protocol``.
+
+Adapters per cloud (and the embedded local backend) implement them; handlers receive
+them bundled in :class:`Ports`. Nothing here knows which cloud it runs on.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from cloudevents.abstract import CloudEvent
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """Bytes of an object plus what the store knows about it."""
+
+    data: bytes
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Blob storage addressed by (bucket, key). Buckets are real names from Settings."""
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create or replace an object."""
+        ...
+
+    def get(self, bucket: str, key: str) -> StoredObject:
+        """Read an object; raise ``ObjectNotFound`` if it does not exist."""
+        ...
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether the object exists."""
+        ...
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Keys under a prefix, sorted."""
+        ...
+
+
+@dataclass(frozen=True)
+class IndexQuery:
+    """Filters for :meth:`MetadataIndex.search`; ``None`` means no filter."""
+
+    camera: str | None = None
+    captured_from: str | None = None
+    captured_to: str | None = None
+    min_width: int | None = None
+    limit: int = 100
+
+
+@runtime_checkable
+class MetadataIndex(Protocol):
+    """Searchable store of image metadata documents keyed by ``image_id``."""
+
+    def put(self, document: JsonDict) -> None:
+        """Upsert a document (its ``image_id`` is the key)."""
+        ...
+
+    def get(self, image_id: str) -> JsonDict | None:
+        """One document, or None."""
+        ...
+
+    def search(self, query: IndexQuery) -> list[JsonDict]:
+        """Documents matching every given filter, ordered by ``image_id``.
+
+        ``camera`` matches make or model case-insensitively as a substring; the capture range
+        compares ISO-8601 strings inclusively; ``min_width`` is inclusive.
+        """
+        ...
+
+
+class ClaimState(enum.Enum):
+    """Result of an idempotency claim."""
+
+    ACQUIRED = "acquired"  # we hold the lease: run the handler
+    IN_PROGRESS = "in_progress"  # someone else holds a live lease: retry later
+    COMPLETED = "completed"  # already done: acknowledge, do nothing
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """Claims on (consumer, event id) with a lease, so a crash is retried but success is final."""
+
+    def claim(self, key: str, *, now: float, lease_seconds: float) -> ClaimState:
+        """Acquire the key unless it is completed or leased by someone else.
+
+        An expired lease is taken over atomically (compare-and-set on the old expiry).
+        """
+        ...
+
+    def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
+        """Mark the key done; the record may expire after ``ttl_seconds``."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Drop an in-progress claim after a failure so a retry can start at once."""
+        ...
+
+
+class OrderStatus(enum.StrEnum):
+    """Life cycle of an order."""
+
+    PLACED = "PLACED"
+    PAID = "PAID"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+    REFUNDED = "REFUNDED"
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as persisted by :class:`OrderStore`."""
+
+    order_id: str
+    status: OrderStatus
+    customer_email: str
+    customer_name: str | None
+    amount_minor: int
+    currency: str
+    items: tuple[JsonDict, ...]
+    placed_at: str
+    idempotency_key: str | None = None
+    payment_id: str | None = None
+    failure_reason: str | None = None
+    updated_at: str | None = None
+
+
+@runtime_checkable
+class OrderStore(Protocol):
+    """Orders with conditional status transitions."""
+
+    def create(self, order: OrderRecord) -> tuple[OrderRecord, bool]:
+        """Insert the order; if one with the same ``idempotency_key`` (or id) exists, return it.
+
+        Returns ``(stored_order, created)``.
+        """
+        ...
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        """One order, or None."""
+        ...
+
+    def transition(
+        self,
+        order_id: str,
+        *,
+        from_status: OrderStatus,
+        to_status: OrderStatus,
+        now: str,
+        payment_id: str | None = None,
+        failure_reason: str | None = None,
+    ) -> bool:
+        """Move the order from ``from_status`` to ``to_status``; False if it was not there."""
+        ...
+
+
+@runtime_checkable
+class EventPublisher(Protocol):
+    """Publishes CloudEvents to the platform's event bus/topic."""
+
+    def publish(self, events: Sequence[CloudEvent]) -> None:
+        """Publish all events or raise ``TransientError`` (partial failures are retried first)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """Outcome of a charge attempt."""
+
+    approved: bool
+    payment_id: str | None = None
+    decline_code: str | None = None
+    reason: str | None = None
+
+
+@runtime_checkable
+class PaymentGateway(Protocol):
+    """Charges money. Must be idempotent on ``idempotency_key`` (real providers are)."""
+
+    def charge(
+        self, *, order_id: str, amount_minor: int, currency: str, customer_email: str,
+        idempotency_key: str,
+    ) -> ChargeResult:
+        """Charge once per key; a repeated key returns the first result."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """A plain-text email. ``message_id`` is derived from the causing event for dedupe."""
+
+    to: str
+    subject: str
+    body: str
+    message_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Sends email."""
+
+    def send(self, email: OutgoingEmail) -> None:
+        """Send or raise ``TransientError``."""
+        ...
+
+
+@runtime_checkable
+class DeadLetterSink(Protocol):
+    """Where a permanently failed delivery is parked with its reason, without burning retries."""
+
+    def dead_letter(
+        self, *, consumer: str, event: JsonDict | None, raw: bytes | None, reason: str,
+        attempts: int,
+    ) -> None:
+        """Record the failed delivery. ``event`` is the structured CloudEvent when readable."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Time source; injectable so tests control leases and webhook windows."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        import time
+
+        return time.time()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings shared by every cloud (bucket names, sender, secrets)."""
+
+    uploads_bucket: str = "uploads"
+    thumbnails_bucket: str = "thumbnails"
+    claims_bucket: str = "claims"
+    mail_from: str = "orders@eventsuite.example"
+    webhook_secrets: tuple[str, ...] = ()
+    webhook_tolerance_seconds: int = 300
+    idempotency_lease_seconds: float = 120.0
+    idempotency_ttl_seconds: float = 7 * 24 * 3600.0
+
+
+@dataclass
+class Ports:
+    """Everything a handler may touch. Unused ports may be ``None`` for a given consumer."""
+
+    settings: Settings
+    objects: ObjectStore | None = None
+    index: MetadataIndex | None = None
+    idempotency: IdempotencyStore | None = None
+    orders: OrderStore | None = None
+    publisher: EventPublisher | None = None
+    payments: PaymentGateway | None = None
+    mailer: Mailer | None = None
+    dead_letters: DeadLetterSink | None = None
+    clock: Clock = field(default_factory=SystemClock)
+
+    def require(self, name: str) -> Any:
+        """Return the named port or fail loudly if the composition root did not wire it."""
+        value = getattr(self, name)
+        if value is None:
+            raise RuntimeError(f"port {name!r} is not configured for this function")
+        return value
