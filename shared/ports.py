@@ -137,6 +137,7 @@ class OrderRecord:
     placed_at: str
     idempotency_key: str | None = None
     payment_id: str | None = None
+    decline_code: str | None = None
     failure_reason: str | None = None
     updated_at: str | None = None
 
@@ -164,6 +165,7 @@ class OrderStore(Protocol):
         to_status: OrderStatus,
         now: str,
         payment_id: str | None = None,
+        decline_code: str | None = None,
         failure_reason: str | None = None,
     ) -> bool:
         """Move the order from ``from_status`` to ``to_status``; False if it was not there."""

@@ -1,0 +1,330 @@
+"""The event catalog: one data file (``catalog.json``) read by Python and by Terraform.
+
+It lists every event type with its versions and JSON Schemas, every consumer with the
+events it subscribes to and its delivery settings, and the HTTP endpoints. The catalog
+validates itself on load; errors name the offending entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from shared.errors import CatalogError
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+
+_CONSUMER_LIMITS = {
+    "max_delivery_attempts": (1, 100),
+    "timeout_seconds": (1, 900),
+    "memory_mb": (128, 10240),
+    "batch_size": (1, 100),
+}
+
+
+@dataclass(frozen=True)
+class EventVersion:
+    """One version of an event type and its compiled schema."""
+
+    version: int
+    schema_path: Path
+    schema: Mapping[str, Any]
+    validator: Draft202012Validator
+    upcast_to: int | None
+    fast_validate: Any
+
+    def is_valid(self, data: Any) -> bool:
+        """Fast check (compiled); use ``validator`` only to explain a failure."""
+        try:
+            self.fast_validate(data)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """An event type: catalog name, CloudEvents ``type`` and versions."""
+
+    name: str
+    type: str
+    description: str
+    current_version: int
+    versions: Mapping[int, EventVersion]
+    ordering_key: str | None
+
+    @property
+    def current(self) -> EventVersion:
+        """The version producers emit."""
+        return self.versions[self.current_version]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A consumer: handler reference, subscriptions and delivery settings."""
+
+    name: str
+    description: str
+    handler: str
+    group: str
+    subscribes: tuple[str, ...]
+    max_delivery_attempts: int
+    timeout_seconds: int
+    memory_mb: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """An HTTP producer endpoint."""
+
+    name: str
+    description: str
+    handler: str
+    group: str
+    method: str
+    path: str
+    emits: tuple[str, ...]
+    timeout_seconds: int
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The whole catalog, validated."""
+
+    name: str
+    source: str
+    claim_check_threshold_bytes: int
+    storage: Mapping[str, str]
+    images: Mapping[str, Any]
+    events: Mapping[str, EventSpec]
+    consumers: Mapping[str, ConsumerSpec]
+    endpoints: Mapping[str, EndpointSpec]
+    by_type: Mapping[str, EventSpec]
+
+    def event(self, name: str) -> EventSpec:
+        """Event by catalog name."""
+        try:
+            return self.events[name]
+        except KeyError:
+            raise CatalogError(f"unknown event {name!r}") from None
+
+    def event_by_type(self, ce_type: str) -> EventSpec | None:
+        """Event by CloudEvents ``type``, or None when the type is not in the catalog."""
+        return self.by_type.get(ce_type)
+
+    def consumer(self, name: str) -> ConsumerSpec:
+        """Consumer by name; a clear error lists the known ones."""
+        try:
+            return self.consumers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.consumers))
+            raise CatalogError(f"unknown consumer {name!r} (known: {known})") from None
+
+    def endpoint(self, name: str) -> EndpointSpec:
+        """HTTP endpoint by name."""
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            known = ", ".join(sorted(self.endpoints))
+            raise CatalogError(f"unknown endpoint {name!r} (known: {known})") from None
+
+    def consumers_of(self, event_name: str) -> list[ConsumerSpec]:
+        """Consumers subscribed to an event, in catalog order."""
+        return [c for c in self.consumers.values() if event_name in c.subscribes]
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise CatalogError(f"duplicate entry {key!r} in catalog")
+        result[key] = value
+    return result
+
+
+def _require(mapping: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in mapping:
+        raise CatalogError(f"{where}: missing {key!r}")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        raise CatalogError(f"{where}: {key!r} must be {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _load_version(event: str, raw_version: str, spec: Any, base: Path) -> EventVersion:
+    where = f"event {event!r} version {raw_version}"
+    if not raw_version.isdigit() or int(raw_version) < 1:
+        raise CatalogError(f"{where}: versions are positive integers")
+    if not isinstance(spec, dict):
+        raise CatalogError(f"{where}: must be an object")
+    schema_rel = _require(spec, "schema", where, str)
+    schema_path = (base / schema_rel).resolve()
+    if not schema_path.is_file():
+        raise CatalogError(f"{where}: schema file {schema_rel!r} does not exist")
+    try:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+    except (ValueError, SchemaError) as exc:
+        raise CatalogError(f"{where}: schema {schema_rel!r} is invalid: {exc}") from exc
+    upcast_to = spec.get("upcast_to")
+    if upcast_to is not None and (not isinstance(upcast_to, int) or upcast_to <= int(raw_version)):
+        raise CatalogError(f"{where}: upcast_to must be a later version")
+    return EventVersion(
+        version=int(raw_version),
+        schema_path=schema_path,
+        schema=schema,
+        validator=Draft202012Validator(schema),
+        upcast_to=upcast_to,
+        # fastjsonschema speaks draft 7; our schemas use only keywords common to both drafts.
+        fast_validate=fastjsonschema.compile({k: v for k, v in schema.items() if k != "$schema"}),
+    )
+
+
+def _load_event(name: str, raw: Any, base: Path) -> EventSpec:
+    where = f"event {name!r}"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be an object")
+    versions_raw = _require(raw, "versions", where, dict)
+    if not versions_raw:
+        raise CatalogError(f"{where}: needs at least one version")
+    versions = {
+        int(v): _load_version(name, v, spec, base) for v, spec in versions_raw.items()
+    }
+    current = _require(raw, "current_version", where, int)
+    if current not in versions:
+        raise CatalogError(f"{where}: current_version {current} is not among its versions")
+    for version in versions.values():
+        if version.upcast_to is not None and version.upcast_to not in versions:
+            raise CatalogError(
+                f"{where} version {version.version}: upcasts to unknown version {version.upcast_to}"
+            )
+        if version.version != current and version.upcast_to is None:
+            raise CatalogError(
+                f"{where} version {version.version}: an old version needs 'upcast_to'"
+            )
+    return EventSpec(
+        name=name,
+        type=_require(raw, "type", where, str),
+        description=str(raw.get("description", "")),
+        current_version=current,
+        versions=versions,
+        ordering_key=raw.get("ordering_key"),
+    )
+
+
+def _check_limits(where: str, raw: Mapping[str, Any]) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for key, (low, high) in _CONSUMER_LIMITS.items():
+        value = _require(raw, key, where, int)
+        if not low <= value <= high:
+            raise CatalogError(f"{where}: {key} must be between {low} and {high}, got {value}")
+        values[key] = value
+    return values
+
+
+def _load_consumer(name: str, raw: Any, events: Mapping[str, EventSpec]) -> ConsumerSpec:
+    where = f"consumer {name!r}"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be an object")
+    subscribes = _require(raw, "subscribes", where, list)
+    if not subscribes:
+        raise CatalogError(f"{where}: subscribes to nothing")
+    for event in subscribes:
+        if event not in events:
+            raise CatalogError(f"{where}: subscribes to unknown event {event!r}")
+    if len(set(subscribes)) != len(subscribes):
+        raise CatalogError(f"{where}: subscribes to an event twice")
+    handler = _require(raw, "handler", where, str)
+    if ":" not in handler:
+        raise CatalogError(f"{where}: handler must look like 'package.module:function'")
+    return ConsumerSpec(
+        name=name,
+        description=str(raw.get("description", "")),
+        handler=handler,
+        group=_require(raw, "group", where, str),
+        subscribes=tuple(subscribes),
+        **_check_limits(where, raw),
+    )
+
+
+def _load_endpoint(name: str, raw: Any, events: Mapping[str, EventSpec]) -> EndpointSpec:
+    where = f"http endpoint {name!r}"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be an object")
+    emits = _require(raw, "emits", where, list)
+    for event in emits:
+        if event not in events:
+            raise CatalogError(f"{where}: emits unknown event {event!r}")
+    return EndpointSpec(
+        name=name,
+        description=str(raw.get("description", "")),
+        handler=_require(raw, "handler", where, str),
+        group=_require(raw, "group", where, str),
+        method=_require(raw, "method", where, str).upper(),
+        path=_require(raw, "path", where, str),
+        emits=tuple(emits),
+        timeout_seconds=_require(raw, "timeout_seconds", where, int),
+        memory_mb=_require(raw, "memory_mb", where, int),
+    )
+
+
+def parse_catalog(text: str, base: Path) -> Catalog:
+    """Parse and validate catalog JSON; schema paths are relative to ``base``."""
+    try:
+        raw = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except ValueError as exc:
+        if isinstance(exc, CatalogError):
+            raise
+        raise CatalogError(f"catalog is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise CatalogError("catalog must be a JSON object")
+    events_raw = _require(raw, "events", "catalog", dict)
+    events = {name: _load_event(name, spec, base) for name, spec in events_raw.items()}
+    types = [spec.type for spec in events.values()]
+    duplicates = {t for t in types if types.count(t) > 1}
+    if duplicates:
+        raise CatalogError(f"CloudEvents type used by two events: {sorted(duplicates)}")
+    consumers = {
+        name: _load_consumer(name, spec, events)
+        for name, spec in _require(raw, "consumers", "catalog", dict).items()
+    }
+    endpoints = {
+        name: _load_endpoint(name, spec, events)
+        for name, spec in raw.get("http_endpoints", {}).items()
+    }
+    threshold = _require(raw, "claim_check_threshold_bytes", "catalog", int)
+    if threshold < 1024:
+        raise CatalogError("catalog: claim_check_threshold_bytes must be at least 1024")
+    return Catalog(
+        name=_require(raw, "name", "catalog", str),
+        source=_require(raw, "source", "catalog", str),
+        claim_check_threshold_bytes=threshold,
+        storage=_require(raw, "storage", "catalog", dict),
+        images=_require(raw, "images", "catalog", dict),
+        events=events,
+        consumers=consumers,
+        endpoints=endpoints,
+        by_type={spec.type: spec for spec in events.values()},
+    )
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Load and validate a catalog file (default: the packaged ``catalog.json``)."""
+    target = path or CATALOG_PATH
+    return parse_catalog(target.read_text(encoding="utf-8"), target.parent)
+
+
+@cache
+def default_catalog() -> Catalog:
+    """The packaged catalog, loaded once per process."""
+    return load_catalog()

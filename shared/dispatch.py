@@ -1,0 +1,203 @@
+"""Dispatch: the one path from a platform delivery to a handler call.
+
+decode -> validate -> upcast -> idempotency claim (consumer, event id) with a lease ->
+handler(event, ports) -> complete. Errors are classified: permanent ones are dead-lettered
+with their reason (through the ``DeadLetterSink`` port, so no retries are burnt), transient
+ones and unexpected exceptions are retried by the platform until the consumer's max delivery
+attempts, after which the last attempt dead-letters with the reason itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cloudevents.abstract import CloudEvent
+
+from shared.catalog import Catalog, ConsumerSpec, default_catalog
+from shared.envelope import Event, decode, to_structured
+from shared.errors import PermanentError, TransientError
+from shared.ports import ClaimState, Ports
+
+Handler = Callable[[Event, Ports], None]
+Decoder = Callable[[], CloudEvent]
+logger = logging.getLogger("eventsuite.dispatch")
+
+
+class Outcome(enum.Enum):
+    """What happened to one delivery."""
+
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"  # already completed earlier: acknowledged, handler not run
+    DEAD_LETTERED = "dead_lettered"  # parked with its reason: acknowledged
+    RETRY = "retry"  # not acknowledged: the platform delivers it again
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """Outcome of one delivery plus the reason when it did not succeed."""
+
+    outcome: Outcome
+    event_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        """True when the platform may drop the message."""
+        return self.outcome is not Outcome.RETRY
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message of a batch: how to decode it, its platform id and attempt number."""
+
+    message_id: str
+    decode: Decoder
+    attempt: int = 1
+    raw: bytes | None = None
+
+
+def resolve_handler(reference: str) -> Handler:
+    """Import ``package.module:function`` lazily (image handlers pull Pillow only when used)."""
+    module_name, _, attribute = reference.partition(":")
+    handler: Handler = getattr(importlib.import_module(module_name), attribute)
+    return handler
+
+
+class Dispatcher:
+    """Delivers events to one consumer's handler, exactly once in effect."""
+
+    def __init__(
+        self,
+        consumer: str,
+        ports: Ports,
+        *,
+        catalog: Catalog | None = None,
+        handler: Handler | None = None,
+    ) -> None:
+        self.catalog = catalog or default_catalog()
+        self.spec: ConsumerSpec = self.catalog.consumer(consumer)
+        self.ports = ports
+        self.handler = handler or resolve_handler(self.spec.handler)
+
+    def deliver(
+        self, decoder: Decoder | CloudEvent, *, attempt: int = 1, raw: bytes | None = None
+    ) -> DeliveryResult:
+        """Process one delivery; ``attempt`` is the platform's delivery count (1-based)."""
+        cloud_event: CloudEvent | None = None
+        event: Event | None = None
+        try:
+            cloud_event = decoder() if callable(decoder) else decoder
+            event = decode(cloud_event, catalog=self.catalog, objects=self.ports.objects)
+            if event.name not in self.spec.subscribes:
+                raise PermanentError(
+                    f"consumer {self.spec.name!r} does not subscribe to {event.name} (misrouted)"
+                )
+            return self._run(event, attempt)
+        except PermanentError as exc:
+            return self._dead_letter(cloud_event, raw, exc.reason, attempt, event)
+        except TransientError as exc:
+            return self._retry_or_give_up(cloud_event, raw, exc.reason, attempt, event)
+        except Exception as exc:  # unexpected bugs are retried, then dead-lettered with the trace
+            logger.exception("unexpected error in consumer %s", self.spec.name)
+            reason = f"unexpected {type(exc).__name__}: {exc}"
+            return self._retry_or_give_up(cloud_event, raw, reason, attempt, event)
+
+    def deliver_batch(self, deliveries: Sequence[Delivery]) -> dict[str, DeliveryResult]:
+        """Process a batch record by record; one bad record never fails the others."""
+        return {
+            d.message_id: self.deliver(d.decode, attempt=d.attempt, raw=d.raw) for d in deliveries
+        }
+
+    def _run(self, event: Event, attempt: int) -> DeliveryResult:
+        store = self.ports.idempotency
+        key = f"{self.spec.name}:{event.id}"
+        now = self.ports.clock.now()
+        settings = self.ports.settings
+        if store is not None:
+            state = store.claim(key, now=now, lease_seconds=settings.idempotency_lease_seconds)
+            if state is ClaimState.COMPLETED:
+                self._log(event, "duplicate delivery ignored", attempt)
+                return DeliveryResult(Outcome.DUPLICATE, event.id)
+            if state is ClaimState.IN_PROGRESS:
+                raise TransientError("another delivery of this event holds the lease")
+        try:
+            self.handler(event, self.ports)
+        except BaseException:
+            if store is not None:
+                store.release(key)
+            raise
+        if store is not None:
+            store.complete(key, now=self.ports.clock.now(), ttl_seconds=settings.idempotency_ttl_seconds)
+        self._log(event, "processed", attempt)
+        return DeliveryResult(Outcome.PROCESSED, event.id)
+
+    def _retry_or_give_up(
+        self,
+        cloud_event: CloudEvent | None,
+        raw: bytes | None,
+        reason: str,
+        attempt: int,
+        event: Event | None,
+    ) -> DeliveryResult:
+        if attempt >= self.spec.max_delivery_attempts:
+            return self._dead_letter(
+                cloud_event, raw, f"gave up after {attempt} attempts: {reason}", attempt, event
+            )
+        self._log(event, f"will retry: {reason}", attempt, level=logging.WARNING)
+        return DeliveryResult(Outcome.RETRY, event.id if event else None, reason)
+
+    def _dead_letter(
+        self,
+        cloud_event: CloudEvent | None,
+        raw: bytes | None,
+        reason: str,
+        attempt: int,
+        event: Event | None,
+    ) -> DeliveryResult:
+        event_id = event.id if event else (str(cloud_event["id"]) if cloud_event else None)
+        sink = self.ports.dead_letters
+        if sink is None:
+            # No sink on this platform: let its own redrive policy park the message.
+            self._log(event, f"permanent failure, left to platform DLQ: {reason}", attempt,
+                      level=logging.ERROR)
+            return DeliveryResult(Outcome.RETRY, event_id, reason)
+        structured: dict[str, Any] | None = None
+        if cloud_event is not None:
+            try:
+                structured = to_structured(cloud_event)
+                json.dumps(structured)
+            except (TypeError, ValueError):
+                structured = None
+        try:
+            sink.dead_letter(
+                consumer=self.spec.name, event=structured, raw=raw, reason=reason, attempts=attempt
+            )
+        except Exception as exc:
+            logger.exception("dead-letter sink failed; leaving the message for redelivery")
+            return DeliveryResult(Outcome.RETRY, event_id, f"{reason} (dead-letter failed: {exc})")
+        self._log(event, f"dead-lettered: {reason}", attempt, level=logging.ERROR)
+        return DeliveryResult(Outcome.DEAD_LETTERED, event_id, reason)
+
+    def _log(
+        self, event: Event | None, message: str, attempt: int, *, level: int = logging.INFO
+    ) -> None:
+        logger.log(
+            level,
+            "%s: %s",
+            self.spec.name,
+            message,
+            extra={
+                "consumer": self.spec.name,
+                "event_id": event.id if event else None,
+                "event_type": event.name if event else None,
+                "correlation_id": event.correlation_id if event else None,
+                "traceparent": event.traceparent if event else None,
+                "attempt": attempt,
+            },
+        )

@@ -1,0 +1,1 @@
+"""Consumer handlers: plain functions of ``(event, ports)`` named in the catalog."""

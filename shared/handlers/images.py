@@ -1,0 +1,76 @@
+"""Image consumers: the thumbnailer and the metadata indexer."""
+
+from __future__ import annotations
+
+from shared.catalog import default_catalog
+from shared.envelope import Event, utc_now_iso
+from shared.errors import PayloadTooLarge, PermanentError
+from shared.images.metadata import extract_metadata
+from shared.images.thumbnails import render_thumbnails
+from shared.ports import MetadataIndex, ObjectStore, Ports
+
+
+def _relative_key(key: str) -> str:
+    prefix = default_catalog().storage["uploads_prefix"]
+    return key[len(prefix):] if key.startswith(prefix) else key
+
+
+def _load_upload(event: Event, objects: ObjectStore) -> bytes:
+    images = default_catalog().images
+    size = int(event.data.get("size") or 0)
+    if size > images["max_upload_bytes"]:
+        raise PayloadTooLarge(f"upload is {size} bytes, limit is {images['max_upload_bytes']}")
+    stored = objects.get(event.data["bucket"], event.data["key"])
+    if len(stored.data) > images["max_upload_bytes"]:
+        raise PayloadTooLarge(f"upload is {len(stored.data)} bytes, limit is {images['max_upload_bytes']}")
+    return stored.data
+
+
+def thumbnail_key(upload_key: str, box: int, extension: str) -> str:
+    """Where a rendition is stored in the thumbnails bucket (deterministic: retries overwrite)."""
+    prefix = default_catalog().storage["thumbnails_prefix"]
+    return f"{prefix}{_relative_key(upload_key)}/{box}.{extension}"
+
+
+def make_thumbnails(event: Event, ports: Ports) -> None:
+    """Render every configured box and write it to the thumbnails bucket, never the uploads one."""
+    objects: ObjectStore = ports.require("objects")
+    settings = ports.settings
+    if settings.thumbnails_bucket == event.data["bucket"]:
+        raise PermanentError("refusing to write thumbnails into the bucket that triggers us")
+    images = default_catalog().images
+    renditions = render_thumbnails(
+        _load_upload(event, objects),
+        images["thumbnail_sizes"],
+        max_pixels=images["max_pixels"],
+        quality=images["jpeg_quality"],
+    )
+    for rendition in renditions:
+        objects.put(
+            settings.thumbnails_bucket,
+            thumbnail_key(event.data["key"], rendition.box, rendition.extension),
+            rendition.data,
+            content_type=rendition.content_type,
+            metadata={
+                "source-bucket": event.data["bucket"],
+                "source-key": event.data["key"],
+                "correlation-id": event.correlation_id,
+                "width": str(rendition.width),
+                "height": str(rendition.height),
+            },
+        )
+
+
+def index_metadata(event: Event, ports: Ports) -> None:
+    """Extract the image's metadata and upsert it into the metadata index."""
+    objects: ObjectStore = ports.require("objects")
+    index: MetadataIndex = ports.require("index")
+    document = extract_metadata(
+        _load_upload(event, objects),
+        bucket=event.data["bucket"],
+        key=event.data["key"],
+        max_pixels=default_catalog().images["max_pixels"],
+    )
+    document["indexed_at"] = utc_now_iso(ports.clock.now())
+    document["correlation_id"] = event.correlation_id
+    index.put(document)

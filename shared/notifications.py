@@ -1,0 +1,65 @@
+"""Customer emails rendered from the plain-text templates in ``shared/templates``.
+
+A template's first line is the subject, the rest the body; ``string.Template`` placeholders
+(``$order_id``) are filled from the event. Missing placeholders fail loudly in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from shared.envelope import Event
+from shared.ports import OutgoingEmail
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@cache
+def _template(name: str) -> tuple[Template, Template]:
+    text = (TEMPLATES / f"{name}.txt").read_text(encoding="utf-8")
+    subject, _, body = text.partition("\n")
+    return Template(subject), Template(body)
+
+
+def format_money(amount: Mapping[str, Any]) -> str:
+    """``{"amount_minor": 1999, "currency": "EUR"}`` -> ``"19.99 EUR"``."""
+    minor = int(amount["amount_minor"])
+    return f"{minor // 100}.{minor % 100:02d} {amount['currency']}"
+
+
+def recipient(event: Event) -> str:
+    """Who the event's email goes to."""
+    data = event.data
+    if event.name == "OrderPlaced":
+        return str(data["customer"]["email"])
+    return str(data["customer_email"])
+
+
+def render(event: Event, *, consumer: str = "notifier") -> OutgoingEmail:
+    """The email for an event; raises ``KeyError`` for events without a template."""
+    data = event.data
+    values: dict[str, Any] = {"order_id": data["order_id"]}
+    if event.name == "OrderPlaced":
+        values["greeting"] = data["customer"].get("name") or "there"
+        values["total"] = format_money(data["total"])
+        values["lines"] = "\n".join(
+            f"  {item['quantity']} x {item.get('name') or item['sku']}"
+            f"  {format_money({'amount_minor': item['unit_price_minor'], 'currency': data['total']['currency']})}"
+            for item in data["items"]
+        )
+    else:
+        values["total"] = format_money(data["amount"])
+        values["payment_id"] = data.get("payment_id") or "n/a"
+        values["reason"] = data.get("reason", "")
+    subject, body = _template(event.name)
+    return OutgoingEmail(
+        to=recipient(event),
+        subject=subject.substitute(values),
+        body=body.substitute(values).lstrip("\n"),
+        message_id=f"<{event.id}.{consumer}@eventsuite>",
+        headers={"X-Correlation-Id": event.correlation_id, "X-Event-Type": event.name},
+    )

@@ -1,0 +1,163 @@
+"""Orders: request validation, the simulated payment gateway and payment processing.
+
+Simulated gateway rules (deterministic, so demos and tests are repeatable):
+
+* currency not in ``EUR, USD, GBP`` -> declined ``currency_not_supported``;
+* amount above 500 000 minor units (5 000.00) -> declined ``amount_limit_exceeded``;
+* customer email at a domain ``decline.test`` -> declined ``card_declined``;
+* otherwise approved with ``payment_id = "pay_" + sha256(idempotency key)[:20]``.
+
+A repeated idempotency key returns the first result, as real providers do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from shared.errors import ValidationFailed
+from shared.ports import ChargeResult, OrderRecord, OrderStatus
+
+SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP"})
+SIMULATED_LIMIT_MINOR = 500_000
+MAX_ITEMS = 100
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class SimulatedPaymentGateway:
+    """A deterministic in-process gateway (see module docstring for its rules)."""
+
+    def __init__(self) -> None:
+        self._results: dict[str, ChargeResult] = {}
+        self.charges = 0
+
+    def charge(
+        self, *, order_id: str, amount_minor: int, currency: str, customer_email: str,
+        idempotency_key: str,
+    ) -> ChargeResult:
+        """Apply the rules once per idempotency key."""
+        if idempotency_key in self._results:
+            return self._results[idempotency_key]
+        self.charges += 1
+        result = simulated_decision(amount_minor, currency, customer_email, idempotency_key)
+        self._results[idempotency_key] = result
+        return result
+
+
+def simulated_decision(
+    amount_minor: int, currency: str, customer_email: str, idempotency_key: str
+) -> ChargeResult:
+    """The simulated gateway's pure decision function."""
+    if currency not in SUPPORTED_CURRENCIES:
+        return ChargeResult(False, decline_code="currency_not_supported",
+                            reason=f"currency {currency} is not supported")
+    if amount_minor > SIMULATED_LIMIT_MINOR:
+        return ChargeResult(False, decline_code="amount_limit_exceeded",
+                            reason="amount exceeds the simulated card limit")
+    if customer_email.lower().endswith("@decline.test"):
+        return ChargeResult(False, decline_code="card_declined", reason="the card was declined")
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
+    return ChargeResult(True, payment_id=f"pay_{digest}")
+
+
+def new_order_id() -> str:
+    """A fresh order id matching the schema (``ord_`` + 24 hex chars)."""
+    return f"ord_{uuid.uuid4().hex[:24]}"
+
+
+def _positive_int(value: Any, where: str, problems: list[str], *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        problems.append(f"{where} must be an integer >= {minimum}")
+        return 0
+    return value
+
+
+def parse_order_request(body: Any) -> dict[str, Any]:
+    """Validate a ``POST /orders`` body; return normalised fields or raise ``ValidationFailed``.
+
+    Body: ``{"customer": {"email", "name"?}, "currency", "items": [{"sku", "name"?,
+    "quantity", "unit_price_minor"}]}``. The total is computed here, never trusted from clients.
+    """
+    problems: list[str] = []
+    if not isinstance(body, Mapping):
+        raise ValidationFailed(["body must be a JSON object"])
+    customer = body.get("customer")
+    email = name = None
+    if not isinstance(customer, Mapping):
+        problems.append("customer must be an object with an email")
+    else:
+        email = customer.get("email")
+        if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+            problems.append("customer.email must be a valid email address")
+        name = customer.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > 200):
+            problems.append("customer.name must be a string of at most 200 characters")
+    currency = body.get("currency")
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        problems.append("currency must be an ISO 4217 code such as EUR")
+    items_raw = body.get("items")
+    items: list[dict[str, Any]] = []
+    if not isinstance(items_raw, list) or not items_raw:
+        problems.append("items must be a non-empty list")
+    elif len(items_raw) > MAX_ITEMS:
+        problems.append(f"at most {MAX_ITEMS} items per order")
+    else:
+        for i, item in enumerate(items_raw):
+            where = f"items[{i}]"
+            if not isinstance(item, Mapping):
+                problems.append(f"{where} must be an object")
+                continue
+            sku = item.get("sku")
+            if not isinstance(sku, str) or not _SKU.match(sku):
+                problems.append(f"{where}.sku must be 1-64 letters, digits, '.', '_' or '-'")
+            quantity = _positive_int(item.get("quantity"), f"{where}.quantity", problems, minimum=1)
+            if quantity > 1000:
+                problems.append(f"{where}.quantity must be at most 1000")
+            price = _positive_int(item.get("unit_price_minor"), f"{where}.unit_price_minor",
+                                  problems)
+            item_name = item.get("name")
+            if item_name is not None and (not isinstance(item_name, str) or len(item_name) > 200):
+                problems.append(f"{where}.name must be a string of at most 200 characters")
+            items.append({"sku": sku, "name": item_name, "quantity": quantity,
+                          "unit_price_minor": price})
+    total = sum(i["quantity"] * i["unit_price_minor"] for i in items)
+    if not problems and total > 100_000_000:
+        problems.append("order total exceeds 1 000 000.00")
+    unknown = sorted(set(body) - {"customer", "currency", "items"})
+    if unknown:
+        problems.append(f"unknown field(s): {', '.join(unknown)}")
+    if problems:
+        raise ValidationFailed(problems)
+    return {"email": email, "name": name, "currency": currency, "items": items, "total": total}
+
+
+def order_placed_data(order: OrderRecord) -> dict[str, Any]:
+    """``OrderPlaced`` v2 data for a stored order."""
+    return {
+        "order_id": order.order_id,
+        "customer": {"email": order.customer_email, "name": order.customer_name},
+        "total": {"amount_minor": order.amount_minor, "currency": order.currency},
+        "items": [dict(item) for item in order.items],
+        "placed_at": order.placed_at,
+    }
+
+
+def new_order(fields: Mapping[str, Any], *, placed_at: str, idempotency_key: str | None) -> OrderRecord:
+    """A PLACED order from validated request fields."""
+    return OrderRecord(
+        order_id=new_order_id(),
+        status=OrderStatus.PLACED,
+        customer_email=fields["email"],
+        customer_name=fields["name"],
+        amount_minor=fields["total"],
+        currency=fields["currency"],
+        items=tuple(fields["items"]),
+        placed_at=placed_at,
+        idempotency_key=idempotency_key,
+        updated_at=placed_at,
+    )

@@ -1,0 +1,180 @@
+"""Hand-written in-memory fakes of the core's ports (no mocks of the thing under test)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cloudevents.abstract import CloudEvent
+
+from shared.errors import ObjectNotFound, TransientError
+from shared.orders import SimulatedPaymentGateway
+from shared.ports import (
+    ClaimState,
+    IndexQuery,
+    OrderRecord,
+    OrderStatus,
+    OutgoingEmail,
+    Ports,
+    Settings,
+    StoredObject,
+)
+
+
+class FakeClock:
+    """A clock that only moves when told."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.value = start
+
+    def now(self) -> float:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        self.value += seconds
+
+
+class FakeObjectStore:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], StoredObject] = {}
+        self.puts = 0
+
+    def put(self, bucket: str, key: str, data: bytes, *, content_type: str | None = None,
+            metadata: Mapping[str, str] | None = None) -> None:
+        self.puts += 1
+        self.objects[(bucket, key)] = StoredObject(data, content_type, dict(metadata or {}))
+
+    def get(self, bucket: str, key: str) -> StoredObject:
+        try:
+            return self.objects[(bucket, key)]
+        except KeyError:
+            raise ObjectNotFound(f"{bucket}/{key} does not exist") from None
+
+    def exists(self, bucket: str, key: str) -> bool:
+        return (bucket, key) in self.objects
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
+
+
+class FakeMetadataIndex:
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def put(self, document: dict[str, Any]) -> None:
+        self.documents[document["image_id"]] = dict(document)
+
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        return self.documents.get(image_id)
+
+    def search(self, query: IndexQuery) -> list[dict[str, Any]]:
+        from shared.index import matches
+
+        hits = [d for _, d in sorted(self.documents.items()) if matches(d, query)]
+        return hits[: query.limit]
+
+
+class FakeIdempotencyStore:
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def claim(self, key: str, *, now: float, lease_seconds: float) -> ClaimState:
+        record = self.records.get(key)
+        if record is not None:
+            if record["state"] == "completed":
+                return ClaimState.COMPLETED
+            if record["lease_expires"] > now:
+                return ClaimState.IN_PROGRESS
+        self.records[key] = {"state": "in_progress", "lease_expires": now + lease_seconds}
+        return ClaimState.ACQUIRED
+
+    def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
+        self.records[key] = {"state": "completed", "expires_at": now + ttl_seconds}
+
+    def release(self, key: str) -> None:
+        record = self.records.get(key)
+        if record is not None and record["state"] != "completed":
+            del self.records[key]
+
+
+class FakeOrderStore:
+    def __init__(self) -> None:
+        self.orders: dict[str, OrderRecord] = {}
+
+    def create(self, order: OrderRecord) -> tuple[OrderRecord, bool]:
+        for existing in self.orders.values():
+            if order.idempotency_key and existing.idempotency_key == order.idempotency_key:
+                return existing, False
+        if order.order_id in self.orders:
+            return self.orders[order.order_id], False
+        self.orders[order.order_id] = order
+        return order, True
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        return self.orders.get(order_id)
+
+    def transition(self, order_id: str, *, from_status: OrderStatus, to_status: OrderStatus,
+                   now: str, payment_id: str | None = None, decline_code: str | None = None,
+                   failure_reason: str | None = None) -> bool:
+        order = self.orders.get(order_id)
+        if order is None or order.status is not from_status:
+            return False
+        self.orders[order_id] = dataclasses.replace(
+            order, status=to_status, updated_at=now,
+            payment_id=payment_id or order.payment_id,
+            decline_code=decline_code or order.decline_code,
+            failure_reason=failure_reason or order.failure_reason,
+        )
+        return True
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.events: list[CloudEvent] = []
+        self.fail_next = 0
+
+    def publish(self, events: Sequence[CloudEvent]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise TransientError("bus unavailable")
+        self.events.extend(events)
+
+    def of_type(self, name: str) -> list[CloudEvent]:
+        return [e for e in self.events if e["type"].endswith("." + name)]
+
+
+class FakeMailer:
+    def __init__(self) -> None:
+        self.sent: list[OutgoingEmail] = []
+
+    def send(self, email: OutgoingEmail) -> None:
+        self.sent.append(email)
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def dead_letter(self, *, consumer: str, event: dict[str, Any] | None, raw: bytes | None,
+                    reason: str, attempts: int) -> None:
+        self.entries.append({"consumer": consumer, "event": event, "raw": raw,
+                             "reason": reason, "attempts": attempts})
+
+
+def fake_ports(**overrides: Any) -> Ports:
+    """A complete set of fake ports; override any of them by keyword."""
+    values: dict[str, Any] = {
+        "settings": Settings(webhook_secrets=("whsec_test",)),
+        "objects": FakeObjectStore(),
+        "index": FakeMetadataIndex(),
+        "idempotency": FakeIdempotencyStore(),
+        "orders": FakeOrderStore(),
+        "publisher": FakePublisher(),
+        "payments": SimulatedPaymentGateway(),
+        "mailer": FakeMailer(),
+        "dead_letters": FakeDeadLetters(),
+        "clock": FakeClock(),
+    }
+    values.update(overrides)
+    return Ports(**values)
