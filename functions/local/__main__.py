@@ -1,0 +1,69 @@
+"""Command line of the embedded backend: ``python -m functions.local {demo,run,status,serve}``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from functions.local.backend import DEFAULT_HOME
+
+
+def _log_to_file(home: Path) -> None:
+    """Keep the console for the summary; structured logs go to ``<home>.log``."""
+    from shared.observability import JsonFormatter
+
+    log_path = home.with_name(home.name + ".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("eventsuite")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="python -m functions.local")
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME,
+                        help="state folder (default: .eventsuite)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the demo scenario and print a summary")
+    demo.add_argument("--keep", action="store_true", help="do not wipe --home first")
+    commands.add_parser("run", help="deliver everything pending, then exit")
+    commands.add_parser("status", help="pending deliveries and dead letters")
+    serve = commands.add_parser("serve", help="consumers under functions-framework + broker")
+    serve.add_argument("--base-port", type=int, default=8081)
+    serve.add_argument("--once", action="store_true", help="exit when the broker is idle")
+    args = parser.parse_args(argv)
+    _log_to_file(args.home)
+
+    if args.command == "demo":
+        from functions.local.demo import run_demo
+
+        counts = run_demo(args.home, fresh=not args.keep)
+        return 0 if counts["pending"] == 0 else 1
+    if args.command == "serve":
+        from functions.local.serve import serve
+
+        return serve(args.home, base_port=args.base_port, once=args.once)
+    from functions.local.backend import LocalBackend
+
+    backend = LocalBackend.open(args.home)
+    try:
+        if args.command == "run":
+            stats = backend.run()
+            print(f"delivered {stats.delivered}, acknowledged {stats.acknowledged}, "
+                  f"retried {stats.retried}, dead-lettered {stats.dead_lettered}")
+        print(f"pending: {backend.broker.pending()}")
+        for letter in backend.broker.dead_letters():
+            print(f"dead letter [{letter.consumer}] {letter.event_id}: {letter.reason}")
+    finally:
+        backend.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Composition root of the embedded local backend (no cloud, no network).
+
+Layout under ``home``: ``objects/<bucket>/...`` (filesystem object store), ``state.db``
+(index, idempotency, orders, simulated charges), ``broker.db`` (deliveries and dead letters),
+``outbox/*.eml`` (mail). Writing under the uploads prefix of the uploads bucket publishes
+``ImageUploaded``, as the clouds' storage notifications do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.catalog import Catalog, default_catalog
+from shared.dispatch import Dispatcher
+from shared.envelope import ClaimCheckPublisher, utc_now_iso
+from shared.errors import PermanentError
+from shared.http import HttpRequest, HttpResponse, handle_endpoint
+from shared.mail import OutboxMailer
+from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
+from shared.settings import smtp_mailer_from_env
+from shared.storage_events import image_uploaded, is_upload
+
+from functions.local.broker import LocalBroker, Message, RunStats
+from functions.local.objects import FilesystemObjectStore
+from functions.local.sqlite import (
+    Database,
+    SqliteIdempotencyStore,
+    SqliteMetadataIndex,
+    SqliteOrderStore,
+    SqlitePaymentGateway,
+)
+
+DEFAULT_HOME = Path(".eventsuite")
+LOCAL_SOURCE = "urn:eventsuite:local:storage"
+DEMO_WEBHOOK_SECRET = "whsec_local_demo_only"  # noqa: S105 - a local, documented demo secret
+
+
+def default_mailer(home: Path, sender: str) -> Mailer:
+    """SMTP when ``EVENTSUITE_MAILER=smtp`` (any relay), else the ``.eml`` outbox folder."""
+    if os.environ.get("EVENTSUITE_MAILER", "outbox") == "smtp":
+        return smtp_mailer_from_env(sender)
+    return OutboxMailer(home / "outbox", sender=sender)
+
+
+@dataclass
+class LocalBackend:
+    """Every port wired to local storage, plus the broker that drives the consumers."""
+
+    home: Path
+    settings: Settings
+    broker: LocalBroker
+    database: Database
+    objects: FilesystemObjectStore
+    ports: Ports
+    catalog: Catalog
+    _dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls,
+        home: Path = DEFAULT_HOME,
+        *,
+        mailer: Mailer | None = None,
+        clock: Clock | None = None,
+        base_backoff: float = 0.5,
+        catalog: Catalog | None = None,
+        settings: Settings | None = None,
+        claim_check_threshold: int | None = None,
+    ) -> LocalBackend:
+        """Open (creating if needed) a backend rooted at ``home``."""
+        catalog = catalog or default_catalog()
+        secrets = tuple(
+            s for s in os.environ.get("EVENTSUITE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET).split(",") if s
+        )
+        settings = settings or Settings(webhook_secrets=secrets)
+        broker = LocalBroker(home / "broker.db", catalog=catalog, base_backoff=base_backoff)
+        database = Database(home / "state.db")
+        objects = FilesystemObjectStore(home / "objects")
+
+        def on_created(bucket: str, key: str, size: int, content_type: str | None, etag: str) -> None:
+            if bucket == settings.uploads_bucket and is_upload(key):
+                broker.publish([image_uploaded(
+                    bucket=bucket, key=key, size=size, content_type=content_type, etag=etag,
+                    uploaded_at=utc_now_iso(), source=LOCAL_SOURCE,
+                )])
+
+        objects.on_created = on_created
+        ports = Ports(
+            settings=settings,
+            objects=objects,
+            index=SqliteMetadataIndex(database),
+            idempotency=SqliteIdempotencyStore(database),
+            orders=SqliteOrderStore(database),
+            publisher=ClaimCheckPublisher(
+                broker, objects, bucket=settings.claims_bucket,
+                threshold_bytes=claim_check_threshold or catalog.claim_check_threshold_bytes,
+                prefix=catalog.storage["claims_prefix"],
+            ),
+            payments=SqlitePaymentGateway(database),
+            mailer=mailer or default_mailer(home, settings.mail_from),
+            dead_letters=broker,
+            clock=clock or SystemClock(),
+        )
+        return cls(home, settings, broker, database, objects, ports, catalog)
+
+    def dispatcher(self, consumer: str) -> Dispatcher:
+        """The consumer's dispatcher, built once."""
+        if consumer not in self._dispatchers:
+            self._dispatchers[consumer] = Dispatcher(consumer, self.ports, catalog=self.catalog)
+        return self._dispatchers[consumer]
+
+    def deliver_in_process(self, message: Message) -> tuple[bool, str | None]:
+        """Deliver a broker message by calling the consumer's dispatcher directly."""
+        from shared.envelope import from_structured
+
+        result = self.dispatcher(message.consumer).deliver(
+            lambda: from_structured(message.body), attempt=message.attempt, raw=message.body
+        )
+        return result.acknowledged, result.reason
+
+    def run(self, *, max_seconds: float = 60.0) -> RunStats:
+        """Drive every pending delivery through its consumer until the broker is idle."""
+        return self.broker.run_until_idle(self.deliver_in_process, max_seconds=max_seconds)
+
+    def upload(self, name: str, data: bytes, *, content_type: str | None = None) -> str:
+        """Put a file under the uploads prefix (which publishes ``ImageUploaded``); return its key."""
+        if "/" in name.strip("/") and not name.startswith(self.catalog.storage["uploads_prefix"]):
+            raise PermanentError("upload names are file names, not paths")
+        key = f"{self.catalog.storage['uploads_prefix']}{name}"
+        self.objects.put(self.settings.uploads_bucket, key, data, content_type=content_type)
+        return key
+
+    def http(self, endpoint: str, body: bytes, headers: dict[str, str] | None = None) -> HttpResponse:
+        """Call a catalog HTTP endpoint in process."""
+        spec = self.catalog.endpoint(endpoint)
+        return handle_endpoint(endpoint, HttpRequest(spec.method, spec.path, headers or {}, body),
+                               self.ports)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.broker.close()
+        self.database.close()

@@ -1,0 +1,263 @@
+"""A durable local message broker on SQLite that behaves like the clouds' queues.
+
+* ``publish`` routes each CloudEvent by the catalog: one delivery row per subscribed consumer
+  (like an EventBridge rule or a filtered Pub/Sub subscription per consumer);
+* ``receive`` leases due deliveries for a visibility timeout and counts the attempt;
+* a failed delivery becomes visible again after exponential backoff with jitter, and after the
+  consumer's ``max_delivery_attempts`` it moves to ``dead_letters`` with its reason (redrive);
+* the broker is also the local ``DeadLetterSink``, so permanent failures park at once.
+Nothing is deleted before it is acknowledged, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cloudevents.abstract import CloudEvent
+
+from shared.catalog import Catalog, default_catalog
+from shared.envelope import to_json_bytes
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    consumer TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    available_at REAL NOT NULL,
+    last_error TEXT,
+    published_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(available_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    consumer TEXT NOT NULL,
+    event_id TEXT,
+    event_type TEXT,
+    body BLOB,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    dead_lettered_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A leased delivery."""
+
+    id: int
+    consumer: str
+    event_id: str
+    body: bytes
+    attempt: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A parked delivery and why."""
+
+    consumer: str
+    event_id: str | None
+    event_type: str | None
+    body: bytes | None
+    reason: str
+    attempts: int
+
+
+@dataclass
+class RunStats:
+    """What a ``run_until_idle`` call did."""
+
+    delivered: int = 0
+    acknowledged: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+
+DeliverFn = Callable[[Message], tuple[bool, str | None]]
+
+
+class LocalBroker:
+    """SQLite-backed broker; safe to share between threads and processes."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        catalog: Catalog | None = None,
+        base_backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        visibility_timeout: float = 120.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.catalog = catalog or default_catalog()
+        self.base_backoff, self.max_backoff = base_backoff, max_backoff
+        self.visibility_timeout = visibility_timeout
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- EventPublisher -------------------------------------------------------------------
+    def publish(self, events: Sequence[CloudEvent]) -> None:
+        """Route events to every subscribed consumer in one transaction."""
+        now = self.clock()
+        rows = []
+        for event in events:
+            spec = self.catalog.event_by_type(str(event["type"]))
+            consumers = self.catalog.consumers_of(spec.name) if spec else []
+            body = to_json_bytes(event)
+            rows.extend(
+                (c.name, str(event["id"]), str(event["type"]), body, now, now) for c in consumers
+            )
+        if rows:
+            with self._transaction() as tx:
+                tx.executemany(
+                    "INSERT INTO deliveries(consumer, event_id, event_type, body, available_at, "
+                    "published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+    # -- DeadLetterSink -------------------------------------------------------------------
+    def dead_letter(
+        self, *, consumer: str, event: dict[str, Any] | None, raw: bytes | None, reason: str,
+        attempts: int,
+    ) -> None:
+        """Park a delivery with its reason."""
+        body = raw if raw is not None else (json.dumps(event).encode() if event else None)
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, attempts, "
+                "dead_lettered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (consumer, (event or {}).get("id"), (event or {}).get("type"), body, reason,
+                 attempts, self.clock()),
+            )
+
+    # -- queue operations -----------------------------------------------------------------
+    def receive(self, consumer: str | None = None, limit: int = 10) -> list[Message]:
+        """Lease up to ``limit`` due deliveries (oldest first) and count the attempt."""
+        now = self.clock()
+        where = "available_at <= ?" + (" AND consumer = ?" if consumer else "")
+        parameters: tuple[Any, ...] = (now, consumer, limit) if consumer else (now, limit)
+        with self._transaction() as tx:
+            rows = tx.execute(
+                f"SELECT id, consumer, event_id, body, attempts FROM deliveries WHERE {where} "  # noqa: S608
+                "ORDER BY available_at, id LIMIT ?",
+                parameters,
+            ).fetchall()
+            tx.executemany(
+                "UPDATE deliveries SET attempts = attempts + 1, available_at = ? WHERE id = ?",
+                [(now + self.visibility_timeout, row[0]) for row in rows],
+            )
+        return [Message(r[0], r[1], r[2], bytes(r[3]), r[4] + 1) for r in rows]
+
+    def ack(self, message: Message) -> None:
+        """Delete a delivery for good."""
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
+
+    def nack(self, message: Message, reason: str | None) -> bool:
+        """Schedule a retry, or dead-letter at the consumer's max attempts; True if parked."""
+        spec = self.catalog.consumer(message.consumer)
+        with self._transaction() as tx:
+            if message.attempt >= spec.max_delivery_attempts:
+                tx.execute(
+                    "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, "
+                    "attempts, dead_lettered_at) SELECT consumer, event_id, event_type, body, ?, "
+                    "attempts, ? FROM deliveries WHERE id = ?",
+                    (f"max delivery attempts ({spec.max_delivery_attempts}) reached: "
+                     f"{reason or 'no reason given'}", self.clock(), message.id),
+                )
+                tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
+                return True
+            delay = min(self.max_backoff, self.base_backoff * 2 ** (message.attempt - 1))
+            delay *= random.uniform(0.8, 1.2)  # jitter: retries of a burst do not align
+            tx.execute(
+                "UPDATE deliveries SET available_at = ?, last_error = ? WHERE id = ?",
+                (self.clock() + delay, reason, message.id),
+            )
+            return False
+
+    def run_until_idle(
+        self,
+        deliver: DeliverFn,
+        *,
+        max_seconds: float = 60.0,
+        batch_size: int = 50,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RunStats:
+        """Deliver until nothing is pending (or ``max_seconds`` pass), waiting out backoffs."""
+        stats = RunStats()
+        deadline = time.monotonic() + max_seconds
+        while time.monotonic() < deadline:
+            messages = self.receive(limit=batch_size)
+            if not messages:
+                wait = self.next_due_in()
+                if wait is None:
+                    break
+                sleep(min(max(wait, 0.005), max(0.0, deadline - time.monotonic()), 1.0))
+                continue
+            for message in messages:
+                stats.delivered += 1
+                acknowledged, reason = deliver(message)
+                if acknowledged:
+                    self.ack(message)
+                    stats.acknowledged += 1
+                elif self.nack(message, reason):
+                    stats.dead_lettered += 1
+                else:
+                    stats.retried += 1
+        return stats
+
+    # -- inspection -----------------------------------------------------------------------
+    def next_due_in(self) -> float | None:
+        """Seconds until the next delivery is due, or None when nothing is pending."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(available_at) FROM deliveries").fetchone()
+        return None if row[0] is None else row[0] - self.clock()
+
+    def pending(self, consumer: str | None = None) -> int:
+        """Deliveries not yet acknowledged."""
+        sql = "SELECT COUNT(*) FROM deliveries" + (" WHERE consumer = ?" if consumer else "")
+        with self._lock:
+            return int(self._db.execute(sql, (consumer,) if consumer else ()).fetchone()[0])
+
+    def dead_letters(self, consumer: str | None = None) -> list[DeadLetter]:
+        """Parked deliveries, oldest first."""
+        sql = ("SELECT consumer, event_id, event_type, body, reason, attempts FROM dead_letters"
+               + (" WHERE consumer = ?" if consumer else "") + " ORDER BY id")
+        with self._lock:
+            rows = self._db.execute(sql, (consumer,) if consumer else ()).fetchall()
+        return [DeadLetter(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None, r[4], r[5])
+                for r in rows]
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()

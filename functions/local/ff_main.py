@@ -1,0 +1,55 @@
+"""Functions-framework targets for ``make serve``: the same core, the local backend's ports.
+
+Run one process per consumer: ``functions-framework --source functions/local/ff_main.py
+--target handle_event --signature-type cloudevent`` with ``EVENTSUITE_CONSUMER`` set; the local
+broker posts each delivery as a structured CloudEvent with an ``X-Delivery-Attempt`` header.
+A 2xx answer acknowledges; a 5xx makes the broker retry with backoff (as Pub/Sub push does).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cache
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[2]
+if str(_ROOT) not in sys.path:  # functions-framework loads this file by path
+    sys.path.insert(0, str(_ROOT))
+
+import flask  # noqa: E402
+import functions_framework  # noqa: E402
+from cloudevents.http import CloudEvent  # noqa: E402
+
+from functions.local.backend import LocalBackend  # noqa: E402
+from shared.http import HttpRequest, handle_endpoint  # noqa: E402
+
+
+@cache
+def bootstrap() -> LocalBackend:
+    """The backend for this process, opened on first use."""
+    return LocalBackend.open(Path(os.environ.get("EVENTSUITE_HOME", ".eventsuite")))
+
+
+@functions_framework.cloud_event
+def handle_event(cloud_event: CloudEvent) -> None:
+    """Deliver one CloudEvent to ``EVENTSUITE_CONSUMER``; raise to ask for a retry."""
+    attempt = int(flask.request.headers.get("X-Delivery-Attempt", "1"))
+    backend = bootstrap()
+    result = backend.dispatcher(os.environ["EVENTSUITE_CONSUMER"]).deliver(
+        cloud_event, attempt=attempt
+    )
+    if not result.acknowledged:
+        raise RuntimeError(f"retry requested: {result.reason}")
+
+
+@functions_framework.http
+def handle_http(request: flask.Request) -> flask.Response:
+    """Serve the catalog endpoint named by ``EVENTSUITE_ENDPOINT``."""
+    response = handle_endpoint(
+        os.environ["EVENTSUITE_ENDPOINT"],
+        HttpRequest(request.method, request.path, dict(request.headers), request.get_data()),
+        bootstrap().ports,
+    )
+    return flask.Response(response.json_bytes(), status=response.status,
+                          headers=response.all_headers())

@@ -1,0 +1,84 @@
+"""Filesystem object store: ``<root>/<bucket>/<key>``, metadata in a sidecar JSON file.
+
+An optional notification hook fires after each successful put, the way S3 -> EventBridge,
+GCS -> Pub/Sub and Blob Storage -> Event Grid do in the clouds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from shared.errors import ObjectNotFound, PermanentError
+from shared.ports import StoredObject
+
+ObjectCreated = Callable[[str, str, int, str | None, str], None]
+_META_SUFFIX = ".meta.json"
+
+
+class FilesystemObjectStore:
+    """Buckets are directories; keys may contain ``/`` but never escape their bucket."""
+
+    def __init__(self, root: Path, *, on_created: ObjectCreated | None = None) -> None:
+        self.root = root
+        self.on_created = on_created
+
+    def _path(self, bucket: str, key: str) -> Path:
+        if not bucket or "/" in bucket or bucket in (".", ".."):
+            raise PermanentError(f"invalid bucket name {bucket!r}")
+        parts = key.split("/")
+        if not key or any(p in ("", ".", "..") for p in parts) or key.endswith(_META_SUFFIX):
+            raise PermanentError(f"invalid object key {key!r}")
+        return self.root / bucket / Path(*parts)
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write atomically (temp file + rename), then notify."""
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        temporary.replace(path)
+        sidecar = {"content_type": content_type, "metadata": dict(metadata or {})}
+        path.with_name(path.name + _META_SUFFIX).write_text(json.dumps(sidecar), encoding="utf-8")
+        if self.on_created is not None:
+            etag = f"{path.stat().st_mtime_ns:x}-{len(data):x}"
+            self.on_created(bucket, key, len(data), content_type, etag)
+
+    def get(self, bucket: str, key: str) -> StoredObject:
+        """Read an object or raise ``ObjectNotFound``."""
+        path = self._path(bucket, key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ObjectNotFound(f"{bucket}/{key} does not exist") from None
+        try:
+            sidecar = json.loads(path.with_name(path.name + _META_SUFFIX).read_text("utf-8"))
+        except FileNotFoundError:
+            sidecar = {}
+        return StoredObject(data, sidecar.get("content_type"), sidecar.get("metadata", {}))
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether the object exists."""
+        return self._path(bucket, key).is_file()
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Keys under a prefix, sorted."""
+        base = self.root / bucket
+        if not base.is_dir():
+            return []
+        keys = (
+            p.relative_to(base).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.endswith(_META_SUFFIX) and not p.name.endswith(".tmp")
+        )
+        return sorted(k for k in keys if k.startswith(prefix))

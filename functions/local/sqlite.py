@@ -1,0 +1,262 @@
+"""SQLite adapters for the embedded backend: metadata index, idempotency, orders, payments.
+
+One database file per concern group; WAL mode so the broker and several functions-framework
+processes can share it. Every multi-step change runs in ``BEGIN IMMEDIATE`` so check-then-write
+sequences are atomic across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shared.index import matches
+from shared.orders import simulated_decision
+from shared.ports import ChargeResult, ClaimState, IndexQuery, OrderRecord, OrderStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    image_id TEXT PRIMARY KEY, width INTEGER, captured_at TEXT, camera TEXT, document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_captured ON images(captured_at);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY, state TEXT NOT NULL, lease_expires REAL, expires_at REAL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, status TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS charges (
+    idempotency_key TEXT PRIMARY KEY, result TEXT NOT NULL
+);
+"""
+
+
+class Database:
+    """A shared SQLite connection guarded by a lock (one per process and file)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._connection = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection.executescript(_SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locked) transaction."""
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read and fetch every row."""
+        with self._lock:
+            return self._connection.execute(sql, parameters).fetchall()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._connection.close()
+
+
+class SqliteMetadataIndex:
+    """Index documents with the searchable fields in columns."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def put(self, document: dict[str, Any]) -> None:
+        """Upsert a document."""
+        camera = f"{document.get('camera_make') or ''} {document.get('camera_model') or ''}".strip()
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO images(image_id, width, captured_at, camera, document) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(image_id) DO UPDATE SET width=excluded.width, "
+                "captured_at=excluded.captured_at, camera=excluded.camera, "
+                "document=excluded.document",
+                (document["image_id"], document.get("width"), document.get("captured_at"),
+                 camera.lower(), json.dumps(document, sort_keys=True)),
+            )
+
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        """One document, or None."""
+        rows = self.db.query("SELECT document FROM images WHERE image_id = ?", (image_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def search(self, query: IndexQuery) -> list[dict[str, Any]]:
+        """Filter in SQL, then apply the shared semantics as the final word."""
+        clauses, parameters = [], []
+        if query.min_width is not None:
+            clauses.append("width >= ?")
+            parameters.append(query.min_width)
+        if query.captured_from:
+            clauses.append("captured_at >= ?")
+            parameters.append(query.captured_from)
+        if query.captured_to:
+            clauses.append("captured_at <= ?")
+            parameters.append(query.captured_to)
+        if query.camera:
+            clauses.append("instr(camera, ?) > 0")
+            parameters.append(query.camera.lower())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.query(f"SELECT document FROM images {where} ORDER BY image_id", tuple(parameters))  # noqa: S608 - clauses are fixed strings
+        documents = [json.loads(row[0]) for row in rows]
+        return [d for d in documents if matches(d, query)][: query.limit]
+
+
+class SqliteIdempotencyStore:
+    """Claims with leases; completed claims expire after their TTL."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def claim(self, key: str, *, now: float, lease_seconds: float) -> ClaimState:
+        """Acquire unless completed (and not expired) or leased by a live attempt."""
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "SELECT state, lease_expires, expires_at FROM claims WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                state, lease_expires, expires_at = row
+                if state == "completed" and (expires_at is None or expires_at > now):
+                    return ClaimState.COMPLETED
+                if state == "in_progress" and lease_expires > now:
+                    return ClaimState.IN_PROGRESS
+            tx.execute(
+                "INSERT INTO claims(key, state, lease_expires, expires_at) "
+                "VALUES (?, 'in_progress', ?, NULL) ON CONFLICT(key) DO UPDATE SET "
+                "state='in_progress', lease_expires=excluded.lease_expires, expires_at=NULL",
+                (key, now + lease_seconds),
+            )
+            return ClaimState.ACQUIRED
+
+    def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
+        """Mark done until ``now + ttl_seconds``."""
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO claims(key, state, lease_expires, expires_at) "
+                "VALUES (?, 'completed', NULL, ?) ON CONFLICT(key) DO UPDATE SET "
+                "state='completed', lease_expires=NULL, expires_at=excluded.expires_at",
+                (key, now + ttl_seconds),
+            )
+
+    def release(self, key: str) -> None:
+        """Forget an in-progress claim."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM claims WHERE key = ? AND state = 'in_progress'", (key,))
+
+
+def _record_to_json(order: OrderRecord) -> str:
+    values = {**order.__dict__, "status": order.status.value, "items": list(order.items)}
+    return json.dumps(values, sort_keys=True)
+
+
+def _record_from_json(text: str) -> OrderRecord:
+    values = json.loads(text)
+    values["status"] = OrderStatus(values["status"])
+    values["items"] = tuple(values["items"])
+    return OrderRecord(**values)
+
+
+class SqliteOrderStore:
+    """Orders keyed by id, unique on the client's idempotency key."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, order: OrderRecord) -> tuple[OrderRecord, bool]:
+        """Insert unless the id or idempotency key exists; return the stored order."""
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "SELECT record FROM orders WHERE order_id = ? OR "
+                "(idempotency_key IS NOT NULL AND idempotency_key = ?)",
+                (order.order_id, order.idempotency_key),
+            ).fetchone()
+            if row is not None:
+                return _record_from_json(row[0]), False
+            tx.execute(
+                "INSERT INTO orders(order_id, idempotency_key, status, record) VALUES (?,?,?,?)",
+                (order.order_id, order.idempotency_key, order.status.value, _record_to_json(order)),
+            )
+            return order, True
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        """One order, or None."""
+        rows = self.db.query("SELECT record FROM orders WHERE order_id = ?", (order_id,))
+        return _record_from_json(rows[0][0]) if rows else None
+
+    def transition(
+        self,
+        order_id: str,
+        *,
+        from_status: OrderStatus,
+        to_status: OrderStatus,
+        now: str,
+        payment_id: str | None = None,
+        decline_code: str | None = None,
+        failure_reason: str | None = None,
+    ) -> bool:
+        """Compare-and-set on the status."""
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "SELECT record FROM orders WHERE order_id = ? AND status = ?",
+                (order_id, from_status.value),
+            ).fetchone()
+            if row is None:
+                return False
+            order = _record_from_json(row[0])
+            updated = OrderRecord(**{
+                **order.__dict__,
+                "status": to_status,
+                "updated_at": now,
+                "payment_id": payment_id or order.payment_id,
+                "decline_code": decline_code or order.decline_code,
+                "failure_reason": failure_reason or order.failure_reason,
+            })
+            tx.execute(
+                "UPDATE orders SET status = ?, record = ? WHERE order_id = ?",
+                (to_status.value, _record_to_json(updated), order_id),
+            )
+            return True
+
+    def all(self) -> list[OrderRecord]:
+        """Every order (for the demo summary)."""
+        return [_record_from_json(r[0]) for r in self.db.query("SELECT record FROM orders ORDER BY order_id")]
+
+
+class SqlitePaymentGateway:
+    """The simulated gateway's rules with results persisted per idempotency key."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def charge(
+        self, *, order_id: str, amount_minor: int, currency: str, customer_email: str,
+        idempotency_key: str,
+    ) -> ChargeResult:
+        """Decide once per key; later calls return the stored result."""
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "SELECT result FROM charges WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
+            if row is not None:
+                return ChargeResult(**json.loads(row[0]))
+            result = simulated_decision(amount_minor, currency, customer_email, idempotency_key)
+            tx.execute("INSERT INTO charges(idempotency_key, result) VALUES (?, ?)",
+                       (idempotency_key, json.dumps(result.__dict__)))
+            return result

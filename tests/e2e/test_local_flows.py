@@ -1,0 +1,184 @@
+"""Whole flows on the embedded backend: the demo, duplicates, poison, claim check, hostile input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.local import samples
+from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
+from functions.local.demo import run_demo
+from shared.envelope import from_structured, new_event
+from shared.ports import IndexQuery, OrderStatus
+from shared.webhooks import SIGNATURE_HEADER, sign
+from tests.conftest import order_v2
+from tests.support import ROOT, free_port, wait_for_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Any:
+    instance = LocalBackend.open(tmp_path / "home", base_backoff=0.01)
+    yield instance
+    instance.close()
+
+
+def test_demo_runs_twice_with_the_same_results(tmp_path: Path) -> None:
+    lines: list[str] = []
+    first = run_demo(tmp_path / "demo", out=lines.append)
+    second = run_demo(tmp_path / "demo", out=lambda _: None)
+    assert first == second == {"thumbnails": 10, "documents": 5, "orders": 2, "emails": 5,
+                               "dead_letters": 4, "pending": 0}
+    text = "\n".join(lines)
+    assert "REFUNDED" in text and "PAYMENT_FAILED (card_declined)" in text
+    assert "uploads/broken.jpg: image data is corrupt or truncated" in text
+    assert "with a forged signature -> 401" in text
+
+
+def test_image_pipeline_produces_thumbnails_and_index_without_recursion(backend: LocalBackend) -> None:
+    backend.upload("harbour.jpg", samples.jpeg_with_exif((1600, 1200)), content_type="image/jpeg")
+    stats = backend.run(max_seconds=30)
+    assert stats.delivered == 2  # thumbnailer + indexer, and nothing for the thumbnails written
+    keys = backend.objects.list_keys(backend.settings.thumbnails_bucket)
+    assert keys == ["thumbnails/harbour.jpg/1024.jpg", "thumbnails/harbour.jpg/256.jpg"]
+    stored = backend.objects.get(backend.settings.thumbnails_bucket, keys[1])
+    assert stored.content_type == "image/jpeg" and stored.metadata["source-key"] == "uploads/harbour.jpg"
+    (document,) = backend.ports.require("index").search(IndexQuery(camera="X-T5"))
+    assert document["width"] == 1200 and document["gps"]["lat"] == pytest.approx(38.7223, abs=1e-4)
+    assert backend.broker.pending() == 0
+
+
+def test_duplicate_delivery_is_processed_once(backend: LocalBackend) -> None:
+    event = new_event("OrderPlaced", order_v2(), source="urn:test")
+    backend.ports.require("publisher").publish([event])
+    backend.ports.require("publisher").publish([event])  # at-least-once: the bus repeats itself
+    stats = backend.run(max_seconds=30)
+    assert stats.delivered == 5 and stats.acknowledged == 5  # 2 x (payments, notifier) + receipt
+    assert len(list((backend.home / "outbox").glob("*.eml"))) == 2  # OrderPlaced + PaymentReceived
+    assert backend.database.query("SELECT COUNT(*) FROM charges") == [(1,)]
+    order = backend.ports.require("orders").get(order_v2()["order_id"])
+    assert order.status is OrderStatus.PAID
+
+
+def test_poison_event_is_dead_lettered_after_max_attempts_and_nothing_is_lost(
+    backend: LocalBackend,
+) -> None:
+    class DownMailer:
+        def send(self, email: Any) -> None:
+            from shared.errors import TransientError
+
+            raise TransientError("relay down")
+
+    backend.ports.mailer = DownMailer()
+    backend.ports.require("publisher").publish([new_event("OrderPlaced", order_v2(), source="urn:test")])
+    stats = backend.run(max_seconds=60)
+    attempts = backend.catalog.consumer("notifier").max_delivery_attempts
+    notifier_letters = backend.broker.dead_letters("notifier")
+    assert len(notifier_letters) == 2  # OrderPlaced and PaymentReceived mails, both parked
+    assert all(f"gave up after {attempts} attempts: relay down" == l.reason for l in notifier_letters)
+    assert all(l.attempts == attempts for l in notifier_letters)
+    assert stats.retried == 2 * (attempts - 1)
+    parked = from_structured(notifier_letters[0].body)
+    assert parked.get_data()["order_id"] == order_v2()["order_id"]  # the whole event is kept
+    assert backend.broker.pending() == 0
+    assert backend.ports.require("orders").get(order_v2()["order_id"]).status is OrderStatus.PAID
+
+
+def test_claim_checked_large_event_flows_through(tmp_path: Path) -> None:
+    backend = LocalBackend.open(tmp_path / "home", claim_check_threshold=2048)
+    try:
+        items = [{"sku": f"sku-{i}", "quantity": 1, "unit_price_minor": 10, "name": "n" * 100}
+                 for i in range(30)]
+        body = json.dumps({"customer": {"email": "ann@example.com"}, "currency": "EUR", "items": items})
+        response = backend.http("orders_api", body.encode())
+        assert response.status == 202
+        (message,) = backend.broker.receive("payments")
+        envelope = json.loads(message.body)
+        assert envelope["dataref"].startswith("claim://claims/claims/") and envelope.get("data") is None
+        assert len(message.body) < 2048
+        backend.broker.nack(message, "peeked by the test")
+        time.sleep(1.3)
+        backend.run(max_seconds=30)
+        order = backend.ports.require("orders").get(response.body["order_id"])
+        assert order.status is OrderStatus.PAID and len(order.items) == 30
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("bomb.png", samples.decompression_bomb(60_000_000), "pixel"),
+        ("truncated.jpg", samples.truncated_jpeg(), "truncated"),
+        ("report.jpg", samples.not_an_image(), "not a supported image"),
+    ],
+)
+def test_hostile_images_are_dead_lettered_with_their_reason(
+    backend: LocalBackend, name: str, data: bytes, reason: str
+) -> None:
+    backend.upload(name, data, content_type="image/jpeg")
+    stats = backend.run(max_seconds=30)
+    assert stats.retried == 0  # permanent: no retries burnt
+    letters = backend.broker.dead_letters()
+    assert {l.consumer for l in letters} == {"thumbnailer", "indexer"}
+    assert all(reason in l.reason for l in letters)
+    assert backend.objects.list_keys(backend.settings.thumbnails_bucket) == []
+
+
+def test_signed_webhook_over_the_local_backend(backend: LocalBackend) -> None:
+    body = json.dumps({"id": "evt_x", "type": "payment.disputed",
+                       "data": {"order_id": order_v2()["order_id"]}}).encode()
+    backend.ports.require("publisher").publish([new_event("OrderPlaced", order_v2(), source="urn:t")])
+    backend.run(max_seconds=30)
+    ok = backend.http("payment_webhook", body, {SIGNATURE_HEADER: sign(body, DEMO_WEBHOOK_SECRET, int(time.time()))})
+    assert ok.status == 202
+    backend.run(max_seconds=30)
+    assert backend.broker.dead_letters() == []
+
+
+def test_serve_runs_consumers_under_functions_framework(tmp_path: Path) -> None:
+    base = free_port()
+    ports = [base + i for i in range(6)]
+    for port in ports:  # the next few must be free too
+        import socket
+
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.skip(f"port {port} is taken")
+    home = tmp_path / "serve"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions.local", "--home", str(home), "serve", "--base-port", str(base)],
+        cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        orders_port = base + 4  # after the four consumers
+        wait_for_port(orders_port, timeout=60, process=process)
+        body = json.dumps({"customer": {"email": "ann@example.com"}, "currency": "EUR",
+                           "items": [{"sku": "mug", "quantity": 1, "unit_price_minor": 900}]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{orders_port}/", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list((home / "outbox").glob("*.eml"))) < 2:
+            time.sleep(0.2)
+        mails = sorted((home / "outbox").glob("*.eml"))
+        assert len(mails) == 2
+        assert any(b"Payment received" in m.read_bytes() for m in mails)
+    finally:
+        import signal
+
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        if process.stdout:
+            process.stdout.close()

@@ -1,0 +1,77 @@
+"""The SMTP mailer against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+
+from shared.errors import PermanentError, TransientError
+from shared.mail import SmtpMailer
+from shared.ports import OutgoingEmail
+from tests.support import LOOPBACK, free_port
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Envelope] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Envelope, address: str,
+                          rcpt_options: Any) -> str:
+        if address.endswith("@bounce.test"):
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        self.messages.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture(scope="module")
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname=LOOPBACK, port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _email(to: str = "ann@example.com") -> OutgoingEmail:
+    return OutgoingEmail(to=to, subject="Payment received", body="Thanks!\n",
+                         message_id="<evt-1.notifier@eventsuite>",
+                         headers={"X-Correlation-Id": "corr-1"})
+
+
+def test_email_reaches_the_server_with_headers(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    SmtpMailer(LOOPBACK, port, sender="orders@shop.test", starttls=False).send(_email())
+    envelope = inbox.messages[-1]
+    assert envelope.rcpt_tos == ["ann@example.com"] and envelope.mail_from == "orders@shop.test"
+    message = email.message_from_bytes(envelope.content)
+    assert message["Subject"] == "Payment received"
+    assert message["Message-ID"] == "<evt-1.notifier@eventsuite>"
+    assert message["X-Correlation-Id"] == "corr-1"
+
+
+def test_refused_recipient_is_permanent(smtp_server: tuple[Inbox, int]) -> None:
+    _, port = smtp_server
+    with pytest.raises(PermanentError, match="recipient refused"):
+        SmtpMailer(LOOPBACK, port, sender="o@shop.test", starttls=False).send(_email("x@bounce.test"))
+
+
+def test_unreachable_relay_is_transient() -> None:
+    with pytest.raises(TransientError, match="unavailable"):
+        SmtpMailer(LOOPBACK, free_port(), sender="o@shop.test", starttls=False, timeout=2).send(_email())
+
+
+def test_starttls_is_required_by_default(smtp_server: tuple[Inbox, int]) -> None:
+    _, port = smtp_server  # this test server offers no STARTTLS: refuse to send in clear text
+    with pytest.raises((TransientError, PermanentError)):
+        SmtpMailer(LOOPBACK, port, sender="o@shop.test").send(_email())

@@ -1,0 +1,151 @@
+"""The embedded backend's SQLite adapters and broker, on real database files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from functions.local.broker import LocalBroker
+from functions.local.objects import FilesystemObjectStore
+from functions.local.sqlite import (
+    Database,
+    SqliteIdempotencyStore,
+    SqliteMetadataIndex,
+    SqliteOrderStore,
+    SqlitePaymentGateway,
+)
+from shared.envelope import new_event
+from shared.errors import ObjectNotFound, PermanentError
+from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
+from tests.conftest import image_event, order_v2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.value = 1000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database(tmp_path / "state.db")
+
+
+def test_idempotency_lease_life_cycle(db: Database) -> None:
+    store = SqliteIdempotencyStore(db)
+    assert store.claim("c:1", now=0, lease_seconds=10) is ClaimState.ACQUIRED
+    assert store.claim("c:1", now=5, lease_seconds=10) is ClaimState.IN_PROGRESS
+    assert store.claim("c:1", now=11, lease_seconds=10) is ClaimState.ACQUIRED  # crashed: take over
+    store.complete("c:1", now=12, ttl_seconds=100)
+    assert store.claim("c:1", now=50, lease_seconds=10) is ClaimState.COMPLETED
+    store.release("c:1")  # releasing a completed claim changes nothing
+    assert store.claim("c:1", now=60, lease_seconds=10) is ClaimState.COMPLETED
+    assert store.claim("c:1", now=113, lease_seconds=10) is ClaimState.ACQUIRED  # TTL expired
+
+
+def test_idempotency_state_is_shared_across_connections(tmp_path: Path) -> None:
+    first = SqliteIdempotencyStore(Database(tmp_path / "s.db"))
+    second = SqliteIdempotencyStore(Database(tmp_path / "s.db"))
+    assert first.claim("k", now=0, lease_seconds=60) is ClaimState.ACQUIRED
+    assert second.claim("k", now=1, lease_seconds=60) is ClaimState.IN_PROGRESS
+
+
+def _order(order_id: str = "ord_aaaaaaaaaaaa", key: str | None = "key-1") -> OrderRecord:
+    return OrderRecord(order_id, OrderStatus.PLACED, "a@b.co", None, 100, "EUR",
+                       ({"sku": "a", "name": None, "quantity": 1, "unit_price_minor": 100},),
+                       "2026-01-01T00:00:00Z", idempotency_key=key)
+
+
+def test_order_store_dedupes_and_transitions_conditionally(db: Database) -> None:
+    orders = SqliteOrderStore(db)
+    stored, created = orders.create(_order())
+    assert created
+    again, created_again = orders.create(_order("ord_bbbbbbbbbbbb", key="key-1"))
+    assert not created_again and again.order_id == "ord_aaaaaaaaaaaa"
+    assert orders.transition("ord_aaaaaaaaaaaa", from_status=OrderStatus.PLACED,
+                             to_status=OrderStatus.PAID, now="t1", payment_id="pay_1")
+    assert not orders.transition("ord_aaaaaaaaaaaa", from_status=OrderStatus.PLACED,
+                                 to_status=OrderStatus.PAYMENT_FAILED, now="t2")
+    paid = orders.get("ord_aaaaaaaaaaaa")
+    assert paid.status is OrderStatus.PAID and paid.payment_id == "pay_1" and paid.items == stored.items
+    assert orders.get("ord_missing") is None
+
+
+def test_payment_gateway_persists_results_per_key(tmp_path: Path) -> None:
+    first = SqlitePaymentGateway(Database(tmp_path / "p.db"))
+    result = first.charge(order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co",
+                          idempotency_key="o:charge")
+    second = SqlitePaymentGateway(Database(tmp_path / "p.db"))
+    assert second.charge(order_id="o", amount_minor=999_999, currency="EUR",
+                         customer_email="a@b.co", idempotency_key="o:charge") == result
+
+
+def test_metadata_index_search(db: Database) -> None:
+    index = SqliteMetadataIndex(db)
+    index.put({"image_id": "a", "width": 4000, "captured_at": "2026-08-14T18:00:00",
+               "camera_make": "Fujifilm", "camera_model": "X-T5"})
+    index.put({"image_id": "b", "width": 800, "captured_at": "2025-01-01T00:00:00",
+               "camera_make": "Canon", "camera_model": "EOS R5"})
+    index.put({"image_id": "c", "width": 5000, "captured_at": None, "camera_make": None, "camera_model": None})
+    index.put({"image_id": "a", "width": 4001, "captured_at": "2026-08-14T18:00:00",
+               "camera_make": "Fujifilm", "camera_model": "X-T5"})  # upsert
+    ids = lambda q: [d["image_id"] for d in index.search(q)]  # noqa: E731
+    assert ids(IndexQuery()) == ["a", "b", "c"]
+    assert ids(IndexQuery(camera="eos")) == ["b"]
+    assert ids(IndexQuery(min_width=4001)) == ["a", "c"]
+    assert ids(IndexQuery(captured_from="2026-01-01", captured_to="2026-12-31")) == ["a"]
+    assert index.get("a")["width"] == 4001 and index.get("zzz") is None
+
+
+def test_object_store_refuses_escaping_keys_and_notifies(tmp_path: Path) -> None:
+    seen = []
+    store = FilesystemObjectStore(tmp_path, on_created=lambda *a: seen.append(a[:3]))
+    store.put("uploads", "uploads/a/b.jpg", b"x", content_type="image/jpeg", metadata={"k": "v"})
+    stored = store.get("uploads", "uploads/a/b.jpg")
+    assert (stored.data, stored.content_type, dict(stored.metadata)) == (b"x", "image/jpeg", {"k": "v"})
+    assert store.list_keys("uploads") == ["uploads/a/b.jpg"] and seen == [("uploads", "uploads/a/b.jpg", 1)]
+    for bad in ("../etc/passwd", "uploads/../../x", "", "a//b"):
+        with pytest.raises(PermanentError):
+            store.put("uploads", bad, b"x")
+    with pytest.raises(ObjectNotFound):
+        store.get("uploads", "uploads/missing")
+
+
+def test_broker_routes_by_catalog_and_backs_off_then_dead_letters(tmp_path: Path) -> None:
+    clock = Clock()
+    broker = LocalBroker(tmp_path / "b.db", base_backoff=1.0, clock=clock)
+    broker.publish([new_event("OrderPlaced", order_v2(), source="urn:test")])
+    assert broker.pending("payments") == 1 and broker.pending("notifier") == 1
+    assert broker.pending("thumbnailer") == 0
+    max_attempts = broker.catalog.consumer("payments").max_delivery_attempts
+    for attempt in range(1, max_attempts + 1):
+        (message,) = broker.receive("payments")
+        assert message.attempt == attempt
+        assert broker.receive("payments") == []  # leased: invisible to others
+        parked = broker.nack(message, "still down")
+        assert parked is (attempt == max_attempts)
+        clock.value += 2 ** attempt * 1.3  # wait out the backoff
+    (letter,) = broker.dead_letters("payments")
+    assert letter.reason.startswith(f"max delivery attempts ({max_attempts}) reached: still down")
+    assert json.loads(letter.body)["type"] == "io.eventsuite.OrderPlaced"
+    assert broker.pending("payments") == 0 and broker.pending("notifier") == 1
+
+
+def test_broker_redelivers_after_the_visibility_timeout(tmp_path: Path) -> None:
+    clock = Clock()
+    broker = LocalBroker(tmp_path / "b.db", visibility_timeout=30, clock=clock)
+    broker.publish([image_event()])
+    first = broker.receive("indexer")
+    assert first and broker.receive("indexer") == []
+    clock.value += 31  # the worker crashed without acking
+    (again,) = broker.receive("indexer")
+    assert again.id == first[0].id and again.attempt == 2
+
+
+def test_broker_state_survives_reopening(tmp_path: Path) -> None:
+    LocalBroker(tmp_path / "b.db").publish([image_event()])
+    assert LocalBroker(tmp_path / "b.db").pending() == 2

@@ -1,0 +1,267 @@
+"""Orders API, payments consumer, webhooks and notifications against in-memory fakes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shared.dispatch import Dispatcher, Outcome
+from shared.envelope import decode, new_event
+from shared.errors import InvalidSignature, ValidationFailed
+from shared.http import HttpRequest, handle_endpoint
+from shared.notifications import format_money, render
+from shared.orders import SimulatedPaymentGateway, parse_order_request, simulated_decision
+from shared.ports import OrderStatus, Ports
+from shared.webhooks import SIGNATURE_HEADER, sign, verify
+from tests.conftest import order_v2
+from tests.fakes import fake_ports
+
+ORDER = {"customer": {"email": "ann@example.com", "name": "Ann"}, "currency": "EUR",
+         "items": [{"sku": "mug", "quantity": 2, "unit_price_minor": 1250}]}
+
+
+def _post(ports: Ports, endpoint: str, body: Any, headers: dict[str, str] | None = None,
+          method: str = "POST") -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return handle_endpoint(endpoint, HttpRequest(method, "/", headers or {}, raw), ports)
+
+
+def _drain(ports: Ports) -> None:
+    """Deliver everything published so far to its consumers, like a broker would."""
+    from shared.catalog import default_catalog
+
+    delivered = 0
+    while delivered < len(ports.publisher.events):
+        event = ports.publisher.events[delivered]
+        delivered += 1
+        name = default_catalog().event_by_type(event["type"]).name
+        for consumer in default_catalog().consumers_of(name):
+            assert Dispatcher(consumer.name, ports).deliver(event).acknowledged
+
+
+# -- orders API ---------------------------------------------------------------------------
+
+def test_place_order_stores_publishes_and_answers_202() -> None:
+    ports = fake_ports()
+    response = _post(ports, "orders_api", ORDER, {"X-Correlation-Id": "corr-abcdef12"})
+    assert response.status == 202
+    order = ports.orders.get(response.body["order_id"])
+    assert order.status is OrderStatus.PLACED and order.amount_minor == 2500
+    (event,) = ports.publisher.events
+    assert event["type"] == "io.eventsuite.OrderPlaced" and event["correlationid"] == "corr-abcdef12"
+    assert event.get_data()["total"] == {"amount_minor": 2500, "currency": "EUR"}
+    assert response.headers["X-Correlation-Id"] == "corr-abcdef12"
+
+
+def test_idempotency_key_returns_the_same_order_and_event_id() -> None:
+    ports = fake_ports()
+    first = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-1"})
+    again = _post(ports, "orders_api", ORDER, {"idempotency-key": "client-key-1"})
+    assert (first.status, again.status) == (202, 200)
+    assert first.body["order_id"] == again.body["order_id"]
+    assert first.body["event_id"] == again.body["event_id"]
+    assert len(ports.orders.orders) == 1
+
+
+def test_idempotency_key_reused_with_another_body_is_a_conflict() -> None:
+    ports = fake_ports()
+    _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-2"})
+    other = {**ORDER, "currency": "USD"}
+    assert _post(ports, "orders_api", other, {"Idempotency-Key": "client-key-2"}).status == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"{oops", "not valid JSON"),
+        ([], "JSON object"),
+        ({**ORDER, "customer": {"email": "nope"}}, "customer.email"),
+        ({**ORDER, "currency": "euro"}, "currency"),
+        ({**ORDER, "items": []}, "items must be a non-empty list"),
+        ({**ORDER, "items": [{"sku": "a", "quantity": 0, "unit_price_minor": 1}]}, "quantity"),
+        ({**ORDER, "items": [{"sku": "a", "quantity": True, "unit_price_minor": 1}]}, "quantity"),
+        ({**ORDER, "total": 1}, "unknown field(s): total"),
+    ],
+)
+def test_invalid_orders_get_400_with_reasons(body: Any, problem: str) -> None:
+    ports = fake_ports()
+    response = _post(ports, "orders_api", body)
+    assert response.status == 400
+    assert any(problem in p for p in response.body["problems"])
+    assert ports.publisher.events == []
+
+
+def test_other_methods_bad_keys_and_huge_bodies_are_refused() -> None:
+    ports = fake_ports()
+    assert _post(ports, "orders_api", ORDER, method="GET").status == 405
+    assert _post(ports, "orders_api", ORDER, {"Idempotency-Key": "short"}).status == 400
+    assert _post(ports, "orders_api", b"{" + b" " * 70_000 + b"}").status == 400
+
+
+def test_publish_failure_is_503_and_a_retry_with_the_key_recovers() -> None:
+    ports = fake_ports()
+    ports.publisher.fail_next = 1
+    failed = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
+    assert failed.status == 503 and failed.headers["Retry-After"]
+    retried = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
+    assert retried.status == 200 and len(ports.publisher.events) == 1
+
+
+def test_parse_order_request_computes_the_total() -> None:
+    fields = parse_order_request({**ORDER, "items": [
+        {"sku": "a", "quantity": 3, "unit_price_minor": 100},
+        {"sku": "b", "quantity": 1, "unit_price_minor": 50}]})
+    assert fields["total"] == 350
+    with pytest.raises(ValidationFailed):
+        parse_order_request("x")
+
+
+# -- payments -----------------------------------------------------------------------------
+
+def test_simulated_gateway_rules() -> None:
+    assert simulated_decision(100, "EUR", "a@example.com", "k").approved
+    assert simulated_decision(100, "JPY", "a@example.com", "k").decline_code == "currency_not_supported"
+    assert simulated_decision(500_001, "EUR", "a@example.com", "k").decline_code == "amount_limit_exceeded"
+    assert simulated_decision(100, "EUR", "a@DECLINE.test", "k").decline_code == "card_declined"
+    gateway = SimulatedPaymentGateway()
+    first = gateway.charge(order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co", idempotency_key="k1")
+    again = gateway.charge(order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co", idempotency_key="k1")
+    assert first == again and gateway.charges == 1
+
+
+@pytest.mark.parametrize(("email", "status", "outcome"), [
+    ("ann@example.com", OrderStatus.PAID, "PaymentReceived"),
+    ("bob@decline.test", OrderStatus.PAYMENT_FAILED, "PaymentFailed"),
+])
+def test_order_flow_end_to_end_on_fakes(email: str, status: OrderStatus, outcome: str) -> None:
+    ports = fake_ports()
+    order_id = _post(ports, "orders_api", {**ORDER, "customer": {"email": email}}).body["order_id"]
+    _drain(ports)
+    assert ports.orders.get(order_id).status is status
+    (result,) = ports.publisher.of_type(outcome)
+    placed = ports.publisher.events[0]
+    assert result["correlationid"] == placed["correlationid"]
+    assert result["causationid"] == placed["id"]
+    subjects = [m.subject for m in ports.mailer.sent]
+    assert subjects[0] == f"We received your order {order_id}"
+    assert len(subjects) == 2 and order_id in subjects[1]
+
+
+def test_payment_retry_after_a_crash_does_not_charge_twice_and_reannounces_the_same_fact() -> None:
+    ports = fake_ports()
+    ports.publisher.fail_next = 1  # charge and status change succeed, the announcement fails
+    event = new_event("OrderPlaced", order_v2(), source="urn:test")
+    dispatcher = Dispatcher("payments", ports)
+    assert dispatcher.deliver(event, attempt=1).outcome is Outcome.RETRY
+    assert dispatcher.deliver(event, attempt=2).outcome is Outcome.PROCESSED
+    assert ports.payments.charges == 1
+    assert len(ports.publisher.of_type("PaymentReceived")) == 1
+    again = Dispatcher("payments", fake_ports(orders=ports.orders, payments=ports.payments,
+                                              publisher=ports.publisher))
+    again.deliver(event)  # another consumer instance without the idempotency record
+    ids = {e["id"] for e in ports.publisher.of_type("PaymentReceived")}
+    assert len(ids) == 1 and ports.payments.charges == 1
+
+
+def test_refund_webhook_moves_paid_order_to_refunded_and_notifies() -> None:
+    ports = fake_ports()
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    _drain(ports)
+    body = json.dumps({"id": "evt_1", "type": "payment.refunded", "data": {"order_id": order_id}}).encode()
+    header = sign(body, "whsec_test", int(ports.clock.now()))
+    response = _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header})
+    assert response.status == 202
+    replay = _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header})
+    assert replay.body["event_id"] == response.body["event_id"]  # provider retries dedupe
+    _drain(ports)
+    assert ports.orders.get(order_id).status is OrderStatus.REFUNDED
+    assert len(ports.publisher.of_type("PaymentRefunded")) == 1
+    assert ports.mailer.sent[-1].subject == f"Refund issued for order {order_id}"
+
+
+def test_refund_for_an_unpaid_order_is_dead_lettered() -> None:
+    ports = fake_ports()
+    order_id = _post(ports, "orders_api", {**ORDER, "customer": {"email": "x@decline.test"}}).body["order_id"]
+    _drain(ports)
+    event = new_event("PaymentWebhookReceived", {
+        "provider_event_id": "evt_2", "kind": "payment.refunded", "order_id": order_id,
+        "received_at": "2026-11-26T10:00:00Z"}, source="urn:test")
+    result = Dispatcher("payments", ports).deliver(event)
+    assert result.outcome is Outcome.DEAD_LETTERED and "PAYMENT_FAILED" in (result.reason or "")
+
+
+# -- webhooks -----------------------------------------------------------------------------
+
+def test_webhook_signatures() -> None:
+    body, now = b'{"a":1}', 1_800_000_000
+    header = sign(body, "s3cret", now)
+    assert verify(body, header, ["old", "s3cret"], now=now + 10) == now  # rotation
+    for bad_header, message in [
+        (None, "missing"), ("t=abc", "malformed"), (header.replace("v1=", "v1=0"), "does not match"),
+        ("x" * 3000, "too long"),
+    ]:
+        with pytest.raises(InvalidSignature, match=message):
+            verify(body, bad_header, ["s3cret"], now=now)
+    with pytest.raises(InvalidSignature, match="tolerance"):
+        verify(body, header, ["s3cret"], now=now + 301)
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify(body + b" ", header, ["s3cret"], now=now)
+    with pytest.raises(InvalidSignature, match="no webhook secret"):
+        verify(body, header, [], now=now)
+
+
+def test_forged_or_stale_webhooks_get_401_and_publish_nothing() -> None:
+    ports = fake_ports()
+    body = json.dumps({"id": "evt_3", "type": "payment.refunded", "data": {"order_id": "ord_x"}}).encode()
+    stale = sign(body, "whsec_test", int(ports.clock.now()) - 3600)
+    for headers in ({}, {SIGNATURE_HEADER: sign(body, "wrong", int(ports.clock.now()))},
+                    {SIGNATURE_HEADER: stale}):
+        assert _post(ports, "payment_webhook", body, headers).status == 401
+    assert ports.publisher.events == []
+
+
+def test_unsupported_webhook_types_are_acknowledged_and_ignored() -> None:
+    ports = fake_ports()
+    body = json.dumps({"id": "evt_4", "type": "customer.updated", "data": {}}).encode()
+    response = _post(ports, "payment_webhook", body,
+                     {SIGNATURE_HEADER: sign(body, "whsec_test", int(ports.clock.now()))})
+    assert response.status == 200 and response.body["ignored"] is True
+    assert ports.publisher.events == []
+
+
+def test_signed_but_invalid_webhook_is_400() -> None:
+    ports = fake_ports()
+    body = json.dumps({"id": "evt_5", "type": "payment.refunded", "data": {"order_id": "bogus"}}).encode()
+    response = _post(ports, "payment_webhook", body,
+                     {SIGNATURE_HEADER: sign(body, "whsec_test", int(ports.clock.now()))})
+    assert response.status == 400 and "order_id" in response.body["problems"][0]
+
+
+# -- notifications ------------------------------------------------------------------------
+
+def test_every_notifier_event_has_a_template() -> None:
+    from shared.catalog import default_catalog
+
+    samples = {
+        "OrderPlaced": order_v2(),
+        "PaymentReceived": {"order_id": "ord_0123456789abcdef", "payment_id": "pay_1",
+                            "amount": {"amount_minor": 1999, "currency": "EUR"}, "customer_email": "a@b.co"},
+        "PaymentFailed": {"order_id": "ord_0123456789abcdef", "decline_code": "card_declined",
+                          "reason": "the card was declined",
+                          "amount": {"amount_minor": 5, "currency": "GBP"}, "customer_email": "a@b.co"},
+        "PaymentRefunded": {"order_id": "ord_0123456789abcdef", "payment_id": None,
+                            "amount": {"amount_minor": 100, "currency": "USD"}, "customer_email": "a@b.co"},
+    }
+    for name in default_catalog().consumer("notifier").subscribes:
+        email = render(decode(new_event(name, samples[name], source="urn:test")))
+        assert email.subject and "$" not in email.subject + email.body
+        assert email.message_id.endswith(".notifier@eventsuite>")
+    failed = render(decode(new_event("PaymentFailed", samples["PaymentFailed"], source="urn:test")))
+    assert "0.05 GBP" in failed.body and "the card was declined" in failed.body
+
+
+def test_format_money() -> None:
+    assert format_money({"amount_minor": 123456, "currency": "EUR"}) == "1234.56 EUR"
+    assert format_money({"amount_minor": 7, "currency": "USD"}) == "0.07 USD"
