@@ -42,7 +42,9 @@ def write_zip(target: Path, files: Iterable[tuple[Path, str]]) -> str:
     entries = sorted({name: path for path, name in files}.items())
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(
+        temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9
+    ) as archive:
         for name, path in entries:
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -65,8 +67,18 @@ def pip_install_target(
     target.mkdir(parents=True, exist_ok=True)
     if not requirements:
         return
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-               "--disable-pip-version-check", "--target", str(target), "--upgrade"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        "--upgrade",
+    ]
     if platform:
         command += ["--platform", platform, "--only-binary=:all:", "--implementation", "cp"]
     if python_version:

@@ -133,7 +133,9 @@ class Dispatcher:
                 store.release(key)
             raise
         if store is not None:
-            store.complete(key, now=self.ports.clock.now(), ttl_seconds=settings.idempotency_ttl_seconds)
+            store.complete(
+                key, now=self.ports.clock.now(), ttl_seconds=settings.idempotency_ttl_seconds
+            )
         self._log(event, "processed", attempt)
         return DeliveryResult(Outcome.PROCESSED, event.id)
 
@@ -164,8 +166,12 @@ class Dispatcher:
         sink = self.ports.dead_letters
         if sink is None:
             # No sink on this platform: let its own redrive policy park the message.
-            self._log(event, f"permanent failure, left to platform DLQ: {reason}", attempt,
-                      level=logging.ERROR)
+            self._log(
+                event,
+                f"permanent failure, left to platform DLQ: {reason}",
+                attempt,
+                level=logging.ERROR,
+            )
             return DeliveryResult(Outcome.RETRY, event_id, reason)
         structured: dict[str, Any] | None = None
         if cloud_event is not None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudevents.abstract import CloudEvent as AnyCloudEvent
 from cloudevents.conversion import to_dict
 from cloudevents.http import CloudEvent, from_dict
 
@@ -120,12 +121,12 @@ def new_event(
     return CloudEvent({k: v for k, v in attributes.items() if v is not None}, dict(data))
 
 
-def to_structured(event: CloudEvent) -> JsonDict:
+def to_structured(event: AnyCloudEvent) -> JsonDict:
     """The structured-mode JSON object of an event."""
     return to_dict(event)
 
 
-def to_json_bytes(event: CloudEvent) -> bytes:
+def to_json_bytes(event: AnyCloudEvent) -> bytes:
     """Structured-mode JSON bytes (compact, UTF-8)."""
     return json.dumps(to_dict(event), separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -172,9 +173,11 @@ def _parse_version(spec: EventSpec, raw: Any) -> int:
     version = int(text)
     if version not in spec.versions:
         known = ", ".join(str(v) for v in sorted(spec.versions))
-        newer = " (newer than this deployment: upgrade the consumer)" if version > max(
-            spec.versions
-        ) else ""
+        newer = (
+            " (newer than this deployment: upgrade the consumer)"
+            if version > max(spec.versions)
+            else ""
+        )
         raise UnknownEventVersion(
             f"{spec.name} version {version} is unknown{newer}; known versions: {known}"
         )
@@ -203,7 +206,7 @@ def resolve_claim_check(reference: str, objects: ObjectStore | None) -> Any:
 
 
 def decode(
-    cloud_event: CloudEvent,
+    cloud_event: AnyCloudEvent,
     *,
     catalog: Catalog | None = None,
     objects: ObjectStore | None = None,
@@ -224,6 +227,8 @@ def decode(
             data = json.loads(data)
         except ValueError as exc:
             raise SchemaViolation(f"{spec.name} data is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SchemaViolation(f"{spec.name} data must be a JSON object, got {type(data).__name__}")
     _validate(spec, version, data)
     time = str(attributes.get("time") or utc_now_iso())
     current = version
@@ -274,11 +279,11 @@ class ClaimCheckPublisher:
         self._threshold = threshold_bytes
         self._prefix = prefix
 
-    def publish(self, events: Sequence[CloudEvent]) -> None:
+    def publish(self, events: Sequence[AnyCloudEvent]) -> None:
         """Offload large payloads, then publish everything through the inner publisher."""
         self._inner.publish([self._offload(event) for event in events])
 
-    def _offload(self, event: CloudEvent) -> CloudEvent:
+    def _offload(self, event: AnyCloudEvent) -> AnyCloudEvent:
         body = json.dumps(event.get_data(), separators=(",", ":")).encode()
         if len(body) <= self._threshold:
             return event

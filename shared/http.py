@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudevents.http import CloudEvent
+
 from shared.catalog import default_catalog
 from shared.dispatch import resolve_handler
 from shared.envelope import new_event, utc_now_iso
@@ -62,8 +64,12 @@ class HttpResponse:
         return {"Content-Type": "application/json", **self.headers}
 
 
-def _problem(status: int, title: str, problems: list[str] | None = None,
-             headers: Mapping[str, str] | None = None) -> HttpResponse:
+def _problem(
+    status: int,
+    title: str,
+    problems: list[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
     body: dict[str, Any] = {"error": title}
     if problems:
         body["problems"] = problems
@@ -86,7 +92,10 @@ def _correlation_id(request: HttpRequest) -> str:
 
 def _same_order(stored: OrderRecord, candidate: OrderRecord) -> bool:
     return (stored.customer_email, stored.amount_minor, stored.currency, list(stored.items)) == (
-        candidate.customer_email, candidate.amount_minor, candidate.currency, list(candidate.items)
+        candidate.customer_email,
+        candidate.amount_minor,
+        candidate.currency,
+        list(candidate.items),
     )
 
 
@@ -116,25 +125,64 @@ def place_order(request: HttpRequest, ports: Ports) -> HttpResponse:
     except TransientError as exc:
         return _problem(503, f"order store unavailable: {exc.reason}", headers={"Retry-After": "2"})
     if not created and not _same_order(stored, candidate):
-        return _problem(409, "Idempotency-Key was already used for a different order",
-                        headers=reply_headers)
+        return _problem(
+            409, "Idempotency-Key was already used for a different order", headers=reply_headers
+        )
     event = new_event(
-        "OrderPlaced", order_placed_data(stored), source=f"{default_catalog().source}/orders-api",
-        correlation_id=correlation_id, subject=stored.order_id,
+        "OrderPlaced",
+        order_placed_data(stored),
+        source=f"{default_catalog().source}/orders-api",
+        correlation_id=correlation_id,
+        subject=stored.order_id,
         event_id=derived_event_id("OrderPlaced", stored.order_id),
     )
     try:
         publisher.publish([event])
     except TransientError as exc:
         # The order is stored; a retry with the same key re-publishes the same event id.
-        return _problem(503, f"could not publish the order: {exc.reason}",
-                        headers={"Retry-After": "2", **reply_headers})
+        return _problem(
+            503,
+            f"could not publish the order: {exc.reason}",
+            headers={"Retry-After": "2", **reply_headers},
+        )
     status = 202 if created else 200
     return HttpResponse(
         status,
         {"order_id": stored.order_id, "status": stored.status.value, "event_id": event["id"]},
         {**reply_headers, "Location": f"/orders/{stored.order_id}"},
     )
+
+
+def _webhook_event(body: Any, now: float) -> CloudEvent | None:
+    """The ``PaymentWebhookReceived`` event for a verified body; None for ignored types."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("data"), Mapping):
+        raise ValidationFailed(["body must be an object with 'id', 'type' and 'data'"])
+    provider_id, kind, data = body.get("id"), body.get("type"), body["data"]
+    if not isinstance(provider_id, str) or not provider_id:
+        raise ValidationFailed(["'id' must be a non-empty string"])
+    if kind not in WEBHOOK_KINDS:
+        return None
+    amount = None
+    if "amount_minor" in data:
+        amount = {"amount_minor": data.get("amount_minor"), "currency": data.get("currency")}
+    payload = {
+        "provider_event_id": provider_id,
+        "kind": kind,
+        "order_id": data.get("order_id"),
+        "payment_id": data.get("payment_id"),
+        "amount": amount,
+        "received_at": utc_now_iso(now),
+    }
+    try:
+        return new_event(
+            "PaymentWebhookReceived",
+            payload,
+            source=f"{default_catalog().source}/payment-webhook",
+            subject=str(data.get("order_id")),
+            event_id=derived_event_id("PaymentWebhookReceived", provider_id),
+        )
+    except SchemaViolation as exc:  # the provider sent data our event cannot represent
+        raise ValidationFailed([exc.reason]) from exc
 
 
 def receive_payment_webhook(request: HttpRequest, ports: Ports) -> HttpResponse:
@@ -150,37 +198,20 @@ def receive_payment_webhook(request: HttpRequest, ports: Ports) -> HttpResponse:
         return _problem(413, "body too large")
     settings = ports.settings
     try:
-        verify(request.body, request.header(SIGNATURE_HEADER), settings.webhook_secrets,
-               now=ports.clock.now(), tolerance_seconds=settings.webhook_tolerance_seconds)
+        verify(
+            request.body,
+            request.header(SIGNATURE_HEADER),
+            settings.webhook_secrets,
+            now=ports.clock.now(),
+            tolerance_seconds=settings.webhook_tolerance_seconds,
+        )
+        event = _webhook_event(_json_body(request), ports.clock.now())
     except InvalidSignature as exc:
         return _problem(401, f"invalid signature: {exc}")
-    try:
-        body = _json_body(request)
-        if not isinstance(body, Mapping) or not isinstance(body.get("data"), Mapping):
-            raise ValidationFailed(["body must be an object with 'id', 'type' and 'data'"])
-        provider_id, kind, data = body.get("id"), body.get("type"), body["data"]
-        if not isinstance(provider_id, str) or not provider_id:
-            raise ValidationFailed(["'id' must be a non-empty string"])
     except ValidationFailed as exc:
         return _problem(400, "invalid webhook", exc.problems)
-    if kind not in WEBHOOK_KINDS:
-        return HttpResponse(200, {"ignored": True, "type": str(kind)})
-    amount = None
-    if "amount_minor" in data:
-        amount = {"amount_minor": data.get("amount_minor"), "currency": data.get("currency")}
-    payload = {
-        "provider_event_id": provider_id, "kind": kind, "order_id": data.get("order_id"),
-        "payment_id": data.get("payment_id"), "amount": amount,
-        "received_at": utc_now_iso(ports.clock.now()),
-    }
-    try:
-        event = new_event(
-            "PaymentWebhookReceived", payload, source=f"{default_catalog().source}/payment-webhook",
-            subject=str(data.get("order_id")),
-            event_id=derived_event_id("PaymentWebhookReceived", provider_id),
-        )
-    except SchemaViolation as exc:  # the provider sent data our event cannot represent
-        return _problem(400, "invalid webhook", [exc.reason])
+    if event is None:
+        return HttpResponse(200, {"ignored": True})
     try:
         ports.require("publisher").publish([event])
     except TransientError as exc:

@@ -70,7 +70,7 @@ class SmtpMailer:
 
 
 class OutboxMailer:
-    """Writes each email as ``<outbox>/<message-id>.eml``; a redelivery overwrites, never doubles."""
+    """Writes each email to ``<outbox>/<message-id>.eml``: a redelivery overwrites, never doubles."""
 
     def __init__(self, outbox: Path, *, sender: str) -> None:
         self.outbox = outbox
@@ -79,7 +79,9 @@ class OutboxMailer:
     def send(self, email: OutgoingEmail) -> None:
         """Write the message file atomically."""
         self.outbox.mkdir(parents=True, exist_ok=True)
-        name = "".join(c if c.isalnum() or c in "-._" else "_" for c in email.message_id.strip("<>"))
+        name = "".join(
+            c if c.isalnum() or c in "-._" else "_" for c in email.message_id.strip("<>")
+        )
         target = self.outbox / f"{name}.eml"
         temporary = target.with_suffix(".tmp")
         temporary.write_bytes(bytes(to_message(email, self.sender)))

@@ -46,9 +46,10 @@ def render(event: Event, *, consumer: str = "notifier") -> OutgoingEmail:
     if event.name == "OrderPlaced":
         values["greeting"] = data["customer"].get("name") or "there"
         values["total"] = format_money(data["total"])
+        currency = data["total"]["currency"]
         values["lines"] = "\n".join(
-            f"  {item['quantity']} x {item.get('name') or item['sku']}"
-            f"  {format_money({'amount_minor': item['unit_price_minor'], 'currency': data['total']['currency']})}"
+            f"  {item['quantity']} x {item.get('name') or item['sku']}  "
+            + format_money({"amount_minor": item["unit_price_minor"], "currency": currency})
             for item in data["items"]
         )
     else:

@@ -24,6 +24,7 @@ from shared.ports import ChargeResult, OrderRecord, OrderStatus
 SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP"})
 SIMULATED_LIMIT_MINOR = 500_000
 MAX_ITEMS = 100
+MAX_ORDER_TOTAL_MINOR = 100_000_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -37,7 +38,12 @@ class SimulatedPaymentGateway:
         self.charges = 0
 
     def charge(
-        self, *, order_id: str, amount_minor: int, currency: str, customer_email: str,
+        self,
+        *,
+        order_id: str,
+        amount_minor: int,
+        currency: str,
+        customer_email: str,
         idempotency_key: str,
     ) -> ChargeResult:
         """Apply the rules once per idempotency key."""
@@ -54,11 +60,17 @@ def simulated_decision(
 ) -> ChargeResult:
     """The simulated gateway's pure decision function."""
     if currency not in SUPPORTED_CURRENCIES:
-        return ChargeResult(False, decline_code="currency_not_supported",
-                            reason=f"currency {currency} is not supported")
+        return ChargeResult(
+            False,
+            decline_code="currency_not_supported",
+            reason=f"currency {currency} is not supported",
+        )
     if amount_minor > SIMULATED_LIMIT_MINOR:
-        return ChargeResult(False, decline_code="amount_limit_exceeded",
-                            reason="amount exceeds the simulated card limit")
+        return ChargeResult(
+            False,
+            decline_code="amount_limit_exceeded",
+            reason="amount exceeds the simulated card limit",
+        )
     if customer_email.lower().endswith("@decline.test"):
         return ChargeResult(False, decline_code="card_declined", reason="the card was declined")
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
@@ -77,56 +89,67 @@ def _positive_int(value: Any, where: str, problems: list[str], *, minimum: int =
     return value
 
 
+def _optional_text(value: Any, where: str, problems: list[str]) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > 200):
+        problems.append(f"{where} must be a string of at most 200 characters")
+        return None
+    return value
+
+
+def _parse_customer(customer: Any, problems: list[str]) -> tuple[str | None, str | None]:
+    if not isinstance(customer, Mapping):
+        problems.append("customer must be an object with an email")
+        return None, None
+    email = customer.get("email")
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+        problems.append("customer.email must be a valid email address")
+        email = None
+    return email, _optional_text(customer.get("name"), "customer.name", problems)
+
+
+def _parse_item(item: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+    if not isinstance(item, Mapping):
+        problems.append(f"{where} must be an object")
+        return None
+    sku = item.get("sku")
+    if not isinstance(sku, str) or not _SKU.match(sku):
+        problems.append(f"{where}.sku must be 1-64 letters, digits, '.', '_' or '-'")
+    quantity = _positive_int(item.get("quantity"), f"{where}.quantity", problems, minimum=1)
+    if quantity > 1000:
+        problems.append(f"{where}.quantity must be at most 1000")
+    price = _positive_int(item.get("unit_price_minor"), f"{where}.unit_price_minor", problems)
+    name = _optional_text(item.get("name"), f"{where}.name", problems)
+    return {"sku": sku, "name": name, "quantity": quantity, "unit_price_minor": price}
+
+
+def _parse_items(items_raw: Any, problems: list[str]) -> list[dict[str, Any]]:
+    if not isinstance(items_raw, list) or not items_raw:
+        problems.append("items must be a non-empty list")
+        return []
+    if len(items_raw) > MAX_ITEMS:
+        problems.append(f"at most {MAX_ITEMS} items per order")
+        return []
+    parsed = (_parse_item(item, f"items[{i}]", problems) for i, item in enumerate(items_raw))
+    return [item for item in parsed if item is not None]
+
+
 def parse_order_request(body: Any) -> dict[str, Any]:
     """Validate a ``POST /orders`` body; return normalised fields or raise ``ValidationFailed``.
 
     Body: ``{"customer": {"email", "name"?}, "currency", "items": [{"sku", "name"?,
-    "quantity", "unit_price_minor"}]}``. The total is computed here, never trusted from clients.
+    "quantity", "unit_price_minor"}]}``. Every problem is reported, not just the first. The
+    total is computed here, never trusted from clients.
     """
-    problems: list[str] = []
     if not isinstance(body, Mapping):
         raise ValidationFailed(["body must be a JSON object"])
-    customer = body.get("customer")
-    email = name = None
-    if not isinstance(customer, Mapping):
-        problems.append("customer must be an object with an email")
-    else:
-        email = customer.get("email")
-        if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
-            problems.append("customer.email must be a valid email address")
-        name = customer.get("name")
-        if name is not None and (not isinstance(name, str) or len(name) > 200):
-            problems.append("customer.name must be a string of at most 200 characters")
+    problems: list[str] = []
+    email, name = _parse_customer(body.get("customer"), problems)
     currency = body.get("currency")
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
         problems.append("currency must be an ISO 4217 code such as EUR")
-    items_raw = body.get("items")
-    items: list[dict[str, Any]] = []
-    if not isinstance(items_raw, list) or not items_raw:
-        problems.append("items must be a non-empty list")
-    elif len(items_raw) > MAX_ITEMS:
-        problems.append(f"at most {MAX_ITEMS} items per order")
-    else:
-        for i, item in enumerate(items_raw):
-            where = f"items[{i}]"
-            if not isinstance(item, Mapping):
-                problems.append(f"{where} must be an object")
-                continue
-            sku = item.get("sku")
-            if not isinstance(sku, str) or not _SKU.match(sku):
-                problems.append(f"{where}.sku must be 1-64 letters, digits, '.', '_' or '-'")
-            quantity = _positive_int(item.get("quantity"), f"{where}.quantity", problems, minimum=1)
-            if quantity > 1000:
-                problems.append(f"{where}.quantity must be at most 1000")
-            price = _positive_int(item.get("unit_price_minor"), f"{where}.unit_price_minor",
-                                  problems)
-            item_name = item.get("name")
-            if item_name is not None and (not isinstance(item_name, str) or len(item_name) > 200):
-                problems.append(f"{where}.name must be a string of at most 200 characters")
-            items.append({"sku": sku, "name": item_name, "quantity": quantity,
-                          "unit_price_minor": price})
+    items = _parse_items(body.get("items"), problems)
     total = sum(i["quantity"] * i["unit_price_minor"] for i in items)
-    if not problems and total > 100_000_000:
+    if not problems and total > MAX_ORDER_TOTAL_MINOR:
         problems.append("order total exceeds 1 000 000.00")
     unknown = sorted(set(body) - {"customer", "currency", "items"})
     if unknown:
@@ -147,7 +170,9 @@ def order_placed_data(order: OrderRecord) -> dict[str, Any]:
     }
 
 
-def new_order(fields: Mapping[str, Any], *, placed_at: str, idempotency_key: str | None) -> OrderRecord:
+def new_order(
+    fields: Mapping[str, Any], *, placed_at: str, idempotency_key: str | None
+) -> OrderRecord:
     """A PLACED order from validated request fields."""
     return OrderRecord(
         order_id=new_order_id(),

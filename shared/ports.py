@@ -196,7 +196,12 @@ class PaymentGateway(Protocol):
     """Charges money. Must be idempotent on ``idempotency_key`` (real providers are)."""
 
     def charge(
-        self, *, order_id: str, amount_minor: int, currency: str, customer_email: str,
+        self,
+        *,
+        order_id: str,
+        amount_minor: int,
+        currency: str,
+        customer_email: str,
         idempotency_key: str,
     ) -> ChargeResult:
         """Charge once per key; a repeated key returns the first result."""
@@ -228,7 +233,12 @@ class DeadLetterSink(Protocol):
     """Where a permanently failed delivery is parked with its reason, without burning retries."""
 
     def dead_letter(
-        self, *, consumer: str, event: JsonDict | None, raw: bytes | None, reason: str,
+        self,
+        *,
+        consumer: str,
+        event: JsonDict | None,
+        raw: bytes | None,
+        reason: str,
         attempts: int,
     ) -> None:
         """Record the failed delivery. ``event`` is the structured CloudEvent when readable."""

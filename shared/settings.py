@@ -13,7 +13,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings for this process; unset variables keep their defaults."""
     env = os.environ if environ is None else environ
     defaults = Settings()
-    secrets = tuple(s.strip() for s in env.get("EVENTSUITE_WEBHOOK_SECRET", "").split(",") if s.strip())
+    secrets = tuple(
+        s.strip() for s in env.get("EVENTSUITE_WEBHOOK_SECRET", "").split(",") if s.strip()
+    )
     return Settings(
         uploads_bucket=env.get("EVENTSUITE_UPLOADS_BUCKET", defaults.uploads_bucket),
         thumbnails_bucket=env.get("EVENTSUITE_THUMBNAILS_BUCKET", defaults.thumbnails_bucket),

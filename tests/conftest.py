@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from shared.envelope import new_event
-from tests.fakes import fake_ports
-
 from shared.ports import Ports
+from tests.fakes import fake_ports
 
 
 @pytest.fixture
@@ -18,8 +17,11 @@ def ports() -> Ports:
     return fake_ports()
 
 
-def order_v2(order_id: str = "ord_0123456789abcdef01234567", email: str = "ann@example.com",
-             amount: int = 2500) -> dict[str, Any]:
+def order_v2(
+    order_id: str = "ord_0123456789abcdef01234567",
+    email: str = "ann@example.com",
+    amount: int = 2500,
+) -> dict[str, Any]:
     """Valid ``OrderPlaced`` v2 data."""
     return {
         "order_id": order_id,
@@ -43,7 +45,14 @@ def order_v1(order_id: str = "ord_0123456789abcdef01234567") -> dict[str, Any]:
 
 def image_event(key: str = "uploads/a.jpg", size: int = 100, bucket: str = "uploads") -> Any:
     """An ``ImageUploaded`` CloudEvent."""
-    return new_event("ImageUploaded", {"bucket": bucket, "key": key, "size": size,
-                                       "content_type": "image/jpeg",
-                                       "uploaded_at": "2026-11-26T10:00:00Z"},
-                     source="urn:test")
+    return new_event(
+        "ImageUploaded",
+        {
+            "bucket": bucket,
+            "key": key,
+            "size": size,
+            "content_type": "image/jpeg",
+            "uploaded_at": "2026-11-26T10:00:00Z",
+        },
+        source="urn:test",
+    )

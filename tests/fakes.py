@@ -40,8 +40,15 @@ class FakeObjectStore:
         self.objects: dict[tuple[str, str], StoredObject] = {}
         self.puts = 0
 
-    def put(self, bucket: str, key: str, data: bytes, *, content_type: str | None = None,
-            metadata: Mapping[str, str] | None = None) -> None:
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         self.puts += 1
         self.objects[(bucket, key)] = StoredObject(data, content_type, dict(metadata or {}))
 
@@ -114,14 +121,24 @@ class FakeOrderStore:
     def get(self, order_id: str) -> OrderRecord | None:
         return self.orders.get(order_id)
 
-    def transition(self, order_id: str, *, from_status: OrderStatus, to_status: OrderStatus,
-                   now: str, payment_id: str | None = None, decline_code: str | None = None,
-                   failure_reason: str | None = None) -> bool:
+    def transition(
+        self,
+        order_id: str,
+        *,
+        from_status: OrderStatus,
+        to_status: OrderStatus,
+        now: str,
+        payment_id: str | None = None,
+        decline_code: str | None = None,
+        failure_reason: str | None = None,
+    ) -> bool:
         order = self.orders.get(order_id)
         if order is None or order.status is not from_status:
             return False
         self.orders[order_id] = dataclasses.replace(
-            order, status=to_status, updated_at=now,
+            order,
+            status=to_status,
+            updated_at=now,
             payment_id=payment_id or order.payment_id,
             decline_code=decline_code or order.decline_code,
             failure_reason=failure_reason or order.failure_reason,
@@ -156,10 +173,24 @@ class FakeDeadLetters:
     def __init__(self) -> None:
         self.entries: list[dict[str, Any]] = []
 
-    def dead_letter(self, *, consumer: str, event: dict[str, Any] | None, raw: bytes | None,
-                    reason: str, attempts: int) -> None:
-        self.entries.append({"consumer": consumer, "event": event, "raw": raw,
-                             "reason": reason, "attempts": attempts})
+    def dead_letter(
+        self,
+        *,
+        consumer: str,
+        event: dict[str, Any] | None,
+        raw: bytes | None,
+        reason: str,
+        attempts: int,
+    ) -> None:
+        self.entries.append(
+            {
+                "consumer": consumer,
+                "event": event,
+                "raw": raw,
+                "reason": reason,
+                "attempts": attempts,
+            }
+        )
 
 
 def fake_ports(**overrides: Any) -> Ports:

@@ -23,13 +23,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Block until something listens on 127.0.0.1:port (or fail with the process's output)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise RuntimeError(f"process exited with {process.returncode} before listening:\n{output}")
+            raise RuntimeError(
+                f"process exited with {process.returncode} before listening:\n{output}"
+            )
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.2)
             if sock.connect_ex((LOOPBACK, port)) == 0:

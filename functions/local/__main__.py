@@ -27,8 +27,9 @@ def _log_to_file(home: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m functions.local")
-    parser.add_argument("--home", type=Path, default=DEFAULT_HOME,
-                        help="state folder (default: .eventsuite)")
+    parser.add_argument(
+        "--home", type=Path, default=DEFAULT_HOME, help="state folder (default: .eventsuite)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the demo scenario and print a summary")
     demo.add_argument("--keep", action="store_true", help="do not wipe --home first")
@@ -55,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             stats = backend.run()
-            print(f"delivered {stats.delivered}, acknowledged {stats.acknowledged}, "
-                  f"retried {stats.retried}, dead-lettered {stats.dead_lettered}")
+            print(
+                f"delivered {stats.delivered}, acknowledged {stats.acknowledged}, "
+                f"retried {stats.retried}, dead-lettered {stats.dead_lettered}"
+            )
         print(f"pending: {backend.broker.pending()}")
         for letter in backend.broker.dead_letters():
             print(f"dead letter [{letter.consumer}] {letter.event_id}: {letter.reason}")

@@ -12,16 +12,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.catalog import Catalog, default_catalog
-from shared.dispatch import Dispatcher
-from shared.envelope import ClaimCheckPublisher, utc_now_iso
-from shared.errors import PermanentError
-from shared.http import HttpRequest, HttpResponse, handle_endpoint
-from shared.mail import OutboxMailer
-from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
-from shared.settings import smtp_mailer_from_env
-from shared.storage_events import image_uploaded, is_upload
-
 from functions.local.broker import LocalBroker, Message, RunStats
 from functions.local.objects import FilesystemObjectStore
 from functions.local.sqlite import (
@@ -31,6 +21,15 @@ from functions.local.sqlite import (
     SqliteOrderStore,
     SqlitePaymentGateway,
 )
+from shared.catalog import Catalog, default_catalog
+from shared.dispatch import Dispatcher
+from shared.envelope import ClaimCheckPublisher, utc_now_iso
+from shared.errors import PermanentError
+from shared.http import HttpRequest, HttpResponse, handle_endpoint
+from shared.mail import OutboxMailer
+from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
+from shared.settings import smtp_mailer_from_env
+from shared.storage_events import image_uploaded, is_upload
 
 DEFAULT_HOME = Path(".eventsuite")
 LOCAL_SOURCE = "urn:eventsuite:local:storage"
@@ -72,19 +71,32 @@ class LocalBackend:
         """Open (creating if needed) a backend rooted at ``home``."""
         catalog = catalog or default_catalog()
         secrets = tuple(
-            s for s in os.environ.get("EVENTSUITE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET).split(",") if s
+            s
+            for s in os.environ.get("EVENTSUITE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET).split(",")
+            if s
         )
         settings = settings or Settings(webhook_secrets=secrets)
         broker = LocalBroker(home / "broker.db", catalog=catalog, base_backoff=base_backoff)
         database = Database(home / "state.db")
         objects = FilesystemObjectStore(home / "objects")
 
-        def on_created(bucket: str, key: str, size: int, content_type: str | None, etag: str) -> None:
+        def on_created(
+            bucket: str, key: str, size: int, content_type: str | None, etag: str
+        ) -> None:
             if bucket == settings.uploads_bucket and is_upload(key):
-                broker.publish([image_uploaded(
-                    bucket=bucket, key=key, size=size, content_type=content_type, etag=etag,
-                    uploaded_at=utc_now_iso(), source=LOCAL_SOURCE,
-                )])
+                broker.publish(
+                    [
+                        image_uploaded(
+                            bucket=bucket,
+                            key=key,
+                            size=size,
+                            content_type=content_type,
+                            etag=etag,
+                            uploaded_at=utc_now_iso(),
+                            source=LOCAL_SOURCE,
+                        )
+                    ]
+                )
 
         objects.on_created = on_created
         ports = Ports(
@@ -94,7 +106,9 @@ class LocalBackend:
             idempotency=SqliteIdempotencyStore(database),
             orders=SqliteOrderStore(database),
             publisher=ClaimCheckPublisher(
-                broker, objects, bucket=settings.claims_bucket,
+                broker,
+                objects,
+                bucket=settings.claims_bucket,
                 threshold_bytes=claim_check_threshold or catalog.claim_check_threshold_bytes,
                 prefix=catalog.storage["claims_prefix"],
             ),
@@ -125,18 +139,21 @@ class LocalBackend:
         return self.broker.run_until_idle(self.deliver_in_process, max_seconds=max_seconds)
 
     def upload(self, name: str, data: bytes, *, content_type: str | None = None) -> str:
-        """Put a file under the uploads prefix (which publishes ``ImageUploaded``); return its key."""
-        if "/" in name.strip("/") and not name.startswith(self.catalog.storage["uploads_prefix"]):
+        """Store a file under the uploads prefix, which publishes ``ImageUploaded``; return the key."""
+        if "/" in name:
             raise PermanentError("upload names are file names, not paths")
         key = f"{self.catalog.storage['uploads_prefix']}{name}"
         self.objects.put(self.settings.uploads_bucket, key, data, content_type=content_type)
         return key
 
-    def http(self, endpoint: str, body: bytes, headers: dict[str, str] | None = None) -> HttpResponse:
+    def http(
+        self, endpoint: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> HttpResponse:
         """Call a catalog HTTP endpoint in process."""
         spec = self.catalog.endpoint(endpoint)
-        return handle_endpoint(endpoint, HttpRequest(spec.method, spec.path, headers or {}, body),
-                               self.ports)
+        return handle_endpoint(
+            endpoint, HttpRequest(spec.method, spec.path, headers or {}, body), self.ports
+        )
 
     def close(self) -> None:
         """Release the database connections."""

@@ -146,7 +146,12 @@ class LocalBroker:
 
     # -- DeadLetterSink -------------------------------------------------------------------
     def dead_letter(
-        self, *, consumer: str, event: dict[str, Any] | None, raw: bytes | None, reason: str,
+        self,
+        *,
+        consumer: str,
+        event: dict[str, Any] | None,
+        raw: bytes | None,
+        reason: str,
         attempts: int,
     ) -> None:
         """Park a delivery with its reason."""
@@ -155,8 +160,15 @@ class LocalBroker:
             tx.execute(
                 "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, attempts, "
                 "dead_lettered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (consumer, (event or {}).get("id"), (event or {}).get("type"), body, reason,
-                 attempts, self.clock()),
+                (
+                    consumer,
+                    (event or {}).get("id"),
+                    (event or {}).get("type"),
+                    body,
+                    reason,
+                    attempts,
+                    self.clock(),
+                ),
             )
 
     # -- queue operations -----------------------------------------------------------------
@@ -191,8 +203,12 @@ class LocalBroker:
                     "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, "
                     "attempts, dead_lettered_at) SELECT consumer, event_id, event_type, body, ?, "
                     "attempts, ? FROM deliveries WHERE id = ?",
-                    (f"max delivery attempts ({spec.max_delivery_attempts}) reached: "
-                     f"{reason or 'no reason given'}", self.clock(), message.id),
+                    (
+                        f"max delivery attempts ({spec.max_delivery_attempts}) reached: "
+                        f"{reason or 'no reason given'}",
+                        self.clock(),
+                        message.id,
+                    ),
                 )
                 tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
                 return True
@@ -244,18 +260,23 @@ class LocalBroker:
 
     def pending(self, consumer: str | None = None) -> int:
         """Deliveries not yet acknowledged."""
-        sql = "SELECT COUNT(*) FROM deliveries" + (" WHERE consumer = ?" if consumer else "")
+        sql = "SELECT COUNT(*) FROM deliveries" + (" WHERE consumer = ?" if consumer else "")  # noqa: S608 - fixed SQL
         with self._lock:
             return int(self._db.execute(sql, (consumer,) if consumer else ()).fetchone()[0])
 
     def dead_letters(self, consumer: str | None = None) -> list[DeadLetter]:
         """Parked deliveries, oldest first."""
-        sql = ("SELECT consumer, event_id, event_type, body, reason, attempts FROM dead_letters"
-               + (" WHERE consumer = ?" if consumer else "") + " ORDER BY id")
+        sql = (
+            "SELECT consumer, event_id, event_type, body, reason, attempts FROM dead_letters"
+            + (" WHERE consumer = ?" if consumer else "")
+            + " ORDER BY id"
+        )
         with self._lock:
             rows = self._db.execute(sql, (consumer,) if consumer else ()).fetchall()
-        return [DeadLetter(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None, r[4], r[5])
-                for r in rows]
+        return [
+            DeadLetter(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None, r[4], r[5])
+            for r in rows
+        ]
 
     def close(self) -> None:
         """Close the connection."""

@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shared.ports import IndexQuery
-from shared.webhooks import SIGNATURE_HEADER, sign
-
 from functions.local import samples
 from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
+from shared.ports import IndexQuery
+from shared.webhooks import SIGNATURE_HEADER, sign
 
 SAMPLES: dict[str, tuple[Callable[[], bytes], str]] = {
     "harbour.jpg": (samples.jpeg_with_exif, "image/jpeg"),
@@ -25,18 +24,30 @@ SAMPLES: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 ORDERS = [
-    ("demo-order-approved", {"customer": {"email": "ann@example.com", "name": "Ann"},
-                             "currency": "EUR",
-                             "items": [{"sku": "mug-blue", "name": "Blue mug", "quantity": 2,
-                                        "unit_price_minor": 1250}]}),
-    ("demo-order-declined", {"customer": {"email": "bob@decline.test", "name": "Bob"},
-                             "currency": "EUR",
-                             "items": [{"sku": "poster-a2", "quantity": 1,
-                                        "unit_price_minor": 1900}]}),
+    (
+        "demo-order-approved",
+        {
+            "customer": {"email": "ann@example.com", "name": "Ann"},
+            "currency": "EUR",
+            "items": [
+                {"sku": "mug-blue", "name": "Blue mug", "quantity": 2, "unit_price_minor": 1250}
+            ],
+        },
+    ),
+    (
+        "demo-order-declined",
+        {
+            "customer": {"email": "bob@decline.test", "name": "Bob"},
+            "currency": "EUR",
+            "items": [{"sku": "poster-a2", "quantity": 1, "unit_price_minor": 1900}],
+        },
+    ),
 ]
 
 
-def run_demo(home: Path, *, fresh: bool = True, out: Callable[[str], None] = print) -> dict[str, int]:
+def run_demo(
+    home: Path, *, fresh: bool = True, out: Callable[[str], None] = print
+) -> dict[str, int]:
     """Run the scenario under ``home``; return the summary counts."""
     if fresh and home.exists():
         shutil.rmtree(home)  # a rerun starts clean, so every figure below is this run's own
@@ -50,35 +61,55 @@ def run_demo(home: Path, *, fresh: bool = True, out: Callable[[str], None] = pri
 
         order_ids = {}
         for key, body in ORDERS:
-            response = backend.http("orders_api", json.dumps(body).encode(),
-                                    {"Idempotency-Key": key, "Content-Type": "application/json"})
+            response = backend.http(
+                "orders_api",
+                json.dumps(body).encode(),
+                {"Idempotency-Key": key, "Content-Type": "application/json"},
+            )
             order_ids[key] = response.body["order_id"]
-            out(f"  POST /orders ({body['customer']['email']}) -> {response.status} "
-                f"{response.body.get('order_id')}")
+            out(
+                f"  POST /orders ({body['customer']['email']}) -> {response.status} "
+                f"{response.body.get('order_id')}"
+            )
         # A client retry with the same key must not create a second order.
-        retry = backend.http("orders_api", json.dumps(ORDERS[0][1]).encode(),
-                             {"Idempotency-Key": ORDERS[0][0]})
-        out(f"  POST /orders retried with the same Idempotency-Key -> {retry.status} "
-            f"{retry.body.get('order_id')} (same order)")
+        retry = backend.http(
+            "orders_api", json.dumps(ORDERS[0][1]).encode(), {"Idempotency-Key": ORDERS[0][0]}
+        )
+        out(
+            f"  POST /orders retried with the same Idempotency-Key -> {retry.status} "
+            f"{retry.body.get('order_id')} (same order)"
+        )
 
         stats = backend.run(max_seconds=120)
-        refund = {"id": "evt_demo_refund_1", "type": "payment.refunded",
-                  "data": {"order_id": order_ids["demo-order-approved"],
-                           "amount_minor": 2500, "currency": "EUR"}}
+        refund = {
+            "id": "evt_demo_refund_1",
+            "type": "payment.refunded",
+            "data": {
+                "order_id": order_ids["demo-order-approved"],
+                "amount_minor": 2500,
+                "currency": "EUR",
+            },
+        }
         body = json.dumps(refund).encode()
         forged = backend.http("payment_webhook", body, {SIGNATURE_HEADER: "t=1,v1=deadbeef"})
         out(f"  POST /webhooks/payments with a forged signature -> {forged.status}")
-        signed = backend.http("payment_webhook", body, {
-            SIGNATURE_HEADER: sign(body, DEMO_WEBHOOK_SECRET, int(time.time()))})
+        signed = backend.http(
+            "payment_webhook",
+            body,
+            {SIGNATURE_HEADER: sign(body, DEMO_WEBHOOK_SECRET, int(time.time()))},
+        )
         out(f"  POST /webhooks/payments signed (refund) -> {signed.status}")
         more = backend.run(max_seconds=60)
-        return _summary(backend, stats.delivered + more.delivered, time.perf_counter() - started, out)
+        return _summary(
+            backend, stats.delivered + more.delivered, time.perf_counter() - started, out
+        )
     finally:
         backend.close()
 
 
-def _summary(backend: LocalBackend, deliveries: int, seconds: float,
-             out: Callable[[str], None]) -> dict[str, int]:
+def _summary(
+    backend: LocalBackend, deliveries: int, seconds: float, out: Callable[[str], None]
+) -> dict[str, int]:
     settings, objects = backend.settings, backend.objects
     thumbnails = objects.list_keys(settings.thumbnails_bucket)
     index = backend.ports.require("index")
@@ -92,14 +123,21 @@ def _summary(backend: LocalBackend, deliveries: int, seconds: float,
     for key in thumbnails:
         out(f"    {key}")
     out(f"  index documents: {len(documents)} in {backend.database.path}")
-    fuji = index.search(IndexQuery(camera="fujifilm", captured_from="2026-08-01",
-                                   captured_to="2026-08-31", min_width=1000))
-    out(f"    search camera=fujifilm, August 2026, width>=1000 -> "
-        f"{[d['key'] for d in fuji]} gps={fuji[0]['gps'] if fuji else None}")
+    fuji = index.search(
+        IndexQuery(
+            camera="fujifilm", captured_from="2026-08-01", captured_to="2026-08-31", min_width=1000
+        )
+    )
+    out(
+        f"    search camera=fujifilm, August 2026, width>=1000 -> "
+        f"{[d['key'] for d in fuji]} gps={fuji[0]['gps'] if fuji else None}"
+    )
     out(f"  orders: {len(orders)}")
     for order in orders:
-        out(f"    {order.order_id} {order.customer_email:<20} {order.status.value}"
-            f"{' (' + order.decline_code + ')' if order.decline_code else ''}")
+        out(
+            f"    {order.order_id} {order.customer_email:<20} {order.status.value}"
+            f"{' (' + order.decline_code + ')' if order.decline_code else ''}"
+        )
     out(f"  emails: {len(outbox)} in {backend.home / 'outbox'}/")
     out(f"  dead letters: {len(dead)}")
     for letter in dead:
@@ -107,6 +145,11 @@ def _summary(backend: LocalBackend, deliveries: int, seconds: float,
         out(f"    [{letter.consumer}] {subject}: {letter.reason}")
     out(f"  pending deliveries: {backend.broker.pending()}")
     out(f"  structured logs: {backend.home.with_name(backend.home.name + '.log')}")
-    return {"thumbnails": len(thumbnails), "documents": len(documents), "orders": len(orders),
-            "emails": len(outbox), "dead_letters": len(dead),
-            "pending": backend.broker.pending()}
+    return {
+        "thumbnails": len(thumbnails),
+        "documents": len(documents),
+        "orders": len(orders),
+        "emails": len(outbox),
+        "dead_letters": len(dead),
+        "pending": backend.broker.pending(),
+    }

@@ -51,5 +51,6 @@ def handle_http(request: flask.Request) -> flask.Response:
         HttpRequest(request.method, request.path, dict(request.headers), request.get_data()),
         bootstrap().ports,
     )
-    return flask.Response(response.json_bytes(), status=response.status,
-                          headers=response.all_headers())
+    return flask.Response(
+        response.json_bytes(), status=response.status, headers=response.all_headers()
+    )

@@ -7,7 +7,12 @@ import io
 from PIL import Image, ImageDraw
 
 _MAKE, _MODEL, _ORIENTATION, _EXIF_IFD, _GPS_IFD, _DATETIME_ORIGINAL = (
-    0x010F, 0x0110, 0x0112, 0x8769, 0x8825, 0x9003,
+    0x010F,
+    0x0110,
+    0x0112,
+    0x8769,
+    0x8825,
+    0x9003,
 )
 
 
@@ -15,15 +20,29 @@ def _scene(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
     """A photo-like scene: sky gradient, sea, a sun, some texture."""
     width, height = size
     sky = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    tinted = Image.merge("RGB", (sky.getchannel(0).point(lambda v: 90 + v // 3),
-                                 sky.getchannel(0).point(lambda v: 140 + v // 4),
-                                 sky.getchannel(0).point(lambda v: 230 - v // 5)))
+    tinted = Image.merge(
+        "RGB",
+        (
+            sky.getchannel(0).point(lambda v: 90 + v // 3),
+            sky.getchannel(0).point(lambda v: 140 + v // 4),
+            sky.getchannel(0).point(lambda v: 230 - v // 5),
+        ),
+    )
     draw = ImageDraw.Draw(tinted)
     draw.rectangle((0, height * 2 // 3, width, height), fill=(20, 70, 120))
     radius = min(width, height) // 8
-    draw.ellipse((width * 2 // 3 - radius, height // 4 - radius,
-                  width * 2 // 3 + radius, height // 4 + radius), fill=(250, 210, 90))
-    noise = Image.effect_noise((max(1, width // 4), max(1, height // 4)), 12).resize((width, height))
+    draw.ellipse(
+        (
+            width * 2 // 3 - radius,
+            height // 4 - radius,
+            width * 2 // 3 + radius,
+            height // 4 + radius,
+        ),
+        fill=(250, 210, 90),
+    )
+    noise = Image.effect_noise((max(1, width // 4), max(1, height // 4)), 12).resize(
+        (width, height)
+    )
     textured = Image.blend(tinted, Image.merge("RGB", (noise, noise, noise)), 0.08)
     return textured.convert(mode) if mode != "RGB" else textured
 
@@ -45,8 +64,11 @@ def png_with_alpha(size: tuple[int, int] = (1200, 800)) -> bytes:
     """An RGBA PNG with a transparent background."""
     image = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    draw.rounded_rectangle((size[0] // 8, size[1] // 8, size[0] * 7 // 8, size[1] * 7 // 8),
-                           radius=size[1] // 6, fill=(30, 120, 200, 255))
+    draw.rounded_rectangle(
+        (size[0] // 8, size[1] // 8, size[0] * 7 // 8, size[1] * 7 // 8),
+        radius=size[1] // 6,
+        fill=(30, 120, 200, 255),
+    )
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
@@ -61,8 +83,16 @@ def gif_animation(size: tuple[int, int] = (480, 320)) -> bytes:
         ImageDraw.Draw(frame).ellipse((40, 40, size[0] - 40, size[1] - 40), fill=index)
         frames.append(frame)
     buffer = io.BytesIO()
-    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=200,
-                   loop=0, transparency=0, disposal=2)
+    frames[0].save(
+        buffer,
+        "GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=200,
+        loop=0,
+        transparency=0,
+        disposal=2,
+    )
     return buffer.getvalue()
 
 

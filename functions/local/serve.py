@@ -13,18 +13,29 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from shared.catalog import default_catalog
-
 from functions.local.backend import LocalBackend
 from functions.local.broker import Message
+from shared.catalog import default_catalog
 
 SOURCE = Path(__file__).with_name("ff_main.py")
 
 
 def _start(target: str, signature: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "functions_framework", "--source", str(SOURCE),
-               "--target", target, "--signature-type", signature,
-               "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--source",
+        str(SOURCE),
+        "--target",
+        target,
+        "--signature-type",
+        signature,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     return subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True)
 
 
@@ -32,7 +43,7 @@ def _wait_ready(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
             return
         except urllib.error.HTTPError:
             return  # it answered
@@ -45,12 +56,14 @@ def http_delivery(ports: dict[str, int]):  # type: ignore[no-untyped-def]
     """A broker deliver function that POSTs structured CloudEvents to each consumer's port."""
 
     def deliver(message: Message) -> tuple[bool, str | None]:
-        request = urllib.request.Request(  # noqa: S310 - loopback only
+        request = urllib.request.Request(
             f"http://127.0.0.1:{ports[message.consumer]}/",
             data=message.body,
             method="POST",
-            headers={"Content-Type": "application/cloudevents+json",
-                     "X-Delivery-Attempt": str(message.attempt)},
+            headers={
+                "Content-Type": "application/cloudevents+json",
+                "X-Delivery-Attempt": str(message.attempt),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
@@ -79,13 +92,16 @@ def serve(home: Path, *, base_port: int = 8081, once: bool = False) -> int:
     try:
         for name in catalog.consumers:
             consumer_ports[name] = port
-            processes.append(_start("handle_event", "cloudevent", port,
-                                    {**env, "EVENTSUITE_CONSUMER": name}))
+            processes.append(
+                _start("handle_event", "cloudevent", port, {**env, "EVENTSUITE_CONSUMER": name})
+            )
             port += 1
         endpoint_ports = {}
         for name in catalog.endpoints:
             endpoint_ports[name] = port
-            processes.append(_start("handle_http", "http", port, {**env, "EVENTSUITE_ENDPOINT": name}))
+            processes.append(
+                _start("handle_http", "http", port, {**env, "EVENTSUITE_ENDPOINT": name})
+            )
             port += 1
         for p in [*consumer_ports.values(), *endpoint_ports.values()]:
             _wait_ready(p)

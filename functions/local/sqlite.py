@@ -89,8 +89,13 @@ class SqliteMetadataIndex:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(image_id) DO UPDATE SET width=excluded.width, "
                 "captured_at=excluded.captured_at, camera=excluded.camera, "
                 "document=excluded.document",
-                (document["image_id"], document.get("width"), document.get("captured_at"),
-                 camera.lower(), json.dumps(document, sort_keys=True)),
+                (
+                    document["image_id"],
+                    document.get("width"),
+                    document.get("captured_at"),
+                    camera.lower(),
+                    json.dumps(document, sort_keys=True),
+                ),
             )
 
     def get(self, image_id: str) -> dict[str, Any] | None:
@@ -114,7 +119,8 @@ class SqliteMetadataIndex:
             clauses.append("instr(camera, ?) > 0")
             parameters.append(query.camera.lower())
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.query(f"SELECT document FROM images {where} ORDER BY image_id", tuple(parameters))  # noqa: S608 - clauses are fixed strings
+        sql = f"SELECT document FROM images {where} ORDER BY image_id"  # noqa: S608 - fixed clauses
+        rows = self.db.query(sql, tuple(parameters))
         documents = [json.loads(row[0]) for row in rows]
         return [d for d in documents if matches(d, query)][: query.limit]
 
@@ -220,14 +226,16 @@ class SqliteOrderStore:
             if row is None:
                 return False
             order = _record_from_json(row[0])
-            updated = OrderRecord(**{
-                **order.__dict__,
-                "status": to_status,
-                "updated_at": now,
-                "payment_id": payment_id or order.payment_id,
-                "decline_code": decline_code or order.decline_code,
-                "failure_reason": failure_reason or order.failure_reason,
-            })
+            updated = OrderRecord(
+                **{
+                    **order.__dict__,
+                    "status": to_status,
+                    "updated_at": now,
+                    "payment_id": payment_id or order.payment_id,
+                    "decline_code": decline_code or order.decline_code,
+                    "failure_reason": failure_reason or order.failure_reason,
+                }
+            )
             tx.execute(
                 "UPDATE orders SET status = ?, record = ? WHERE order_id = ?",
                 (to_status.value, _record_to_json(updated), order_id),
@@ -236,7 +244,10 @@ class SqliteOrderStore:
 
     def all(self) -> list[OrderRecord]:
         """Every order (for the demo summary)."""
-        return [_record_from_json(r[0]) for r in self.db.query("SELECT record FROM orders ORDER BY order_id")]
+        return [
+            _record_from_json(r[0])
+            for r in self.db.query("SELECT record FROM orders ORDER BY order_id")
+        ]
 
 
 class SqlitePaymentGateway:
@@ -246,7 +257,12 @@ class SqlitePaymentGateway:
         self.db = db
 
     def charge(
-        self, *, order_id: str, amount_minor: int, currency: str, customer_email: str,
+        self,
+        *,
+        order_id: str,
+        amount_minor: int,
+        currency: str,
+        customer_email: str,
         idempotency_key: str,
     ) -> ChargeResult:
         """Decide once per key; later calls return the stored result."""
@@ -257,6 +273,8 @@ class SqlitePaymentGateway:
             if row is not None:
                 return ChargeResult(**json.loads(row[0]))
             result = simulated_decision(amount_minor, currency, customer_email, idempotency_key)
-            tx.execute("INSERT INTO charges(idempotency_key, result) VALUES (?, ?)",
-                       (idempotency_key, json.dumps(result.__dict__)))
+            tx.execute(
+                "INSERT INTO charges(idempotency_key, result) VALUES (?, ?)",
+                (idempotency_key, json.dumps(result.__dict__)),
+            )
             return result

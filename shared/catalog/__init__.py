@@ -152,11 +152,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _require(mapping: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+def _require(
+    mapping: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]
+) -> Any:
     if key not in mapping:
         raise CatalogError(f"{where}: missing {key!r}")
     value = mapping[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise CatalogError(f"{where}: {key!r} must be {getattr(kind, '__name__', kind)}")
     return value
 
@@ -197,9 +199,7 @@ def _load_event(name: str, raw: Any, base: Path) -> EventSpec:
     versions_raw = _require(raw, "versions", where, dict)
     if not versions_raw:
         raise CatalogError(f"{where}: needs at least one version")
-    versions = {
-        int(v): _load_version(name, v, spec, base) for v, spec in versions_raw.items()
-    }
+    versions = {int(v): _load_version(name, v, spec, base) for v, spec in versions_raw.items()}
     current = _require(raw, "current_version", where, int)
     if current not in versions:
         raise CatalogError(f"{where}: current_version {current} is not among its versions")

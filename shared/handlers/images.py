@@ -12,7 +12,7 @@ from shared.ports import MetadataIndex, ObjectStore, Ports
 
 def _relative_key(key: str) -> str:
     prefix = default_catalog().storage["uploads_prefix"]
-    return key[len(prefix):] if key.startswith(prefix) else key
+    return key[len(prefix) :] if key.startswith(prefix) else key
 
 
 def _load_upload(event: Event, objects: ObjectStore) -> bytes:
@@ -22,7 +22,9 @@ def _load_upload(event: Event, objects: ObjectStore) -> bytes:
         raise PayloadTooLarge(f"upload is {size} bytes, limit is {images['max_upload_bytes']}")
     stored = objects.get(event.data["bucket"], event.data["key"])
     if len(stored.data) > images["max_upload_bytes"]:
-        raise PayloadTooLarge(f"upload is {len(stored.data)} bytes, limit is {images['max_upload_bytes']}")
+        raise PayloadTooLarge(
+            f"upload is {len(stored.data)} bytes, limit is {images['max_upload_bytes']}"
+        )
     return stored.data
 
 

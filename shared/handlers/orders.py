@@ -51,7 +51,10 @@ def _record_from_event(event: Event) -> OrderRecord:
 
 
 def _charge(
-    event: Event, orders: OrderStore, gateway: PaymentGateway, publisher: EventPublisher,
+    event: Event,
+    orders: OrderStore,
+    gateway: PaymentGateway,
+    publisher: EventPublisher,
     ports: Ports,
 ) -> None:
     order_id = event.data["order_id"]
@@ -69,8 +72,12 @@ def _charge(
         now = utc_now_iso(ports.clock.now())
         target = OrderStatus.PAID if result.approved else OrderStatus.PAYMENT_FAILED
         orders.transition(
-            order_id, from_status=OrderStatus.PLACED, to_status=target, now=now,
-            payment_id=result.payment_id, decline_code=result.decline_code,
+            order_id,
+            from_status=OrderStatus.PLACED,
+            to_status=target,
+            now=now,
+            payment_id=result.payment_id,
+            decline_code=result.decline_code,
             failure_reason=result.reason,
         )
         # Whoever won a concurrent transition, the stored state is the truth we announce.
@@ -82,21 +89,40 @@ def _charge(
 def _announce_outcome(cause: Event, order: OrderRecord, publisher: EventPublisher) -> None:
     amount = {"amount_minor": order.amount_minor, "currency": order.currency}
     if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
-        name, data = "PaymentReceived", {
-            "order_id": order.order_id, "payment_id": order.payment_id or "unknown",
-            "amount": amount, "customer_email": order.customer_email,
-        }
+        name, data = (
+            "PaymentReceived",
+            {
+                "order_id": order.order_id,
+                "payment_id": order.payment_id or "unknown",
+                "amount": amount,
+                "customer_email": order.customer_email,
+            },
+        )
     elif order.status is OrderStatus.PAYMENT_FAILED:
-        name, data = "PaymentFailed", {
-            "order_id": order.order_id, "decline_code": order.decline_code or "declined",
-            "reason": order.failure_reason or "declined", "amount": amount, "customer_email": order.customer_email,
-        }
+        name, data = (
+            "PaymentFailed",
+            {
+                "order_id": order.order_id,
+                "decline_code": order.decline_code or "declined",
+                "reason": order.failure_reason or "declined",
+                "amount": amount,
+                "customer_email": order.customer_email,
+            },
+        )
     else:
         raise PermanentError(f"order {order.order_id} is in unexpected status {order.status}")
-    publisher.publish([
-        new_event(name, data, source=_source(), cause=cause, subject=order.order_id,
-                  event_id=derived_event_id(name, order.order_id))
-    ])
+    publisher.publish(
+        [
+            new_event(
+                name,
+                data,
+                source=_source(),
+                cause=cause,
+                subject=order.order_id,
+                event_id=derived_event_id(name, order.order_id),
+            )
+        ]
+    )
 
 
 def _reconcile(event: Event, orders: OrderStore, publisher: EventPublisher, ports: Ports) -> None:
@@ -105,22 +131,37 @@ def _reconcile(event: Event, orders: OrderStore, publisher: EventPublisher, port
     if order is None:
         raise PermanentError(f"webhook for unknown order {data['order_id']}")
     if data["kind"] == "payment.disputed":
-        logger.warning("payment disputed for order %s; manual review needed", order.order_id,
-                       extra={"correlation_id": event.correlation_id})
+        logger.warning(
+            "payment disputed for order %s; manual review needed",
+            order.order_id,
+            extra={"correlation_id": event.correlation_id},
+        )
         return
     if order.status is OrderStatus.PAID:
-        orders.transition(order.order_id, from_status=OrderStatus.PAID,
-                          to_status=OrderStatus.REFUNDED, now=utc_now_iso(ports.clock.now()))
+        orders.transition(
+            order.order_id,
+            from_status=OrderStatus.PAID,
+            to_status=OrderStatus.REFUNDED,
+            now=utc_now_iso(ports.clock.now()),
+        )
         order = orders.get(order.order_id) or order
     if order.status is not OrderStatus.REFUNDED:
         raise PermanentError(f"cannot refund order {order.order_id} in status {order.status}")
     amount = data.get("amount") or {"amount_minor": order.amount_minor, "currency": order.currency}
-    publisher.publish([
-        new_event(
-            "PaymentRefunded",
-            {"order_id": order.order_id, "payment_id": order.payment_id, "amount": amount,
-             "customer_email": order.customer_email},
-            source=_source(), cause=event, subject=order.order_id,
-            event_id=derived_event_id("PaymentRefunded", order.order_id),
-        )
-    ])
+    publisher.publish(
+        [
+            new_event(
+                "PaymentRefunded",
+                {
+                    "order_id": order.order_id,
+                    "payment_id": order.payment_id,
+                    "amount": amount,
+                    "customer_email": order.customer_email,
+                },
+                source=_source(),
+                cause=event,
+                subject=order.order_id,
+                event_id=derived_event_id("PaymentRefunded", order.order_id),
+            )
+        ]
+    )

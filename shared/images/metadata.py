@@ -42,8 +42,10 @@ def _exif_time(value: Any) -> str | None:
 
 def _degrees(value: Any, ref: Any) -> float | None:
     try:
-        d, m, s = (Fraction(str(float(x))) if not isinstance(x, tuple) else Fraction(x[0], x[1])
-                   for x in value)
+        d, m, s = (
+            Fraction(str(float(x))) if not isinstance(x, tuple) else Fraction(x[0], x[1])
+            for x in value
+        )
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     result = float(d + m / 60 + s / 3600)

@@ -36,22 +36,37 @@ def test_demo_runs_twice_with_the_same_results(tmp_path: Path) -> None:
     lines: list[str] = []
     first = run_demo(tmp_path / "demo", out=lines.append)
     second = run_demo(tmp_path / "demo", out=lambda _: None)
-    assert first == second == {"thumbnails": 10, "documents": 5, "orders": 2, "emails": 5,
-                               "dead_letters": 4, "pending": 0}
+    assert (
+        first
+        == second
+        == {
+            "thumbnails": 10,
+            "documents": 5,
+            "orders": 2,
+            "emails": 5,
+            "dead_letters": 4,
+            "pending": 0,
+        }
+    )
     text = "\n".join(lines)
     assert "REFUNDED" in text and "PAYMENT_FAILED (card_declined)" in text
     assert "uploads/broken.jpg: image data is corrupt or truncated" in text
     assert "with a forged signature -> 401" in text
 
 
-def test_image_pipeline_produces_thumbnails_and_index_without_recursion(backend: LocalBackend) -> None:
+def test_image_pipeline_produces_thumbnails_and_index_without_recursion(
+    backend: LocalBackend,
+) -> None:
     backend.upload("harbour.jpg", samples.jpeg_with_exif((1600, 1200)), content_type="image/jpeg")
     stats = backend.run(max_seconds=30)
     assert stats.delivered == 2  # thumbnailer + indexer, and nothing for the thumbnails written
     keys = backend.objects.list_keys(backend.settings.thumbnails_bucket)
     assert keys == ["thumbnails/harbour.jpg/1024.jpg", "thumbnails/harbour.jpg/256.jpg"]
     stored = backend.objects.get(backend.settings.thumbnails_bucket, keys[1])
-    assert stored.content_type == "image/jpeg" and stored.metadata["source-key"] == "uploads/harbour.jpg"
+    assert (
+        stored.content_type == "image/jpeg"
+        and stored.metadata["source-key"] == "uploads/harbour.jpg"
+    )
     (document,) = backend.ports.require("index").search(IndexQuery(camera="X-T5"))
     assert document["width"] == 1200 and document["gps"]["lat"] == pytest.approx(38.7223, abs=1e-4)
     assert backend.broker.pending() == 0
@@ -79,13 +94,18 @@ def test_poison_event_is_dead_lettered_after_max_attempts_and_nothing_is_lost(
             raise TransientError("relay down")
 
     backend.ports.mailer = DownMailer()
-    backend.ports.require("publisher").publish([new_event("OrderPlaced", order_v2(), source="urn:test")])
+    backend.ports.require("publisher").publish(
+        [new_event("OrderPlaced", order_v2(), source="urn:test")]
+    )
     stats = backend.run(max_seconds=60)
     attempts = backend.catalog.consumer("notifier").max_delivery_attempts
     notifier_letters = backend.broker.dead_letters("notifier")
     assert len(notifier_letters) == 2  # OrderPlaced and PaymentReceived mails, both parked
-    assert all(f"gave up after {attempts} attempts: relay down" == l.reason for l in notifier_letters)
-    assert all(l.attempts == attempts for l in notifier_letters)
+    assert all(
+        f"gave up after {attempts} attempts: relay down" == letter.reason
+        for letter in notifier_letters
+    )
+    assert all(letter.attempts == attempts for letter in notifier_letters)
     assert stats.retried == 2 * (attempts - 1)
     parked = from_structured(notifier_letters[0].body)
     assert parked.get_data()["order_id"] == order_v2()["order_id"]  # the whole event is kept
@@ -96,14 +116,21 @@ def test_poison_event_is_dead_lettered_after_max_attempts_and_nothing_is_lost(
 def test_claim_checked_large_event_flows_through(tmp_path: Path) -> None:
     backend = LocalBackend.open(tmp_path / "home", claim_check_threshold=2048)
     try:
-        items = [{"sku": f"sku-{i}", "quantity": 1, "unit_price_minor": 10, "name": "n" * 100}
-                 for i in range(30)]
-        body = json.dumps({"customer": {"email": "ann@example.com"}, "currency": "EUR", "items": items})
+        items = [
+            {"sku": f"sku-{i}", "quantity": 1, "unit_price_minor": 10, "name": "n" * 100}
+            for i in range(30)
+        ]
+        body = json.dumps(
+            {"customer": {"email": "ann@example.com"}, "currency": "EUR", "items": items}
+        )
         response = backend.http("orders_api", body.encode())
         assert response.status == 202
         (message,) = backend.broker.receive("payments")
         envelope = json.loads(message.body)
-        assert envelope["dataref"].startswith("claim://claims/claims/") and envelope.get("data") is None
+        assert (
+            envelope["dataref"].startswith("claim://claims/claims/")
+            and envelope.get("data") is None
+        )
         assert len(message.body) < 2048
         backend.broker.nack(message, "peeked by the test")
         time.sleep(1.3)
@@ -129,17 +156,24 @@ def test_hostile_images_are_dead_lettered_with_their_reason(
     stats = backend.run(max_seconds=30)
     assert stats.retried == 0  # permanent: no retries burnt
     letters = backend.broker.dead_letters()
-    assert {l.consumer for l in letters} == {"thumbnailer", "indexer"}
-    assert all(reason in l.reason for l in letters)
+    assert {letter.consumer for letter in letters} == {"thumbnailer", "indexer"}
+    assert all(reason in letter.reason for letter in letters)
     assert backend.objects.list_keys(backend.settings.thumbnails_bucket) == []
 
 
 def test_signed_webhook_over_the_local_backend(backend: LocalBackend) -> None:
-    body = json.dumps({"id": "evt_x", "type": "payment.disputed",
-                       "data": {"order_id": order_v2()["order_id"]}}).encode()
-    backend.ports.require("publisher").publish([new_event("OrderPlaced", order_v2(), source="urn:t")])
+    body = json.dumps(
+        {"id": "evt_x", "type": "payment.disputed", "data": {"order_id": order_v2()["order_id"]}}
+    ).encode()
+    backend.ports.require("publisher").publish(
+        [new_event("OrderPlaced", order_v2(), source="urn:t")]
+    )
     backend.run(max_seconds=30)
-    ok = backend.http("payment_webhook", body, {SIGNATURE_HEADER: sign(body, DEMO_WEBHOOK_SECRET, int(time.time()))})
+    ok = backend.http(
+        "payment_webhook",
+        body,
+        {SIGNATURE_HEADER: sign(body, DEMO_WEBHOOK_SECRET, int(time.time()))},
+    )
     assert ok.status == 202
     backend.run(max_seconds=30)
     assert backend.broker.dead_letters() == []
@@ -156,17 +190,38 @@ def test_serve_runs_consumers_under_functions_framework(tmp_path: Path) -> None:
                 pytest.skip(f"port {port} is taken")
     home = tmp_path / "serve"
     process = subprocess.Popen(
-        [sys.executable, "-m", "functions.local", "--home", str(home), "serve", "--base-port", str(base)],
-        cwd=ROOT, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "functions.local",
+            "--home",
+            str(home),
+            "serve",
+            "--base-port",
+            str(base),
+        ],
+        cwd=ROOT,
+        env={**os.environ},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         orders_port = base + 4  # after the four consumers
         wait_for_port(orders_port, timeout=60, process=process)
-        body = json.dumps({"customer": {"email": "ann@example.com"}, "currency": "EUR",
-                           "items": [{"sku": "mug", "quantity": 1, "unit_price_minor": 900}]}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{orders_port}/", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {
+                "customer": {"email": "ann@example.com"},
+                "currency": "EUR",
+                "items": [{"sku": "mug", "quantity": 1, "unit_price_minor": 900}],
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{orders_port}/",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 202
         deadline = time.monotonic() + 60

@@ -51,6 +51,8 @@ def test_the_ast_walk_catches_a_cloud_import(tmp_path: Path) -> None:
     ["shared.handlers.orders", "shared.handlers.notifications", "shared.http", "shared.dispatch"],
 )
 def test_order_path_never_imports_pillow(module: str) -> None:
-    code = (f"import sys, {module}; "
-            "sys.exit(1 if any(m == 'PIL' or m.startswith('PIL.') for m in sys.modules) else 0)")
+    code = (
+        f"import sys, {module}; "
+        "sys.exit(1 if any(m == 'PIL' or m.startswith('PIL.') for m in sys.modules) else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0

@@ -52,14 +52,18 @@ def test_subscription_to_unknown_event_is_named(tmp_path: Path) -> None:
     path, data = _copy_catalog(tmp_path)
     data["consumers"]["notifier"]["subscribes"].append("OrderShipped")
     _write(path, data)
-    with pytest.raises(CatalogError, match="consumer 'notifier': subscribes to unknown event 'OrderShipped'"):
+    with pytest.raises(
+        CatalogError, match="consumer 'notifier': subscribes to unknown event 'OrderShipped'"
+    ):
         load_catalog(path)
 
 
 def test_missing_schema_file_is_named(tmp_path: Path) -> None:
-    path, data = _copy_catalog(tmp_path)
+    path, _ = _copy_catalog(tmp_path)
     (path.parent / "schemas" / "PaymentFailed.v1.json").unlink()
-    with pytest.raises(CatalogError, match=r"event 'PaymentFailed' version 1: schema file .* does not exist"):
+    with pytest.raises(
+        CatalogError, match=r"event 'PaymentFailed' version 1: schema file .* does not exist"
+    ):
         load_catalog(path)
 
 
@@ -76,7 +80,9 @@ def test_out_of_range_setting_is_named(tmp_path: Path) -> None:
     path, data = _copy_catalog(tmp_path)
     data["consumers"]["payments"]["max_delivery_attempts"] = 0
     _write(path, data)
-    with pytest.raises(CatalogError, match="consumer 'payments': max_delivery_attempts must be between"):
+    with pytest.raises(
+        CatalogError, match="consumer 'payments': max_delivery_attempts must be between"
+    ):
         load_catalog(path)
 
 
@@ -91,7 +97,7 @@ def test_old_version_without_upcast_target_is_rejected(tmp_path: Path) -> None:
 def test_invalid_schema_is_rejected(tmp_path: Path) -> None:
     path, _ = _copy_catalog(tmp_path)
     (path.parent / "schemas" / "PaymentReceived.v1.json").write_text('{"type": 12}')
-    with pytest.raises(CatalogError, match="schema .* is invalid"):
+    with pytest.raises(CatalogError, match=r"schema .* is invalid"):
         load_catalog(path)
 
 

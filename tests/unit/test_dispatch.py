@@ -51,7 +51,9 @@ def test_live_lease_makes_a_concurrent_delivery_retry_and_expired_lease_is_taken
     clock = FakeClock()
     ports = fake_ports(clock=clock)
     event = _event()
-    ports.idempotency.claim(f"payments:{event['id']}", now=clock.now(), lease_seconds=120)  # a crashed attempt
+    ports.idempotency.claim(
+        f"payments:{event['id']}", now=clock.now(), lease_seconds=120
+    )  # a crashed attempt
     handler = RecordingHandler()
     dispatcher = Dispatcher("payments", ports, handler=handler)
     result = dispatcher.deliver(event, attempt=2)
@@ -81,7 +83,9 @@ def test_transient_failure_is_retried_and_released_then_dead_lettered_at_max_att
 
 def test_permanent_failure_is_dead_lettered_at_once_with_its_reason() -> None:
     ports = fake_ports()
-    dispatcher = Dispatcher("payments", ports, handler=RecordingHandler(PermanentError("order is cursed")))
+    dispatcher = Dispatcher(
+        "payments", ports, handler=RecordingHandler(PermanentError("order is cursed"))
+    )
     result = dispatcher.deliver(_event())
     assert result.outcome is Outcome.DEAD_LETTERED and result.acknowledged
     assert ports.dead_letters.entries[0]["reason"] == "order is cursed"
@@ -107,8 +111,11 @@ def test_undecodable_delivery_is_dead_lettered_with_raw_bytes() -> None:
 
 def test_misrouted_event_is_dead_lettered() -> None:
     ports = fake_ports()
-    event = new_event("ImageUploaded", {"bucket": "b", "key": "uploads/x", "size": 1,
-                                        "uploaded_at": "2026-01-01T00:00:00Z"}, source="urn:test")
+    event = new_event(
+        "ImageUploaded",
+        {"bucket": "b", "key": "uploads/x", "size": 1, "uploaded_at": "2026-01-01T00:00:00Z"},
+        source="urn:test",
+    )
     result = Dispatcher("payments", ports, handler=RecordingHandler()).deliver(event)
     assert result.outcome is Outcome.DEAD_LETTERED and "does not subscribe" in (result.reason or "")
 
@@ -126,7 +133,9 @@ def test_failing_sink_keeps_the_message() -> None:
             raise OSError("disk full")
 
     ports = fake_ports(dead_letters=BrokenSink())
-    result = Dispatcher("payments", ports, handler=RecordingHandler(PermanentError("bad"))).deliver(_event())
+    result = Dispatcher("payments", ports, handler=RecordingHandler(PermanentError("bad"))).deliver(
+        _event()
+    )
     assert result.outcome is Outcome.RETRY and "dead-letter failed" in (result.reason or "")
 
 

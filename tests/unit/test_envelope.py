@@ -31,11 +31,22 @@ def test_new_event_carries_version_correlation_and_trace() -> None:
 
 
 def test_follow_up_events_inherit_correlation_and_trace() -> None:
-    cause = decode(new_event("OrderPlaced", order_v2(), source="urn:test", correlation_id="corr-123456"))
-    effect = decode(new_event("PaymentReceived", {
-        "order_id": cause.data["order_id"], "payment_id": "pay_1",
-        "amount": {"amount_minor": 1, "currency": "EUR"}, "customer_email": "a@b.co",
-    }, source="urn:test", cause=cause))
+    cause = decode(
+        new_event("OrderPlaced", order_v2(), source="urn:test", correlation_id="corr-123456")
+    )
+    effect = decode(
+        new_event(
+            "PaymentReceived",
+            {
+                "order_id": cause.data["order_id"],
+                "payment_id": "pay_1",
+                "amount": {"amount_minor": 1, "currency": "EUR"},
+                "customer_email": "a@b.co",
+            },
+            source="urn:test",
+            cause=cause,
+        )
+    )
     assert effect.correlation_id == "corr-123456"
     assert effect.causation_id == cause.id
     assert effect.traceparent.split("-")[1] == cause.traceparent.split("-")[1]  # same trace
@@ -48,8 +59,11 @@ def test_malformed_parent_trace_starts_a_new_trace() -> None:
 
 def test_producers_cannot_emit_invalid_data() -> None:
     with pytest.raises(SchemaViolation, match="total"):
-        new_event("OrderPlaced", {**order_v2(), "total": {"amount_minor": -1, "currency": "EUR"}},
-                  source="urn:test")
+        new_event(
+            "OrderPlaced",
+            {**order_v2(), "total": {"amount_minor": -1, "currency": "EUR"}},
+            source="urn:test",
+        )
 
 
 def test_v1_is_upcast_to_v2_before_handlers_see_it() -> None:
@@ -90,7 +104,15 @@ def test_schema_invalid_data_names_the_field() -> None:
         decode(from_structured(payload))
 
 
-@pytest.mark.parametrize("wire", [b"{not json", b"[1,2]", b'{"id": "1"}', b'{"id":"1","source":"s","type":"t","specversion":"0.3"}'])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"{not json",
+        b"[1,2]",
+        b'{"id": "1"}',
+        b'{"id":"1","source":"s","type":"t","specversion":"0.3"}',
+    ],
+)
 def test_malformed_envelopes_are_invalid(wire: bytes) -> None:
     with pytest.raises(InvalidEnvelope):
         from_structured(wire)
@@ -100,8 +122,10 @@ def test_claim_check_round_trip_for_large_payloads() -> None:
     objects, inner = FakeObjectStore(), FakePublisher()
     publisher = ClaimCheckPublisher(inner, objects, bucket="claims", threshold_bytes=1024)
     data = order_v2()
-    data["items"] = [{"sku": f"sku-{i}", "name": "x" * 150, "quantity": 1, "unit_price_minor": 1}
-                     for i in range(40)]
+    data["items"] = [
+        {"sku": f"sku-{i}", "name": "x" * 150, "quantity": 1, "unit_price_minor": 1}
+        for i in range(40)
+    ]
     data["total"]["amount_minor"] = 40
     small = new_event("OrderPlaced", order_v2(), source="urn:test")
     large = new_event("OrderPlaced", data, source="urn:test")
@@ -126,6 +150,12 @@ def test_claim_check_missing_object_is_permanent() -> None:
 
 
 def test_structured_json_is_compact_utf8() -> None:
-    body = to_json_bytes(new_event("OrderPlaced", {**order_v2(), "customer": {"email": "zoë@example.com", "name": "Zoë"}}, source="urn:test"))
+    body = to_json_bytes(
+        new_event(
+            "OrderPlaced",
+            {**order_v2(), "customer": {"email": "zoë@example.com", "name": "Zoë"}},
+            source="urn:test",
+        )
+    )
     assert "Zoë".encode() in body
     assert json.loads(body)["data"]["customer"]["name"] == "Zoë"

@@ -36,7 +36,9 @@ def test_fit_keeps_aspect_and_never_upscales() -> None:
 def test_renditions_fit_their_boxes_in_requested_order() -> None:
     renditions = render_thumbnails(_jpeg((3000, 2000)), [256, 1024])
     assert [(r.box, r.width, r.height, r.format) for r in renditions] == [
-        (256, 256, 171, "JPEG"), (1024, 1024, 683, "JPEG")]
+        (256, 256, 171, "JPEG"),
+        (1024, 1024, 683, "JPEG"),
+    ]
     assert _decode(renditions[0].data).size == (256, 171)
     assert renditions[0].content_type == "image/jpeg"
 
@@ -93,7 +95,9 @@ def test_gif_uses_the_first_frame_and_keeps_transparency() -> None:
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, UnsupportedImage, "not a supported image"),
     ],
 )
-def test_hostile_inputs_fail_permanently_with_a_reason(data: bytes, error: type, message: str) -> None:
+def test_hostile_inputs_fail_permanently_with_a_reason(
+    data: bytes, error: type, message: str
+) -> None:
     with pytest.raises(error, match=message):
         render_thumbnails(data, [256])
     with pytest.raises(error):
@@ -136,11 +140,17 @@ def test_metadata_without_exif_has_nulls() -> None:
 
 
 def test_index_query_semantics() -> None:
-    document = {"camera_make": "Fujifilm", "camera_model": "X-T5", "captured_at": "2026-08-14T18:32:05",
-                "width": 2000}
+    document = {
+        "camera_make": "Fujifilm",
+        "camera_model": "X-T5",
+        "captured_at": "2026-08-14T18:32:05",
+        "width": 2000,
+    }
     assert matches(document, IndexQuery(camera="x-t5"))
     assert matches(document, IndexQuery(captured_from="2026-08-01", captured_to="2026-08-31"))
-    assert not matches(document, IndexQuery(captured_to="2026-08-14"))  # 18:32 is after the day's start
+    assert not matches(
+        document, IndexQuery(captured_to="2026-08-14")
+    )  # 18:32 is after the day's start
     assert matches(document, IndexQuery(min_width=2000))
     assert not matches(document, IndexQuery(min_width=2001))
     assert not matches({"width": 10}, IndexQuery(captured_from="2000-01-01"))

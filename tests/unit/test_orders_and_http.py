@@ -18,12 +18,20 @@ from shared.webhooks import SIGNATURE_HEADER, sign, verify
 from tests.conftest import order_v2
 from tests.fakes import fake_ports
 
-ORDER = {"customer": {"email": "ann@example.com", "name": "Ann"}, "currency": "EUR",
-         "items": [{"sku": "mug", "quantity": 2, "unit_price_minor": 1250}]}
+ORDER = {
+    "customer": {"email": "ann@example.com", "name": "Ann"},
+    "currency": "EUR",
+    "items": [{"sku": "mug", "quantity": 2, "unit_price_minor": 1250}],
+}
 
 
-def _post(ports: Ports, endpoint: str, body: Any, headers: dict[str, str] | None = None,
-          method: str = "POST") -> Any:
+def _post(
+    ports: Ports,
+    endpoint: str,
+    body: Any,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return handle_endpoint(endpoint, HttpRequest(method, "/", headers or {}, raw), ports)
 
@@ -43,6 +51,7 @@ def _drain(ports: Ports) -> None:
 
 # -- orders API ---------------------------------------------------------------------------
 
+
 def test_place_order_stores_publishes_and_answers_202() -> None:
     ports = fake_ports()
     response = _post(ports, "orders_api", ORDER, {"X-Correlation-Id": "corr-abcdef12"})
@@ -50,7 +59,9 @@ def test_place_order_stores_publishes_and_answers_202() -> None:
     order = ports.orders.get(response.body["order_id"])
     assert order.status is OrderStatus.PLACED and order.amount_minor == 2500
     (event,) = ports.publisher.events
-    assert event["type"] == "io.eventsuite.OrderPlaced" and event["correlationid"] == "corr-abcdef12"
+    assert (
+        event["type"] == "io.eventsuite.OrderPlaced" and event["correlationid"] == "corr-abcdef12"
+    )
     assert event.get_data()["total"] == {"amount_minor": 2500, "currency": "EUR"}
     assert response.headers["X-Correlation-Id"] == "corr-abcdef12"
 
@@ -110,9 +121,15 @@ def test_publish_failure_is_503_and_a_retry_with_the_key_recovers() -> None:
 
 
 def test_parse_order_request_computes_the_total() -> None:
-    fields = parse_order_request({**ORDER, "items": [
-        {"sku": "a", "quantity": 3, "unit_price_minor": 100},
-        {"sku": "b", "quantity": 1, "unit_price_minor": 50}]})
+    fields = parse_order_request(
+        {
+            **ORDER,
+            "items": [
+                {"sku": "a", "quantity": 3, "unit_price_minor": 100},
+                {"sku": "b", "quantity": 1, "unit_price_minor": 50},
+            ],
+        }
+    )
     assert fields["total"] == 350
     with pytest.raises(ValidationFailed):
         parse_order_request("x")
@@ -120,21 +137,35 @@ def test_parse_order_request_computes_the_total() -> None:
 
 # -- payments -----------------------------------------------------------------------------
 
+
 def test_simulated_gateway_rules() -> None:
     assert simulated_decision(100, "EUR", "a@example.com", "k").approved
-    assert simulated_decision(100, "JPY", "a@example.com", "k").decline_code == "currency_not_supported"
-    assert simulated_decision(500_001, "EUR", "a@example.com", "k").decline_code == "amount_limit_exceeded"
+    assert (
+        simulated_decision(100, "JPY", "a@example.com", "k").decline_code
+        == "currency_not_supported"
+    )
+    assert (
+        simulated_decision(500_001, "EUR", "a@example.com", "k").decline_code
+        == "amount_limit_exceeded"
+    )
     assert simulated_decision(100, "EUR", "a@DECLINE.test", "k").decline_code == "card_declined"
     gateway = SimulatedPaymentGateway()
-    first = gateway.charge(order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co", idempotency_key="k1")
-    again = gateway.charge(order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co", idempotency_key="k1")
+    first = gateway.charge(
+        order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co", idempotency_key="k1"
+    )
+    again = gateway.charge(
+        order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co", idempotency_key="k1"
+    )
     assert first == again and gateway.charges == 1
 
 
-@pytest.mark.parametrize(("email", "status", "outcome"), [
-    ("ann@example.com", OrderStatus.PAID, "PaymentReceived"),
-    ("bob@decline.test", OrderStatus.PAYMENT_FAILED, "PaymentFailed"),
-])
+@pytest.mark.parametrize(
+    ("email", "status", "outcome"),
+    [
+        ("ann@example.com", OrderStatus.PAID, "PaymentReceived"),
+        ("bob@decline.test", OrderStatus.PAYMENT_FAILED, "PaymentFailed"),
+    ],
+)
 def test_order_flow_end_to_end_on_fakes(email: str, status: OrderStatus, outcome: str) -> None:
     ports = fake_ports()
     order_id = _post(ports, "orders_api", {**ORDER, "customer": {"email": email}}).body["order_id"]
@@ -158,8 +189,10 @@ def test_payment_retry_after_a_crash_does_not_charge_twice_and_reannounces_the_s
     assert dispatcher.deliver(event, attempt=2).outcome is Outcome.PROCESSED
     assert ports.payments.charges == 1
     assert len(ports.publisher.of_type("PaymentReceived")) == 1
-    again = Dispatcher("payments", fake_ports(orders=ports.orders, payments=ports.payments,
-                                              publisher=ports.publisher))
+    again = Dispatcher(
+        "payments",
+        fake_ports(orders=ports.orders, payments=ports.payments, publisher=ports.publisher),
+    )
     again.deliver(event)  # another consumer instance without the idempotency record
     ids = {e["id"] for e in ports.publisher.of_type("PaymentReceived")}
     assert len(ids) == 1 and ports.payments.charges == 1
@@ -169,7 +202,9 @@ def test_refund_webhook_moves_paid_order_to_refunded_and_notifies() -> None:
     ports = fake_ports()
     order_id = _post(ports, "orders_api", ORDER).body["order_id"]
     _drain(ports)
-    body = json.dumps({"id": "evt_1", "type": "payment.refunded", "data": {"order_id": order_id}}).encode()
+    body = json.dumps(
+        {"id": "evt_1", "type": "payment.refunded", "data": {"order_id": order_id}}
+    ).encode()
     header = sign(body, "whsec_test", int(ports.clock.now()))
     response = _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header})
     assert response.status == 202
@@ -183,23 +218,35 @@ def test_refund_webhook_moves_paid_order_to_refunded_and_notifies() -> None:
 
 def test_refund_for_an_unpaid_order_is_dead_lettered() -> None:
     ports = fake_ports()
-    order_id = _post(ports, "orders_api", {**ORDER, "customer": {"email": "x@decline.test"}}).body["order_id"]
+    order_id = _post(ports, "orders_api", {**ORDER, "customer": {"email": "x@decline.test"}}).body[
+        "order_id"
+    ]
     _drain(ports)
-    event = new_event("PaymentWebhookReceived", {
-        "provider_event_id": "evt_2", "kind": "payment.refunded", "order_id": order_id,
-        "received_at": "2026-11-26T10:00:00Z"}, source="urn:test")
+    event = new_event(
+        "PaymentWebhookReceived",
+        {
+            "provider_event_id": "evt_2",
+            "kind": "payment.refunded",
+            "order_id": order_id,
+            "received_at": "2026-11-26T10:00:00Z",
+        },
+        source="urn:test",
+    )
     result = Dispatcher("payments", ports).deliver(event)
     assert result.outcome is Outcome.DEAD_LETTERED and "PAYMENT_FAILED" in (result.reason or "")
 
 
 # -- webhooks -----------------------------------------------------------------------------
 
+
 def test_webhook_signatures() -> None:
     body, now = b'{"a":1}', 1_800_000_000
     header = sign(body, "s3cret", now)
     assert verify(body, header, ["old", "s3cret"], now=now + 10) == now  # rotation
     for bad_header, message in [
-        (None, "missing"), ("t=abc", "malformed"), (header.replace("v1=", "v1=0"), "does not match"),
+        (None, "missing"),
+        ("t=abc", "malformed"),
+        (header.replace("v1=", "v1=0"), "does not match"),
         ("x" * 3000, "too long"),
     ]:
         with pytest.raises(InvalidSignature, match=message):
@@ -214,10 +261,15 @@ def test_webhook_signatures() -> None:
 
 def test_forged_or_stale_webhooks_get_401_and_publish_nothing() -> None:
     ports = fake_ports()
-    body = json.dumps({"id": "evt_3", "type": "payment.refunded", "data": {"order_id": "ord_x"}}).encode()
+    body = json.dumps(
+        {"id": "evt_3", "type": "payment.refunded", "data": {"order_id": "ord_x"}}
+    ).encode()
     stale = sign(body, "whsec_test", int(ports.clock.now()) - 3600)
-    for headers in ({}, {SIGNATURE_HEADER: sign(body, "wrong", int(ports.clock.now()))},
-                    {SIGNATURE_HEADER: stale}):
+    for headers in (
+        {},
+        {SIGNATURE_HEADER: sign(body, "wrong", int(ports.clock.now()))},
+        {SIGNATURE_HEADER: stale},
+    ):
         assert _post(ports, "payment_webhook", body, headers).status == 401
     assert ports.publisher.events == []
 
@@ -225,34 +277,57 @@ def test_forged_or_stale_webhooks_get_401_and_publish_nothing() -> None:
 def test_unsupported_webhook_types_are_acknowledged_and_ignored() -> None:
     ports = fake_ports()
     body = json.dumps({"id": "evt_4", "type": "customer.updated", "data": {}}).encode()
-    response = _post(ports, "payment_webhook", body,
-                     {SIGNATURE_HEADER: sign(body, "whsec_test", int(ports.clock.now()))})
+    response = _post(
+        ports,
+        "payment_webhook",
+        body,
+        {SIGNATURE_HEADER: sign(body, "whsec_test", int(ports.clock.now()))},
+    )
     assert response.status == 200 and response.body["ignored"] is True
     assert ports.publisher.events == []
 
 
 def test_signed_but_invalid_webhook_is_400() -> None:
     ports = fake_ports()
-    body = json.dumps({"id": "evt_5", "type": "payment.refunded", "data": {"order_id": "bogus"}}).encode()
-    response = _post(ports, "payment_webhook", body,
-                     {SIGNATURE_HEADER: sign(body, "whsec_test", int(ports.clock.now()))})
+    body = json.dumps(
+        {"id": "evt_5", "type": "payment.refunded", "data": {"order_id": "bogus"}}
+    ).encode()
+    response = _post(
+        ports,
+        "payment_webhook",
+        body,
+        {SIGNATURE_HEADER: sign(body, "whsec_test", int(ports.clock.now()))},
+    )
     assert response.status == 400 and "order_id" in response.body["problems"][0]
 
 
 # -- notifications ------------------------------------------------------------------------
+
 
 def test_every_notifier_event_has_a_template() -> None:
     from shared.catalog import default_catalog
 
     samples = {
         "OrderPlaced": order_v2(),
-        "PaymentReceived": {"order_id": "ord_0123456789abcdef", "payment_id": "pay_1",
-                            "amount": {"amount_minor": 1999, "currency": "EUR"}, "customer_email": "a@b.co"},
-        "PaymentFailed": {"order_id": "ord_0123456789abcdef", "decline_code": "card_declined",
-                          "reason": "the card was declined",
-                          "amount": {"amount_minor": 5, "currency": "GBP"}, "customer_email": "a@b.co"},
-        "PaymentRefunded": {"order_id": "ord_0123456789abcdef", "payment_id": None,
-                            "amount": {"amount_minor": 100, "currency": "USD"}, "customer_email": "a@b.co"},
+        "PaymentReceived": {
+            "order_id": "ord_0123456789abcdef",
+            "payment_id": "pay_1",
+            "amount": {"amount_minor": 1999, "currency": "EUR"},
+            "customer_email": "a@b.co",
+        },
+        "PaymentFailed": {
+            "order_id": "ord_0123456789abcdef",
+            "decline_code": "card_declined",
+            "reason": "the card was declined",
+            "amount": {"amount_minor": 5, "currency": "GBP"},
+            "customer_email": "a@b.co",
+        },
+        "PaymentRefunded": {
+            "order_id": "ord_0123456789abcdef",
+            "payment_id": None,
+            "amount": {"amount_minor": 100, "currency": "USD"},
+            "customer_email": "a@b.co",
+        },
     }
     for name in default_catalog().consumer("notifier").subscribes:
         email = render(decode(new_event(name, samples[name], source="urn:test")))

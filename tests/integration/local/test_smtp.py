@@ -20,8 +20,9 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Envelope] = []
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Envelope, address: str,
-                          rcpt_options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Envelope, address: str, rcpt_options: Any
+    ) -> str:
         if address.endswith("@bounce.test"):
             return "550 no such user"
         envelope.rcpt_tos.append(address)
@@ -44,9 +45,13 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 
 
 def _email(to: str = "ann@example.com") -> OutgoingEmail:
-    return OutgoingEmail(to=to, subject="Payment received", body="Thanks!\n",
-                         message_id="<evt-1.notifier@eventsuite>",
-                         headers={"X-Correlation-Id": "corr-1"})
+    return OutgoingEmail(
+        to=to,
+        subject="Payment received",
+        body="Thanks!\n",
+        message_id="<evt-1.notifier@eventsuite>",
+        headers={"X-Correlation-Id": "corr-1"},
+    )
 
 
 def test_email_reaches_the_server_with_headers(smtp_server: tuple[Inbox, int]) -> None:
@@ -63,12 +68,16 @@ def test_email_reaches_the_server_with_headers(smtp_server: tuple[Inbox, int]) -
 def test_refused_recipient_is_permanent(smtp_server: tuple[Inbox, int]) -> None:
     _, port = smtp_server
     with pytest.raises(PermanentError, match="recipient refused"):
-        SmtpMailer(LOOPBACK, port, sender="o@shop.test", starttls=False).send(_email("x@bounce.test"))
+        SmtpMailer(LOOPBACK, port, sender="o@shop.test", starttls=False).send(
+            _email("x@bounce.test")
+        )
 
 
 def test_unreachable_relay_is_transient() -> None:
     with pytest.raises(TransientError, match="unavailable"):
-        SmtpMailer(LOOPBACK, free_port(), sender="o@shop.test", starttls=False, timeout=2).send(_email())
+        SmtpMailer(LOOPBACK, free_port(), sender="o@shop.test", starttls=False, timeout=2).send(
+            _email()
+        )
 
 
 def test_starttls_is_required_by_default(smtp_server: tuple[Inbox, int]) -> None:

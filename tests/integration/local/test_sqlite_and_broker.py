@@ -55,9 +55,17 @@ def test_idempotency_state_is_shared_across_connections(tmp_path: Path) -> None:
 
 
 def _order(order_id: str = "ord_aaaaaaaaaaaa", key: str | None = "key-1") -> OrderRecord:
-    return OrderRecord(order_id, OrderStatus.PLACED, "a@b.co", None, 100, "EUR",
-                       ({"sku": "a", "name": None, "quantity": 1, "unit_price_minor": 100},),
-                       "2026-01-01T00:00:00Z", idempotency_key=key)
+    return OrderRecord(
+        order_id,
+        OrderStatus.PLACED,
+        "a@b.co",
+        None,
+        100,
+        "EUR",
+        ({"sku": "a", "name": None, "quantity": 1, "unit_price_minor": 100},),
+        "2026-01-01T00:00:00Z",
+        idempotency_key=key,
+    )
 
 
 def test_order_store_dedupes_and_transitions_conditionally(db: Database) -> None:
@@ -66,33 +74,88 @@ def test_order_store_dedupes_and_transitions_conditionally(db: Database) -> None
     assert created
     again, created_again = orders.create(_order("ord_bbbbbbbbbbbb", key="key-1"))
     assert not created_again and again.order_id == "ord_aaaaaaaaaaaa"
-    assert orders.transition("ord_aaaaaaaaaaaa", from_status=OrderStatus.PLACED,
-                             to_status=OrderStatus.PAID, now="t1", payment_id="pay_1")
-    assert not orders.transition("ord_aaaaaaaaaaaa", from_status=OrderStatus.PLACED,
-                                 to_status=OrderStatus.PAYMENT_FAILED, now="t2")
+    assert orders.transition(
+        "ord_aaaaaaaaaaaa",
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAID,
+        now="t1",
+        payment_id="pay_1",
+    )
+    assert not orders.transition(
+        "ord_aaaaaaaaaaaa",
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAYMENT_FAILED,
+        now="t2",
+    )
     paid = orders.get("ord_aaaaaaaaaaaa")
-    assert paid.status is OrderStatus.PAID and paid.payment_id == "pay_1" and paid.items == stored.items
+    assert (
+        paid.status is OrderStatus.PAID
+        and paid.payment_id == "pay_1"
+        and paid.items == stored.items
+    )
     assert orders.get("ord_missing") is None
 
 
 def test_payment_gateway_persists_results_per_key(tmp_path: Path) -> None:
     first = SqlitePaymentGateway(Database(tmp_path / "p.db"))
-    result = first.charge(order_id="o", amount_minor=1, currency="EUR", customer_email="a@b.co",
-                          idempotency_key="o:charge")
+    result = first.charge(
+        order_id="o",
+        amount_minor=1,
+        currency="EUR",
+        customer_email="a@b.co",
+        idempotency_key="o:charge",
+    )
     second = SqlitePaymentGateway(Database(tmp_path / "p.db"))
-    assert second.charge(order_id="o", amount_minor=999_999, currency="EUR",
-                         customer_email="a@b.co", idempotency_key="o:charge") == result
+    assert (
+        second.charge(
+            order_id="o",
+            amount_minor=999_999,
+            currency="EUR",
+            customer_email="a@b.co",
+            idempotency_key="o:charge",
+        )
+        == result
+    )
 
 
 def test_metadata_index_search(db: Database) -> None:
     index = SqliteMetadataIndex(db)
-    index.put({"image_id": "a", "width": 4000, "captured_at": "2026-08-14T18:00:00",
-               "camera_make": "Fujifilm", "camera_model": "X-T5"})
-    index.put({"image_id": "b", "width": 800, "captured_at": "2025-01-01T00:00:00",
-               "camera_make": "Canon", "camera_model": "EOS R5"})
-    index.put({"image_id": "c", "width": 5000, "captured_at": None, "camera_make": None, "camera_model": None})
-    index.put({"image_id": "a", "width": 4001, "captured_at": "2026-08-14T18:00:00",
-               "camera_make": "Fujifilm", "camera_model": "X-T5"})  # upsert
+    index.put(
+        {
+            "image_id": "a",
+            "width": 4000,
+            "captured_at": "2026-08-14T18:00:00",
+            "camera_make": "Fujifilm",
+            "camera_model": "X-T5",
+        }
+    )
+    index.put(
+        {
+            "image_id": "b",
+            "width": 800,
+            "captured_at": "2025-01-01T00:00:00",
+            "camera_make": "Canon",
+            "camera_model": "EOS R5",
+        }
+    )
+    index.put(
+        {
+            "image_id": "c",
+            "width": 5000,
+            "captured_at": None,
+            "camera_make": None,
+            "camera_model": None,
+        }
+    )
+    index.put(
+        {
+            "image_id": "a",
+            "width": 4001,
+            "captured_at": "2026-08-14T18:00:00",
+            "camera_make": "Fujifilm",
+            "camera_model": "X-T5",
+        }
+    )  # upsert
     ids = lambda q: [d["image_id"] for d in index.search(q)]  # noqa: E731
     assert ids(IndexQuery()) == ["a", "b", "c"]
     assert ids(IndexQuery(camera="eos")) == ["b"]
@@ -106,8 +169,14 @@ def test_object_store_refuses_escaping_keys_and_notifies(tmp_path: Path) -> None
     store = FilesystemObjectStore(tmp_path, on_created=lambda *a: seen.append(a[:3]))
     store.put("uploads", "uploads/a/b.jpg", b"x", content_type="image/jpeg", metadata={"k": "v"})
     stored = store.get("uploads", "uploads/a/b.jpg")
-    assert (stored.data, stored.content_type, dict(stored.metadata)) == (b"x", "image/jpeg", {"k": "v"})
-    assert store.list_keys("uploads") == ["uploads/a/b.jpg"] and seen == [("uploads", "uploads/a/b.jpg", 1)]
+    assert (stored.data, stored.content_type, dict(stored.metadata)) == (
+        b"x",
+        "image/jpeg",
+        {"k": "v"},
+    )
+    assert store.list_keys("uploads") == ["uploads/a/b.jpg"] and seen == [
+        ("uploads", "uploads/a/b.jpg", 1)
+    ]
     for bad in ("../etc/passwd", "uploads/../../x", "", "a//b"):
         with pytest.raises(PermanentError):
             store.put("uploads", bad, b"x")
@@ -128,7 +197,7 @@ def test_broker_routes_by_catalog_and_backs_off_then_dead_letters(tmp_path: Path
         assert broker.receive("payments") == []  # leased: invisible to others
         parked = broker.nack(message, "still down")
         assert parked is (attempt == max_attempts)
-        clock.value += 2 ** attempt * 1.3  # wait out the backoff
+        clock.value += 2**attempt * 1.3  # wait out the backoff
     (letter,) = broker.dead_letters("payments")
     assert letter.reason.startswith(f"max delivery attempts ({max_attempts}) reached: still down")
     assert json.loads(letter.body)["type"] == "io.eventsuite.OrderPlaced"
