@@ -1,0 +1,69 @@
+# Azure root: reads the one event catalog and hands consumers, events, http endpoints and
+# storage settings to the azure-suite module, which creates everything per consumer with
+# for_each. Adding a consumer to shared/catalog/catalog.json adds its queue, subscriptions,
+# roles and alerts here without touching Terraform.
+
+locals {
+  catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
+
+  events = {
+    for name, e in local.catalog.events : name => {
+      type        = e.type
+      description = try(e.description, "")
+    }
+  }
+
+  consumers = {
+    for name, c in local.catalog.consumers : name => {
+      subscribes            = c.subscribes
+      max_delivery_attempts = c.max_delivery_attempts
+      timeout_seconds       = try(c.timeout_seconds, 30)
+      memory_mb             = try(c.memory_mb, 256)
+      batch_size            = try(c.batch_size, 10)
+      description           = try(c.description, "")
+    }
+  }
+
+  http_endpoints = {
+    for name, e in try(local.catalog.http_endpoints, {}) : name => {
+      method      = e.method
+      path        = e.path
+      description = try(e.description, "")
+    }
+  }
+
+  # Missing, null or "" all mean "the whole uploads container".
+  uploads_prefix = try(coalesce(local.catalog.storage.uploads_prefix, ""), "")
+}
+
+module "suite" {
+  source = "../modules/azure-suite"
+
+  name_prefix           = var.name_prefix
+  name_suffix           = var.name_suffix
+  location              = var.location
+  create_resource_group = var.create_resource_group
+  resource_group_name   = var.resource_group_name
+  tags                  = merge({ catalog = local.catalog.name }, var.tags)
+
+  events         = local.events
+  consumers      = local.consumers
+  http_endpoints = local.http_endpoints
+  uploads_prefix = local.uploads_prefix
+
+  shared_access_key_enabled = var.shared_access_key_enabled
+  storage_replication_type  = var.storage_replication_type
+
+  python_version         = var.python_version
+  maximum_instance_count = var.maximum_instance_count
+  instance_memory_mb     = var.instance_memory_mb
+  package_path           = var.package_path
+
+  mail_from      = var.mail_from
+  smtp           = var.smtp
+  smtp_password  = var.smtp_password
+  webhook_secret = var.webhook_secret
+
+  log_retention_days    = var.log_retention_days
+  alert_email_addresses = var.alert_email_addresses
+}

@@ -1,0 +1,127 @@
+output "resource_group_name" {
+  description = "Resource group holding the suite."
+  value       = local.resource_group_name
+}
+
+output "resource_group_id" {
+  description = "Resource group id."
+  value       = local.resource_group_id
+}
+
+output "storage_account_name" {
+  description = "Data storage account (uploads, thumbnails, claims, dead letters, queues, tables, host storage)."
+  value       = azurerm_storage_account.this.name
+}
+
+output "storage_account_id" {
+  description = "Data storage account id."
+  value       = azurerm_storage_account.this.id
+}
+
+output "storage_account_url" {
+  description = "Blob endpoint (EVENTSUITE_STORAGE_ACCOUNT_URL)."
+  value       = azurerm_storage_account.this.primary_blob_endpoint
+}
+
+output "container_names" {
+  description = "Blob containers: uploads, thumbnails, claims, deadletter, deployment (Flex package) and the two Functions host containers."
+  value       = { for k, c in azurerm_storage_container.this : k => c.name }
+}
+
+output "table_names" {
+  description = "Table Storage tables."
+  value       = local.tables
+}
+
+output "queue_names" {
+  description = "Per consumer: the queue its function is triggered by, and the poison queue."
+  value       = local.consumer_queues
+}
+
+output "host_max_dequeue_count" {
+  description = "Value for host.json extensions.queues.maxDequeueCount: the largest catalog max_delivery_attempts (one value per app; the dispatcher enforces smaller per-consumer limits)."
+  value       = local.host_max_dequeue_count
+}
+
+output "events_topic_name" {
+  description = "Event Grid custom topic for application events (CloudEvents 1.0)."
+  value       = azurerm_eventgrid_topic.events.name
+}
+
+output "events_topic_endpoint" {
+  description = "Event Grid custom topic endpoint (EVENTSUITE_EVENTGRID_ENDPOINT)."
+  value       = azurerm_eventgrid_topic.events.endpoint
+}
+
+output "uploads_system_topic_name" {
+  description = "Event Grid system topic on the storage account (null when no consumer subscribes to the upload event)."
+  value       = one(azurerm_eventgrid_system_topic.uploads[*].name)
+}
+
+output "event_subscriptions" {
+  description = "Event Grid subscriptions per consumer and source (custom topic `events`, system topic `uploads`)."
+  value = merge(
+    { for c, s in azurerm_eventgrid_event_subscription.app : "${c}-events" => s.name },
+    { for c, s in azurerm_eventgrid_system_topic_event_subscription.uploads : "${c}-uploads" => s.name },
+  )
+}
+
+output "function_app_name" {
+  description = "Flex Consumption function app name."
+  value       = azurerm_function_app_flex_consumption.this.name
+}
+
+output "function_app_default_hostname" {
+  description = "Function app default hostname."
+  value       = azurerm_function_app_flex_consumption.this.default_hostname
+}
+
+output "function_app_principal_id" {
+  description = "Object id of the function app's system-assigned identity."
+  value       = azurerm_function_app_flex_consumption.this.identity[0].principal_id
+}
+
+output "http_endpoint_urls" {
+  description = "URL per catalog http endpoint (assumes host.json routePrefix = var.http_route_prefix)."
+  value = {
+    for name, e in var.http_endpoints :
+    name => "https://${azurerm_function_app_flex_consumption.this.default_hostname}${var.http_route_prefix == "" ? "" : "/${var.http_route_prefix}"}${e.path}"
+  }
+}
+
+output "key_vault_name" {
+  description = "Key Vault holding webhook-secret and smtp-password."
+  value       = azurerm_key_vault.this.name
+}
+
+output "key_vault_uri" {
+  description = "Key Vault URI."
+  value       = azurerm_key_vault.this.vault_uri
+}
+
+output "key_vault_secret_uris" {
+  description = "Versionless secret URIs referenced from app settings."
+  value       = local.secret_uris
+}
+
+output "application_insights_name" {
+  description = "Workspace-based Application Insights."
+  value       = azurerm_application_insights.this.name
+}
+
+output "log_analytics_workspace_id" {
+  description = "Log Analytics workspace id (queue logs, Application Insights data)."
+  value       = azurerm_log_analytics_workspace.this.id
+}
+
+output "deployment_commands" {
+  description = "Commands `make deploy-azure` runs after `terraform apply` (see README: code deploy, and the AzureWebJobsStorage workaround when Shared Key is disabled)."
+  value = concat(
+    local.host_storage_uses_identity ? [
+      "az functionapp config appsettings delete --resource-group ${local.resource_group_name} --name ${azurerm_function_app_flex_consumption.this.name} --setting-names AzureWebJobsStorage",
+    ] : [],
+    [
+      "az functionapp deployment source config-zip --resource-group ${local.resource_group_name} --name ${azurerm_function_app_flex_consumption.this.name} --src ${var.package_path}",
+    ],
+  )
+}
