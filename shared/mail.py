@@ -70,7 +70,7 @@ class SmtpMailer:
 
 
 class OutboxMailer:
-    """Writes each email to ``<outbox>/<message-id>.eml``: a redelivery overwrites, never doubles."""
+    """Writes each email to ``<outbox>/<message-id>.eml``; a redelivery overwrites it."""
 
     def __init__(self, outbox: Path, *, sender: str) -> None:
         self.outbox = outbox

@@ -139,7 +139,7 @@ class LocalBackend:
         return self.broker.run_until_idle(self.deliver_in_process, max_seconds=max_seconds)
 
     def upload(self, name: str, data: bytes, *, content_type: str | None = None) -> str:
-        """Store a file under the uploads prefix, which publishes ``ImageUploaded``; return the key."""
+        """Store a file under the uploads prefix (publishes ``ImageUploaded``); return its key."""
         if "/" in name:
             raise PermanentError("upload names are file names, not paths")
         key = f"{self.catalog.storage['uploads_prefix']}{name}"

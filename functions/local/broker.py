@@ -266,11 +266,8 @@ class LocalBroker:
 
     def dead_letters(self, consumer: str | None = None) -> list[DeadLetter]:
         """Parked deliveries, oldest first."""
-        sql = (
-            "SELECT consumer, event_id, event_type, body, reason, attempts FROM dead_letters"
-            + (" WHERE consumer = ?" if consumer else "")
-            + " ORDER BY id"
-        )
+        where = " WHERE consumer = ?" if consumer else ""
+        sql = f"SELECT consumer, event_id, event_type, body, reason, attempts FROM dead_letters{where} ORDER BY id"  # noqa: S608, E501 - fixed SQL
         with self._lock:
             rows = self._db.execute(sql, (consumer,) if consumer else ()).fetchall()
         return [
