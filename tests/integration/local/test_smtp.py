@@ -84,3 +84,64 @@ def test_starttls_is_required_by_default(smtp_server: tuple[Inbox, int]) -> None
     _, port = smtp_server  # this test server offers no STARTTLS: refuse to send in clear text
     with pytest.raises((TransientError, PermanentError)):
         SmtpMailer(LOOPBACK, port, sender="o@shop.test").send(_email())
+
+
+def _self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1, made at run time."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "eventsuite test relay")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_starttls_relay_with_a_verified_certificate(tmp_path: Any) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(
+        inbox, hostname=LOOPBACK, port=port, tls_context=server_context, require_starttls=True
+    )
+    controller.start()
+    try:
+        client_context = ssl.create_default_context(cafile=cert)
+        SmtpMailer(LOOPBACK, port, sender="o@shop.test", ssl_context=client_context).send(_email())
+        assert inbox.messages[-1].rcpt_tos == ["ann@example.com"]
+        with pytest.raises(TransientError):  # an unknown certificate is refused, not ignored
+            SmtpMailer(LOOPBACK, port, sender="o@shop.test").send(_email())
+    finally:
+        controller.stop()
