@@ -1,0 +1,85 @@
+# Google Cloud root: the consumers, their events and the HTTP endpoints all come from the one
+# catalog that the Python code reads too (shared/catalog/catalog.json). Nothing is listed twice.
+
+locals {
+  catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
+
+  events = {
+    for name, e in local.catalog.events : name => {
+      type         = e.type
+      ordering_key = try(e.ordering_key, null)
+    }
+  }
+
+  consumers = {
+    for name, c in local.catalog.consumers : name => {
+      group                 = c.group
+      subscribes            = c.subscribes
+      max_delivery_attempts = c.max_delivery_attempts
+      timeout_seconds       = c.timeout_seconds
+      memory_mb             = c.memory_mb
+      description           = try(c.description, "")
+    }
+  }
+
+  http_endpoints = {
+    for name, e in try(local.catalog.http_endpoints, {}) : name => {
+      group           = e.group
+      method          = e.method
+      path            = e.path
+      timeout_seconds = e.timeout_seconds
+      memory_mb       = e.memory_mb
+      description     = try(e.description, "")
+    }
+  }
+
+  groups = toset(concat(
+    [for c in values(local.consumers) : c.group],
+    [for e in values(local.http_endpoints) : e.group],
+  ))
+
+  # Default zip per catalog group, as built by the packaging step; override with var.package_paths.
+  # Relative on purpose: an absolute path in state would differ between CI and laptops.
+  package_paths = merge(
+    { for g in local.groups : g => "${path.root}/../../build/gcp/${g}.zip" },
+    var.package_paths,
+  )
+}
+
+module "gcp_suite" {
+  source = "../modules/gcp-suite"
+
+  project_id  = var.project_id
+  region      = var.region
+  name_prefix = var.name_prefix
+  labels      = var.labels
+
+  events         = local.events
+  consumers      = local.consumers
+  http_endpoints = local.http_endpoints
+  storage        = local.catalog.storage
+  package_paths  = local.package_paths
+
+  max_instance_count = var.max_instance_count
+  min_instance_count = var.min_instance_count
+
+  retry_minimum_backoff = var.retry_minimum_backoff
+  retry_maximum_backoff = var.retry_maximum_backoff
+  kms_key_name          = var.kms_key_name
+
+  firestore_location          = var.firestore_location
+  firestore_delete_protection = var.firestore_delete_protection
+
+  mail_from               = var.mail_from
+  smtp                    = var.smtp
+  smtp_password_secret_id = var.smtp_password_secret_id
+
+  public_http          = var.public_http
+  http_invoker_members = var.http_invoker_members
+
+  alert_oldest_unacked_age_seconds = var.alert_oldest_unacked_age_seconds
+  alert_email                      = var.alert_email
+
+  force_destroy_buckets   = var.force_destroy_buckets
+  enable_project_services = var.enable_project_services
+}

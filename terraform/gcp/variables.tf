@@ -1,0 +1,143 @@
+variable "project_id" {
+  description = "Google Cloud project id that hosts the suite."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, buckets and (by default) the Firestore database."
+  type        = string
+  default     = "europe-west1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (`<prefix>-<consumer>`, `<prefix>-<consumer>-dlq`). 2-20 characters."
+  type        = string
+  default     = "eventsuite"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-20 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "labels" {
+  description = "Extra labels for every resource that supports them."
+  type        = map(string)
+  default     = {}
+}
+
+variable "package_paths" {
+  description = "Override of the zip per catalog group (default: build/gcp/<group>.zip at the repository root, relative to this directory)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "max_instance_count" {
+  description = "Maximum instances per function."
+  type        = number
+  default     = 10
+}
+
+variable "min_instance_count" {
+  description = "Warm instances per function (0 = scale to zero)."
+  type        = number
+  default     = 0
+}
+
+variable "retry_minimum_backoff" {
+  description = "Pub/Sub push retry policy minimum backoff."
+  type        = string
+  default     = "10s"
+}
+
+variable "retry_maximum_backoff" {
+  description = "Pub/Sub push retry policy maximum backoff."
+  type        = string
+  default     = "600s"
+}
+
+variable "kms_key_name" {
+  description = "Optional Cloud KMS key for CMEK on topics and buckets (null = Google-managed)."
+  type        = string
+  default     = null
+}
+
+variable "firestore_location" {
+  description = "Firestore location (region or multi-region such as eur3). Null = region."
+  type        = string
+  default     = null
+}
+
+variable "firestore_delete_protection" {
+  description = "Enable Firestore delete protection."
+  type        = bool
+  default     = true
+}
+
+variable "mail_from" {
+  description = "Sender address of customer emails."
+  type        = string
+}
+
+variable "smtp" {
+  description = "SMTP relay (host, port, username, starttls). The password comes from smtp_password_secret_id."
+  type = object({
+    host     = optional(string, "")
+    port     = optional(number, 587)
+    username = optional(string, "")
+    starttls = optional(bool, true)
+  })
+  default = {}
+}
+
+variable "smtp_password_secret_id" {
+  description = "Optional existing Secret Manager secret id holding the SMTP password (given to the mail-sending consumers only)."
+  type        = string
+  default     = null
+}
+
+variable "public_http" {
+  description = "Allow unauthenticated invocation of the HTTP endpoints. Default false: put an API gateway / load balancer with IAP in front and list its identity in http_invoker_members."
+  type        = bool
+  default     = false
+}
+
+variable "http_invoker_members" {
+  description = "IAM members allowed to invoke the HTTP endpoints (e.g. the API gateway's service account)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_oldest_unacked_age_seconds" {
+  description = "Backlog-age alert threshold per consumer subscription, in seconds."
+  type        = number
+  default     = 600
+}
+
+variable "alert_email" {
+  description = "Optional email address notified by every alert policy."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy_buckets" {
+  description = "Allow destroying non-empty buckets (throw-away environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "enable_project_services" {
+  description = "Enable the required Google APIs from Terraform."
+  type        = bool
+  default     = true
+}

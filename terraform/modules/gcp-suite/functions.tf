@@ -1,0 +1,199 @@
+# Cloud Functions gen2: one per catalog consumer (reached only by its push subscriptions, so no
+# event_trigger) and one per catalog HTTP endpoint. Each runs as its own service account.
+
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  project      = var.project_id
+  account_id   = local.function_sa_ids[each.key]
+  display_name = "eventsuite ${var.name_prefix} ${each.key} (${each.value.kind})"
+  description  = "Runtime identity of the ${local.all_function_names[each.key]} function."
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_service_account" "build" {
+  count = var.build_service_account_email == null ? 1 : 0
+
+  project      = var.project_id
+  account_id   = local.build_sa_id
+  display_name = "eventsuite ${var.name_prefix} function builds"
+  description  = "Cloud Build identity for the suite's function builds."
+
+  depends_on = [google_project_service.this]
+}
+
+locals {
+  build_sa_email = var.build_service_account_email != null ? var.build_service_account_email : google_service_account.build[0].email
+  # Documented roles of a custom Cloud Build service account for Cloud Run functions builds. They
+  # are project-level because the build reads the Google-managed gcf-v2-sources-* bucket and
+  # pushes to the gcf-artifacts repository, neither of which this module owns.
+  build_roles = var.build_service_account_email == null ? toset([
+    "roles/artifactregistry.writer",
+    "roles/logging.logWriter",
+    "roles/storage.objectViewer",
+  ]) : toset([])
+}
+
+resource "google_project_iam_member" "build" {
+  for_each = local.build_roles
+
+  project = var.project_id
+  role    = each.value
+  member  = "serviceAccount:${local.build_sa_email}"
+}
+
+resource "google_cloudfunctions2_function" "consumer" {
+  for_each = var.consumers
+
+  name        = local.consumer_names[each.key]
+  project     = var.project_id
+  location    = var.region
+  description = substr(each.value.description, 0, 256)
+  labels      = merge(local.labels, { consumer = each.key, group = each.value.group })
+
+  build_config {
+    runtime         = var.runtime
+    entry_point     = var.consumer_entry_point
+    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.package[each.value.group].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = "${each.value.memory_mb}Mi"
+    timeout_seconds                  = each.value.timeout_seconds
+    max_instance_count               = var.max_instance_count
+    min_instance_count               = var.min_instance_count
+    max_instance_request_concurrency = 1
+    # Pub/Sub push from this project to the run.app URL is internal traffic.
+    ingress_settings               = var.consumer_ingress_settings
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.function[each.key].email
+
+    environment_variables = merge(local.common_env, {
+      EVENTSUITE_CONSUMER          = each.key
+      EVENTSUITE_DEAD_LETTER_TOPIC = local.dead_letter_topics[each.key]
+    })
+
+    dynamic "secret_environment_variables" {
+      for_each = var.smtp_password_secret_id != null && contains(var.mail_consumers, each.key) ? [var.smtp_password_secret_id] : []
+      content {
+        key        = "EVENTSUITE_SMTP_PASSWORD"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.this,
+    google_project_iam_member.build,
+    google_secret_manager_secret_iam_member.smtp_password,
+    terraform_data.catalog_contract,
+  ]
+}
+
+resource "google_cloudfunctions2_function" "http" {
+  #checkov:skip=CKV_GCP_124:Ingress is var.http_ingress_settings. ALLOW_ALL (the default) is required when the front door is Google API Gateway or a direct webhook caller; IAM still rejects unauthenticated calls unless public_http is set. Use ALLOW_INTERNAL_AND_GCLB behind an external load balancer with IAP.
+  for_each = var.http_endpoints
+
+  name        = local.endpoint_names[each.key]
+  project     = var.project_id
+  location    = var.region
+  description = substr(each.value.description, 0, 256)
+  labels      = merge(local.labels, { endpoint = each.key, group = each.value.group })
+
+  build_config {
+    runtime         = var.runtime
+    entry_point     = var.http_entry_point
+    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.package[each.value.group].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = "${each.value.memory_mb}Mi"
+    timeout_seconds                  = each.value.timeout_seconds
+    max_instance_count               = var.max_instance_count
+    min_instance_count               = var.min_instance_count
+    max_instance_request_concurrency = 1
+    ingress_settings                 = var.http_ingress_settings
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.function[each.key].email
+
+    environment_variables = merge(local.common_env, {
+      EVENTSUITE_ENDPOINT = each.key
+    })
+
+    dynamic "secret_environment_variables" {
+      for_each = contains(var.webhook_secret_endpoints, each.key) ? [google_secret_manager_secret.webhook.secret_id] : []
+      content {
+        key        = "EVENTSUITE_WEBHOOK_SECRET"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = var.webhook_secret_version
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.this,
+    google_project_iam_member.build,
+    google_secret_manager_secret_iam_member.webhook,
+    terraform_data.catalog_contract,
+  ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Invocation
+# ---------------------------------------------------------------------------------------------
+
+# Only the push-invoker identity may call a consumer (on its underlying Cloud Run service).
+resource "google_cloud_run_service_iam_member" "push_invoker" {
+  for_each = var.consumers
+
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.consumer[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push_invoker.email}"
+}
+
+# HTTP endpoints: callable by the listed front-door identities; by anyone only if public_http.
+resource "google_cloud_run_service_iam_member" "http_invokers" {
+  for_each = {
+    for pair in setproduct(keys(var.http_endpoints), var.http_invoker_members) : "${pair[0]}/${pair[1]}" => {
+      endpoint = pair[0]
+      member   = pair[1]
+    }
+  }
+
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.http[each.value.endpoint].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}
+
+resource "google_cloud_run_service_iam_member" "http_public" {
+  #checkov:skip=CKV_GCP_102:Public invocation is an explicit opt-in (var.public_http, default false) for endpoints that authenticate callers themselves (HMAC-signed webhooks); the documented front door is an API gateway or a load balancer with IAP.
+  for_each = var.public_http ? var.http_endpoints : {}
+
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.http[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}

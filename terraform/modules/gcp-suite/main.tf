@@ -1,0 +1,227 @@
+# Everything is derived from the catalog inputs (var.events, var.consumers, var.http_endpoints):
+# adding a consumer to shared/catalog/catalog.json adds its subscription(s), dead-letter topic and
+# subscription, function, service account, IAM and alert policies here.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+# The Cloud Storage service agent (the data source also makes sure it exists).
+data "google_storage_project_service_account" "gcs" {
+  project = var.project_id
+}
+
+locals {
+  labels = merge(var.labels, {
+    app        = "eventsuite"
+    suite      = var.name_prefix
+    managed-by = "terraform"
+  })
+
+  # Service agents. google_project_service_identity would force-create the Pub/Sub agent but it
+  # only exists in the google-beta provider; the agent exists in every project where the Pub/Sub
+  # API is enabled (see README for the one-off `gcloud beta services identity create`).
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  gcs_service_agent    = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+
+  bucket_location    = coalesce(var.bucket_location, var.region)
+  firestore_location = coalesce(var.firestore_location, var.region)
+  firestore_database = coalesce(var.firestore_database_id, "${var.name_prefix}-db")
+
+  # ---- naming (the same rule on every cloud) -------------------------------------------------
+  # `<prefix>-<consumer>` for subscriptions and functions, `<prefix>-<consumer>-dlq` for dead
+  # letters. Catalog names use '_' (orders_api); Cloud Functions/Run names allow only '-'.
+  consumer_names        = { for c in keys(var.consumers) : c => "${var.name_prefix}-${replace(c, "_", "-")}" }
+  endpoint_names        = { for e in keys(var.http_endpoints) : e => "${var.name_prefix}-${replace(e, "_", "-")}" }
+  dead_letter_topics    = { for c, n in local.consumer_names : c => "${n}-dlq" }
+  dead_letter_subs      = { for c, n in local.consumer_names : c => "${n}-dlq-sub" }
+  events_topic_name     = "${var.name_prefix}-events"
+  uploads_topic_name    = "${var.name_prefix}-uploads"
+  push_invoker_sa_id    = "${var.name_prefix}-push"
+  build_sa_id           = "${var.name_prefix}-build"
+  webhook_secret_id     = "${var.name_prefix}-webhook-secret"
+  bucket_name_prefix    = "${var.project_id}-${var.name_prefix}"
+  all_function_names    = merge(local.consumer_names, local.endpoint_names)
+  overlapping_functions = setintersection(toset(keys(var.consumers)), toset(keys(var.http_endpoints)))
+
+  # Service account ids are limited to 30 characters: long names are cut and made unique with a
+  # short hash of the full name.
+  function_sa_ids = {
+    for k, n in local.all_function_names : k => (
+      length(n) <= 30 ? n : "${replace(substr(n, 0, 23), "/-+$/", "")}-${substr(md5(n), 0, 6)}"
+    )
+  }
+
+  # ---- routing ---------------------------------------------------------------------------------
+  unknown_subscriptions = flatten([
+    for c, cfg in var.consumers : [for e in cfg.subscribes : "${c} -> ${e}" if !contains(keys(var.events), e)]
+  ])
+
+  # CloudEvents types a consumer receives from the application events topic.
+  consumer_event_types = {
+    for c, cfg in var.consumers : c => [
+      for e in cfg.subscribes : var.events[e].type if e != var.storage_event && contains(keys(var.events), e)
+    ]
+  }
+
+  # Order consumers get ordered delivery: their events carry an ordering key (order id).
+  consumer_ordered = {
+    for c, cfg in var.consumers : c => var.enable_message_ordering && anytrue([
+      for e in cfg.subscribes : try(var.events[e].ordering_key, null) != null if e != var.storage_event
+    ])
+  }
+
+  # One push subscription per (consumer, source topic). The first one of a consumer is named
+  # `<prefix>-<consumer>`; a consumer that also wants uploads gets `<prefix>-<consumer>-uploads`.
+  subscriptions = merge(
+    {
+      for c, types in local.consumer_event_types : "${c}/events" => {
+        consumer   = c
+        source     = "events"
+        topic_name = local.events_topic_name
+        name       = local.consumer_names[c]
+        filter     = join(" OR ", [for t in types : "attributes.ce-type=\"${t}\""])
+        ordered    = local.consumer_ordered[c]
+      } if length(types) > 0
+    },
+    {
+      for c, cfg in var.consumers : "${c}/uploads" => {
+        consumer   = c
+        source     = "uploads"
+        topic_name = local.uploads_topic_name
+        name       = length(local.consumer_event_types[c]) > 0 ? "${local.consumer_names[c]}-uploads" : local.consumer_names[c]
+        filter     = "attributes.eventType=\"OBJECT_FINALIZE\""
+        ordered    = false
+      } if contains(cfg.subscribes, var.storage_event)
+    },
+  )
+
+  consumer_subscriptions = {
+    for c in keys(var.consumers) : c => [for k, s in local.subscriptions : s.name if s.consumer == c]
+  }
+
+  # ---- packages --------------------------------------------------------------------------------
+  used_groups    = toset(concat([for c in values(var.consumers) : c.group], [for e in values(var.http_endpoints) : e.group]))
+  missing_groups = setsubtract(local.used_groups, toset(keys(var.package_paths)))
+
+  # ---- environment (functions/README.md, "Deployment contract") --------------------------------
+  common_env = {
+    EVENTSUITE_GCP_PROJECT        = var.project_id
+    EVENTSUITE_EVENTS_TOPIC       = local.events_topic_name
+    EVENTSUITE_UPLOADS_BUCKET     = local.bucket_names.uploads
+    EVENTSUITE_THUMBNAILS_BUCKET  = local.bucket_names.thumbnails
+    EVENTSUITE_CLAIMS_BUCKET      = local.bucket_names.claims
+    EVENTSUITE_FIRESTORE_DATABASE = local.firestore_database
+    EVENTSUITE_MAIL_FROM          = var.mail_from
+    EVENTSUITE_MAILER             = "smtp"
+    EVENTSUITE_SMTP_HOST          = var.smtp.host
+    EVENTSUITE_SMTP_PORT          = tostring(var.smtp.port)
+    EVENTSUITE_SMTP_USERNAME      = var.smtp.username
+    EVENTSUITE_SMTP_STARTTLS      = var.smtp.starttls ? "true" : "false"
+    # functions-framework: put the execution id on every log line.
+    LOG_EXECUTION_ID = "true"
+  }
+
+  bucket_names = {
+    uploads    = "${local.bucket_name_prefix}-uploads"
+    thumbnails = "${local.bucket_name_prefix}-thumbnails"
+    claims     = "${local.bucket_name_prefix}-claims"
+    source     = "${local.bucket_name_prefix}-source"
+  }
+
+  # ---- least-privilege bucket roles per catalog group ------------------------------------------
+  # images: read uploads, write (and overwrite, on retry) thumbnails, read claim-checked payloads.
+  # orders: create and read claim-checked payloads (new object names, never overwritten).
+  group_bucket_roles = {
+    images = {
+      uploads    = ["roles/storage.objectViewer"]
+      thumbnails = ["roles/storage.objectUser"]
+      claims     = ["roles/storage.objectViewer"]
+    }
+    orders = {
+      claims = ["roles/storage.objectCreator", "roles/storage.objectViewer"]
+    }
+  }
+  # Groups whose functions publish application events to the events topic.
+  publishing_groups = ["orders"]
+
+  functions = merge(
+    { for c, cfg in var.consumers : c => { kind = "consumer", group = cfg.group } },
+    { for e, cfg in var.http_endpoints : e => { kind = "http", group = cfg.group } },
+  )
+
+  function_bucket_bindings = merge([
+    for f, cfg in local.functions : merge([
+      for bucket, roles in lookup(local.group_bucket_roles, cfg.group, {}) : {
+        for role in roles : "${f}/${bucket}/${role}" => { function = f, bucket = bucket, role = role }
+      }
+    ]...)
+  ]...)
+}
+
+# Catalog contract checks: fail the plan with a readable message instead of a late API error.
+resource "terraform_data" "catalog_contract" {
+  input = {
+    consumers      = keys(var.consumers)
+    http_endpoints = keys(var.http_endpoints)
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.unknown_subscriptions) == 0
+      error_message = "Consumers subscribe to events missing from the catalog: ${join(", ", local.unknown_subscriptions)}."
+    }
+    precondition {
+      condition     = length(local.missing_groups) == 0
+      error_message = "package_paths has no zip for group(s): ${join(", ", tolist(local.missing_groups))}."
+    }
+    precondition {
+      condition     = length(local.overlapping_functions) == 0
+      error_message = "Consumer and HTTP endpoint names must differ: ${join(", ", tolist(local.overlapping_functions))}."
+    }
+    precondition {
+      condition     = alltrue([for s in values(local.subscriptions) : length(s.filter) <= 256])
+      error_message = "A Pub/Sub subscription filter is longer than 256 bytes (a consumer subscribes to too many event types); split the consumer or shorten the type names."
+    }
+    precondition {
+      condition     = alltrue([for n in values(local.all_function_names) : length(n) <= 49])
+      error_message = "Function names (<prefix>-<name>) must stay within 49 characters (Cloud Run service name limit); shorten name_prefix."
+    }
+    precondition {
+      condition     = alltrue([for c in keys(var.consumers) : length(local.consumer_subscriptions[c]) > 0])
+      error_message = "Every consumer must end up with at least one subscription."
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Project services (never disabled on destroy: other workloads may share the project)
+# ---------------------------------------------------------------------------------------------
+
+locals {
+  # No eventarc.googleapis.com: consumers are reached by Pub/Sub push subscriptions that this
+  # module owns (filters, dead letters, retry policy), not by Eventarc triggers.
+  project_services = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+}
+
+resource "google_project_service" "this" {
+  for_each = var.enable_project_services ? local.project_services : toset([])
+
+  project                    = var.project_id
+  service                    = each.value
+  disable_on_destroy         = false
+  disable_dependent_services = false
+}
