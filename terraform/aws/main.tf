@@ -1,0 +1,37 @@
+# The event catalog is the single source of truth: consumers, events and HTTP
+# endpoints come from it, so a new catalog entry needs no Terraform change.
+locals {
+  catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
+
+  groups = distinct(concat(
+    [for c in values(local.catalog.consumers) : c.group],
+    [for e in values(try(local.catalog.http_endpoints, {})) : e.group],
+  ))
+}
+
+module "suite" {
+  source = "../modules/aws-suite"
+
+  name_prefix    = var.name_prefix
+  events         = local.catalog.events
+  consumers      = local.catalog.consumers
+  http_endpoints = try(local.catalog.http_endpoints, {})
+  storage        = local.catalog.storage
+
+  package_paths = { for g in local.groups : g => "${path.module}/${var.package_dir}/${g}.zip" }
+
+  mailer        = var.mailer
+  mail_from     = var.mail_from
+  smtp          = var.smtp
+  smtp_password = var.smtp_password
+
+  log_retention_days                = var.log_retention_days
+  reserved_concurrency              = var.reserved_concurrency
+  consumer_max_concurrency          = var.consumer_max_concurrency
+  api_throttling_rate_limit         = var.api_throttling_rate_limit
+  api_throttling_burst_limit        = var.api_throttling_burst_limit
+  queue_age_alarm_threshold_seconds = var.queue_age_alarm_threshold_seconds
+  alarm_email                       = var.alarm_email
+  force_destroy_buckets             = var.force_destroy_buckets
+  deletion_protection               = var.deletion_protection
+}

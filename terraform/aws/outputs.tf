@@ -1,0 +1,59 @@
+output "uploads_bucket" {
+  description = "Uploads bucket (objects under the catalog uploads prefix trigger the image consumers)."
+  value       = module.suite.uploads_bucket
+}
+
+output "thumbnails_bucket" {
+  description = "Thumbnails bucket."
+  value       = module.suite.thumbnails_bucket
+}
+
+output "claims_bucket" {
+  description = "Claims bucket."
+  value       = module.suite.claims_bucket
+}
+
+output "event_bus_name" {
+  description = "EventBridge custom bus name."
+  value       = module.suite.event_bus_name
+}
+
+output "event_bus_arn" {
+  description = "EventBridge custom bus ARN."
+  value       = module.suite.event_bus_arn
+}
+
+output "queues" {
+  description = "Per consumer: queue and DLQ URLs and ARNs."
+  value       = module.suite.queues
+}
+
+output "function_names" {
+  description = "Lambda function names."
+  value       = module.suite.function_names
+}
+
+output "api_endpoint" {
+  description = "HTTP API base URL."
+  value       = module.suite.api_endpoint
+}
+
+output "table_names" {
+  description = "DynamoDB table names."
+  value       = module.suite.table_names
+}
+
+output "webhook_secret_arn" {
+  description = "Secret to fill with the webhook HMAC secret(s)."
+  value       = module.suite.webhook_secret_arn
+}
+
+output "kms_key_arn" {
+  description = "Suite KMS key ARN."
+  value       = module.suite.kms_key_arn
+}
+
+output "alarm_topic_arn" {
+  description = "Alarm SNS topic ARN."
+  value       = module.suite.alarm_topic_arn
+}

@@ -1,0 +1,133 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "eu-west-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like an AWS region code, e.g. eu-west-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (3-20 characters of [a-z0-9-], starting with a letter)."
+  type        = string
+  default     = "eventsuite"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-20 characters of [a-z0-9-], start with a letter and not end with a hyphen."
+  }
+}
+
+variable "environment" {
+  description = "Environment name, added as the Environment default tag."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.environment))
+    error_message = "environment must be 1-32 characters of [a-z0-9-] starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra default tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "package_dir" {
+  description = "Directory of the Lambda zips (`<group>.zip`, one per catalog group), relative to this root module. The zips must exist at plan time (make package-aws)."
+  type        = string
+  default     = "../../build/aws"
+}
+
+variable "mailer" {
+  description = "EVENTSUITE_MAILER: ses or smtp."
+  type        = string
+  default     = "ses"
+
+  validation {
+    condition     = contains(["ses", "smtp"], var.mailer)
+    error_message = "mailer must be \"ses\" or \"smtp\"."
+  }
+}
+
+variable "mail_from" {
+  description = "EVENTSUITE_MAIL_FROM: sender address (a verified SES identity when mailer = ses)."
+  type        = string
+  default     = "orders@example.com"
+}
+
+variable "smtp" {
+  description = "SMTP relay (only with mailer = smtp)."
+  type = object({
+    host     = string
+    port     = optional(number, 587)
+    username = optional(string, "")
+    starttls = optional(bool, true)
+  })
+  default = null
+}
+
+variable "smtp_password" {
+  description = "SMTP password (only with mailer = smtp)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "alarm_email" {
+  description = "Optional e-mail address subscribed to the alarm topic."
+  type        = string
+  default     = null
+}
+
+variable "queue_age_alarm_threshold_seconds" {
+  description = "Alarm when a consumer queue's oldest message is older than this."
+  type        = number
+  default     = 300
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and API access log groups, in days."
+  type        = number
+  default     = 365
+}
+
+variable "reserved_concurrency" {
+  description = "Optional reserved concurrency per function (consumer or endpoint name => executions)."
+  type        = map(number)
+  default     = {}
+}
+
+variable "consumer_max_concurrency" {
+  description = "Optional maximum concurrency per consumer's SQS event source mapping (2-1000)."
+  type        = map(number)
+  default     = {}
+}
+
+variable "api_throttling_rate_limit" {
+  description = "HTTP API steady-state requests per second."
+  type        = number
+  default     = 50
+}
+
+variable "api_throttling_burst_limit" {
+  description = "HTTP API burst requests."
+  type        = number
+  default     = 100
+}
+
+variable "force_destroy_buckets" {
+  description = "Allow destroy to delete non-empty buckets (throwaway environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  description = "DynamoDB deletion protection."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,189 @@
+# ---------------------------------------------------------------------------
+# One execution role per function, least privilege:
+#   every function : its own log group, X-Ray, the suite KMS key, read claims
+#   consumers      : receive/delete on its own queue, send to its own DLQ
+#   group images   : read uploads (uploads prefix), write thumbnails,
+#                    index + idempotency tables
+#   group orders   : orders table (+ GSI), idempotency table, PutEvents on the
+#                    custom bus, write claims, SES send (mailer = ses)
+#   webhook readers: GetSecretValue on the webhook secret only
+# Data permissions are granted per catalog group (documented in README.md);
+# queue permissions are always the function's own queue.
+# ---------------------------------------------------------------------------
+
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name        = each.value.name
+  description = "Execution role of ${each.value.name} (${each.value.kind}, group ${each.value.group})"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Effect    = "Allow"
+        Principal = { Service = "lambda.amazonaws.com" }
+        Action    = "sts:AssumeRole"
+      },
+    ]
+  })
+
+  tags = merge(var.tags, { Function = each.key })
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  for_each = local.functions
+
+  role       = aws_iam_role.function[each.key].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+locals {
+  dynamodb_item_actions = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+  ]
+
+  idempotency_statement = {
+    Sid      = "IdempotencyTable"
+    Effect   = "Allow"
+    Action   = local.dynamodb_item_actions
+    Resource = [aws_dynamodb_table.idempotency.arn]
+  }
+
+  ses_identity_arns = [
+    "arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/${var.mail_from}",
+    "arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/${split("@", var.mail_from)[1]}",
+  ]
+
+  group_statements = {
+    images = [
+      {
+        Sid      = "UploadsRead"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+        Resource = ["${aws_s3_bucket.this["uploads"].arn}/${var.storage.uploads_prefix}*"]
+      },
+      {
+        # Lets a missing key answer 404 rather than 403.
+        Sid      = "ImageBucketsList"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [aws_s3_bucket.this["uploads"].arn, aws_s3_bucket.this["thumbnails"].arn]
+      },
+      {
+        Sid      = "ThumbnailsWrite"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:GetObject"]
+        Resource = ["${aws_s3_bucket.this["thumbnails"].arn}/*"]
+      },
+      {
+        Sid      = "IndexTable"
+        Effect   = "Allow"
+        Action   = concat(local.dynamodb_item_actions, ["dynamodb:Query"])
+        Resource = [aws_dynamodb_table.index.arn]
+      },
+      local.idempotency_statement,
+    ]
+    orders = concat(
+      [
+        {
+          Sid      = "OrdersTable"
+          Effect   = "Allow"
+          Action   = concat(local.dynamodb_item_actions, ["dynamodb:Query"])
+          Resource = [aws_dynamodb_table.orders.arn, "${aws_dynamodb_table.orders.arn}/index/*"]
+        },
+        local.idempotency_statement,
+        {
+          Sid      = "PublishEvents"
+          Effect   = "Allow"
+          Action   = ["events:PutEvents"]
+          Resource = [aws_cloudwatch_event_bus.this.arn]
+        },
+        {
+          Sid      = "ClaimsWrite"
+          Effect   = "Allow"
+          Action   = ["s3:PutObject"]
+          Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
+        },
+      ],
+      [
+        for m in [var.mailer] : {
+          Sid      = "SendMail"
+          Effect   = "Allow"
+          Action   = ["ses:SendEmail", "ses:SendRawEmail"]
+          Resource = local.ses_identity_arns
+        } if m == "ses"
+      ],
+    )
+  }
+
+  function_statements = {
+    for name, f in local.functions : name => concat(
+      [
+        {
+          Sid      = "OwnLogGroup"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = ["${aws_cloudwatch_log_group.function[name].arn}:*"]
+        },
+        {
+          # S3 SSE-KMS objects, Secrets Manager and Lambda environment variables.
+          Sid      = "SuiteKey"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+          Resource = [aws_kms_key.suite.arn]
+        },
+        {
+          Sid      = "ClaimsRead"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
+        },
+      ],
+      local.group_statements[f.group],
+      [
+        for q, queue in aws_sqs_queue.queue : {
+          Sid    = "OwnQueueConsume"
+          Effect = "Allow"
+          Action = [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+          ]
+          Resource = [queue.arn]
+        } if q == name
+      ],
+      [
+        for q, dlq in aws_sqs_queue.dlq : {
+          Sid      = "OwnDeadLetterQueueSend"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+          Resource = [dlq.arn]
+        } if q == name
+      ],
+      [
+        for r in distinct(var.webhook_secret_readers) : {
+          Sid      = "WebhookSecretRead"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = [aws_secretsmanager_secret.webhook.arn]
+        } if r == name
+      ],
+    )
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
+  name = "least-privilege"
+  role = aws_iam_role.function[each.key].id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.function_statements[each.key]
+  })
+}

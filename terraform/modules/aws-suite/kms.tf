@@ -1,0 +1,58 @@
+# One customer-managed key for the suite's data at rest: S3 buckets (except the
+# access-logs bucket, which S3 server access logging requires to be SSE-S3),
+# DynamoDB tables, CloudWatch log groups, Lambda environment variables, the
+# webhook secret and the alarm topic. The SQS queues use SSE-SQS so that
+# EventBridge and S3 need no key grants to deliver.
+resource "aws_kms_key" "suite" {
+  description             = "${var.name_prefix} event suite data at rest"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministration"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchLogs"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${local.region}.amazonaws.com" }
+        Action = [
+          "kms:Encrypt*",
+          "kms:Decrypt*",
+          "kms:ReEncrypt*",
+          "kms:GenerateDataKey*",
+          "kms:Describe*",
+        ]
+        Resource = "*"
+        Condition = {
+          ArnLike = {
+            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"
+          }
+        }
+      },
+      {
+        Sid       = "CloudWatchAlarmsToEncryptedTopic"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action = [
+          "kms:Decrypt",
+          "kms:GenerateDataKey*",
+        ]
+        Resource = "*"
+      },
+    ]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "suite" {
+  name          = "alias/${var.name_prefix}-suite"
+  target_key_id = aws_kms_key.suite.key_id
+}

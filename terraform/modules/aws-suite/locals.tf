@@ -1,0 +1,133 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  # Globally unique, deterministic bucket names: <prefix>-<role>-<account>-<region>.
+  bucket_suffix = "${local.account_id}-${local.region}"
+
+  # ---------------------------------------------------------------------------
+  # Derived names (the same rule on every cloud, see functions/README.md)
+  # ---------------------------------------------------------------------------
+  consumers = {
+    for name, c in var.consumers : name => merge(c, {
+      function_name = "${var.name_prefix}-${name}"
+      queue_name    = "${var.name_prefix}-${name}"
+      dlq_name      = "${var.name_prefix}-${name}-dlq"
+      rule_name     = "${var.name_prefix}-${name}"
+      # AWS: visibility timeout >= 6 x function timeout + batching window.
+      visibility_timeout = min(43200, max(30, 6 * c.timeout_seconds + var.batching_window_seconds))
+      # Unknown event names are reported by the precondition on the bus.
+      detail_types = distinct([for e in c.subscribes : try(var.events[e].type, e)])
+    })
+  }
+
+  # Consumers fed by S3 "Object Created" events of the uploads bucket (default bus).
+  upload_consumers = {
+    for name, c in local.consumers : name => merge(c, {
+      uploads_rule_name = "${var.name_prefix}-${name}-uploads"
+    }) if contains(c.subscribes, var.upload_event_name)
+  }
+
+  # Every Lambda function: one per consumer, one per HTTP endpoint.
+  functions = merge(
+    {
+      for name, c in var.consumers : name => {
+        kind        = "consumer"
+        group       = c.group
+        description = c.description
+        handler     = "functions.aws.entrypoint.handle_queue"
+        memory_mb   = c.memory_mb
+        timeout     = c.timeout_seconds
+        name        = "${var.name_prefix}-${name}"
+        extra_env = {
+          EVENTSUITE_CONSUMER = name
+          EVENTSUITE_DLQ_URL  = aws_sqs_queue.dlq[name].url
+        }
+      }
+    },
+    {
+      for name, e in var.http_endpoints : name => {
+        kind        = "http"
+        group       = e.group
+        description = e.description
+        handler     = "functions.aws.entrypoint.handle_http"
+        memory_mb   = e.memory_mb
+        timeout     = e.timeout_seconds
+        name        = "${var.name_prefix}-${name}"
+        extra_env   = { EVENTSUITE_ENDPOINT = name }
+      }
+    },
+  )
+
+  groups = distinct([for f in values(local.functions) : f.group])
+
+  # ---------------------------------------------------------------------------
+  # Storage
+  # ---------------------------------------------------------------------------
+  buckets = {
+    uploads = {
+      name            = "${var.name_prefix}-uploads-${local.bucket_suffix}"
+      expiration_days = null
+    }
+    thumbnails = {
+      name            = "${var.name_prefix}-thumbnails-${local.bucket_suffix}"
+      expiration_days = null
+    }
+    claims = {
+      name            = "${var.name_prefix}-claims-${local.bucket_suffix}"
+      expiration_days = var.claims_expiration_days
+    }
+  }
+
+  access_logs_bucket_name = "${var.name_prefix}-access-logs-${local.bucket_suffix}"
+
+  table_names = {
+    index       = "${var.name_prefix}-index"
+    idempotency = "${var.name_prefix}-idempotency"
+    orders      = "${var.name_prefix}-orders"
+  }
+
+  orders_idempotency_index = "idempotency_key-index"
+
+  bus_name = "${var.name_prefix}-events"
+
+  # ---------------------------------------------------------------------------
+  # Environment (deployment contract, functions/README.md)
+  # ---------------------------------------------------------------------------
+  common_env = merge(
+    {
+      EVENTSUITE_UPLOADS_BUCKET     = aws_s3_bucket.this["uploads"].bucket
+      EVENTSUITE_THUMBNAILS_BUCKET  = aws_s3_bucket.this["thumbnails"].bucket
+      EVENTSUITE_CLAIMS_BUCKET      = aws_s3_bucket.this["claims"].bucket
+      EVENTSUITE_EVENT_BUS          = aws_cloudwatch_event_bus.this.name
+      EVENTSUITE_INDEX_TABLE        = aws_dynamodb_table.index.name
+      EVENTSUITE_IDEMPOTENCY_TABLE  = aws_dynamodb_table.idempotency.name
+      EVENTSUITE_ORDERS_TABLE       = aws_dynamodb_table.orders.name
+      EVENTSUITE_MAILER             = var.mailer
+      EVENTSUITE_MAIL_FROM          = var.mail_from
+      EVENTSUITE_WEBHOOK_SECRET_ARN = aws_secretsmanager_secret.webhook.arn
+    },
+    var.mailer == "smtp" && var.smtp != null ? {
+      EVENTSUITE_SMTP_HOST     = var.smtp.host
+      EVENTSUITE_SMTP_PORT     = tostring(var.smtp.port)
+      EVENTSUITE_SMTP_USERNAME = var.smtp.username
+      EVENTSUITE_SMTP_STARTTLS = var.smtp.starttls ? "true" : "false"
+    } : {},
+  )
+
+  # The condition does not depend on the sensitive value, so only this one
+  # variable (not the whole environment) is marked sensitive in plans.
+  smtp_password_env = var.mailer == "smtp" ? { EVENTSUITE_SMTP_PASSWORD = var.smtp_password == null ? "" : var.smtp_password } : {}
+
+  # ---------------------------------------------------------------------------
+  # Alarms
+  # ---------------------------------------------------------------------------
+  alarm_actions = concat(aws_sns_topic.alarms[*].arn, var.alarm_action_arns)
+}
