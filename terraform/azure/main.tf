@@ -34,6 +34,8 @@ locals {
 
   # Missing, null or "" all mean "the whole uploads container".
   uploads_prefix = try(coalesce(local.catalog.storage.uploads_prefix, ""), "")
+  # The code's host.json decides the HTTP route prefix; read it so the output URLs agree.
+  http_route_prefix = jsondecode(file("${path.root}/../../functions/azure/host.json")).extensions.http.routePrefix
 }
 
 module "suite" {
@@ -46,10 +48,11 @@ module "suite" {
   resource_group_name   = var.resource_group_name
   tags                  = merge({ catalog = local.catalog.name }, var.tags)
 
-  events         = local.events
-  consumers      = local.consumers
-  http_endpoints = local.http_endpoints
-  uploads_prefix = local.uploads_prefix
+  events            = local.events
+  consumers         = local.consumers
+  http_route_prefix = local.http_route_prefix
+  http_endpoints    = local.http_endpoints
+  uploads_prefix    = local.uploads_prefix
 
   shared_access_key_enabled = var.shared_access_key_enabled
   storage_replication_type  = var.storage_replication_type

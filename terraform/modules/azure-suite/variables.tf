@@ -147,9 +147,9 @@ variable "uploads_prefix" {
 }
 
 variable "http_route_prefix" {
-  description = "host.json extensions.http.routePrefix used to build the http endpoint URLs in outputs (Functions default: \"api\")."
+  description = "host.json extensions.http.routePrefix used to build the http endpoint URLs in outputs (functions/azure/host.json sets \"\"; the root reads it from there)."
   type        = string
-  default     = "api"
+  default     = ""
 }
 
 # ---------------------------------------------------------------------------

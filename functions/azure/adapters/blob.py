@@ -1,0 +1,97 @@
+"""ObjectStore over Azure Blob Storage: bucket = container, key = blob name.
+
+Blob metadata names must be C# identifiers and values plain ASCII (they travel as HTTP
+headers). The core uses kebab-case names (``source-key``) and arbitrary Unicode values (object
+keys), so names map ``-`` <-> ``_`` and values are percent-encoded where needed; both
+directions are applied here, so callers see exactly what they stored (names are expected in the
+core's kebab-case: an underscore in a name comes back as a hyphen).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, unquote
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from functions.azure.errors import transient_azure_errors
+from shared.errors import ObjectNotFound
+from shared.ports import StoredObject
+
+_METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Printable ASCII except '%' (the escape) and space (headers are trimmed) stays readable.
+_SAFE_VALUE_CHARS = "".join(chr(c) for c in range(33, 127) if chr(c) != "%")
+
+
+def encode_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Core metadata -> valid Azure blob metadata."""
+    encoded: dict[str, str] = {}
+    for name, value in metadata.items():
+        azure_name = name.replace("-", "_")
+        if not _METADATA_NAME.match(azure_name):
+            raise ValueError(f"metadata name {name!r} cannot be stored on a blob")
+        encoded[azure_name] = quote(str(value), safe=_SAFE_VALUE_CHARS)
+    return encoded
+
+
+def decode_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Azure blob metadata -> core metadata (inverse of :func:`encode_metadata`)."""
+    return {name.replace("_", "-"): unquote(value) for name, value in metadata.items()}
+
+
+class BlobObjectStore:
+    """Implements ``shared.ports.ObjectStore`` with a ``BlobServiceClient``."""
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create or replace a block blob."""
+        from azure.storage.blob import ContentSettings
+
+        blob = self._service.get_blob_client(bucket, key)
+        settings = ContentSettings(content_type=content_type) if content_type else None
+        with transient_azure_errors(f"writing blob {bucket}/{key}"):
+            blob.upload_blob(
+                data,
+                overwrite=True,
+                content_settings=settings,
+                metadata=encode_metadata(metadata or {}),
+            )
+
+    def get(self, bucket: str, key: str) -> StoredObject:
+        """Read a blob; ``ObjectNotFound`` when it (or its container) does not exist."""
+        blob = self._service.get_blob_client(bucket, key)
+        try:
+            with transient_azure_errors(f"reading blob {bucket}/{key}"):
+                downloader = blob.download_blob()
+                data = downloader.readall()
+        except ResourceNotFoundError:
+            raise ObjectNotFound(f"blob {bucket}/{key} does not exist") from None
+        properties = downloader.properties
+        return StoredObject(
+            data=data,
+            content_type=properties.content_settings.content_type,
+            metadata=decode_metadata(properties.metadata or {}),
+        )
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether the blob exists."""
+        with transient_azure_errors(f"checking blob {bucket}/{key}"):
+            return bool(self._service.get_blob_client(bucket, key).exists())
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Blob names under ``prefix``, sorted."""
+        container = self._service.get_container_client(bucket)
+        with transient_azure_errors(f"listing container {bucket}"):
+            return sorted(container.list_blob_names(name_starts_with=prefix or None))

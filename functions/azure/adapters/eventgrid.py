@@ -1,0 +1,70 @@
+"""EventPublisher over an Event Grid custom topic with the CloudEvents 1.0 input schema.
+
+Our events are ``cloudevents`` SDK objects; they are converted to ``azure.core.messaging
+.CloudEvent`` keeping every attribute: ``id`` (consumers dedupe on it), ``time``, ``subject``,
+``dataschema`` and the extensions (``eventversion``, ``correlationid``, ``causationid``,
+``traceparent``, ``dataref``). Event Grid delivers them, as structured JSON, into each
+subscribed consumer's Storage queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cloudevents.abstract import CloudEvent
+
+from functions.azure.errors import is_transient
+from shared.errors import TransientError
+
+# Event Grid accepts at most 1 MB per publish request; claim checks keep events below 256 KB.
+MAX_EVENTS_PER_REQUEST = 50
+_CORE_ATTRIBUTES = {
+    "id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema",
+}
+
+
+def to_azure_cloud_event(event: CloudEvent) -> Any:
+    """A ``cloudevents`` SDK event as ``azure.core.messaging.CloudEvent`` (nothing dropped)."""
+    from azure.core.messaging import CloudEvent as AzureCloudEvent
+
+    attributes = dict(event.get_attributes())
+    time = attributes.get("time")
+    extensions = {k: v for k, v in attributes.items() if k not in _CORE_ATTRIBUTES}
+    return AzureCloudEvent(
+        source=str(attributes["source"]),
+        type=str(attributes["type"]),
+        specversion=str(attributes.get("specversion") or "1.0"),
+        id=str(attributes["id"]),
+        time=datetime.fromisoformat(str(time)) if time else None,
+        datacontenttype=attributes.get("datacontenttype"),
+        dataschema=attributes.get("dataschema"),
+        subject=attributes.get("subject"),
+        data=event.get_data(),
+        extensions=extensions or None,
+    )
+
+
+class EventGridPublisher:
+    """Implements ``shared.ports.EventPublisher`` with an ``EventGridPublisherClient``."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def publish(self, events: Sequence[CloudEvent]) -> None:
+        """Publish all events; throttling, 5xx and network failures raise ``TransientError``.
+
+        A retried publish sends the same event ids again, which consumers dedupe.
+        """
+        from azure.core.exceptions import AzureError
+
+        converted = [to_azure_cloud_event(event) for event in events]
+        for start in range(0, len(converted), MAX_EVENTS_PER_REQUEST):
+            chunk = converted[start : start + MAX_EVENTS_PER_REQUEST]
+            try:
+                self._client.send(chunk)
+            except AzureError as exc:
+                if is_transient(exc):
+                    raise TransientError(f"Event Grid publish failed: {exc}") from exc
+                raise

@@ -1,0 +1,251 @@
+"""Whole flows on azurite: uploads -> thumbnails and index; an order over HTTP -> payments ->
+emails; poison messages parked with their reason and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from functions.azure import bootstrap
+from functions.azure.adapters.tables import (
+    TableIdempotencyStore,
+    TableMetadataIndex,
+    TableOrderStore,
+)
+from functions.azure.events import decode_queue_message
+from functions.azure.names import queue_name
+from functions.local import samples
+from shared.catalog import default_catalog
+from shared.envelope import new_event, to_json_bytes
+from shared.images.metadata import image_id
+from shared.ports import OrderStatus
+from tests.integration.azure.harness import (
+    Deployment,
+    QueueHost,
+    ServiceClients,
+    SmtpRecorder,
+    blob_created_event,
+)
+from tests.support import free_port
+from tests.unit.azure.app_support import user_function
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+CATALOG = default_catalog()
+IMAGE_CONSUMERS = [c.name for c in CATALOG.consumers_of("ImageUploaded")]
+
+
+def upload(storage: ServiceClients, deployment: Deployment, key: str, data: bytes) -> None:
+    from azure.storage.blob import ContentSettings
+
+    storage.blob.get_blob_client(deployment.uploads, key).upload_blob(
+        data, content_settings=ContentSettings(content_type="image/jpeg"))
+
+
+def notify_upload(storage: ServiceClients, event: dict[str, Any]) -> None:
+    """The storage system topic's subscriptions: the event, as JSON, into each image queue."""
+    for consumer in IMAGE_CONSUMERS:
+        storage.queue.get_queue_client(queue_name(consumer)).send_message(json.dumps(event))
+
+
+@pytest.fixture(autouse=True)
+def _clear_mail(smtp: tuple[SmtpRecorder, int]) -> None:
+    smtp[0].messages.clear()
+
+
+# -- Uploads --------------------------------------------------------------------------------------
+
+def test_an_upload_becomes_thumbnails_and_an_index_entity(
+    app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment
+) -> None:
+    key = "uploads/2025/trip/eiffel.jpg"
+    upload(storage, deployment, key, samples.jpeg_with_exif((1600, 1200), orientation=1))
+    event = blob_created_event(storage, deployment.uploads, key)
+    notify_upload(storage, event)
+
+    for consumer in IMAGE_CONSUMERS:
+        invocations = QueueHost(storage, consumer).drain()
+        assert [i.error for i in invocations] == [None]
+
+    thumbnails = storage.blob.get_container_client(deployment.thumbnails)
+    names = sorted(thumbnails.list_blob_names())
+    assert names == ["thumbnails/2025/trip/eiffel.jpg/1024.jpg",
+                     "thumbnails/2025/trip/eiffel.jpg/256.jpg"]
+    small = thumbnails.get_blob_client(names[1]).get_blob_properties()
+    assert small.content_settings.content_type == "image/jpeg"
+    assert small.metadata["source_key"] == key  # Azure spelling of "source-key"
+    index = TableMetadataIndex(storage.table.get_table_client(deployment.tables["index"]))
+    document = index.get(image_id(deployment.uploads, key))
+    assert document is not None
+    assert (document["width"], document["height"], document["format"]) == (1600, 1200, "JPEG")
+    assert document["camera_make"] and document["gps"] is not None
+    # Nothing was written where uploads trigger the pipeline (no recursion), nothing poisoned.
+    assert storage.blob.get_container_client(deployment.uploads).list_blob_names().next() == key
+    assert all(storage.poison_entries(c) == [] for c in IMAGE_CONSUMERS)
+
+    # Event Grid redelivers the same notification: deduplicated, renditions untouched.
+    etag = small.etag
+    notify_upload(storage, event)
+    for consumer in IMAGE_CONSUMERS:
+        QueueHost(storage, consumer).drain()
+    assert thumbnails.get_blob_client(names[1]).get_blob_properties().etag == etag
+
+
+def test_a_corrupt_upload_is_dead_lettered_once_with_its_reason(
+    app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment
+) -> None:
+    key = "uploads/broken.jpg"
+    upload(storage, deployment, key, samples.truncated_jpeg())
+    notify_upload(storage, blob_created_event(storage, deployment.uploads, key))
+    for consumer in IMAGE_CONSUMERS:
+        invocations = QueueHost(storage, consumer).drain()
+        assert [(i.dequeue_count, i.error) for i in invocations] == [(1, None)]  # no retries
+        [entry] = storage.poison_entries(consumer)
+        assert entry["consumer"] == consumer and entry["attempts"] == 1
+        assert "image" in entry["reason"].lower()
+        assert json.loads(entry["original"])["type"] == "Microsoft.Storage.BlobCreated"
+    assert list(storage.blob.get_container_client(deployment.thumbnails).list_blob_names()) == []
+
+
+# -- Orders ---------------------------------------------------------------------------------------
+
+def place(order: dict[str, Any], key: str) -> dict[str, Any]:
+    request = func.HttpRequest(
+        method="POST", url="https://eventsuite-func.azurewebsites.net/orders",
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+        body=json.dumps(order).encode(),
+    )
+    response = user_function("orders_api")(request)
+    assert response.status_code == 202, response.get_body()
+    return dict(json.loads(response.get_body()))
+
+
+@pytest.mark.parametrize(
+    ("email", "status", "outcome_subject"),
+    [("ann@example.com", OrderStatus.PAID, "PaymentReceived"),
+     ("bob@decline.test", OrderStatus.PAYMENT_FAILED, "PaymentFailed")],
+)
+def test_an_order_flows_from_http_to_payment_to_email(
+    app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment,
+    smtp: tuple[SmtpRecorder, int], email: str, status: OrderStatus, outcome_subject: str,
+) -> None:
+    recorder, _ = smtp
+    order = {"customer": {"email": email, "name": "Ann"}, "currency": "EUR",
+             "items": [{"sku": "mug", "name": "Mug", "quantity": 2, "unit_price_minor": 1250}]}
+    placed = place(order, key=f"key-flow-{status.value.lower()}")
+
+    assert [i.error for i in QueueHost(storage, "payments").drain()] == [None]
+    orders = TableOrderStore(storage.table.get_table_client(deployment.tables["orders"]))
+    stored = orders.get(placed["order_id"])
+    assert stored is not None and stored.status is status
+    # OrderPlaced (from the API) and the payment outcome (from payments) reached the notifier.
+    assert [i.error for i in QueueHost(storage, "notifier").drain()] == [None, None]
+    mails = recorder.to(email)
+    assert len(mails) == 2
+    assert {m["X-Event-Type"] for m in mails} == {"OrderPlaced", outcome_subject}
+    assert all(placed["order_id"] in m["Subject"] + m.get_payload() for m in mails)
+    assert len({m["X-Correlation-Id"] for m in mails}) == 1  # one business flow
+    assert all(storage.poison_entries(c) == [] for c in ("payments", "notifier"))
+
+
+# -- Poison messages ------------------------------------------------------------------------------
+
+def test_a_transient_failure_is_retried_up_to_the_consumers_own_limit(
+    deployment: Deployment, storage: ServiceClients
+) -> None:
+    # SMTP relay down for good: notifier (max 8 = the host's maxDequeueCount) retries, then the
+    # dispatcher parks the message with its reason in the poison queue. Nothing is lost.
+    bootstrap.configure(deployment.environ(
+        EVENTSUITE_SMTP_HOST="127.0.0.1", EVENTSUITE_SMTP_PORT=str(free_port()),
+        EVENTSUITE_SMTP_STARTTLS="false"))
+    event = new_event("PaymentReceived", {
+        "order_id": "ord_0123456789abcdef01234567", "payment_id": "pay_1",
+        "amount": {"amount_minor": 100, "currency": "EUR"}, "customer_email": "ann@example.com",
+    }, source="urn:test")
+    body = to_json_bytes(event).decode()
+    storage.queue.get_queue_client("notifier-events").send_message(body)
+    try:
+        invocations = QueueHost(storage, "notifier").drain()
+    finally:
+        bootstrap.reset()
+    limit = CATALOG.consumer("notifier").max_delivery_attempts
+    assert [i.dequeue_count for i in invocations] == list(range(1, limit + 1))
+    assert all(i.error is not None for i in invocations[:-1]) and invocations[-1].error is None
+    [entry] = storage.poison_entries("notifier")
+    assert entry["reason"].startswith(f"gave up after {limit} attempts: SMTP relay")
+    assert entry["attempts"] == limit and entry["original"] == body
+    assert entry["event"]["id"] == event["id"]
+    assert storage.messages("notifier-events") == []
+
+
+def test_a_consumer_with_a_lower_limit_gives_up_before_the_host_does(
+    app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment
+) -> None:
+    # The thumbnailer allows 5 attempts; host.json's maxDequeueCount is 8 (the notifier's).
+    # Another instance holds a live lease on the event, so every attempt is a transient failure.
+    key = "uploads/held.jpg"
+    upload(storage, deployment, key, samples.jpeg_with_exif((64, 48), orientation=1))
+    event = blob_created_event(storage, deployment.uploads, key)
+    storage.queue.get_queue_client("thumbnailer-events").send_message(json.dumps(event))
+    event_id = decode_queue_message(json.dumps(event))["id"]
+    claims = TableIdempotencyStore(storage.table.get_table_client(deployment.tables["idempotency"]))
+    claims.claim(f"thumbnailer:{event_id}", now=time.time(), lease_seconds=3600)
+
+    host = QueueHost(storage, "thumbnailer")
+    invocations = host.drain()
+    limit = CATALOG.consumer("thumbnailer").max_delivery_attempts
+    assert limit < host.max_dequeue_count
+    assert [i.dequeue_count for i in invocations] == list(range(1, limit + 1))
+    [entry] = storage.poison_entries("thumbnailer")
+    assert entry["reason"] == (f"gave up after {limit} attempts: another delivery of this event "
+                               "holds the lease")
+    assert json.loads(entry["original"]) == event
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("this is not an event", "neither JSON nor base64-encoded JSON"),
+        (json.dumps({"id": "x1", "source": "urn:t", "type": "io.eventsuite.PaymentReceived",
+                     "specversion": "1.0", "eventversion": "7", "data": {}}),
+         "newer than this deployment"),
+        (json.dumps({"id": "x2", "source": "urn:t", "type": "io.example.Unknown",
+                     "specversion": "1.0", "data": {}}),
+         "not in the catalog"),
+    ],
+)
+def test_permanent_failures_are_parked_at_once(
+    app_environ: dict[str, str], storage: ServiceClients, body: str, reason: str
+) -> None:
+    storage.queue.get_queue_client("notifier-events").send_message(body)
+    invocations = QueueHost(storage, "notifier").drain()
+    assert [(i.dequeue_count, i.error) for i in invocations] == [(1, None)]
+    [entry] = storage.poison_entries("notifier")
+    assert reason in entry["reason"]
+    assert entry["original"] == body and entry["attempts"] == 1
+
+
+def test_the_runtime_parks_the_message_when_the_sink_is_down(
+    deployment: Deployment, storage: ServiceClients
+) -> None:
+    class BrokenSink:
+        def dead_letter(self, **kwargs: object) -> None:
+            raise ConnectionError("queue service unreachable")
+
+    bootstrap.configure(deployment.environ(), overrides={"dead_letters": BrokenSink()})
+    body = "garbage that can never be processed"
+    storage.queue.get_queue_client("notifier-events").send_message(body)
+    try:
+        host = QueueHost(storage, "notifier")
+        invocations = host.drain()
+    finally:
+        bootstrap.reset()
+    # Every attempt failed (the sink could not park it), so after maxDequeueCount the runtime
+    # moved the untouched original to the same poison queue: still nothing lost.
+    assert [i.dequeue_count for i in invocations] == list(range(1, host.max_dequeue_count + 1))
+    assert all(i.error is not None for i in invocations)
+    assert storage.poison_entries("notifier") == [body]
+    assert storage.messages("notifier-events") == []

@@ -1,0 +1,183 @@
+"""The v2-model app registers exactly the catalog: one queue function per consumer, one HTTP
+function per endpoint, each closure bound to its own consumer, and a light import."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import azure.functions as func
+import pytest
+from azure.functions.queue import QueueMessage
+
+from functions.azure import bootstrap
+from functions.azure.function_app import ANONYMOUS_ENDPOINTS
+from functions.azure.names import is_valid_function_name, is_valid_queue_name, poison_queue_name
+from shared.catalog import default_catalog
+from shared.envelope import new_event, to_json_bytes
+from tests.fakes import fake_ports
+from tests.support import ROOT
+from tests.unit.azure.app_support import registered, user_function
+
+CATALOG = default_catalog()
+
+
+def _trigger(name: str) -> dict[str, object]:
+    bindings = registered()[name].get_dict_repr()["bindings"]
+    triggers = [b for b in bindings if str(b["type"]).endswith("Trigger")]
+    assert len(triggers) == 1, bindings
+    return triggers[0]
+
+
+def test_exactly_the_catalog_is_registered() -> None:
+    assert set(registered()) == set(CATALOG.consumers) | set(CATALOG.endpoints)
+
+
+@pytest.mark.parametrize("consumer", sorted(CATALOG.consumers))
+def test_each_consumer_has_a_queue_trigger_on_its_queue(consumer: str) -> None:
+    trigger = _trigger(consumer)
+    assert trigger["type"] == "queueTrigger"
+    assert trigger["queueName"] == f"{consumer}-events"
+    assert trigger["connection"] == "AzureWebJobsStorage"
+    assert is_valid_queue_name(str(trigger["queueName"]))
+    assert is_valid_queue_name(poison_queue_name(consumer))
+    assert is_valid_function_name(consumer)
+    # The worker binds by parameter name and annotation: both must match the trigger.
+    signature = inspect.signature(user_function(consumer))
+    assert list(signature.parameters) == [trigger["name"]]
+    assert signature.parameters[str(trigger["name"])].annotation is func.QueueMessage
+
+
+@pytest.mark.parametrize("endpoint", sorted(CATALOG.endpoints))
+def test_each_endpoint_has_an_http_trigger_on_its_route(endpoint: str) -> None:
+    spec = CATALOG.endpoint(endpoint)
+    bindings = registered()[endpoint].get_dict_repr()["bindings"]
+    trigger = _trigger(endpoint)
+    assert trigger["type"] == "httpTrigger"
+    assert trigger["route"] == spec.path.lstrip("/")
+    assert [str(m) for m in trigger["methods"]] == [spec.method]
+    expected = "ANONYMOUS" if endpoint in ANONYMOUS_ENDPOINTS else "FUNCTION"
+    assert str(trigger["authLevel"]) == expected
+    assert {"type": "http", "direction": "OUT", "name": "$return"} in [
+        {k: str(v) for k, v in b.items()} for b in bindings
+    ]
+    signature = inspect.signature(user_function(endpoint))
+    assert signature.parameters[str(trigger["name"])].annotation is func.HttpRequest
+    assert signature.return_annotation is func.HttpResponse
+
+
+def test_the_signed_webhook_is_the_only_anonymous_endpoint() -> None:
+    anonymous = {n for n in CATALOG.endpoints if str(_trigger(n)["authLevel"]) == "ANONYMOUS"}
+    assert anonymous == {"payment_webhook"}
+
+
+def test_function_json_is_serialisable() -> None:
+    for function in registered().values():
+        assert json.loads(function.get_function_json())["scriptFile"] == "function_app.py"
+
+
+@pytest.fixture
+def fake_runtime() -> Iterator[dict[str, object]]:
+    ports = fake_ports()
+    overrides = {name: getattr(ports, name) for name in (
+        "objects", "index", "idempotency", "orders", "publisher", "payments", "mailer",
+        "dead_letters", "clock")}
+    bootstrap.configure({"EVENTSUITE_WEBHOOK_SECRET": "whsec_test"}, overrides=overrides)
+    try:
+        yield overrides
+    finally:
+        bootstrap.reset()
+
+
+@pytest.mark.parametrize("consumer", sorted(CATALOG.consumers))
+def test_each_closure_is_bound_to_its_own_consumer(
+    consumer: str, fake_runtime: dict[str, object]
+) -> None:
+    # An event this consumer does not subscribe to: the dispatcher names the consumer it ran as.
+    foreign = next(e for e in CATALOG.events if e not in CATALOG.consumer(consumer).subscribes)
+    data = {
+        "ImageUploaded": {"bucket": "uploads", "key": "uploads/a.png", "size": 1,
+                          "uploaded_at": "2025-01-01T00:00:00Z"},
+        "OrderPlaced": {
+            "order_id": "ord_0123456789abcdef01234567",
+            "customer": {"email": "ann@example.com", "name": None},
+            "total": {"amount_minor": 100, "currency": "EUR"},
+            "items": [{"sku": "mug", "name": None, "quantity": 1, "unit_price_minor": 100}],
+            "placed_at": "2025-01-01T00:00:00Z",
+        },
+    }[foreign]
+    event = new_event(foreign, data, source="urn:test")
+    # What the worker hands a queue function: the queue module's QueueMessage (has dequeue_count).
+    message = QueueMessage(id="m1", body=to_json_bytes(event), dequeue_count=1)
+    assert user_function(consumer)(message) is None
+    entries = fake_runtime["dead_letters"].entries  # type: ignore[attr-defined]
+    assert [e["consumer"] for e in entries] == [consumer]
+    assert f"consumer {consumer!r} does not subscribe to {foreign}" in entries[0]["reason"]
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+
+
+def test_importing_the_app_is_light() -> None:
+    result = _run("""
+        import sys
+        import functions.azure.function_app
+        heavy = ("azure.storage", "azure.data", "azure.eventgrid", "azure.identity", "PIL")
+        loaded = sorted(m for m in sys.modules if m.startswith(heavy))
+        print(loaded)
+        sys.exit(1 if loaded else 0)
+    """)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_payments_function_never_imports_pillow() -> None:
+    result = _run("""
+        import sys
+        from azure.functions.queue import QueueMessage
+        from functions.azure import bootstrap
+        from shared.envelope import new_event, to_json_bytes
+        from tests.fakes import fake_ports
+        from tests.unit.azure.app_support import user_function
+        ports = fake_ports()
+        names = ("objects", "idempotency", "orders", "publisher", "payments", "mailer",
+                 "dead_letters", "clock")
+        bootstrap.configure({}, overrides={n: getattr(ports, n) for n in names})
+        data = {"order_id": "ord_0123456789abcdef01234567",
+                "customer": {"email": "ann@example.com", "name": None},
+                "total": {"amount_minor": 100, "currency": "EUR"},
+                "items": [{"sku": "mug", "name": None, "quantity": 1, "unit_price_minor": 100}],
+                "placed_at": "2025-01-01T00:00:00Z"}
+        body = to_json_bytes(new_event("OrderPlaced", data, source="urn:test"))
+        user_function("payments")(QueueMessage(id="1", body=body, dequeue_count=1))
+        assert [e["type"] for e in ports.publisher.events] == ["io.eventsuite.PaymentReceived"]
+        sys.exit(1 if any(m == "PIL" or m.startswith("PIL.") for m in sys.modules) else 0)
+    """)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_consumers_get_no_publisher_and_never_import_event_grid() -> None:
+    result = _run("""
+        import sys
+        from functions.azure.bootstrap import AzureRuntime
+        from functions.azure.clients import AzureClients
+        class NoCredential:
+            def get_token(self, *scopes, **kwargs):
+                raise AssertionError("no network in this test")
+        env = {
+            "EVENTSUITE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
+            "EVENTSUITE_EVENTGRID_ENDPOINT": "https://topic.westeurope-1.eventgrid.azure.net/api/events",
+        }
+        runtime = AzureRuntime(env, clients=AzureClients(env, credential=NoCredential()))
+        for consumer in ("thumbnailer", "indexer"):
+            ports = runtime.dispatcher(consumer).ports
+            assert ports.publisher is None and ports.orders is None and ports.mailer is None
+            assert ports.objects is not None and ports.index is not None
+        sys.exit(1 if any(m.startswith("azure.eventgrid") for m in sys.modules) else 0)
+    """)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,101 @@
+"""The deployment zip: layout, requirements from pyproject, byte-identical rebuilds."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from functions.azure import package
+from functions.packaging import ROOT
+
+
+@pytest.fixture
+def site_packages(tmp_path: Path) -> Path:
+    """A stand-in for the pip-installed dependencies (the real install needs PyPI)."""
+    root = tmp_path / "site-packages"
+    (root / "somepkg").mkdir(parents=True)
+    (root / "somepkg" / "__init__.py").write_text("VALUE = 1\n")
+    (root / "somepkg" / "_native.cpython-312-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    (root / "somepkg-1.0.dist-info").mkdir()
+    (root / "somepkg-1.0.dist-info" / "RECORD").write_text("somepkg/__init__.py,,\n")
+    (root / "bin").mkdir()
+    (root / "bin" / "somepkg").write_text("#!/home/someone/.venv/bin/python\n")
+    (root / "somepkg" / "__pycache__").mkdir()
+    (root / "somepkg" / "__pycache__" / "__init__.cpython-312.pyc").write_bytes(b"junk")
+    return root
+
+
+def _build(tmp_path: Path, name: str, site_packages: Path | None) -> tuple[Path, str]:
+    output = tmp_path / name
+    digest = package.build(output, site_packages=site_packages, work_dir=tmp_path / "work")
+    return output, digest
+
+
+def test_rebuilds_are_byte_identical(tmp_path: Path, site_packages: Path) -> None:
+    first, first_digest = _build(tmp_path, "a.zip", site_packages)
+    for path in site_packages.rglob("*"):  # mtimes must not matter
+        path.touch()
+    second, second_digest = _build(tmp_path, "b.zip", site_packages)
+    assert first_digest == second_digest
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_layout(tmp_path: Path, site_packages: Path) -> None:
+    output, _ = _build(tmp_path, "app.zip", site_packages)
+    with zipfile.ZipFile(output) as archive:
+        names = set(archive.namelist())
+        app_module = (package.AZURE_DIR / "function_app.py").read_bytes()
+        assert archive.read("function_app.py") == app_module
+        assert archive.read("host.json") == (package.AZURE_DIR / "host.json").read_bytes()
+        requirements = archive.read("requirements.txt").decode().split()
+        infos = archive.infolist()
+    assert {"function_app.py", "host.json", "requirements.txt", "functions/__init__.py",
+            "functions/azure/__init__.py", "functions/azure/entrypoint.py",
+            "functions/azure/adapters/tables.py", "shared/catalog/catalog.json",
+            "shared/dispatch.py"} <= names
+    site = package.SITE_PACKAGES
+    assert {f"{site}/somepkg/__init__.py", f"{site}/somepkg-1.0.dist-info/RECORD",
+            f"{site}/somepkg/_native.cpython-312-x86_64-linux-gnu.so"} <= names
+    # Not shipped: console scripts (absolute shebangs), caches, build tools, a second app module.
+    assert not [n for n in names if n.startswith(f"{site}/bin/") or "__pycache__" in n
+                or n.endswith(".pyc")]
+    assert "functions/azure/function_app.py" not in names
+    assert "functions/azure/package.py" not in names
+    assert not [n for n in names if n.startswith(("tests/", "terraform/", "functions/aws/"))]
+    assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in infos)
+    assert [n.split("==")[0] for n in requirements] == [
+        r.split(">")[0].split("=")[0].split("<")[0] for r in package.requirements()
+    ]
+    assert all("==" in line for line in requirements)  # pinned to the tested versions
+
+
+def test_requirements_come_from_pyproject() -> None:
+    names = {r.split(">")[0].split("<")[0].split("=")[0].lower() for r in package.requirements()}
+    assert {"azure-functions", "azure-storage-blob", "azure-storage-queue", "azure-data-tables",
+            "azure-eventgrid", "azure-identity", "cloudevents", "jsonschema", "pillow"} <= names
+    assert not names & {"boto3", "google-cloud-pubsub", "functions-framework", "pytest"}
+
+
+def test_constraints_pin_what_was_tested() -> None:
+    pins = dict(line.split("==") for line in package.constraints())
+    import azure.storage.blob
+    import cloudevents
+
+    assert pins["cloudevents"] == cloudevents.__version__
+    assert pins["azure-storage-blob"] == azure.storage.blob.__version__
+
+
+def test_the_python_version_matches_the_terraform_default() -> None:
+    variables = (ROOT / "terraform" / "modules" / "azure-suite" / "variables.tf")
+    if not variables.exists():
+        pytest.skip("the Azure Terraform module is not in this checkout")
+    hcl2 = pytest.importorskip("hcl2")
+    with variables.open() as handle:
+        parsed = hcl2.load(handle)
+    # python-hcl2 keeps the quotes of names and string values.
+    defaults = {name.strip('"'): str(spec.get("default")).strip('"')
+                for block in parsed["variable"] for name, spec in block.items()}
+    assert defaults["python_version"] == package.PYTHON_VERSION
+    assert defaults["package_path"].endswith("build/azure/functionapp.zip")
