@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -29,6 +29,11 @@ $(VENV)/.stamp-local: pyproject.toml | $(PY)
 $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[local,aws,gcp,azure,dev]'
 	@touch $@ $(VENV)/.stamp-local
+
+# Emulators from npm (azurite), pinned by tests/node/package-lock.json.
+tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm (node) is needed for the azurite emulator"; exit 2; }
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 
 setup: $(VENV)/.stamp-local ## virtualenv with the core and the local backend
 
@@ -47,7 +52,7 @@ lint: setup-dev ## ruff and mypy (strict on shared/)
 	$(VENV)/bin/ruff check shared functions tests
 	$(VENV)/bin/mypy
 
-test: setup-dev lint ## the whole test suite (unit, integration against emulators, e2e, terraform)
+test: setup-dev tests/node/node_modules/.package-lock.json lint ## the whole test suite (unit, emulators, e2e, terraform)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup-dev ## unit tests only
@@ -56,6 +61,49 @@ test-fast: setup-dev ## unit tests only
 bench: setup-dev ## benchmarks: thumbnails, cold start, package sizes, broker throughput
 	$(PIP) install --quiet -e '.[local,aws,gcp,azure,dev,bench]'
 	$(PY) -m tests.bench.run
+
+# --- packages and deployment -------------------------------------------------------------
+# Terraform roots live in terraform/<cloud>; each needs terraform/<cloud>/terraform.tfvars
+# (copy the .example). AUTO_APPROVE=1 skips terraform's interactive approval.
+TF_APPROVE := $(if $(filter 1 true yes,$(AUTO_APPROVE)),-auto-approve,)
+
+package: package-aws package-gcp package-azure ## build every cloud's reproducible zips under build/
+
+package-aws: setup-dev ## Lambda zips per function group (manylinux arm64 wheels), printed with sizes
+	$(PY) -m functions.aws.package
+
+package-gcp: setup-dev ## Cloud Functions source zips per function group
+	$(PY) -m functions.gcp.package
+
+package-azure: setup-dev ## the Flex Consumption app zip (host.json checked against the catalog)
+	$(PY) -m functions.azure.hostjson --check
+	$(PY) -m functions.azure.package
+
+plan-%: package-% ## terraform init + plan for a cloud (plan-aws, plan-gcp, plan-azure)
+	terraform/tools/preflight.sh $*
+	terraform -chdir=terraform/$* init -input=false
+	terraform -chdir=terraform/$* plan -input=false -out=tfplan
+
+deploy-aws: package-aws ## package, then terraform apply in terraform/aws
+	terraform/tools/preflight.sh aws
+	terraform -chdir=terraform/aws init -input=false
+	terraform -chdir=terraform/aws apply -input=false $(TF_APPROVE)
+
+deploy-gcp: package-gcp ## package, then terraform apply in terraform/gcp (uploads the zips)
+	terraform/tools/preflight.sh gcp
+	terraform -chdir=terraform/gcp init -input=false
+	terraform -chdir=terraform/gcp apply -input=false $(TF_APPROVE)
+
+deploy-azure: package-azure ## package, terraform apply, then upload the zip to the Flex app
+	terraform/tools/preflight.sh azure --need-cli
+	terraform -chdir=terraform/azure init -input=false
+	terraform -chdir=terraform/azure apply -input=false $(TF_APPROVE)
+	terraform -chdir=terraform/azure output -json deployment_commands \
+	  | (cd terraform/azure && $(abspath $(PY)) -c 'import json, subprocess, sys; [subprocess.run(c, check=True) for c in json.load(sys.stdin)]')
+
+destroy-%: ## terraform destroy for a cloud (destroy-aws, destroy-gcp, destroy-azure)
+	terraform/tools/preflight.sh $*
+	terraform -chdir=terraform/$* destroy -input=false $(TF_APPROVE)
 
 clean: ## remove build outputs and local state (not the virtualenv)
 	rm -rf build $(HOME_DIR) $(HOME_DIR).log .pytest_cache .mypy_cache .ruff_cache

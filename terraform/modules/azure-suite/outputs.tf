@@ -115,13 +115,13 @@ output "log_analytics_workspace_id" {
 }
 
 output "deployment_commands" {
-  description = "Commands `make deploy-azure` runs after `terraform apply` (see README: code deploy, and the AzureWebJobsStorage workaround when Shared Key is disabled)."
+  description = "Commands (argument lists) `make deploy-azure` runs after `terraform apply` (see README: code deploy, and the AzureWebJobsStorage workaround when Shared Key is disabled)."
   value = concat(
     local.host_storage_uses_identity ? [
-      "az functionapp config appsettings delete --resource-group ${local.resource_group_name} --name ${azurerm_function_app_flex_consumption.this.name} --setting-names AzureWebJobsStorage",
+      ["az", "functionapp", "config", "appsettings", "delete", "--resource-group", local.resource_group_name, "--name", azurerm_function_app_flex_consumption.this.name, "--setting-names", "AzureWebJobsStorage"],
     ] : [],
     [
-      "az functionapp deployment source config-zip --resource-group ${local.resource_group_name} --name ${azurerm_function_app_flex_consumption.this.name} --src ${var.package_path}",
+      ["az", "functionapp", "deployment", "source", "config-zip", "--resource-group", local.resource_group_name, "--name", azurerm_function_app_flex_consumption.this.name, "--src", var.package_path],
     ],
   )
 }
