@@ -79,23 +79,27 @@ package-azure: setup-dev ## the Flex Consumption app zip (host.json checked agai
 	$(PY) -m functions.azure.hostjson --check
 	$(PY) -m functions.azure.package
 
-plan-%: package-% ## terraform init + plan for a cloud (plan-aws, plan-gcp, plan-azure)
+plan-%: ## preflight, package, terraform init + plan for a cloud (plan-aws, plan-gcp, plan-azure)
 	terraform/tools/preflight.sh $*
+	$(MAKE) --no-print-directory package-$*
 	terraform -chdir=terraform/$* init -input=false
 	terraform -chdir=terraform/$* plan -input=false -out=tfplan
 
-deploy-aws: package-aws ## package, then terraform apply in terraform/aws
+deploy-aws: ## preflight, package, then terraform apply in terraform/aws
 	terraform/tools/preflight.sh aws
+	$(MAKE) --no-print-directory package-aws
 	terraform -chdir=terraform/aws init -input=false
 	terraform -chdir=terraform/aws apply -input=false $(TF_APPROVE)
 
-deploy-gcp: package-gcp ## package, then terraform apply in terraform/gcp (uploads the zips)
+deploy-gcp: ## preflight, package, then terraform apply in terraform/gcp (it uploads the zips)
 	terraform/tools/preflight.sh gcp
+	$(MAKE) --no-print-directory package-gcp
 	terraform -chdir=terraform/gcp init -input=false
 	terraform -chdir=terraform/gcp apply -input=false $(TF_APPROVE)
 
-deploy-azure: package-azure ## package, terraform apply, then upload the zip to the Flex app
+deploy-azure: ## preflight, package, terraform apply, then upload the zip to the Flex app
 	terraform/tools/preflight.sh azure --need-cli
+	$(MAKE) --no-print-directory package-azure
 	terraform -chdir=terraform/azure init -input=false
 	terraform -chdir=terraform/azure apply -input=false $(TF_APPROVE)
 	terraform -chdir=terraform/azure output -json deployment_commands \

@@ -1,0 +1,47 @@
+"""AWS Lambda entry points (handlers ``functions.aws.entrypoint.handle_queue`` / ``handle_http``).
+
+Importing this module imports nothing but the standard library: the function is composed on
+its first invocation (``bootstrap``) and reused for the life of the execution environment.
+Which consumer or endpoint this is comes from ``EVENTSUITE_CONSUMER`` / ``EVENTSUITE_ENDPOINT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from functions.aws.bootstrap import HttpFunction, QueueFunction
+
+
+@cache
+def queue_function() -> QueueFunction:
+    """The consumer function, built once per process from the environment."""
+    from functions.aws.bootstrap import queue_function_from_env
+
+    return queue_function_from_env()
+
+
+@cache
+def http_function() -> HttpFunction:
+    """The HTTP function, built once per process from the environment."""
+    from functions.aws.bootstrap import http_function_from_env
+
+    return http_function_from_env()
+
+
+def handle_queue(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """SQS event source mapping handler; returns ``{"batchItemFailures": [...]}``."""
+    return queue_function()(event, context)
+
+
+def handle_http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """API Gateway HTTP API / function URL handler (payload format 2.0)."""
+    return http_function()(event, context)
+
+
+def reset() -> None:
+    """Forget the composed functions (tests that change the environment)."""
+    queue_function.cache_clear()
+    http_function.cache_clear()

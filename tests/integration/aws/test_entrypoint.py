@@ -1,0 +1,94 @@
+"""The Lambda handlers exactly as deployed: configured by environment, composed on first call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from functions.aws import bootstrap, entrypoint
+from functions.aws.clients import AwsClients
+from functions.aws.topology import Topology, create_topology
+from functions.local import samples
+from shared.images.metadata import image_id
+from tests.integration.aws.conftest import unique_prefix
+from tests.integration.aws.harness import FakeLambdaContext, Poller
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def topology(clients: AwsClients) -> Topology:
+    return create_topology(clients, unique_prefix("ent"), visibility_timeout_seconds=30)
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> Iterator[pytest.MonkeyPatch]:
+    """A fresh execution environment: caches dropped, AWS_ENDPOINT_URL pointing at moto."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    entrypoint.reset()
+    bootstrap.default_clients.cache_clear()
+    yield monkeypatch
+    entrypoint.reset()
+    bootstrap.default_clients.cache_clear()
+
+
+def test_handle_queue_is_configured_by_the_environment(
+    lambda_env: pytest.MonkeyPatch, topology: Topology, clients: AwsClients
+) -> None:
+    for name, value in topology.environment(consumer="indexer", mailer="none").items():
+        lambda_env.setenv(name, value)
+    uploads = topology.names.buckets["uploads"]
+    clients.s3.put_object(
+        Bucket=uploads,
+        Key="uploads/entry.jpg",
+        Body=samples.jpeg_with_exif((320, 240), orientation=1),
+    )
+
+    invocations = Poller(clients, topology, "indexer", entrypoint.handle_queue).drain()
+
+    assert [i.failures for i in invocations] == [[]]
+    assert entrypoint.queue_function() is entrypoint.queue_function()  # composed once
+    assert entrypoint.queue_function().consumer == "indexer"
+    item = clients.dynamodb.get_item(
+        TableName=topology.names.tables["index"],
+        Key={"image_id": {"S": image_id(uploads, "uploads/entry.jpg")}},
+    )
+    assert item["Item"]["width"]["N"] == "320"
+    # The indexer never publishes or mails: those clients were never even built.
+    created = bootstrap.default_clients().created()
+    assert "events" not in created and "sesv2" not in created and "secretsmanager" not in created
+
+
+def test_handle_http_is_configured_by_the_environment(
+    lambda_env: pytest.MonkeyPatch, topology: Topology, clients: AwsClients
+) -> None:
+    for name, value in topology.environment(endpoint="orders_api", mailer="none").items():
+        lambda_env.setenv(name, value)
+    event = {
+        "version": "2.0",
+        "rawPath": "/orders",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/orders"}},
+        "isBase64Encoded": False,
+        "body": json.dumps(
+            {
+                "customer": {"email": "zoe@example.com"},
+                "currency": "GBP",
+                "items": [{"sku": "tea", "quantity": 1, "unit_price_minor": 450}],
+            }
+        ),
+    }
+    response = entrypoint.handle_http(event, FakeLambdaContext("orders_api"))
+    assert response["statusCode"] == 202, response["body"]
+    assert response["headers"]["Content-Type"] == "application/json"
+    order_id = json.loads(response["body"])["order_id"]
+    (message,) = Poller(clients, topology, "payments", lambda e, c: {}).peek()
+    assert json.loads(message["Body"])["detail"]["data"]["order_id"] == order_id
+
+
+def test_a_function_without_its_name_fails_loudly(lambda_env: pytest.MonkeyPatch) -> None:
+    lambda_env.delenv("EVENTSUITE_CONSUMER", raising=False)
+    with pytest.raises(RuntimeError, match="EVENTSUITE_CONSUMER"):
+        entrypoint.handle_queue({"Records": []}, None)

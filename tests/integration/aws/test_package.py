@@ -1,0 +1,137 @@
+"""Lambda zips: reproducible bytes, the right files, no Pillow for the orders group."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from functions.aws import package
+from functions.packaging import ROOT
+
+MODULE_OF = {
+    "pillow": "PIL",
+    "rpds-py": "rpds",
+    "jsonschema-specifications": "jsonschema_specifications",
+}
+
+
+def fake_installer(calls: list[str]) -> package.Installer:
+    """Stands in for pip: one small package per lock line, plus the clutter pip leaves."""
+
+    def install(lock: Path, target: Path) -> None:
+        calls.append(lock.name)
+        for line in lock.read_text().splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name, _, rest = line.partition("==")
+            version = rest.split()[0]
+            module = target / MODULE_OF.get(name.lower(), name.lower().replace("-", "_"))
+            module.mkdir(parents=True)
+            (module / "__init__.py").write_text(f'"""fake {name}"""\n')
+            info = target / f"{name}-{version}.dist-info"
+            info.mkdir()
+            (info / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
+            for clutter in ("RECORD", "INSTALLER", "REQUESTED"):
+                (info / clutter).write_text(f"{target}\n")  # absolute paths: must not ship
+        (target / "bin").mkdir(exist_ok=True)
+        (target / "bin" / "tool").write_text(f"#!{target}/python\n")
+        (target / "PIL" / "__pycache__").mkdir(parents=True, exist_ok=True)
+
+    return install
+
+
+def names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[package.Package]]:
+    calls: list[str] = []
+    first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    result: dict[str, list[package.Package]] = {}
+    for group in package.GROUPS:
+        result[group] = [
+            package.build_group(group, out, installer=fake_installer(calls), cache=out / ".deps")
+            for out in (first, second)
+        ]
+    return result
+
+
+def test_rebuilding_gives_byte_identical_zips(builds: dict[str, list[package.Package]]) -> None:
+    for first, second in builds.values():
+        assert first.path != second.path  # different directories, so no path leaks in
+        assert first.sha256 == second.sha256
+        assert first.path.read_bytes() == second.path.read_bytes()
+
+
+def test_the_orders_zip_has_no_pillow_and_the_images_zip_has(
+    builds: dict[str, list[package.Package]],
+) -> None:
+    orders = names(builds["orders"][0].path)
+    images = names(builds["images"][0].path)
+    assert not [n for n in orders if n.startswith(("PIL/", "pillow"))]
+    assert "PIL/__init__.py" in images
+
+
+def test_zips_hold_the_runtime_and_nothing_else(builds: dict[str, list[package.Package]]) -> None:
+    for group, (built, _) in builds.items():
+        entries = names(built.path)
+        assert entries == sorted(entries)
+        for required in (
+            "functions/__init__.py",
+            "functions/aws/entrypoint.py",
+            "functions/aws/bootstrap.py",
+            "functions/aws/adapters/dynamodb.py",
+            "shared/catalog/catalog.json",
+            "shared/catalog/schemas/OrderPlaced.v2.json",
+            "shared/templates/OrderPlaced.txt",
+            "cloudevents/__init__.py",
+        ):
+            assert required in entries, (group, required)
+        forbidden = [
+            n
+            for n in entries
+            if n.startswith(("bin/", "boto3/", "botocore/", "tests/"))
+            or n in ("functions/aws/package.py", "functions/aws/topology.py", ".complete")
+            or "/requirements/" in n
+            or "__pycache__" in n
+            or n.endswith(".pyc")
+            or n.rsplit("/", 1)[-1] in ("RECORD", "INSTALLER", "REQUESTED")
+        ]
+        assert forbidden == [], group
+        with zipfile.ZipFile(built.path) as archive:
+            assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert built.unzipped >= built.zipped > 0
+
+
+def test_the_dependency_install_is_cached_by_lock_hash(tmp_path: Path) -> None:
+    calls: list[str] = []
+    for _ in range(2):
+        package.build_group(
+            "orders", tmp_path, installer=fake_installer(calls), cache=tmp_path / "cache"
+        )
+    assert calls == ["orders.txt"]
+
+
+def test_locks_are_pinned_hashed_and_keep_the_runtime_sdk_and_pillow_where_they_belong() -> None:
+    locks = {g: package.requirements_file(g).read_text().splitlines() for g in package.GROUPS}
+    for group, lines in locks.items():
+        requirements = [line for line in lines if line and not line.startswith("#")]
+        assert requirements, group
+        assert all("==" in line and "--hash=sha256:" in line for line in requirements), group
+        lowered = " ".join(requirements).lower()
+        assert "boto3" not in lowered and "botocore" not in lowered
+    assert not any(line.lower().startswith("pillow") for line in locks["orders"])
+    assert any(line.lower().startswith("pillow") for line in locks["images"])
+
+
+def test_a_real_orders_zip_if_built_has_no_pillow() -> None:
+    built = ROOT / "build" / "aws" / "orders.zip"
+    if not built.exists():
+        pytest.skip("run `make package-aws` to check the real archive")
+    entries = names(built)
+    assert not [n for n in entries if n.startswith(("PIL/", "pillow"))]
+    assert "rpds/__init__.py" in entries  # the real dependencies are there

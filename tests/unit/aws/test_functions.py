@@ -1,0 +1,165 @@
+"""The Lambda function objects over fake ports: batch responses, HTTP mapping, configuration."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from functions.aws.adapters.secrets import parse_secret_string
+from functions.aws.bootstrap import AwsConfig, HttpFunction, QueueFunction
+from functions.aws.errors import is_transient, transient_errors
+from shared.dispatch import Dispatcher
+from shared.envelope import new_event, to_json_bytes
+from shared.errors import TransientError
+from tests.fakes import fake_ports
+
+
+class Context:
+    def __init__(self, remaining: int) -> None:
+        self.remaining = remaining
+        self.aws_request_id = "req-123"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining
+
+
+def record(message_id: str, body: str, receive_count: int = 1) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+    }
+
+
+def placed(n: int, email: str = "ann@example.com") -> str:
+    event = new_event(
+        "OrderPlaced",
+        {
+            "order_id": f"ord_{n:024x}",
+            "customer": {"email": email, "name": None},
+            "total": {"amount_minor": 100, "currency": "EUR"},
+            "items": [{"sku": "a", "name": None, "quantity": 1, "unit_price_minor": 100}],
+            "placed_at": "2026-11-26T10:00:00.000Z",
+        },
+        source="urn:t",
+    )
+    return to_json_bytes(event).decode()
+
+
+def test_only_records_to_retry_are_reported() -> None:
+    ports = fake_ports()
+    calls: list[str] = []
+
+    def handler(event: Any, _ports: Any) -> None:
+        calls.append(event.data["order_id"])
+        if event.data["customer"]["email"] == "flaky@example.com":
+            raise TransientError("relay busy")
+
+    function = QueueFunction(Dispatcher("notifier", ports, handler=handler))
+    response = function(
+        {
+            "Records": [
+                record("ok", placed(1)),
+                record("flaky", placed(2, "flaky@example.com")),
+                record("poison", "not json"),
+                record("last-try", placed(3, "flaky@example.com"), receive_count=8),
+            ]
+        },
+        Context(60_000),
+    )
+    assert response == {"batchItemFailures": [{"itemIdentifier": "flaky"}]}
+    reasons = [e["reason"] for e in ports.dead_letters.entries]
+    assert any("not JSON" in r for r in reasons)
+    assert any(r.startswith("gave up after 8 attempts") for r in reasons)
+    assert len(calls) == 3
+
+
+def test_records_are_not_started_when_the_invocation_is_about_to_time_out() -> None:
+    calls: list[str] = []
+    function = QueueFunction(
+        Dispatcher("notifier", fake_ports(), handler=lambda e, p: calls.append(e.id))
+    )
+    response = function(
+        {"Records": [record("a", placed(1)), record("b", placed(2))]}, Context(1_000)
+    )
+    assert response == {"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}
+    assert calls == []
+
+
+def test_http_function_maps_errors_without_leaking_them() -> None:
+    function = HttpFunction("orders_api", fake_ports(orders=None))
+    response = function(
+        {
+            "requestContext": {"http": {"method": "POST"}},
+            "rawPath": "/orders",
+            "body": json.dumps(
+                {
+                    "customer": {"email": "a@b.co"},
+                    "currency": "EUR",
+                    "items": [{"sku": "a", "quantity": 1, "unit_price_minor": 1}],
+                }
+            ),
+        },
+        Context(1000),
+    )
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"error": "internal error", "request_id": "req-123"}
+    assert "Traceback" not in response["body"]
+    with pytest.raises(Exception, match="unknown endpoint"):
+        HttpFunction("nope", fake_ports())
+
+
+def test_configuration_from_the_environment() -> None:
+    config = AwsConfig.from_env(
+        {
+            "EVENTSUITE_CONSUMER": "payments",
+            "EVENTSUITE_EVENT_BUS": "suite-events",
+            "EVENTSUITE_DLQ_URL": " ",
+            "EVENTSUITE_MAILER": "SMTP",
+            "AWS_REGION": "eu-west-1",
+            "EVENTSUITE_WEBHOOK_SECRET": "a, b",
+            "EVENTSUITE_THUMBNAILS_BUCKET": "thumbs",
+        }
+    )
+    assert (config.consumer, config.event_bus, config.dlq_url, config.mailer, config.region) == (
+        "payments",
+        "suite-events",
+        None,
+        "smtp",
+        "eu-west-1",
+    )
+    assert config.settings.webhook_secrets == ("a", "b")
+    assert config.settings.thumbnails_bucket == "thumbs"
+    with pytest.raises(ValueError, match="EVENTSUITE_MAILER"):
+        AwsConfig.from_env({"EVENTSUITE_MAILER": "pigeon"})
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "Op",
+    )
+
+
+def test_only_throttling_server_and_network_errors_are_transient() -> None:
+    assert is_transient(_client_error("ThrottlingException", 400))
+    assert is_transient(_client_error("ProvisionedThroughputExceededException", 400))
+    assert is_transient(_client_error("Whatever", 503))
+    assert is_transient(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    assert not is_transient(_client_error("AccessDeniedException", 403))
+    assert not is_transient(_client_error("ValidationException", 400))
+    with pytest.raises(TransientError, match="S3 thing: SlowDown"), transient_errors("S3 thing"):
+        raise _client_error("SlowDown", 503)
+    with pytest.raises(ClientError), transient_errors("S3 thing"):
+        raise _client_error("AccessDenied", 403)
+
+
+def test_secret_strings() -> None:
+    assert parse_secret_string("one") == ("one",)
+    assert parse_secret_string(" new , old ,") == ("new", "old")
+    assert parse_secret_string('["new", "old"]') == ("new", "old")
+    assert parse_secret_string('{"current": "new", "previous": "old"}') == ("new", "old")
+    assert parse_secret_string("") == ()
