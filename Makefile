@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 HOME_DIR ?= .eventsuite
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-dev demo serve run test test-fast lint typecheck bench \
+.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas demo serve run test test-fast lint typecheck bench \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
@@ -29,6 +29,23 @@ $(VENV)/.stamp-local: pyproject.toml | $(PY)
 $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[local,aws,gcp,azure,dev]'
 	@touch $@ $(VENV)/.stamp-local
+
+# Infrastructure-as-code tools in their own venv: checkov pins clash with the app's packages.
+IAC_VENV ?= .venv-iac
+IAC_PY   := $(IAC_VENV)/bin/python
+
+$(IAC_VENV)/.stamp: terraform/tools/requirements-iac.txt
+	$(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(IAC_PY) -m pip install --quiet --disable-pip-version-check -r terraform/tools/requirements-iac.txt
+	@touch $@
+
+# The terraform-fmt fallback formatter for machines without a terraform binary.
+terraform/tools/node_modules/.package-lock.json: terraform/tools/package.json terraform/tools/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm (node) is needed for the fmt fallback"; exit 2; }
+	npm ci --prefix terraform/tools --no-audit --no-fund --loglevel=error
+
+setup-iac: $(IAC_VENV)/.stamp terraform/tools/node_modules/.package-lock.json ## checkov, check-jsonschema, offline fmt fallback
 
 # Emulators from npm (azurite), pinned by tests/node/package-lock.json.
 tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
@@ -52,11 +69,20 @@ lint: setup-dev ## ruff and mypy (strict on shared/)
 	$(VENV)/bin/ruff check shared functions tests
 	$(VENV)/bin/mypy
 
-test: setup-dev tests/node/node_modules/.package-lock.json lint ## the whole test suite (unit, emulators, e2e, terraform)
+test: setup-dev setup-iac tests/node/node_modules/.package-lock.json lint ## the whole test suite (unit, emulators, e2e, terraform)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup-dev ## unit tests only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+tf-check: setup-dev setup-iac ## offline Terraform checks only (schemas, fmt, checkov, catalog parity)
+	$(PY) -m pytest tests/terraform $(PYTEST_ARGS)
+
+tf-docs: setup-dev ## regenerate the module READMEs' inputs/outputs tables
+	$(PY) terraform/tools/gen_module_docs.py
+
+tf-schemas: setup-dev ## refresh the provider schemas from the pinned cdktn wheels (needs PyPI)
+	$(PY) terraform/tools/extract_provider_schemas.py
 
 bench: setup-dev ## benchmarks: thumbnails, cold start, package sizes, broker throughput
 	$(PIP) install --quiet -e '.[local,aws,gcp,azure,dev,bench]'

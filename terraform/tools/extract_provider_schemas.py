@@ -63,6 +63,10 @@ PINS: dict[tuple[str, int], tuple[str, str]] = {
     ("local", 2): ("cdktn-provider-local", "14.0.1"),
 }
 
+# cdktf makes every provider-level argument optional (they may come from the environment), but
+# Terraform itself requires some: record those here. azurerm: "features" is Required, MaxItems 1.
+PROVIDER_REQUIRED_BLOCKS: dict[str, dict[str, bool]] = {"azurerm": {"features": False}}  # name -> list
+
 _LINK = re.compile(r"\{@link https://registry\.terraform\.io/providers/[^ ]+?#([A-Za-z0-9_]+) [^}]*\}")
 _TYPE_LINK = re.compile(
     r"\{@link https://registry\.terraform\.io/providers/([^/]+)/([^/]+)/([^/]+)/docs"
@@ -161,7 +165,9 @@ class Extractor:
             name = self._tf_name(prop)
             required = not prop.get("optional", False)
             summary = (prop.get("docs") or {}).get("summary", "")
-            is_block = summary.strip().endswith(" block.")
+            # the generator documents a block as exactly "<name> block."; a description that
+            # merely ends in "block." (e.g. "The name of the reservation block.") is an argument
+            is_block = summary.strip() == f"{name} block."
             ref, coll = self._struct_ref(prop["type"])
             if is_block:
                 if ref:
@@ -224,6 +230,8 @@ def extract_one(provider: str, major: int, wheel_dir: Path, out_dir: Path) -> Pa
         )
     ex = Extractor(assembly)
     schema = ex.extract()
+    for block, is_list in PROVIDER_REQUIRED_BLOCKS.get(provider, {}).items():
+        schema["provider_config"]["blocks"][block].update(required=True, list=is_list)
     schema.update(
         {
             "format": 1,

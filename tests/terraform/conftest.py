@@ -1,0 +1,60 @@
+"""Fixtures for the offline Terraform checks (tests/terraform).
+
+The checks themselves live in terraform/tools/ (tfcheck.py, gen_module_docs.py) so that
+pre-commit and the CLI run exactly the same code as these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = REPO / "terraform" / "tools"
+if str(TOOLS) not in sys.path:
+    sys.path.insert(0, str(TOOLS))
+
+import tfcheck  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.terraform)
+
+
+def missing_tool(reason: str) -> None:
+    """A tool the check needs is absent: fail in CI (CI=true), skip with the reason elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing tool fails; run `make test`, which installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def terraform_dir() -> Path:
+    return tfcheck.TERRAFORM_DIR
+
+
+@pytest.fixture
+def tf_copy(tmp_path: Path) -> Path:
+    """A private copy of terraform/ (and the catalog at the same relative place) to break."""
+    dst = tmp_path / "repo"
+    shutil.copytree(
+        tfcheck.TERRAFORM_DIR,
+        dst / "terraform",
+        ignore=shutil.ignore_patterns(".terraform", "node_modules", "*.tfstate*", "tools"),
+    )
+    (dst / "shared" / "catalog").mkdir(parents=True)
+    shutil.copy2(tfcheck.CATALOG, dst / "shared" / "catalog" / "catalog.json")
+    return dst / "terraform"
+
+
+def report(findings: list[tfcheck.Finding]) -> str:
+    return "\n".join(str(f) for f in findings)
