@@ -4,8 +4,10 @@ with the local broker delivering CloudEvents to them over HTTP."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +20,12 @@ from functions.local.broker import Message
 from shared.catalog import default_catalog
 
 SOURCE = Path(__file__).with_name("ff_main.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _start(target: str, signature: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -81,28 +89,33 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def serve(home: Path, *, base_port: int = 8081, once: bool = False) -> int:
-    """Start the processes, print the map, deliver until Ctrl-C (or idle with ``once``)."""
+    """Start the processes, print the map, deliver until Ctrl-C (or idle with ``once``).
+
+    ``base_port=0`` picks free ports; the map is also written to ``<home>/ports.json``.
+    """
     catalog = default_catalog()
     # SIGTERM (from a supervisor or `kill`) must stop the children too, like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     env = {"EVENTSUITE_HOME": str(home.resolve())}
     processes: list[subprocess.Popen[bytes]] = []
     consumer_ports: dict[str, int] = {}
-    port = base_port
+    ports = iter(range(base_port, base_port + 1000)) if base_port else None
+
+    def next_port() -> int:
+        return next(ports) if ports is not None else _free_port()
+
     try:
         for name in catalog.consumers:
-            consumer_ports[name] = port
+            consumer_ports[name] = port = next_port()
             processes.append(
                 _start("handle_event", "cloudevent", port, {**env, "EVENTSUITE_CONSUMER": name})
             )
-            port += 1
         endpoint_ports = {}
         for name in catalog.endpoints:
-            endpoint_ports[name] = port
+            endpoint_ports[name] = port = next_port()
             processes.append(
                 _start("handle_http", "http", port, {**env, "EVENTSUITE_ENDPOINT": name})
             )
-            port += 1
         for p in [*consumer_ports.values(), *endpoint_ports.values()]:
             _wait_ready(p)
         for name, p in consumer_ports.items():
@@ -110,6 +123,10 @@ def serve(home: Path, *, base_port: int = 8081, once: bool = False) -> int:
         for name, p in endpoint_ports.items():
             spec = catalog.endpoint(name)
             print(f"endpoint {name:<12} {spec.method} http://127.0.0.1:{p}/  ({spec.path})")
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "ports.json").write_text(
+            json.dumps({"consumers": consumer_ports, "endpoints": endpoint_ports}, indent=2)
+        )
         print(f"state in {home}/ - Ctrl-C to stop", flush=True)
         backend = LocalBackend.open(home)
         deliver = http_delivery(consumer_ports)

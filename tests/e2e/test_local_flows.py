@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from shared.envelope import from_structured, new_event
 from shared.ports import IndexQuery, OrderStatus
 from shared.webhooks import SIGNATURE_HEADER, sign
 from tests.conftest import order_v2
-from tests.support import ROOT, free_port, wait_for_port
+from tests.support import ROOT, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -180,35 +181,26 @@ def test_signed_webhook_over_the_local_backend(backend: LocalBackend) -> None:
 
 
 def test_serve_runs_consumers_under_functions_framework(tmp_path: Path) -> None:
-    base = free_port()
-    ports = [base + i for i in range(6)]
-    for port in ports:  # the next few must be free too
-        import socket
-
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                pytest.skip(f"port {port} is taken")
     home = tmp_path / "serve"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTSUITE_")}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "functions.local",
-            "--home",
-            str(home),
-            "serve",
-            "--base-port",
-            str(base),
-        ],
+        [sys.executable, "-m", "functions.local", "--home", str(home), "serve", "--base-port", "0"],
         cwd=ROOT,
-        env={**os.environ},
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
-        orders_port = base + 4  # after the four consumers
-        wait_for_port(orders_port, timeout=60, process=process)
+        deadline = time.monotonic() + 90
+        while not (home / "ports.json").exists():
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        ports = json.loads((home / "ports.json").read_text())
+        assert set(ports["consumers"]) == {"thumbnailer", "indexer", "payments", "notifier"}
+        orders_port = ports["endpoints"]["orders_api"]
+        wait_for_port(orders_port, timeout=30, process=process)
         body = json.dumps(
             {
                 "customer": {"email": "ann@example.com"},
@@ -224,15 +216,12 @@ def test_serve_runs_consumers_under_functions_framework(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 202
-        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(list((home / "outbox").glob("*.eml"))) < 2:
             time.sleep(0.2)
         mails = sorted((home / "outbox").glob("*.eml"))
         assert len(mails) == 2
         assert any(b"Payment received" in m.read_bytes() for m in mails)
     finally:
-        import signal
-
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         if process.stdout:
