@@ -1,0 +1,102 @@
+"""Google Cloud SDK clients, built lazily once per process and injectable for tests.
+
+Adapters receive a zero-argument factory (``clients.storage``), not a client, so building the
+ports costs nothing and an SDK is imported only when an adapter first talks to its service:
+the image functions never import ``google.cloud.pubsub`` unless they dead-letter something.
+Emulators are honoured by the SDKs themselves (``STORAGE_EMULATOR_HOST``,
+``FIRESTORE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shared.errors import TransientError
+
+ClientFactory = Callable[[], Any]
+
+
+class GcpClients:
+    """The process's SDK clients. Pass ready clients to inject emulator-backed ones."""
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        database: str | None = None,
+        storage: Any = None,
+        firestore: Any = None,
+        publisher: Any = None,
+    ) -> None:
+        self.project = project
+        self.database = database
+        self._storage = storage
+        self._firestore = firestore
+        self._publisher = publisher
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GcpClients:
+        """Project and Firestore database from ``EVENTSUITE_GCP_PROJECT`` (or
+        ``GOOGLE_CLOUD_PROJECT``) and ``EVENTSUITE_FIRESTORE_DATABASE``."""
+        env = os.environ if environ is None else environ
+        return cls(
+            project=env.get("EVENTSUITE_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or None,
+            database=env.get("EVENTSUITE_FIRESTORE_DATABASE") or None,
+        )
+
+    def storage(self) -> Any:
+        """``google.cloud.storage.Client``."""
+        with self._lock:
+            if self._storage is None:
+                from google.cloud import storage
+
+                self._storage = storage.Client(project=self.project)
+            return self._storage
+
+    def firestore(self) -> Any:
+        """``google.cloud.firestore.Client`` for the configured database."""
+        with self._lock:
+            if self._firestore is None:
+                from google.cloud import firestore
+
+                self._firestore = firestore.Client(project=self.project, database=self.database)
+            return self._firestore
+
+    def publisher(self) -> Any:
+        """``google.cloud.pubsub_v1.PublisherClient`` with message ordering enabled.
+
+        Ordering must be enabled on the client for ordering keys to be accepted; messages
+        without a key are unaffected, so one client serves events and dead letters.
+        """
+        with self._lock:
+            if self._publisher is None:
+                from google.cloud import pubsub_v1
+
+                self._publisher = pubsub_v1.PublisherClient(
+                    publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+                )
+            return self._publisher
+
+    def topic_path(self, topic: str) -> str:
+        """``projects/<project>/topics/<topic>`` unless ``topic`` is already a full path."""
+        if topic.startswith("projects/"):
+            return topic
+        if not self.project:
+            raise RuntimeError(
+                f"topic {topic!r} is not a full path and EVENTSUITE_GCP_PROJECT is not set"
+            )
+        return f"projects/{self.project}/topics/{topic}"
+
+
+def as_transient(exc: Exception, what: str) -> TransientError:
+    """A ``TransientError`` naming the operation and the cause.
+
+    Adapters map every SDK or transport failure they do not understand to a transient error:
+    the dispatcher retries it and, at the consumer's last attempt, dead-letters it with this
+    reason, so a misconfiguration (IAM, missing bucket) is visible rather than silent.
+    """
+    return TransientError(f"{what}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,357 @@
+"""Firestore adapters: ``MetadataIndex``, ``IdempotencyStore`` and ``OrderStore``.
+
+Collections (in the database named by ``EVENTSUITE_FIRESTORE_DATABASE``):
+
+* ``images`` - one document per image, id = ``image_id``;
+* ``idempotency`` - one document per (consumer, event id) claim, id = sha256 of the key;
+  ``expires_at`` (a timestamp) is meant for a Firestore TTL policy;
+* ``orders`` - one document per order, id = order id;
+* ``order_keys`` - one document per ``Idempotency-Key``, id = sha256 of the key, pointing at
+  its order. Created in the same atomic batch as the order, so a key maps to one order only.
+
+Concurrency without transactions: every conditional write is a single atomic operation -
+``create`` (fails if the document exists), a batch of ``create``s (all or nothing), or an
+update/delete with a ``last_update_time`` precondition (compare-and-set on the version we
+read; on a mismatch we read again). Read-write transactions would do the same job, but they
+take locks: under contention the Firestore emulator then stalls until DeadlineExceeded
+instead of aborting one contender, and a stalled claim would hold up a delivery in
+production too. Preconditions never lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from functions.gcp.clients import ClientFactory, as_transient
+from shared.errors import TransientError
+from shared.index import matches
+from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
+
+JsonDict = dict[str, Any]
+T = TypeVar("T")
+
+IMAGES = "images"
+IDEMPOTENCY = "idempotency"
+ORDERS = "orders"
+ORDER_KEYS = "order_keys"
+TIMEOUT_SECONDS = 30.0
+CAS_ATTEMPTS = 5  # re-reads after a lost compare-and-set before giving up (transient)
+
+
+def document_id(key: str) -> str:
+    """A Firestore-safe document id for an arbitrary key (no '/', no reserved names)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _call(what: str, operation: Callable[[], T]) -> T:
+    try:
+        return operation()
+    except TransientError:
+        raise
+    except Exception as exc:
+        raise as_transient(exc, f"Firestore {what}") from exc
+
+
+def _names(exc: Exception) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _is_already_exists(exc: Exception) -> bool:
+    return bool(_names(exc) & {"AlreadyExists", "Conflict"}) or getattr(exc, "code", None) == 409
+
+
+def _is_stale(exc: Exception) -> bool:
+    """The precondition failed (someone wrote since we read) or the document vanished."""
+    return bool(_names(exc) & {"FailedPrecondition", "NotFound"})
+
+
+def _unchanged_since(client: Any, snapshot: Any) -> Any:
+    """Write option: apply only if the document is still the version ``snapshot`` read."""
+    return client.write_option(last_update_time=snapshot.update_time)
+
+
+class FirestoreMetadataIndex:
+    """Image metadata documents; filters Firestore can serve run server-side."""
+
+    def __init__(self, client: ClientFactory, *, collection: str = IMAGES) -> None:
+        self._client = client
+        self._collection = collection
+
+    def _ref(self) -> Any:
+        return self._client().collection(self._collection)
+
+    def put(self, document: JsonDict) -> None:
+        """Upsert by ``image_id``."""
+        _call(
+            "put image",
+            lambda: (
+                self._ref()
+                .document(document["image_id"])
+                .set(dict(document), timeout=TIMEOUT_SECONDS)
+            ),
+        )
+
+    def get(self, image_id: str) -> JsonDict | None:
+        """One document or None."""
+        snapshot = _call(
+            "get image", lambda: self._ref().document(image_id).get(timeout=TIMEOUT_SECONDS)
+        )
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def search(self, query: IndexQuery) -> list[JsonDict]:
+        """Matching documents ordered by ``image_id``.
+
+        One range filter goes to Firestore (the capture range, else ``min_width``): both
+        need only the automatic single-field indexes. Camera substring matching, the other
+        filters (shared semantics: :func:`shared.index.matches`), ordering and the limit are
+        applied in process. Without filters, ordering and limit run server-side.
+        """
+        from google.cloud.firestore import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        def run() -> list[JsonDict]:
+            ref: Any = self._ref()
+            if query.captured_from or query.captured_to:
+                if query.captured_from:
+                    ref = ref.where(filter=FieldFilter("captured_at", ">=", query.captured_from))
+                if query.captured_to:
+                    ref = ref.where(filter=FieldFilter("captured_at", "<=", query.captured_to))
+            elif query.min_width is not None:
+                ref = ref.where(filter=FieldFilter("width", ">=", query.min_width))
+            elif not query.camera:
+                ref = ref.order_by(FieldPath.document_id()).limit(query.limit)
+            return [doc.to_dict() for doc in ref.stream(timeout=TIMEOUT_SECONDS)]
+
+        documents = [d for d in _call("search images", run) if matches(d, query)]
+        documents.sort(key=lambda d: str(d.get("image_id")))
+        return documents[: query.limit]
+
+
+class FirestoreIdempotencyStore:
+    """Leased claims: ``create`` fails when the document exists; an expired lease is taken over
+    with a compare-and-set on the version that was read."""
+
+    def __init__(self, client: ClientFactory, *, collection: str = IDEMPOTENCY) -> None:
+        self._client = client
+        self._collection = collection
+
+    def _doc(self, key: str) -> Any:
+        return self._client().collection(self._collection).document(document_id(key))
+
+    def claim(self, key: str, *, now: float, lease_seconds: float) -> ClaimState:
+        """ACQUIRED when new or the old lease expired, IN_PROGRESS, or COMPLETED."""
+        lease = {
+            "key": key,
+            "state": "in_progress",
+            "lease_expires": now + lease_seconds,
+            "claimed_at": now,
+        }
+
+        def attempt() -> ClaimState | None:
+            ref = self._doc(key)
+            try:
+                ref.create(lease, timeout=TIMEOUT_SECONDS)
+                return ClaimState.ACQUIRED
+            except Exception as exc:
+                if not _is_already_exists(exc):
+                    raise
+            snapshot = ref.get(timeout=TIMEOUT_SECONDS)
+            if not snapshot.exists:
+                return None  # released meanwhile: create again
+            record = snapshot.to_dict() or {}
+            if record.get("state") == "completed":
+                return ClaimState.COMPLETED
+            if float(record.get("lease_expires") or 0) > now:
+                return ClaimState.IN_PROGRESS
+            try:  # the lease expired: take it over unless someone else just did
+                ref.update(
+                    lease,
+                    option=_unchanged_since(self._client(), snapshot),
+                    timeout=TIMEOUT_SECONDS,
+                )
+            except Exception as exc:
+                if _is_stale(exc):
+                    return None
+                raise
+            return ClaimState.ACQUIRED
+
+        for _ in range(CAS_ATTEMPTS):
+            state = _call("claim", attempt)
+            if state is not None:
+                return state
+        raise TransientError(f"idempotency claim {key!r} kept changing under us; retry")
+
+    def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
+        """Mark done; ``expires_at`` lets a TTL policy delete the record later."""
+        record = {
+            "key": key,
+            "state": "completed",
+            "completed_at": now,
+            "expires_at": datetime.fromtimestamp(now + ttl_seconds, UTC),
+        }
+        _call("complete", lambda: self._doc(key).set(record, timeout=TIMEOUT_SECONDS))
+
+    def release(self, key: str) -> None:
+        """Delete an in-progress claim (never a completed one, nor one changed meanwhile)."""
+
+        def drop() -> None:
+            ref = self._doc(key)
+            snapshot = ref.get(timeout=TIMEOUT_SECONDS)
+            if not snapshot.exists or (snapshot.to_dict() or {}).get("state") == "completed":
+                return
+            try:
+                ref.delete(
+                    option=_unchanged_since(self._client(), snapshot), timeout=TIMEOUT_SECONDS
+                )
+            except Exception as exc:
+                if not _is_stale(exc):
+                    raise
+
+        _call("release", drop)
+
+
+def order_to_document(order: OrderRecord) -> JsonDict:
+    """The Firestore document of an order."""
+    return {
+        "order_id": order.order_id,
+        "status": order.status.value,
+        "customer_email": order.customer_email,
+        "customer_name": order.customer_name,
+        "amount_minor": order.amount_minor,
+        "currency": order.currency,
+        "items": [dict(item) for item in order.items],
+        "placed_at": order.placed_at,
+        "idempotency_key": order.idempotency_key,
+        "payment_id": order.payment_id,
+        "decline_code": order.decline_code,
+        "failure_reason": order.failure_reason,
+        "updated_at": order.updated_at,
+    }
+
+
+def order_from_document(document: JsonDict) -> OrderRecord:
+    """An order from its Firestore document."""
+    return OrderRecord(
+        order_id=document["order_id"],
+        status=OrderStatus(document["status"]),
+        customer_email=document["customer_email"],
+        customer_name=document.get("customer_name"),
+        amount_minor=int(document["amount_minor"]),
+        currency=document["currency"],
+        items=tuple(dict(item) for item in document.get("items") or ()),
+        placed_at=document["placed_at"],
+        idempotency_key=document.get("idempotency_key"),
+        payment_id=document.get("payment_id"),
+        decline_code=document.get("decline_code"),
+        failure_reason=document.get("failure_reason"),
+        updated_at=document.get("updated_at"),
+    )
+
+
+class FirestoreOrderStore:
+    """Orders keyed by id plus an ``Idempotency-Key`` index, created together atomically."""
+
+    def __init__(
+        self, client: ClientFactory, *, orders: str = ORDERS, keys: str = ORDER_KEYS
+    ) -> None:
+        self._client = client
+        self._orders = orders
+        self._keys = keys
+
+    def _order(self, order_id: str) -> Any:
+        return self._client().collection(self._orders).document(order_id)
+
+    def _key(self, idempotency_key: str) -> Any:
+        return self._client().collection(self._keys).document(document_id(idempotency_key))
+
+    def create(self, order: OrderRecord) -> tuple[OrderRecord, bool]:
+        """Insert unless the idempotency key or the order id is known; returns (stored, created).
+
+        One batch creates the order and its key document: both or neither (``create`` fails
+        when a document exists), so two requests with one key can never make two orders.
+        """
+
+        def insert() -> tuple[OrderRecord, bool] | None:
+            batch = self._client().batch()
+            batch.create(self._order(order.order_id), order_to_document(order))
+            if order.idempotency_key:
+                batch.create(
+                    self._key(order.idempotency_key),
+                    {"idempotency_key": order.idempotency_key, "order_id": order.order_id},
+                )
+            try:
+                batch.commit(timeout=TIMEOUT_SECONDS)
+                return order, True
+            except Exception as exc:
+                if not _is_already_exists(exc):
+                    raise
+            return self._existing(order)
+
+        stored = _call("create order", insert)
+        if stored is None:
+            raise TransientError(f"order {order.order_id} conflicted but was not found; retry")
+        return stored
+
+    def _existing(self, order: OrderRecord) -> tuple[OrderRecord, bool] | None:
+        if order.idempotency_key:
+            key = self._key(order.idempotency_key).get(timeout=TIMEOUT_SECONDS)
+            if key.exists:
+                existing = self._order(key.get("order_id")).get(timeout=TIMEOUT_SECONDS)
+                if existing.exists:
+                    return order_from_document(existing.to_dict()), False
+        snapshot = self._order(order.order_id).get(timeout=TIMEOUT_SECONDS)
+        if snapshot.exists:
+            return order_from_document(snapshot.to_dict()), False
+        return None
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        """One order or None."""
+        snapshot = _call("get order", lambda: self._order(order_id).get(timeout=TIMEOUT_SECONDS))
+        return order_from_document(snapshot.to_dict()) if snapshot.exists else None
+
+    def transition(
+        self,
+        order_id: str,
+        *,
+        from_status: OrderStatus,
+        to_status: OrderStatus,
+        now: str,
+        payment_id: str | None = None,
+        decline_code: str | None = None,
+        failure_reason: str | None = None,
+    ) -> bool:
+        """Compare-and-set the status; False when the order is not in ``from_status``."""
+        updates: JsonDict = {"status": to_status.value, "updated_at": now}
+        for name, value in (
+            ("payment_id", payment_id),
+            ("decline_code", decline_code),
+            ("failure_reason", failure_reason),
+        ):
+            if value is not None:
+                updates[name] = value
+
+        def attempt() -> bool | None:
+            ref = self._order(order_id)
+            snapshot = ref.get(timeout=TIMEOUT_SECONDS)
+            if not snapshot.exists or snapshot.get("status") != from_status.value:
+                return False
+            try:
+                ref.update(
+                    updates,
+                    option=_unchanged_since(self._client(), snapshot),
+                    timeout=TIMEOUT_SECONDS,
+                )
+            except Exception as exc:
+                if _is_stale(exc):
+                    return None  # changed since we read it: look again
+                raise
+            return True
+
+        for _ in range(CAS_ATTEMPTS):
+            moved = _call("transition order", attempt)
+            if moved is not None:
+                return moved
+        raise TransientError(f"order {order_id} kept changing under us; retry")

@@ -1,0 +1,123 @@
+"""The Cloud Storage ObjectStore against gcp-storage-emulator (started once per session)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from functions.gcp.clients import GcpClients
+from functions.gcp.gcs import GcsObjectStore
+from shared.catalog import default_catalog
+from shared.envelope import ClaimCheckPublisher, decode, new_event
+from shared.errors import ObjectNotFound, TransientError
+from tests.fakes import FakePublisher
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store(storage_client: Any) -> GcsObjectStore:
+    return GcsObjectStore(lambda: storage_client)
+
+
+def test_put_get_roundtrip_keeps_bytes_content_type_and_metadata(
+    store: GcsObjectStore, buckets: dict[str, str], storage_client: Any
+) -> None:
+    data = bytes(range(256)) * 64
+    store.put(
+        buckets["uploads"],
+        "uploads/a b/ünïcode.jpg",
+        data,
+        content_type="image/jpeg",
+        metadata={"source-key": "x", "correlation-id": "c-1"},
+    )
+
+    stored = store.get(buckets["uploads"], "uploads/a b/ünïcode.jpg")
+
+    assert stored.data == data
+    assert stored.content_type == "image/jpeg"
+    assert stored.metadata == {"source-key": "x", "correlation-id": "c-1"}
+    # and it is a real object in the emulator, not something the adapter cached
+    blob = storage_client.bucket(buckets["uploads"]).get_blob("uploads/a b/ünïcode.jpg")
+    assert blob.size == len(data)
+
+
+def test_put_overwrites(store: GcsObjectStore, buckets: dict[str, str]) -> None:
+    store.put(buckets["thumbnails"], "thumbnails/k/256.jpg", b"first")
+    store.put(buckets["thumbnails"], "thumbnails/k/256.jpg", b"second", content_type="image/jpeg")
+
+    assert store.get(buckets["thumbnails"], "thumbnails/k/256.jpg").data == b"second"
+
+
+def test_missing_object_is_object_not_found(store: GcsObjectStore, buckets: dict[str, str]) -> None:
+    with pytest.raises(ObjectNotFound, match="does not exist"):
+        store.get(buckets["uploads"], "uploads/never.jpg")
+    assert store.exists(buckets["uploads"], "uploads/never.jpg") is False
+
+
+def test_exists_and_sorted_prefix_listing(store: GcsObjectStore, buckets: dict[str, str]) -> None:
+    for key in ("uploads/b.jpg", "uploads/a.jpg", "other/c.jpg", "uploads/sub/d.jpg"):
+        store.put(buckets["uploads"], key, b"x")
+
+    assert store.exists(buckets["uploads"], "uploads/a.jpg") is True
+    assert store.list_keys(buckets["uploads"], "uploads/") == [
+        "uploads/a.jpg",
+        "uploads/b.jpg",
+        "uploads/sub/d.jpg",
+    ]
+    assert store.list_keys(buckets["uploads"]) == [
+        "other/c.jpg",
+        "uploads/a.jpg",
+        "uploads/b.jpg",
+        "uploads/sub/d.jpg",
+    ]
+
+
+def test_a_missing_bucket_is_a_transient_error_naming_the_object(store: GcsObjectStore) -> None:
+    with pytest.raises(TransientError, match="gs://no-such-bucket-for-eventsuite/k"):
+        store.put("no-such-bucket-for-eventsuite", "k", b"x")
+
+
+def test_client_is_built_lazily_from_the_environment(
+    store: GcsObjectStore, buckets: dict[str, str]
+) -> None:
+    store.put(buckets["uploads"], "uploads/lazy.jpg", b"x")
+    clients = GcpClients(project="test-project")  # STORAGE_EMULATOR_HOST is set: anonymous
+    lazy = GcsObjectStore(clients.storage)
+    assert clients._storage is None  # building the adapter touched nothing
+
+    assert lazy.exists(buckets["uploads"], "uploads/lazy.jpg") is True
+    assert clients._storage is not None
+    assert clients.storage() is clients.storage()  # one client per process
+
+
+def test_claim_check_through_cloud_storage(store: GcsObjectStore, buckets: dict[str, str]) -> None:
+    inner = FakePublisher()
+    publisher = ClaimCheckPublisher(
+        inner,
+        store,
+        bucket=buckets["claims"],
+        threshold_bytes=512,
+        prefix=default_catalog().storage["claims_prefix"],
+    )
+    big = new_event(
+        "PaymentFailed",
+        {
+            "order_id": "ord_1234567890abcdef",
+            "decline_code": "card_declined",
+            "reason": "r" * 500,
+            "amount": {"amount_minor": 1, "currency": "EUR"},
+            "customer_email": "x" * 200 + "@example.com",
+        },
+        source="urn:eventsuite/tests",
+    )
+
+    publisher.publish([big])
+
+    [sent] = inner.events
+    assert sent.get_data() is None
+    assert sent["dataref"] == f"claim://{buckets['claims']}/claims/{big['id']}.json"
+    assert store.list_keys(buckets["claims"]) == [f"claims/{big['id']}.json"]
+    event = decode(sent, objects=store)
+    assert event.data["reason"] == "r" * 500
