@@ -14,3 +14,17 @@ resource "google_firestore_database" "this" {
 
   depends_on = [google_project_service.this]
 }
+
+# Completed idempotency claims carry `expires_at` (functions/gcp/firestore_stores.py); the TTL
+# policy lets Firestore delete them afterwards, as DynamoDB's TTL does on AWS.
+resource "google_firestore_field" "idempotency_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "idempotency"
+  field      = "expires_at"
+
+  ttl_config {}
+
+  # An expiry-only field needs no single-field index.
+  index_config {}
+}

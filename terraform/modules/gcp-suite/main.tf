@@ -131,7 +131,7 @@ locals {
 
   # ---- least-privilege bucket roles per catalog group ------------------------------------------
   # images: read uploads, write (and overwrite, on retry) thumbnails, read claim-checked payloads.
-  # orders: create and read claim-checked payloads (new object names, never overwritten).
+  # orders: write, read and overwrite claim-checked payloads (a retried publish reuses the name).
   group_bucket_roles = {
     images = {
       uploads    = ["roles/storage.objectViewer"]
@@ -139,7 +139,8 @@ locals {
       claims     = ["roles/storage.objectViewer"]
     }
     orders = {
-      claims = ["roles/storage.objectCreator", "roles/storage.objectViewer"]
+      # objectUser: a retried publish overwrites claims/<event id>.json (ids are deterministic).
+      claims = ["roles/storage.objectUser"]
     }
   }
   # Groups whose functions publish application events to the events topic.
