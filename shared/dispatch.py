@@ -85,6 +85,16 @@ class Dispatcher:
         self.ports = ports
         self.handler = handler or resolve_handler(self.spec.handler)
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim protects an attempt: past the consumer's timeout it must be dead.
+
+        Short enough that a crashed attempt (timeout, OOM kill) blocks its redeliveries only
+        briefly, long enough that a live attempt is never taken over mid-flight.
+        """
+        override = self.ports.settings.idempotency_lease_seconds
+        return override if override is not None else self.spec.timeout_seconds * 1.2 + 10
+
     def deliver(
         self, decoder: Decoder | CloudEvent, *, attempt: int = 1, raw: bytes | None = None
     ) -> DeliveryResult:
@@ -120,12 +130,16 @@ class Dispatcher:
         now = self.ports.clock.now()
         settings = self.ports.settings
         if store is not None:
-            state = store.claim(key, now=now, lease_seconds=settings.idempotency_lease_seconds)
+            state = store.claim(key, now=now, lease_seconds=self.lease_seconds)
             if state is ClaimState.COMPLETED:
                 self._log(event, "duplicate delivery ignored", attempt)
                 return DeliveryResult(Outcome.DUPLICATE, event.id)
             if state is ClaimState.IN_PROGRESS:
-                raise TransientError("another delivery of this event holds the lease")
+                # Never dead-letter here, even at the last attempt: the lease holder may still
+                # finish it. The platform's own redrive bounds these retries.
+                reason = "another delivery of this event holds the lease"
+                self._log(event, f"will retry: {reason}", attempt, level=logging.WARNING)
+                return DeliveryResult(Outcome.RETRY, event.id, reason)
         try:
             self.handler(event, self.ports)
         except BaseException:

@@ -274,7 +274,8 @@ class Settings:
     mail_from: str = "orders@eventsuite.example"
     webhook_secrets: tuple[str, ...] = ()
     webhook_tolerance_seconds: int = 300
-    idempotency_lease_seconds: float = 120.0
+    # None: derived per consumer from its timeout (see Dispatcher.lease_seconds).
+    idempotency_lease_seconds: float | None = None
     idempotency_ttl_seconds: float = 7 * 24 * 3600.0
 
 

@@ -43,9 +43,10 @@ def verify(
     signatures: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        # isascii(): str.isdigit() also accepts digits like "²" that int() refuses.
+        if name == "t" and value.isascii() and value.isdigit():
             timestamp = int(value)
-        elif name == "v1" and value:
+        elif name == "v1" and value.isascii() and value:
             signatures.append(value)
     if timestamp is None or not signatures:
         raise InvalidSignature("malformed signature header")

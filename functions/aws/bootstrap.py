@@ -79,7 +79,7 @@ class AwsConfig:
         )
 
 
-def _settings(config: AwsConfig, clients: AwsClients, catalog: Catalog) -> Settings:
+def _settings(config: AwsConfig, clients: AwsClients) -> Settings:
     settings = config.settings
     if not settings.webhook_secrets and config.webhook_secret_arn:
         from functions.aws.adapters.secrets import LazySecrets
@@ -88,11 +88,6 @@ def _settings(config: AwsConfig, clients: AwsClients, catalog: Catalog) -> Setti
         # so functions whose role may not read the secret never try.
         secrets: Any = LazySecrets(clients, config.webhook_secret_arn)
         settings = dataclasses.replace(settings, webhook_secrets=secrets)
-    if config.consumer:
-        # A lease must outlive one attempt, or a slow attempt could be taken over mid-flight.
-        timeout = catalog.consumer(config.consumer).timeout_seconds
-        lease = max(settings.idempotency_lease_seconds, 2.0 * timeout)
-        settings = dataclasses.replace(settings, idempotency_lease_seconds=lease)
     return settings
 
 
@@ -122,7 +117,7 @@ def build_ports(
     from shared.orders import SimulatedPaymentGateway
 
     catalog = catalog or default_catalog()
-    settings = _settings(config, clients, catalog)
+    settings = _settings(config, clients)
     objects = S3ObjectStore(clients)
     publisher = None
     if config.event_bus:

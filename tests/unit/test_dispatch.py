@@ -9,7 +9,7 @@ import pytest
 from shared.dispatch import Delivery, Dispatcher, Outcome
 from shared.envelope import Event, from_structured, new_event, to_json_bytes, to_structured
 from shared.errors import PermanentError, TransientError
-from shared.ports import Ports
+from shared.ports import Ports, Settings
 from tests.conftest import order_v2
 from tests.fakes import FakeClock, FakeDeadLetters, fake_ports
 
@@ -62,6 +62,26 @@ def test_live_lease_makes_a_concurrent_delivery_retry_and_expired_lease_is_taken
     clock.advance(121)
     assert dispatcher.deliver(event, attempt=3).outcome is Outcome.PROCESSED
     assert len(handler.calls) == 1
+
+
+def test_a_held_lease_is_never_dead_lettered_even_at_the_last_attempt() -> None:
+    clock = FakeClock()
+    ports = fake_ports(clock=clock)
+    event = _event()
+    dispatcher = Dispatcher("payments", ports, handler=RecordingHandler())
+    ports.idempotency.claim(f"payments:{event['id']}", now=clock.now(), lease_seconds=60)
+    last = dispatcher.spec.max_delivery_attempts
+    result = dispatcher.deliver(event, attempt=last)
+    assert result.outcome is Outcome.RETRY
+    assert ports.dead_letters.entries == []
+
+
+def test_lease_is_derived_from_the_consumer_timeout_unless_overridden() -> None:
+    dispatcher = Dispatcher("thumbnailer", fake_ports(), handler=RecordingHandler())
+    timeout = dispatcher.spec.timeout_seconds
+    assert timeout < dispatcher.lease_seconds <= timeout * 1.2 + 10
+    pinned = fake_ports(settings=Settings(idempotency_lease_seconds=5.0))
+    assert Dispatcher("thumbnailer", pinned, handler=RecordingHandler()).lease_seconds == 5.0
 
 
 def test_transient_failure_is_retried_and_released_then_dead_lettered_at_max_attempts() -> None:

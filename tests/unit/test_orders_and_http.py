@@ -248,6 +248,8 @@ def test_webhook_signatures() -> None:
         ("t=abc", "malformed"),
         (header.replace("v1=", "v1=0"), "does not match"),
         ("x" * 3000, "too long"),
+        ("t=\u00b2,v1=abc", "malformed"),
+        (f"t={now},v1=\u00e9\u00e9", "malformed"),
     ]:
         with pytest.raises(InvalidSignature, match=message):
             verify(body, bad_header, ["s3cret"], now=now)

@@ -183,7 +183,7 @@ def test_a_crashed_attempt_is_retried_after_its_lease_and_never_after_completion
     event = payment_received(500, "lease@example.com")
     # A previous attempt claimed the event and died (Lambda timeout) before finishing.
     store = DynamoIdempotencyStore(suite.clients, suite.topology.names.tables["idempotency"])
-    lease = notifier.dispatcher.ports.settings.idempotency_lease_seconds
+    lease = notifier.dispatcher.lease_seconds
     store.claim(f"notifier:{event['id']}", now=clock.now(), lease_seconds=lease)
     EventBridgePublisher(suite.clients, suite.topology.names.bus).publish([event])
 
