@@ -32,9 +32,11 @@ def tree(source: Path, prefix: str) -> Iterator[tuple[Path, str]]:
 
 
 def core_files() -> Iterator[tuple[Path, str]]:
-    """The cloud-agnostic core (``shared/``) and the ``functions`` package marker."""
+    """What every cloud's package holds: the cloud-agnostic core (``shared/``), the
+    ``functions`` package marker and the entry points' common helpers (``functions/common/``)."""
     yield from tree(ROOT / "shared", "shared")
     yield ROOT / "functions" / "__init__.py", "functions/__init__.py"
+    yield from tree(ROOT / "functions" / "common", "functions/common")
 
 
 def write_zip(target: Path, files: Iterable[tuple[Path, str]]) -> str:
@@ -56,14 +58,27 @@ def write_zip(target: Path, files: Iterable[tuple[Path, str]]) -> str:
     return hashlib.sha256(target.read_bytes()).hexdigest()
 
 
+def binary_wheel_options(platforms: Sequence[str], python_version: str | None) -> list[str]:
+    """pip options selecting CPython binary wheels for other ``platforms`` (every tag a wheel
+    may carry: pip does not widen a ``manylinux_2_N`` tag by itself) and ``python_version``."""
+    options = [option for platform in platforms for option in ("--platform", platform)]
+    if platforms:
+        options += ["--only-binary=:all:", "--implementation", "cp"]
+    if python_version:
+        options += ["--python-version", python_version]
+    return options
+
+
 def pip_install_target(
     requirements: Sequence[str],
     target: Path,
     *,
-    platform: str | None = None,
+    platforms: Sequence[str] = (),
     python_version: str | None = None,
+    options: Sequence[str] = (),
 ) -> None:
-    """Install requirements into ``target`` (binary wheels for ``platform`` when given)."""
+    """Install requirements into ``target``: binary wheels for ``platforms`` when given
+    (see :func:`binary_wheel_options`), with further pip ``options`` (``--no-deps``, ...)."""
     target.mkdir(parents=True, exist_ok=True)
     if not requirements:
         return
@@ -78,11 +93,9 @@ def pip_install_target(
         "--target",
         str(target),
         "--upgrade",
+        *binary_wheel_options(platforms, python_version),
+        *options,
     ]
-    if platform:
-        command += ["--platform", platform, "--only-binary=:all:", "--implementation", "cp"]
-    if python_version:
-        command += ["--python-version", python_version]
     subprocess.run([*command, *requirements], check=True)
 
 

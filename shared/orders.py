@@ -1,4 +1,4 @@
-"""Orders: request validation, the simulated payment gateway and payment processing.
+"""Orders: request validation, the simulated payment gateway, and orders as stored documents.
 
 Simulated gateway rules (deterministic, so demos and tests are repeatable):
 
@@ -12,6 +12,7 @@ A repeated idempotency key returns the first result, as real providers do.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -186,3 +187,85 @@ def new_order(
         idempotency_key=idempotency_key,
         updated_at=placed_at,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Orders as stored documents: one field layout for every OrderStore (DynamoDB, Table Storage,
+# Firestore, SQLite). The names are what deployed stores hold: renaming one makes stored orders
+# unreadable.
+# ----------------------------------------------------------------------------------------------
+
+
+def order_to_dict(order: OrderRecord) -> dict[str, Any]:
+    """Every field of ``order`` as plain JSON values (status by value, items as a list of dicts).
+
+    Absent optional fields are ``None``; a store that cannot hold nulls (or keys a secondary
+    index on one of them) drops those keys itself.
+    """
+    return {
+        "order_id": order.order_id,
+        "status": order.status.value,
+        "customer_email": order.customer_email,
+        "customer_name": order.customer_name,
+        "amount_minor": order.amount_minor,
+        "currency": order.currency,
+        "items": [dict(item) for item in order.items],
+        "placed_at": order.placed_at,
+        "idempotency_key": order.idempotency_key,
+        "payment_id": order.payment_id,
+        "decline_code": order.decline_code,
+        "failure_reason": order.failure_reason,
+        "updated_at": order.updated_at,
+    }
+
+
+def order_from_dict(data: Mapping[str, Any]) -> OrderRecord:
+    """The order stored as ``data`` (inverse of :func:`order_to_dict`).
+
+    Missing optional fields read as ``None`` and keys that are not order fields (a store's own
+    keys or markers) are ignored; ``amount_minor`` is read back as an ``int``.
+    """
+    return OrderRecord(
+        order_id=data["order_id"],
+        status=OrderStatus(data["status"]),
+        customer_email=data["customer_email"],
+        customer_name=data.get("customer_name"),
+        amount_minor=int(data["amount_minor"]),
+        currency=data["currency"],
+        items=tuple(dict(item) for item in data.get("items") or ()),
+        placed_at=data["placed_at"],
+        idempotency_key=data.get("idempotency_key"),
+        payment_id=data.get("payment_id"),
+        decline_code=data.get("decline_code"),
+        failure_reason=data.get("failure_reason"),
+        updated_at=data.get("updated_at"),
+    )
+
+
+def transition_changes(
+    to_status: OrderStatus,
+    now: str,
+    payment_id: str | None = None,
+    decline_code: str | None = None,
+    failure_reason: str | None = None,
+) -> dict[str, str]:
+    """The stored fields an ``OrderStore.transition`` sets, as :func:`order_to_dict` names them.
+
+    Always ``status`` (by value) and ``updated_at``; each outcome field only when given, so
+    ``None`` keeps what the order already holds.
+    """
+    changes = {"status": to_status.value, "updated_at": now}
+    outcome = {
+        "payment_id": payment_id,
+        "decline_code": decline_code,
+        "failure_reason": failure_reason,
+    }
+    changes.update({name: value for name, value in outcome.items() if value is not None})
+    return changes
+
+
+def transitioned(order: OrderRecord, changes: Mapping[str, str]) -> OrderRecord:
+    """``order`` with :func:`transition_changes` applied (stores that rewrite whole records)."""
+    fields: dict[str, Any] = dict(changes)
+    fields["status"] = OrderStatus(fields["status"])
+    return dataclasses.replace(order, **fields)

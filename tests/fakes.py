@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
 from shared.errors import ObjectNotFound, TransientError
-from shared.orders import SimulatedPaymentGateway
+from shared.orders import SimulatedPaymentGateway, transition_changes, transitioned
 from shared.ports import (
     ClaimState,
     IndexQuery,
@@ -135,14 +134,8 @@ class FakeOrderStore:
         order = self.orders.get(order_id)
         if order is None or order.status is not from_status:
             return False
-        self.orders[order_id] = dataclasses.replace(
-            order,
-            status=to_status,
-            updated_at=now,
-            payment_id=payment_id or order.payment_id,
-            decline_code=decline_code or order.decline_code,
-            failure_reason=failure_reason or order.failure_reason,
-        )
+        changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+        self.orders[order_id] = transitioned(order, changes)
         return True
 
 

@@ -79,3 +79,24 @@ def background_process(
 def python_command(*args: str) -> list[str]:
     """The current interpreter with arguments (tests run inside the project's venv)."""
     return [sys.executable, *args]
+
+
+def import_from_extracted_zip(archive: Path, target: Path, *modules: str) -> list[Path]:
+    """Extract a deployment zip into ``target`` and import ``modules`` there, as the platform
+    would: the zip's code (``PYTHONPATH`` emptied, the extracted root first on ``sys.path``)
+    over this venv's dependencies. Returns the file each module was loaded from."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(target)
+    probe = "import importlib, sys\nfor name in sys.argv[1:]:\n"
+    probe += "    print(importlib.import_module(name).__file__)\n"
+    result = subprocess.run(
+        python_command("-c", probe, *modules),
+        cwd=target,
+        env={**os.environ, "PYTHONPATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [Path(line) for line in result.stdout.splitlines()[-len(modules) :]]

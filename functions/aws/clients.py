@@ -7,9 +7,10 @@ client objects through ``overrides``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
+
+from functions.common.cache import LazyClients
 
 # Fail fast inside a Lambda invocation: a few quick attempts, short timeouts. Lambda's own
 # timeout and the queue's redelivery are the outer retry loop.
@@ -18,7 +19,7 @@ READ_TIMEOUT_SECONDS = 10.0
 MAX_ATTEMPTS = 3
 
 
-class AwsClients:
+class AwsClients(LazyClients):
     """A per-process cache of boto3 clients.
 
     ``endpoint_url`` points every client at one endpoint (moto server in tests); ``overrides``
@@ -35,28 +36,13 @@ class AwsClients:
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         read_timeout: float = READ_TIMEOUT_SECONDS,
     ) -> None:
+        super().__init__(overrides)
         self.region = region
         self.endpoint_url = endpoint_url
-        self._clients: dict[str, Any] = dict(overrides or {})
         self._session: Any = None
-        self._lock = threading.Lock()
         self._max_attempts = max_attempts
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-
-    def client(self, service: str) -> Any:
-        """The client for ``service``, built on first use."""
-        existing = self._clients.get(service)
-        if existing is not None:
-            return existing
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._build(service)
-            return self._clients[service]
-
-    def created(self) -> list[str]:
-        """Services whose client exists (for tests of laziness)."""
-        return sorted(self._clients)
 
     def _build(self, service: str) -> Any:
         import boto3

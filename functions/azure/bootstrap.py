@@ -23,6 +23,7 @@ from typing import Any
 
 from functions.azure.clients import AzureClients
 from functions.azure.names import DEFAULT_TABLES
+from functions.common.cache import OnceCache
 from shared.catalog import Catalog, default_catalog
 from shared.dispatch import Dispatcher
 from shared.envelope import ClaimCheckPublisher
@@ -89,37 +90,32 @@ class AzureRuntime:
         self.catalog = catalog or default_catalog()
         self.settings: Settings = settings_from_env(self.environ)
         self._overrides = dict(overrides or {})
-        self._shared: dict[str, Any] = {}
-        self._ports: dict[str, Ports] = {}
-        self._dispatchers: dict[str, Dispatcher] = {}
-        self._lock = threading.RLock()
+        self._shared: OnceCache[str, LazyPort] = OnceCache(
+            lambda name: LazyPort(name, self._factories()[name])
+        )
+        self._ports: OnceCache[str, Ports] = OnceCache(self._new_endpoint_ports)
+        self._dispatchers: OnceCache[str, Dispatcher] = OnceCache(self._new_dispatcher)
 
     # -- public ------------------------------------------------------------------------------
 
     def dispatcher(self, consumer: str) -> Dispatcher:
         """The cached dispatcher of a catalog consumer."""
-        existing = self._dispatchers.get(consumer)
-        if existing is not None:
-            return existing
-        with self._lock:
-            if consumer not in self._dispatchers:
-                spec = self.catalog.consumer(consumer)
-                ports = self._build_ports(GROUP_PORTS.get(spec.group, ALL_PORTS))
-                self._dispatchers[consumer] = Dispatcher(consumer, ports, catalog=self.catalog)
-            return self._dispatchers[consumer]
+        return self._dispatchers.get(consumer)
 
     def endpoint_ports(self, endpoint: str) -> Ports:
         """The cached ports of a catalog HTTP endpoint."""
-        existing = self._ports.get(endpoint)
-        if existing is not None:
-            return existing
-        with self._lock:
-            if endpoint not in self._ports:
-                self.catalog.endpoint(endpoint)  # fail clearly on an unknown name
-                self._ports[endpoint] = self._build_ports(ENDPOINT_PORTS)
-            return self._ports[endpoint]
+        return self._ports.get(endpoint)
 
     # -- construction ------------------------------------------------------------------------
+
+    def _new_dispatcher(self, consumer: str) -> Dispatcher:
+        spec = self.catalog.consumer(consumer)
+        ports = self._build_ports(GROUP_PORTS.get(spec.group, ALL_PORTS))
+        return Dispatcher(consumer, ports, catalog=self.catalog)
+
+    def _new_endpoint_ports(self, endpoint: str) -> Ports:
+        self.catalog.endpoint(endpoint)  # fail clearly on an unknown name
+        return self._build_ports(ENDPOINT_PORTS)
 
     def _build_ports(self, names: frozenset[str]) -> Ports:
         values = {name: self._port(name) for name in sorted(names)}
@@ -129,10 +125,7 @@ class AzureRuntime:
     def _port(self, name: str) -> Any:
         if name in self._overrides:
             return self._overrides[name]
-        with self._lock:
-            if name not in self._shared:
-                self._shared[name] = LazyPort(name, self._factories()[name])
-            return self._shared[name]
+        return self._shared.get(name)
 
     def _table_name(self, kind: str) -> str:
         return self.environ.get(f"EVENTSUITE_{kind.upper()}_TABLE") or DEFAULT_TABLES[kind]

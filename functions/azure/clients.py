@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from functions.azure.names import STORAGE_CONNECTION
+from functions.common.cache import LazyClients
 
 # Fail fast inside an invocation: the queue's redelivery (visibilityTimeout) is the outer retry.
 CONNECTION_TIMEOUT_SECONDS = 5
@@ -52,7 +53,7 @@ def _service_url(url: str, service: str) -> str:
     raise ValueError(f"cannot derive the {service} endpoint from {url!r}; set it explicitly")
 
 
-class AzureClients:
+class AzureClients(LazyClients):
     """A per-process cache of Azure SDK clients.
 
     ``overrides`` maps ``"blob"``, ``"queue"``, ``"table"`` or ``"eventgrid"`` to a ready-made
@@ -66,25 +67,10 @@ class AzureClients:
         overrides: Mapping[str, Any] | None = None,
         credential: Any = None,
     ) -> None:
+        super().__init__(overrides)
         self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
-        self._clients: dict[str, Any] = dict(overrides or {})
         self._credential = credential
         self._lock = threading.RLock()
-
-    def client(self, service: str) -> Any:
-        """The client for ``service`` (``blob``, ``queue``, ``table``, ``eventgrid``)."""
-        existing = self._clients.get(service)
-        if existing is not None:
-            return existing
-        with self._lock:
-            if service not in self._clients:
-                _quiet_sdk_logging()
-                self._clients[service] = self._build(service)
-            return self._clients[service]
-
-    def created(self) -> list[str]:
-        """Services whose client exists (for tests of laziness)."""
-        return sorted(self._clients)
 
     @property
     def blob(self) -> Any:
@@ -147,6 +133,7 @@ class AzureClients:
         )
 
     def _build(self, service: str) -> Any:
+        _quiet_sdk_logging()
         if service == "eventgrid":
             return self._build_eventgrid()
         if service not in _SERVICES:
@@ -177,8 +164,10 @@ class AzureClients:
         else:
             from azure.storage.queue import ExponentialRetry as policy
         return policy(
-            initial_backoff=RETRY_INITIAL_BACKOFF_SECONDS, increment_base=2,
-            retry_total=RETRY_TOTAL, random_jitter_range=1,
+            initial_backoff=RETRY_INITIAL_BACKOFF_SECONDS,
+            increment_base=2,
+            retry_total=RETRY_TOTAL,
+            random_jitter_range=1,
         )
 
     @staticmethod

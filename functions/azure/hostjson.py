@@ -106,8 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date: run python -m functions.azure.hostjson",
-                  file=sys.stderr)
+            print(
+                f"{args.output} is out of date: run python -m functions.azure.hostjson",
+                file=sys.stderr,
+            )
             return 1
         return 0
     args.output.write_text(text, encoding="utf-8")

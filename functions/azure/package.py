@@ -26,13 +26,20 @@ import argparse
 import importlib.metadata
 import re
 import shutil
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-from functions.packaging import ROOT, core_files, human, tree, unzipped_size, write_zip
+from functions.packaging import (
+    ROOT,
+    core_files,
+    human,
+    pip_install_target,
+    tree,
+    unzipped_size,
+    write_zip,
+)
 
 AZURE_DIR = ROOT / "functions" / "azure"
 BUILD_DIR = ROOT / "build" / "azure"
@@ -121,15 +128,13 @@ def install_dependencies(target: Path, *, python_version: str = PYTHON_VERSION) 
     target.mkdir(parents=True)
     constraints_file = target.parent / "constraints.txt"
     constraints_file.write_text("\n".join(constraints()) + "\n", encoding="utf-8")
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-        "--disable-pip-version-check", "--no-warn-conflicts", "--target", str(target),
-        "--only-binary=:all:", "--implementation", "cp", "--python-version", python_version,
-        "--constraint", str(constraints_file),
-    ]
-    for platform in PLATFORMS:
-        command += ["--platform", platform]
-    subprocess.run([*command, *requirements()], check=True)
+    pip_install_target(
+        requirements(),
+        target,
+        platforms=PLATFORMS,
+        python_version=python_version,
+        options=["--no-warn-conflicts", "--constraint", str(constraints_file)],
+    )
     return target
 
 
@@ -151,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Azure Functions deployment zip.")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--python-version", default=PYTHON_VERSION)
-    parser.add_argument("--no-deps", action="store_true",
-                        help="code only (for inspection; not deployable)")
+    parser.add_argument(
+        "--no-deps", action="store_true", help="code only (for inspection; not deployable)"
+    )
     args = parser.parse_args(argv)
     site_packages = None
     if not args.no_deps:
@@ -161,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     digest = build(args.output, site_packages=site_packages)
     size = args.output.stat().st_size
-    print(f"{args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}: "
-          f"{human(size)} zipped, {human(unzipped_size(args.output))} unzipped, sha256 {digest}")
+    print(
+        f"{args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}: "
+        f"{human(size)} zipped, {human(unzipped_size(args.output))} unzipped, sha256 {digest}"
+    )
     return 0
 
 

@@ -10,16 +10,16 @@ Emulators are honoured by the SDKs themselves (``STORAGE_EMULATOR_HOST``,
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from functions.common.cache import LazyClients
 from shared.errors import TransientError
 
 ClientFactory = Callable[[], Any]
 
 
-class GcpClients:
+class GcpClients(LazyClients):
     """The process's SDK clients. Pass ready clients to inject emulator-backed ones."""
 
     def __init__(
@@ -31,12 +31,10 @@ class GcpClients:
         firestore: Any = None,
         publisher: Any = None,
     ) -> None:
+        ready = {"storage": storage, "firestore": firestore, "publisher": publisher}
+        super().__init__({name: client for name, client in ready.items() if client is not None})
         self.project = project
         self.database = database
-        self._storage = storage
-        self._firestore = firestore
-        self._publisher = publisher
-        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GcpClients:
@@ -50,21 +48,11 @@ class GcpClients:
 
     def storage(self) -> Any:
         """``google.cloud.storage.Client``."""
-        with self._lock:
-            if self._storage is None:
-                from google.cloud import storage
-
-                self._storage = storage.Client(project=self.project)
-            return self._storage
+        return self.client("storage")
 
     def firestore(self) -> Any:
         """``google.cloud.firestore.Client`` for the configured database."""
-        with self._lock:
-            if self._firestore is None:
-                from google.cloud import firestore
-
-                self._firestore = firestore.Client(project=self.project, database=self.database)
-            return self._firestore
+        return self.client("firestore")
 
     def publisher(self) -> Any:
         """``google.cloud.pubsub_v1.PublisherClient`` with message ordering enabled.
@@ -72,14 +60,24 @@ class GcpClients:
         Ordering must be enabled on the client for ordering keys to be accepted; messages
         without a key are unaffected, so one client serves events and dead letters.
         """
-        with self._lock:
-            if self._publisher is None:
-                from google.cloud import pubsub_v1
+        return self.client("publisher")
 
-                self._publisher = pubsub_v1.PublisherClient(
-                    publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
-                )
-            return self._publisher
+    def _build(self, service: str) -> Any:
+        if service == "storage":
+            from google.cloud import storage
+
+            return storage.Client(project=self.project)
+        if service == "firestore":
+            from google.cloud import firestore
+
+            return firestore.Client(project=self.project, database=self.database)
+        if service == "publisher":
+            from google.cloud import pubsub_v1
+
+            return pubsub_v1.PublisherClient(
+                publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+            )
+        raise ValueError(f"unknown Google Cloud client {service!r}")
 
     def topic_path(self, topic: str) -> str:
         """``projects/<project>/topics/<topic>`` unless ``topic`` is already a full path."""

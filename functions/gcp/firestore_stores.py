@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from functions.gcp.clients import ClientFactory, as_transient
 from shared.errors import TransientError
 from shared.index import matches
+from shared.orders import order_from_dict, order_to_dict, transition_changes
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 
 JsonDict = dict[str, Any]
@@ -213,44 +214,6 @@ class FirestoreIdempotencyStore:
         _call("release", drop)
 
 
-def order_to_document(order: OrderRecord) -> JsonDict:
-    """The Firestore document of an order."""
-    return {
-        "order_id": order.order_id,
-        "status": order.status.value,
-        "customer_email": order.customer_email,
-        "customer_name": order.customer_name,
-        "amount_minor": order.amount_minor,
-        "currency": order.currency,
-        "items": [dict(item) for item in order.items],
-        "placed_at": order.placed_at,
-        "idempotency_key": order.idempotency_key,
-        "payment_id": order.payment_id,
-        "decline_code": order.decline_code,
-        "failure_reason": order.failure_reason,
-        "updated_at": order.updated_at,
-    }
-
-
-def order_from_document(document: JsonDict) -> OrderRecord:
-    """An order from its Firestore document."""
-    return OrderRecord(
-        order_id=document["order_id"],
-        status=OrderStatus(document["status"]),
-        customer_email=document["customer_email"],
-        customer_name=document.get("customer_name"),
-        amount_minor=int(document["amount_minor"]),
-        currency=document["currency"],
-        items=tuple(dict(item) for item in document.get("items") or ()),
-        placed_at=document["placed_at"],
-        idempotency_key=document.get("idempotency_key"),
-        payment_id=document.get("payment_id"),
-        decline_code=document.get("decline_code"),
-        failure_reason=document.get("failure_reason"),
-        updated_at=document.get("updated_at"),
-    )
-
-
 class FirestoreOrderStore:
     """Orders keyed by id plus an ``Idempotency-Key`` index, created together atomically."""
 
@@ -276,7 +239,7 @@ class FirestoreOrderStore:
 
         def insert() -> tuple[OrderRecord, bool] | None:
             batch = self._client().batch()
-            batch.create(self._order(order.order_id), order_to_document(order))
+            batch.create(self._order(order.order_id), order_to_dict(order))
             if order.idempotency_key:
                 batch.create(
                     self._key(order.idempotency_key),
@@ -301,16 +264,16 @@ class FirestoreOrderStore:
             if key.exists:
                 existing = self._order(key.get("order_id")).get(timeout=TIMEOUT_SECONDS)
                 if existing.exists:
-                    return order_from_document(existing.to_dict()), False
+                    return order_from_dict(existing.to_dict()), False
         snapshot = self._order(order.order_id).get(timeout=TIMEOUT_SECONDS)
         if snapshot.exists:
-            return order_from_document(snapshot.to_dict()), False
+            return order_from_dict(snapshot.to_dict()), False
         return None
 
     def get(self, order_id: str) -> OrderRecord | None:
         """One order or None."""
         snapshot = _call("get order", lambda: self._order(order_id).get(timeout=TIMEOUT_SECONDS))
-        return order_from_document(snapshot.to_dict()) if snapshot.exists else None
+        return order_from_dict(snapshot.to_dict()) if snapshot.exists else None
 
     def transition(
         self,
@@ -324,14 +287,7 @@ class FirestoreOrderStore:
         failure_reason: str | None = None,
     ) -> bool:
         """Compare-and-set the status; False when the order is not in ``from_status``."""
-        updates: JsonDict = {"status": to_status.value, "updated_at": now}
-        for name, value in (
-            ("payment_id", payment_id),
-            ("decline_code", decline_code),
-            ("failure_reason", failure_reason),
-        ):
-            if value is not None:
-                updates[name] = value
+        updates = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
 
         def attempt() -> bool | None:
             ref = self._order(order_id)

@@ -17,6 +17,7 @@ from cloudevents.abstract import CloudEvent
 from functions.gcp.clients import ClientFactory, as_transient
 from functions.gcp.translate import STRUCTURED_CONTENT_TYPE, encode_binary
 from shared.catalog import Catalog, default_catalog
+from shared.deadletter import DeadLetterRecord
 from shared.errors import TransientError
 
 logger = logging.getLogger("eventsuite.gcp.pubsub")
@@ -120,13 +121,11 @@ class PubSubDeadLetterSink:
         attempts: int,
     ) -> None:
         """Publish the failed delivery with its reason; raise ``TransientError`` on failure."""
-        attributes = {"reason": _fit(reason), "consumer": consumer, "attempts": str(attempts)}
+        record = DeadLetterRecord.of(consumer, event, reason=reason, attempts=attempts)
+        attributes = {name: _fit(value) for name, value in record.attributes(separator="-").items()}
         if event is not None:
             data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
             attributes["content-type"] = STRUCTURED_CONTENT_TYPE
-            for name in ("id", "type"):
-                if event.get(name):
-                    attributes[f"event-{name}"] = _fit(str(event[name]))
         else:
             data = raw or b""
             attributes["content-type"] = "application/octet-stream"

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
+from functions.local.sqlite import Database
 from shared.catalog import Catalog, default_catalog
+from shared.deadletter import DeadLetterRecord
 from shared.envelope import to_json_bytes
 
 _SCHEMA = """
@@ -102,27 +101,11 @@ class LocalBroker:
         visibility_timeout: float = 120.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.catalog = catalog or default_catalog()
         self.base_backoff, self.max_backoff = base_backoff, max_backoff
         self.visibility_timeout = visibility_timeout
         self.clock = clock
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._db = Database(path, schema=_SCHEMA)
 
     # -- EventPublisher -------------------------------------------------------------------
     def publish(self, events: Sequence[CloudEvent]) -> None:
@@ -137,7 +120,7 @@ class LocalBroker:
                 (c.name, str(event["id"]), str(event["type"]), body, now, now) for c in consumers
             )
         if rows:
-            with self._transaction() as tx:
+            with self._db.transaction() as tx:
                 tx.executemany(
                     "INSERT INTO deliveries(consumer, event_id, event_type, body, available_at, "
                     "published_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -155,18 +138,19 @@ class LocalBroker:
         attempts: int,
     ) -> None:
         """Park a delivery with its reason."""
+        record = DeadLetterRecord.of(consumer, event, reason=reason, attempts=attempts)
         body = raw if raw is not None else (json.dumps(event).encode() if event else None)
-        with self._transaction() as tx:
+        with self._db.transaction() as tx:
             tx.execute(
                 "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, attempts, "
                 "dead_lettered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    consumer,
-                    (event or {}).get("id"),
-                    (event or {}).get("type"),
+                    record.consumer,
+                    record.event_id,
+                    record.event_type,
                     body,
-                    reason,
-                    attempts,
+                    record.reason,
+                    record.attempts,
                     self.clock(),
                 ),
             )
@@ -177,7 +161,7 @@ class LocalBroker:
         now = self.clock()
         where = "available_at <= ?" + (" AND consumer = ?" if consumer else "")
         parameters: tuple[Any, ...] = (now, consumer, limit) if consumer else (now, limit)
-        with self._transaction() as tx:
+        with self._db.transaction() as tx:
             rows = tx.execute(
                 f"SELECT id, consumer, event_id, body, attempts FROM deliveries WHERE {where} "  # noqa: S608
                 "ORDER BY available_at, id LIMIT ?",
@@ -191,13 +175,13 @@ class LocalBroker:
 
     def ack(self, message: Message) -> None:
         """Delete a delivery for good."""
-        with self._transaction() as tx:
+        with self._db.transaction() as tx:
             tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
 
     def nack(self, message: Message, reason: str | None) -> bool:
         """Schedule a retry, or dead-letter at the consumer's max attempts; True if parked."""
         spec = self.catalog.consumer(message.consumer)
-        with self._transaction() as tx:
+        with self._db.transaction() as tx:
             if message.attempt >= spec.max_delivery_attempts:
                 tx.execute(
                     "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, "
@@ -254,22 +238,19 @@ class LocalBroker:
     # -- inspection -----------------------------------------------------------------------
     def next_due_in(self) -> float | None:
         """Seconds until the next delivery is due, or None when nothing is pending."""
-        with self._lock:
-            row = self._db.execute("SELECT MIN(available_at) FROM deliveries").fetchone()
+        row = self._db.query("SELECT MIN(available_at) FROM deliveries")[0]
         return None if row[0] is None else row[0] - self.clock()
 
     def pending(self, consumer: str | None = None) -> int:
         """Deliveries not yet acknowledged."""
         sql = "SELECT COUNT(*) FROM deliveries" + (" WHERE consumer = ?" if consumer else "")  # noqa: S608 - fixed SQL
-        with self._lock:
-            return int(self._db.execute(sql, (consumer,) if consumer else ()).fetchone()[0])
+        return int(self._db.query(sql, (consumer,) if consumer else ())[0][0])
 
     def dead_letters(self, consumer: str | None = None) -> list[DeadLetter]:
         """Parked deliveries, oldest first."""
         where = " WHERE consumer = ?" if consumer else ""
         sql = f"SELECT consumer, event_id, event_type, body, reason, attempts FROM dead_letters{where} ORDER BY id"  # noqa: S608, E501 - fixed SQL
-        with self._lock:
-            rows = self._db.execute(sql, (consumer,) if consumer else ()).fetchall()
+        rows = self._db.query(sql, (consumer,) if consumer else ())
         return [
             DeadLetter(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None, r[4], r[5])
             for r in rows
@@ -277,5 +258,4 @@ class LocalBroker:
 
     def close(self) -> None:
         """Close the connection."""
-        with self._lock:
-            self._db.close()
+        self._db.close()

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.index import matches
-from shared.orders import simulated_decision
+from shared.orders import (
+    order_from_dict,
+    order_to_dict,
+    simulated_decision,
+    transition_changes,
+    transitioned,
+)
 from shared.ports import ChargeResult, ClaimState, IndexQuery, OrderRecord, OrderStatus
 
 _SCHEMA = """
@@ -38,9 +44,13 @@ CREATE TABLE IF NOT EXISTS charges (
 
 
 class Database:
-    """A shared SQLite connection guarded by a lock (one per process and file)."""
+    """A shared SQLite connection guarded by a lock (one per process and file).
 
-    def __init__(self, path: Path) -> None:
+    WAL mode, so several processes can share the file; ``schema`` (by default the adapters'
+    tables) is created when missing.
+    """
+
+    def __init__(self, path: Path, *, schema: str = _SCHEMA) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
@@ -49,7 +59,7 @@ class Database:
         )
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.executescript(_SCHEMA)
+        self._connection.executescript(schema)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -168,15 +178,11 @@ class SqliteIdempotencyStore:
 
 
 def _record_to_json(order: OrderRecord) -> str:
-    values = {**order.__dict__, "status": order.status.value, "items": list(order.items)}
-    return json.dumps(values, sort_keys=True)
+    return json.dumps(order_to_dict(order), sort_keys=True)
 
 
 def _record_from_json(text: str) -> OrderRecord:
-    values = json.loads(text)
-    values["status"] = OrderStatus(values["status"])
-    values["items"] = tuple(values["items"])
-    return OrderRecord(**values)
+    return order_from_dict(json.loads(text))
 
 
 class SqliteOrderStore:
@@ -225,17 +231,8 @@ class SqliteOrderStore:
             ).fetchone()
             if row is None:
                 return False
-            order = _record_from_json(row[0])
-            updated = OrderRecord(
-                **{
-                    **order.__dict__,
-                    "status": to_status,
-                    "updated_at": now,
-                    "payment_id": payment_id or order.payment_id,
-                    "decline_code": decline_code or order.decline_code,
-                    "failure_reason": failure_reason or order.failure_reason,
-                }
-            )
+            changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+            updated = transitioned(_record_from_json(row[0]), changes)
             tx.execute(
                 "UPDATE orders SET status = ?, record = ? WHERE order_id = ?",
                 (to_status.value, _record_to_json(updated), order_id),

@@ -25,6 +25,7 @@ from functions.aws.clients import AwsClients
 from functions.aws.errors import error_code, transient_errors
 from shared.errors import TransientError
 from shared.index import matches
+from shared.orders import order_from_dict, order_to_dict, transition_changes
 from shared.ports import ClaimState, IndexQuery, JsonDict, OrderRecord, OrderStatus
 
 _SERIALIZER = TypeSerializer()
@@ -196,43 +197,14 @@ class DynamoIdempotencyStore:
 
 
 def _order_item(order: OrderRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "order_id": order.order_id,
-        "kind": "order",
-        "status": order.status.value,
-        "customer_email": order.customer_email,
-        "customer_name": order.customer_name,
-        "amount_minor": order.amount_minor,
-        "currency": order.currency,
-        "items": [dict(i) for i in order.items],
-        "placed_at": order.placed_at,
-        "updated_at": order.updated_at,
-        "payment_id": order.payment_id,
-        "decline_code": order.decline_code,
-        "failure_reason": order.failure_reason,
-    }
-    if order.idempotency_key is not None:  # a GSI key attribute must be absent, never NULL
-        item["idempotency_key"] = order.idempotency_key
+    item = {**order_to_dict(order), "kind": "order"}
+    if order.idempotency_key is None:  # a GSI key attribute must be absent, never NULL
+        del item["idempotency_key"]
     return serialize(item)
 
 
 def _order_record(item: Mapping[str, Any]) -> OrderRecord:
-    data = deserialize(item)
-    return OrderRecord(
-        order_id=data["order_id"],
-        status=OrderStatus(data["status"]),
-        customer_email=data["customer_email"],
-        customer_name=data.get("customer_name"),
-        amount_minor=int(data["amount_minor"]),
-        currency=data["currency"],
-        items=tuple(data.get("items") or ()),
-        placed_at=data["placed_at"],
-        idempotency_key=data.get("idempotency_key"),
-        payment_id=data.get("payment_id"),
-        decline_code=data.get("decline_code"),
-        failure_reason=data.get("failure_reason"),
-        updated_at=data.get("updated_at"),
-    )
+    return order_from_dict(deserialize(item))
 
 
 class DynamoOrderStore:
@@ -307,23 +279,14 @@ class DynamoOrderStore:
         failure_reason: str | None = None,
     ) -> bool:
         """Conditional UpdateItem on ``status``; False when the order was not in ``from_status``."""
-        assignments = ["#status = :to", "#updated_at = :now"]
-        names = {"#status": "status", "#kind": "kind", "#updated_at": "updated_at"}
+        changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+        assignments = [f"#{name} = :{name}" for name in changes]
+        names = {"#kind": "kind", **{f"#{name}": name for name in changes}}
         values: dict[str, Any] = {
-            ":to": {"S": to_status.value},
             ":from": {"S": from_status.value},
-            ":now": {"S": now},
             ":order": {"S": "order"},
+            **{f":{name}": {"S": value} for name, value in changes.items()},
         }
-        for name, value in (
-            ("payment_id", payment_id),
-            ("decline_code", decline_code),
-            ("failure_reason", failure_reason),
-        ):
-            if value is not None:
-                assignments.append(f"#{name} = :{name}")
-                names[f"#{name}"] = name
-                values[f":{name}"] = {"S": value}
         try:
             with transient_errors(f"DynamoDB UpdateItem {self._table}"):
                 self._clients.dynamodb.update_item(

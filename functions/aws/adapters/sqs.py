@@ -13,8 +13,10 @@ from typing import Any
 
 from functions.aws.clients import AwsClients
 from functions.aws.errors import transient_errors
+from shared.deadletter import DeadLetterRecord
 
 MAX_REASON_CHARS = 1024
+_ATTRIBUTE_CHARS = {"reason": MAX_REASON_CHARS, "event_id": 256, "event_type": 256}
 # Characters SQS accepts in bodies and attribute values (XML 1.0 character ranges).
 _INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -49,16 +51,13 @@ class SqsDeadLetterSink:
             body = raw.decode("utf-8", errors="replace")
         else:
             body = json.dumps(event if event is not None else {}, separators=(",", ":"))
+        record = DeadLetterRecord.of(consumer, event, reason=reason, attempts=attempts)
+        # SQS refuses empty attribute values: only the reason can be empty.
         attributes = {
-            "reason": _string(_clean(reason, MAX_REASON_CHARS) or "unknown"),
-            "consumer": _string(consumer),
-            "attempts": {"DataType": "Number", "StringValue": str(attempts)},
+            name: _string(_clean(value, _ATTRIBUTE_CHARS.get(name)) or "unknown")
+            for name, value in record.attributes().items()
         }
-        if event is not None:
-            if event.get("id"):
-                attributes["event_id"] = _string(_clean(str(event["id"]), 256))
-            if event.get("type"):
-                attributes["event_type"] = _string(_clean(str(event["type"]), 256))
+        attributes["attempts"] = {"DataType": "Number", "StringValue": str(attempts)}
         with transient_errors("SQS SendMessage (dead-letter queue)"):
             self._clients.sqs.send_message(
                 QueueUrl=self.queue_url,

@@ -21,7 +21,14 @@ from shared.errors import TransientError
 # Event Grid accepts at most 1 MB per publish request; claim checks keep events below 256 KB.
 MAX_EVENTS_PER_REQUEST = 50
 _CORE_ATTRIBUTES = {
-    "id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema",
+    "id",
+    "source",
+    "type",
+    "specversion",
+    "time",
+    "subject",
+    "datacontenttype",
+    "dataschema",
 }
 
 

@@ -38,7 +38,12 @@ def _send(service: Any, queue: str, text: str) -> None:
 
 
 def dead_letter_message(
-    *, consumer: str, event: JsonDict | None, raw: bytes | None, reason: str, attempts: int,
+    *,
+    consumer: str,
+    event: JsonDict | None,
+    raw: bytes | None,
+    reason: str,
+    attempts: int,
     now: datetime | None = None,
 ) -> str:
     """The JSON text parked in a poison queue: why, who, how often, and the original message."""
@@ -76,7 +81,12 @@ class QueueDeadLetterSink:
         self._service = service
 
     def dead_letter(
-        self, *, consumer: str, event: JsonDict | None, raw: bytes | None, reason: str,
+        self,
+        *,
+        consumer: str,
+        event: JsonDict | None,
+        raw: bytes | None,
+        reason: str,
         attempts: int,
     ) -> None:
         """Park the delivery with its reason (raises on failure, so the message is kept)."""

@@ -21,6 +21,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from functions.azure.errors import transient_azure_errors
 from functions.azure.names import INDEX_PARTITION
 from shared.index import matches
+from shared.orders import order_from_dict, order_to_dict, transition_changes, transitioned
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 
 JsonDict = dict[str, Any]
@@ -55,7 +56,9 @@ def _conditional_update(table: Any, entity: JsonDict, etag: str) -> bool:
 
     try:
         table.update_entity(
-            entity, mode=UpdateMode.REPLACE, etag=etag,
+            entity,
+            mode=UpdateMode.REPLACE,
+            etag=etag,
             match_condition=MatchConditions.IfNotModified,
         )
     except (ResourceModifiedError, ResourceNotFoundError):
@@ -66,6 +69,7 @@ def _conditional_update(table: Any, entity: JsonDict, etag: str) -> bool:
 # ----------------------------------------------------------------------------------------------
 # Metadata index
 # ----------------------------------------------------------------------------------------------
+
 
 class TableMetadataIndex:
     """``MetadataIndex`` over one table (PartitionKey ``images``, RowKey ``image_id``).
@@ -82,7 +86,8 @@ class TableMetadataIndex:
 
     def _entity(self, document: JsonDict) -> JsonDict:
         entity: JsonDict = {
-            "PartitionKey": self._partition, "RowKey": safe_key(document["image_id"]),
+            "PartitionKey": self._partition,
+            "RowKey": safe_key(document["image_id"]),
         }
         for name, value in document.items():
             if name == "gps":
@@ -140,6 +145,7 @@ class TableMetadataIndex:
 # Idempotency
 # ----------------------------------------------------------------------------------------------
 
+
 class TableIdempotencyStore:
     """``IdempotencyStore``: PartitionKey = consumer, RowKey = event id (hashed if unsafe).
 
@@ -161,7 +167,10 @@ class TableIdempotencyStore:
         """Acquire the key unless it is completed or leased by a live contender."""
         partition, row = self._keys(key)
         entity = {
-            "PartitionKey": partition, "RowKey": row, "key": key, "state": "in_progress",
+            "PartitionKey": partition,
+            "RowKey": row,
+            "key": key,
+            "state": "in_progress",
             "lease_expires": float(now + lease_seconds),
         }
         with transient_azure_errors("claiming an idempotency key"):
@@ -192,8 +201,14 @@ class TableIdempotencyStore:
         partition, row = self._keys(key)
         with transient_azure_errors("completing an idempotency key"):
             self._table.upsert_entity(
-                {"PartitionKey": partition, "RowKey": row, "key": key, "state": "completed",
-                 "completed_at": float(now), "expires_at": float(now + ttl_seconds)},
+                {
+                    "PartitionKey": partition,
+                    "RowKey": row,
+                    "key": key,
+                    "state": "completed",
+                    "completed_at": float(now),
+                    "expires_at": float(now + ttl_seconds),
+                },
                 mode=UpdateMode.REPLACE,
             )
 
@@ -209,7 +224,9 @@ class TableIdempotencyStore:
                 return
             try:
                 self._table.delete_entity(
-                    partition, row, etag=_etag(current),
+                    partition,
+                    row,
+                    etag=_etag(current),
                     match_condition=MatchConditions.IfNotModified,
                 )
             except (ResourceModifiedError, ResourceNotFoundError):
@@ -222,42 +239,29 @@ class TableIdempotencyStore:
 
 ORDER_ROW = "order"
 IDEMPOTENCY_PARTITION_PREFIX = "idempotency-key:"
-_OPTIONAL_FIELDS = (
-    "customer_name", "idempotency_key", "payment_id", "decline_code", "failure_reason",
-    "updated_at",
-)
 
 
 def _order_entity(order: OrderRecord) -> JsonDict:
-    entity: JsonDict = {
+    """Table Storage holds no nulls (absent optional fields are left out) and no nested values
+    (``items`` is JSON text); ``amount_minor`` is an Edm.Int64 when it needs one."""
+    fields = {name: value for name, value in order_to_dict(order).items() if value is not None}
+    return {
         "PartitionKey": safe_key(order.order_id),
         "RowKey": ORDER_ROW,
-        "order_id": order.order_id,
-        "status": order.status.value,
-        "customer_email": order.customer_email,
+        **fields,
         "amount_minor": _int_property(order.amount_minor),
-        "currency": order.currency,
-        "items": json.dumps(list(order.items), separators=(",", ":")),
-        "placed_at": order.placed_at,
+        "items": json.dumps(fields["items"], separators=(",", ":")),
     }
-    for name in _OPTIONAL_FIELDS:
-        value = getattr(order, name)
-        if value is not None:
-            entity[name] = value
-    return entity
 
 
 def _order_record(entity: Mapping[str, Any]) -> OrderRecord:
     amount = entity["amount_minor"]
-    return OrderRecord(
-        order_id=str(entity["order_id"]),
-        status=OrderStatus(entity["status"]),
-        customer_email=entity["customer_email"],
-        amount_minor=int(getattr(amount, "value", amount)),
-        currency=entity["currency"],
-        items=tuple(json.loads(entity["items"])),
-        placed_at=entity["placed_at"],
-        **{name: entity.get(name) for name in _OPTIONAL_FIELDS},
+    return order_from_dict(
+        {
+            **entity,
+            "amount_minor": getattr(amount, "value", amount),
+            "items": json.loads(entity["items"]),
+        }
     )
 
 
@@ -318,6 +322,7 @@ class TableOrderStore:
         failure_reason: str | None = None,
     ) -> bool:
         """Move ``from_status`` -> ``to_status`` if the order is still in ``from_status``."""
+        changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
         with transient_azure_errors("updating an order"):
             for _ in range(_MAX_CAS_ROUNDS):
                 try:
@@ -327,12 +332,7 @@ class TableOrderStore:
                 current = _order_record(entity)
                 if current.status is not from_status:
                     return False
-                updated = dataclasses.replace(
-                    current, status=to_status, updated_at=now,
-                    payment_id=payment_id or current.payment_id,
-                    decline_code=decline_code or current.decline_code,
-                    failure_reason=failure_reason or current.failure_reason,
-                )
+                updated = transitioned(current, changes)
                 if _conditional_update(self._table, _order_entity(updated), _etag(entity)):
                     return True
         return False

@@ -9,6 +9,7 @@ import pytest
 
 from functions.aws import package
 from functions.packaging import ROOT
+from tests.support import import_from_extracted_zip
 
 MODULE_OF = {
     "pillow": "PIL",
@@ -82,6 +83,7 @@ def test_zips_hold_the_runtime_and_nothing_else(builds: dict[str, list[package.P
         assert entries == sorted(entries)
         for required in (
             "functions/__init__.py",
+            "functions/common/cache.py",
             "functions/aws/entrypoint.py",
             "functions/aws/bootstrap.py",
             "functions/aws/adapters/dynamodb.py",
@@ -135,3 +137,13 @@ def test_a_real_orders_zip_if_built_has_no_pillow() -> None:
     entries = names(built)
     assert not [n for n in entries if n.startswith(("PIL/", "pillow"))]
     assert "rpds/__init__.py" in entries  # the real dependencies are there
+
+
+def test_an_extracted_code_zip_imports_its_adapters_from_itself(tmp_path: Path) -> None:
+    """Every module the functions import at run time is in the zip (``functions/common`` too)."""
+    built = package.build_group("orders", tmp_path / "build", installer=None)
+    source = tmp_path / "extracted"
+    modules = ("functions.aws.bootstrap", "functions.aws.adapters.dynamodb", "functions.common")
+    loaded = import_from_extracted_zip(built.path, source, *modules)
+    assert len(loaded) == len(modules)
+    assert all(path.is_relative_to(source) for path in loaded), loaded

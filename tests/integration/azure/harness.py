@@ -96,11 +96,24 @@ def run_azurite() -> Iterator[Azurite]:
     require_azurite()
     ports = Azurite(free_port(), free_port(), free_port())
     command = [
-        "node", str(AZURITE_JS),
-        "--blobHost", LOOPBACK, "--blobPort", str(ports.blob_port),
-        "--queueHost", LOOPBACK, "--queuePort", str(ports.queue_port),
-        "--tableHost", LOOPBACK, "--tablePort", str(ports.table_port),
-        "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--disableTelemetry",
+        "node",
+        str(AZURITE_JS),
+        "--blobHost",
+        LOOPBACK,
+        "--blobPort",
+        str(ports.blob_port),
+        "--queueHost",
+        LOOPBACK,
+        "--queuePort",
+        str(ports.queue_port),
+        "--tableHost",
+        LOOPBACK,
+        "--tablePort",
+        str(ports.table_port),
+        "--inMemoryPersistence",
+        "--silent",
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
         "--loose",
     ]
     with background_process(command, port=ports.blob_port, timeout=60) as process:
@@ -226,15 +239,22 @@ class QueueHost:
 
     def run_once(self) -> list[Invocation]:
         """Receive one batch and invoke the function for each message."""
-        batch = list(self.queue.receive_messages(messages_per_page=self.batch_size,
-                                                 max_messages=self.batch_size,
-                                                 visibility_timeout=60))
+        batch = list(
+            self.queue.receive_messages(
+                messages_per_page=self.batch_size,
+                max_messages=self.batch_size,
+                visibility_timeout=60,
+            )
+        )
         done = []
         for message in batch:
             body = message.content
             delivery = QueueMessage(
-                id=message.id, body=body.encode(), dequeue_count=message.dequeue_count,
-                pop_receipt=message.pop_receipt, insertion_time=message.inserted_on,
+                id=message.id,
+                body=body.encode(),
+                dequeue_count=message.dequeue_count,
+                pop_receipt=message.pop_receipt,
+                insertion_time=message.inserted_on,
                 expiration_time=message.expires_on,
             )
             error: BaseException | None = None
@@ -311,8 +331,11 @@ class EventGridEmulator:
 
             def _reply(self, status: int, text: str = "") -> None:
                 # Event Grid answers errors with a JSON error object.
-                body = json.dumps({"error": {"code": str(status), "message": text}}).encode() \
-                    if text else b""
+                body = (
+                    json.dumps({"error": {"code": str(status), "message": text}}).encode()
+                    if text
+                    else b""
+                )
                 self.send_response(status)
                 if body:
                     self.send_header("Content-Type", "application/json; charset=utf-8")

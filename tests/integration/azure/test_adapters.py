@@ -29,11 +29,17 @@ pytestmark = pytest.mark.integration
 
 # -- Blob ----------------------------------------------------------------------------------------
 
+
 def test_blob_store_round_trip(storage: ServiceClients, deployment: Deployment) -> None:
     store = BlobObjectStore(storage.blob)
     key = "uploads/été/photo 1.jpg"
-    store.put(deployment.uploads, key, b"\x89PNG data", content_type="image/png",
-              metadata={"source-key": key, "correlation-id": "c-1"})
+    store.put(
+        deployment.uploads,
+        key,
+        b"\x89PNG data",
+        content_type="image/png",
+        metadata={"source-key": key, "correlation-id": "c-1"},
+    )
     stored = store.get(deployment.uploads, key)
     assert stored.data == b"\x89PNG data"
     assert stored.content_type == "image/png"
@@ -62,23 +68,38 @@ def test_an_unreachable_account_is_transient() -> None:
 
     from tests.support import free_port
 
-    text = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
-            f"BlobEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;")
+    text = (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;"
+    )
     # No SDK retries here (the production policy retries twice, ~3 s): only the mapping counts.
     client = BlobServiceClient.from_connection_string(
-        text, retry_policy=ExponentialRetry(retry_total=0))
+        text, retry_policy=ExponentialRetry(retry_total=0)
+    )
     with pytest.raises(TransientError, match="reading blob"):
         BlobObjectStore(client).get("uploads", "x")
 
 
 # -- Metadata index -------------------------------------------------------------------------------
 
+
 def _document(image_id: str, **fields: object) -> dict[str, object]:
     document: dict[str, object] = {
-        "image_id": image_id, "bucket": "uploads", "key": f"uploads/{image_id}.jpg",
-        "format": "JPEG", "mode": "RGB", "width": 800, "height": 600, "bytes": 3_000_000_000,
-        "sha256": "ab" * 32, "camera_make": None, "camera_model": None, "captured_at": None,
-        "orientation": 1, "gps": None, "indexed_at": "2025-01-01T00:00:00.000Z",
+        "image_id": image_id,
+        "bucket": "uploads",
+        "key": f"uploads/{image_id}.jpg",
+        "format": "JPEG",
+        "mode": "RGB",
+        "width": 800,
+        "height": 600,
+        "bytes": 3_000_000_000,
+        "sha256": "ab" * 32,
+        "camera_make": None,
+        "camera_model": None,
+        "captured_at": None,
+        "orientation": 1,
+        "gps": None,
+        "indexed_at": "2025-01-01T00:00:00.000Z",
         "correlation_id": "c",
     }
     document.update(fields)
@@ -89,10 +110,20 @@ def test_index_round_trip_and_search(storage: ServiceClients, deployment: Deploy
     table = storage.table.get_table_client(deployment.tables["index"])
     index = TableMetadataIndex(table)
     documents = [
-        _document("a1", camera_make="Canon", camera_model="EOS R5",
-                  captured_at="2024-05-01T10:00:00", gps={"lat": 48.8583701, "lon": 2.2944813}),
-        _document("b2", camera_make="NIKON CORPORATION", camera_model="Z 6", width=4000,
-                  captured_at="2024-07-14T09:30:00"),
+        _document(
+            "a1",
+            camera_make="Canon",
+            camera_model="EOS R5",
+            captured_at="2024-05-01T10:00:00",
+            gps={"lat": 48.8583701, "lon": 2.2944813},
+        ),
+        _document(
+            "b2",
+            camera_make="NIKON CORPORATION",
+            camera_model="Z 6",
+            width=4000,
+            captured_at="2024-07-14T09:30:00",
+        ),
         _document("c3", width=200),
     ]
     for document in documents:
@@ -119,6 +150,7 @@ def test_index_round_trip_and_search(storage: ServiceClients, deployment: Deploy
 
 
 # -- Idempotency ----------------------------------------------------------------------------------
+
 
 def test_idempotency_claims(storage: ServiceClients, deployment: Deployment) -> None:
     store = TableIdempotencyStore(storage.table.get_table_client(deployment.tables["idempotency"]))
@@ -165,12 +197,18 @@ def test_one_winner_among_concurrent_claims(
 
 # -- Orders ---------------------------------------------------------------------------------------
 
+
 def _order(order_id: str = "ord_aaaaaaaaaaaaaaaaaaaaaaaa", key: str | None = None) -> OrderRecord:
     return OrderRecord(
-        order_id=order_id, status=OrderStatus.PLACED, customer_email="ann@example.com",
-        customer_name=None, amount_minor=3_000_000_000, currency="EUR",
+        order_id=order_id,
+        status=OrderStatus.PLACED,
+        customer_email="ann@example.com",
+        customer_name=None,
+        amount_minor=3_000_000_000,
+        currency="EUR",
         items=({"sku": "mug", "name": "Mug", "quantity": 2, "unit_price_minor": 1250},),
-        placed_at="2025-01-01T00:00:00.000Z", idempotency_key=key,
+        placed_at="2025-01-01T00:00:00.000Z",
+        idempotency_key=key,
         updated_at="2025-01-01T00:00:00.000Z",
     )
 
@@ -187,16 +225,26 @@ def test_orders_create_dedupe_and_transition(
     assert orders.get("ord_bbbbbbbbbbbbbbbbbbbbbbbb") is None
     # Same id without a key.
     assert orders.create(_order())[1] is False
-    assert orders.transition(first.order_id, from_status=OrderStatus.PLACED,
-                             to_status=OrderStatus.PAID, now="2025-01-01T00:01:00.000Z",
-                             payment_id="pay_1")
-    assert not orders.transition(first.order_id, from_status=OrderStatus.PLACED,
-                                 to_status=OrderStatus.PAYMENT_FAILED, now="x")
+    assert orders.transition(
+        first.order_id,
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAID,
+        now="2025-01-01T00:01:00.000Z",
+        payment_id="pay_1",
+    )
+    assert not orders.transition(
+        first.order_id,
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAYMENT_FAILED,
+        now="x",
+    )
     paid = orders.get(first.order_id)
-    assert paid == dataclasses.replace(first, status=OrderStatus.PAID, payment_id="pay_1",
-                                       updated_at="2025-01-01T00:01:00.000Z")
-    assert not orders.transition("ord_missing000000", from_status=OrderStatus.PLACED,
-                                 to_status=OrderStatus.PAID, now="x")
+    assert paid == dataclasses.replace(
+        first, status=OrderStatus.PAID, payment_id="pay_1", updated_at="2025-01-01T00:01:00.000Z"
+    )
+    assert not orders.transition(
+        "ord_missing000000", from_status=OrderStatus.PLACED, to_status=OrderStatus.PAID, now="x"
+    )
     assert [o.order_id for o in orders.iter_orders()] == [first.order_id]
 
 
@@ -204,10 +252,16 @@ def test_a_crash_between_key_claim_and_order_is_healed(
     storage: ServiceClients, deployment: Deployment
 ) -> None:
     table = storage.table.get_table_client(deployment.tables["orders"])
-    table.create_entity({"PartitionKey": "idempotency-key:key-crashed1", "RowKey": "order",
-                         "order_id": "ord_cccccccccccccccccccccccc"})
+    table.create_entity(
+        {
+            "PartitionKey": "idempotency-key:key-crashed1",
+            "RowKey": "order",
+            "order_id": "ord_cccccccccccccccccccccccc",
+        }
+    )
     order, created = TableOrderStore(table).create(
-        _order("ord_dddddddddddddddddddddddd", key="key-crashed1"))
+        _order("ord_dddddddddddddddddddddddd", key="key-crashed1")
+    )
     assert created and order.order_id == "ord_cccccccccccccccccccccccc"
 
 
@@ -222,8 +276,11 @@ def test_concurrent_transitions_have_one_winner(
     def contend(i: int) -> None:
         barrier.wait()
         target = OrderStatus.PAID if i % 2 else OrderStatus.PAYMENT_FAILED
-        results.append(orders.transition(order.order_id, from_status=OrderStatus.PLACED,
-                                         to_status=target, now=f"t{i}"))
+        results.append(
+            orders.transition(
+                order.order_id, from_status=OrderStatus.PLACED, to_status=target, now=f"t{i}"
+            )
+        )
 
     threads = [threading.Thread(target=contend, args=(i,)) for i in range(6)]
     for thread in threads:
@@ -235,19 +292,33 @@ def test_concurrent_transitions_have_one_winner(
 
 # -- Queues and Event Grid ------------------------------------------------------------------------
 
+
 def _payment_failed() -> object:
-    return new_event("PaymentFailed", {
-        "order_id": "ord_0123456789abcdef01234567", "decline_code": "card_declined",
-        "reason": "declined", "amount": {"amount_minor": 100, "currency": "EUR"},
-        "customer_email": "ann@example.com"}, source="urn:test", correlation_id="corr-12345678")
+    return new_event(
+        "PaymentFailed",
+        {
+            "order_id": "ord_0123456789abcdef01234567",
+            "decline_code": "card_declined",
+            "reason": "declined",
+            "amount": {"amount_minor": 100, "currency": "EUR"},
+            "customer_email": "ann@example.com",
+        },
+        source="urn:test",
+        correlation_id="corr-12345678",
+    )
 
 
 def test_dead_letter_sink_writes_the_poison_queue(
     storage: ServiceClients, deployment: Deployment
 ) -> None:
     sink = QueueDeadLetterSink(storage.queue)
-    sink.dead_letter(consumer="notifier", event={"id": "e1"}, raw=b'{"id": "e1"}',
-                     reason="schema violation", attempts=3)
+    sink.dead_letter(
+        consumer="notifier",
+        event={"id": "e1"},
+        raw=b'{"id": "e1"}',
+        reason="schema violation",
+        attempts=3,
+    )
     [entry] = storage.poison_entries("notifier")
     assert entry["reason"] == "schema violation"
     assert (entry["consumer"], entry["attempts"], entry["event"]) == ("notifier", 3, {"id": "e1"})
@@ -270,8 +341,12 @@ def test_queue_fanout_routes_by_subscription(
 def test_event_grid_publisher_delivers_cloudevents_with_extensions(
     storage: ServiceClients, deployment: Deployment, eventgrid: EventGridEmulator
 ) -> None:
-    clients = AzureClients({"EVENTSUITE_EVENTGRID_ENDPOINT": eventgrid.endpoint,
-                            "EVENTSUITE_EVENTGRID_KEY": eventgrid.key})
+    clients = AzureClients(
+        {
+            "EVENTSUITE_EVENTGRID_ENDPOINT": eventgrid.endpoint,
+            "EVENTSUITE_EVENTGRID_KEY": eventgrid.key,
+        }
+    )
     event = _payment_failed()
     EventGridPublisher(clients.eventgrid).publish([event])  # type: ignore[list-item]
     [message] = storage.messages("notifier-events")
@@ -290,8 +365,12 @@ def test_event_grid_rejections_are_not_silently_dropped(
 ) -> None:
     from azure.core.exceptions import ClientAuthenticationError
 
-    clients = AzureClients({"EVENTSUITE_EVENTGRID_ENDPOINT": eventgrid.endpoint,
-                            "EVENTSUITE_EVENTGRID_KEY": "wrong-key"})
+    clients = AzureClients(
+        {
+            "EVENTSUITE_EVENTGRID_ENDPOINT": eventgrid.endpoint,
+            "EVENTSUITE_EVENTGRID_KEY": "wrong-key",
+        }
+    )
     with pytest.raises(ClientAuthenticationError):
         EventGridPublisher(clients.eventgrid).publish([_payment_failed()])  # type: ignore[list-item]
     assert storage.messages("notifier-events") == []

@@ -4,7 +4,6 @@ emails; poison messages parked with their reason and nothing lost."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import azure.functions as func
@@ -12,15 +11,14 @@ import pytest
 
 from functions.azure import bootstrap
 from functions.azure.adapters.tables import (
-    TableIdempotencyStore,
     TableMetadataIndex,
     TableOrderStore,
 )
-from functions.azure.events import decode_queue_message
 from functions.azure.names import queue_name
 from functions.local import samples
 from shared.catalog import default_catalog
 from shared.envelope import new_event, to_json_bytes
+from shared.errors import TransientError
 from shared.images.metadata import image_id
 from shared.ports import OrderStatus
 from tests.integration.azure.harness import (
@@ -42,7 +40,8 @@ def upload(storage: ServiceClients, deployment: Deployment, key: str, data: byte
     from azure.storage.blob import ContentSettings
 
     storage.blob.get_blob_client(deployment.uploads, key).upload_blob(
-        data, content_settings=ContentSettings(content_type="image/jpeg"))
+        data, content_settings=ContentSettings(content_type="image/jpeg")
+    )
 
 
 def notify_upload(storage: ServiceClients, event: dict[str, Any]) -> None:
@@ -58,6 +57,7 @@ def _clear_mail(smtp: tuple[SmtpRecorder, int]) -> None:
 
 # -- Uploads --------------------------------------------------------------------------------------
 
+
 def test_an_upload_becomes_thumbnails_and_an_index_entity(
     app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment
 ) -> None:
@@ -72,8 +72,10 @@ def test_an_upload_becomes_thumbnails_and_an_index_entity(
 
     thumbnails = storage.blob.get_container_client(deployment.thumbnails)
     names = sorted(thumbnails.list_blob_names())
-    assert names == ["thumbnails/2025/trip/eiffel.jpg/1024.jpg",
-                     "thumbnails/2025/trip/eiffel.jpg/256.jpg"]
+    assert names == [
+        "thumbnails/2025/trip/eiffel.jpg/1024.jpg",
+        "thumbnails/2025/trip/eiffel.jpg/256.jpg",
+    ]
     small = thumbnails.get_blob_client(names[1]).get_blob_properties()
     assert small.content_settings.content_type == "image/jpeg"
     assert small.metadata["source_key"] == key  # Azure spelling of "source-key"
@@ -112,9 +114,11 @@ def test_a_corrupt_upload_is_dead_lettered_once_with_its_reason(
 
 # -- Orders ---------------------------------------------------------------------------------------
 
+
 def place(order: dict[str, Any], key: str) -> dict[str, Any]:
     request = func.HttpRequest(
-        method="POST", url="https://eventsuite-func.azurewebsites.net/orders",
+        method="POST",
+        url="https://eventsuite-func.azurewebsites.net/orders",
         headers={"Content-Type": "application/json", "Idempotency-Key": key},
         body=json.dumps(order).encode(),
     )
@@ -125,16 +129,26 @@ def place(order: dict[str, Any], key: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("email", "status", "outcome_subject"),
-    [("ann@example.com", OrderStatus.PAID, "PaymentReceived"),
-     ("bob@decline.test", OrderStatus.PAYMENT_FAILED, "PaymentFailed")],
+    [
+        ("ann@example.com", OrderStatus.PAID, "PaymentReceived"),
+        ("bob@decline.test", OrderStatus.PAYMENT_FAILED, "PaymentFailed"),
+    ],
 )
 def test_an_order_flows_from_http_to_payment_to_email(
-    app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment,
-    smtp: tuple[SmtpRecorder, int], email: str, status: OrderStatus, outcome_subject: str,
+    app_environ: dict[str, str],
+    storage: ServiceClients,
+    deployment: Deployment,
+    smtp: tuple[SmtpRecorder, int],
+    email: str,
+    status: OrderStatus,
+    outcome_subject: str,
 ) -> None:
     recorder, _ = smtp
-    order = {"customer": {"email": email, "name": "Ann"}, "currency": "EUR",
-             "items": [{"sku": "mug", "name": "Mug", "quantity": 2, "unit_price_minor": 1250}]}
+    order = {
+        "customer": {"email": email, "name": "Ann"},
+        "currency": "EUR",
+        "items": [{"sku": "mug", "name": "Mug", "quantity": 2, "unit_price_minor": 1250}],
+    }
     placed = place(order, key=f"key-flow-{status.value.lower()}")
 
     assert [i.error for i in QueueHost(storage, "payments").drain()] == [None]
@@ -153,18 +167,29 @@ def test_an_order_flows_from_http_to_payment_to_email(
 
 # -- Poison messages ------------------------------------------------------------------------------
 
+
 def test_a_transient_failure_is_retried_up_to_the_consumers_own_limit(
     deployment: Deployment, storage: ServiceClients
 ) -> None:
     # SMTP relay down for good: notifier (max 8 = the host's maxDequeueCount) retries, then the
     # dispatcher parks the message with its reason in the poison queue. Nothing is lost.
-    bootstrap.configure(deployment.environ(
-        EVENTSUITE_SMTP_HOST="127.0.0.1", EVENTSUITE_SMTP_PORT=str(free_port()),
-        EVENTSUITE_SMTP_STARTTLS="false"))
-    event = new_event("PaymentReceived", {
-        "order_id": "ord_0123456789abcdef01234567", "payment_id": "pay_1",
-        "amount": {"amount_minor": 100, "currency": "EUR"}, "customer_email": "ann@example.com",
-    }, source="urn:test")
+    bootstrap.configure(
+        deployment.environ(
+            EVENTSUITE_SMTP_HOST="127.0.0.1",
+            EVENTSUITE_SMTP_PORT=str(free_port()),
+            EVENTSUITE_SMTP_STARTTLS="false",
+        )
+    )
+    event = new_event(
+        "PaymentReceived",
+        {
+            "order_id": "ord_0123456789abcdef01234567",
+            "payment_id": "pay_1",
+            "amount": {"amount_minor": 100, "currency": "EUR"},
+            "customer_email": "ann@example.com",
+        },
+        source="urn:test",
+    )
     body = to_json_bytes(event).decode()
     storage.queue.get_queue_client("notifier-events").send_message(body)
     try:
@@ -181,18 +206,27 @@ def test_a_transient_failure_is_retried_up_to_the_consumers_own_limit(
     assert storage.messages("notifier-events") == []
 
 
+class UnreachableStorage:
+    """An object store whose every call is a transient failure (storage outage)."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*_: Any, **__: Any) -> Any:
+            raise TransientError("blob storage unreachable")
+
+        return fail
+
+
 def test_a_consumer_with_a_lower_limit_gives_up_before_the_host_does(
     app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment
 ) -> None:
     # The thumbnailer allows 5 attempts; host.json's maxDequeueCount is 8 (the notifier's).
-    # Another instance holds a live lease on the event, so every attempt is a transient failure.
-    key = "uploads/held.jpg"
+    # Blob storage is down, so every attempt is a transient failure. (A lease held by another
+    # delivery would not do: the dispatcher never dead-letters those, the host's count does.)
+    key = "uploads/outage.jpg"
     upload(storage, deployment, key, samples.jpeg_with_exif((64, 48), orientation=1))
     event = blob_created_event(storage, deployment.uploads, key)
     storage.queue.get_queue_client("thumbnailer-events").send_message(json.dumps(event))
-    event_id = decode_queue_message(json.dumps(event))["id"]
-    claims = TableIdempotencyStore(storage.table.get_table_client(deployment.tables["idempotency"]))
-    claims.claim(f"thumbnailer:{event_id}", now=time.time(), lease_seconds=3600)
+    bootstrap.configure(app_environ, overrides={"objects": UnreachableStorage()})
 
     host = QueueHost(storage, "thumbnailer")
     invocations = host.drain()
@@ -200,8 +234,7 @@ def test_a_consumer_with_a_lower_limit_gives_up_before_the_host_does(
     assert limit < host.max_dequeue_count
     assert [i.dequeue_count for i in invocations] == list(range(1, limit + 1))
     [entry] = storage.poison_entries("thumbnailer")
-    assert entry["reason"] == (f"gave up after {limit} attempts: another delivery of this event "
-                               "holds the lease")
+    assert entry["reason"] == f"gave up after {limit} attempts: blob storage unreachable"
     assert json.loads(entry["original"]) == event
 
 
@@ -209,12 +242,31 @@ def test_a_consumer_with_a_lower_limit_gives_up_before_the_host_does(
     ("body", "reason"),
     [
         ("this is not an event", "neither JSON nor base64-encoded JSON"),
-        (json.dumps({"id": "x1", "source": "urn:t", "type": "io.eventsuite.PaymentReceived",
-                     "specversion": "1.0", "eventversion": "7", "data": {}}),
-         "newer than this deployment"),
-        (json.dumps({"id": "x2", "source": "urn:t", "type": "io.example.Unknown",
-                     "specversion": "1.0", "data": {}}),
-         "not in the catalog"),
+        (
+            json.dumps(
+                {
+                    "id": "x1",
+                    "source": "urn:t",
+                    "type": "io.eventsuite.PaymentReceived",
+                    "specversion": "1.0",
+                    "eventversion": "7",
+                    "data": {},
+                }
+            ),
+            "newer than this deployment",
+        ),
+        (
+            json.dumps(
+                {
+                    "id": "x2",
+                    "source": "urn:t",
+                    "type": "io.example.Unknown",
+                    "specversion": "1.0",
+                    "data": {},
+                }
+            ),
+            "not in the catalog",
+        ),
     ],
 )
 def test_permanent_failures_are_parked_at_once(

@@ -39,7 +39,9 @@ ORDER = {
 def post(endpoint: str, path: str, body: bytes, **headers: str) -> func.HttpResponse:
     """Invoke an HTTP function the way the host does."""
     request = func.HttpRequest(
-        method="POST", url=f"{APP_URL}{path}", body=body,
+        method="POST",
+        url=f"{APP_URL}{path}",
+        body=body,
         headers={"Content-Type": "application/json", **headers},
     )
     response: func.HttpResponse = user_function(endpoint)(request)
@@ -54,8 +56,12 @@ def test_orders_api_stores_publishes_and_is_idempotent(
     app_environ: dict[str, str], storage: ServiceClients, deployment: Deployment
 ) -> None:
     body = json.dumps(ORDER).encode()
-    response = post("orders_api", "/orders", body, **{"Idempotency-Key": "key-az-000001",
-                                                       "X-Correlation-Id": "corr-az-0000001"})
+    response = post(
+        "orders_api",
+        "/orders",
+        body,
+        **{"Idempotency-Key": "key-az-000001", "X-Correlation-Id": "corr-az-0000001"},
+    )
     assert response.status_code == 202, response.get_body()
     assert response.mimetype == "application/json"
     reply = json.loads(response.get_body())
@@ -76,8 +82,10 @@ def test_orders_api_stores_publishes_and_is_idempotent(
     assert again.status_code == 200
     assert json.loads(again.get_body())["order_id"] == order_id
     changed = json.dumps({**ORDER, "currency": "USD"}).encode()
-    assert post("orders_api", "/orders", changed,
-                **{"Idempotency-Key": "key-az-000001"}).status_code == 409
+    assert (
+        post("orders_api", "/orders", changed, **{"Idempotency-Key": "key-az-000001"}).status_code
+        == 409
+    )
 
 
 def test_orders_api_rejects_invalid_orders(
@@ -90,8 +98,13 @@ def test_orders_api_rejects_invalid_orders(
 
 
 def test_a_forged_webhook_is_refused(app_environ: dict[str, str], storage: ServiceClients) -> None:
-    body = json.dumps({"id": "evt_1", "type": "payment.refunded",
-                       "data": {"order_id": "ord_0123456789abcdef01234567"}}).encode()
+    body = json.dumps(
+        {
+            "id": "evt_1",
+            "type": "payment.refunded",
+            "data": {"order_id": "ord_0123456789abcdef01234567"},
+        }
+    ).encode()
     forged = sign(body, "not-the-secret", int(time.time()))
     response = post("payment_webhook", "/webhooks/payments", body, **{SIGNATURE_HEADER: forged})
     assert response.status_code == 401
@@ -119,13 +132,18 @@ def test_a_misconfigured_app_answers_500_without_details(
 
 
 def _order_placed() -> Any:
-    return new_event("OrderPlaced", {
-        "order_id": "ord_0123456789abcdef01234567",
-        "customer": {"email": "bob@example.com", "name": "Bob"},
-        "total": {"amount_minor": 990, "currency": "EUR"},
-        "items": [{"sku": "tea", "name": "Tea", "quantity": 1, "unit_price_minor": 990}],
-        "placed_at": "2025-01-01T00:00:00.000Z",
-    }, source="urn:test", correlation_id="corr-az-base64x")
+    return new_event(
+        "OrderPlaced",
+        {
+            "order_id": "ord_0123456789abcdef01234567",
+            "customer": {"email": "bob@example.com", "name": "Bob"},
+            "total": {"amount_minor": 990, "currency": "EUR"},
+            "items": [{"sku": "tea", "name": "Tea", "quantity": 1, "unit_price_minor": 990}],
+            "placed_at": "2025-01-01T00:00:00.000Z",
+        },
+        source="urn:test",
+        correlation_id="corr-az-base64x",
+    )
 
 
 def test_queue_functions_take_plain_and_base64_messages(
@@ -148,13 +166,18 @@ def test_a_failing_delivery_raises_so_the_runtime_retries(
     from tests.support import free_port
 
     closed_port = free_port()
-    bootstrap.configure(deployment.environ(EVENTSUITE_SMTP_HOST="127.0.0.1",
-                                           EVENTSUITE_SMTP_PORT=str(closed_port),
-                                           EVENTSUITE_SMTP_STARTTLS="false"))
+    bootstrap.configure(
+        deployment.environ(
+            EVENTSUITE_SMTP_HOST="127.0.0.1",
+            EVENTSUITE_SMTP_PORT=str(closed_port),
+            EVENTSUITE_SMTP_STARTTLS="false",
+        )
+    )
     try:
         with pytest.raises(RetryDelivery, match="attempt 1 of 8 failed, will retry: SMTP relay"):
-            user_function("notifier")(QueueMessage(id="1", body=to_json_bytes(_order_placed()),
-                                                   dequeue_count=1))
+            user_function("notifier")(
+                QueueMessage(id="1", body=to_json_bytes(_order_placed()), dequeue_count=1)
+            )
     finally:
         bootstrap.reset()
     assert storage.poison_entries("notifier") == []
@@ -164,8 +187,9 @@ def test_the_sample_event_grid_delivery_is_consumed(
     app_environ: dict[str, str], smtp: tuple[SmtpRecorder, int]
 ) -> None:
     recorder, _ = smtp
-    user_function("notifier")(QueueMessage(
-        id="1", body=sample("eventgrid_order_placed_v1.json"), dequeue_count=1))
+    user_function("notifier")(
+        QueueMessage(id="1", body=sample("eventgrid_order_placed_v1.json"), dequeue_count=1)
+    )
     [mail] = recorder.to("ann@example.com")  # a v1 event, upcast before the handler saw it
     assert "ord_0123456789abcdef01234567" in mail["Subject"] + mail.get_payload()
 

@@ -85,10 +85,10 @@ def test_client_is_built_lazily_from_the_environment(
     store.put(buckets["uploads"], "uploads/lazy.jpg", b"x")
     clients = GcpClients(project="test-project")  # STORAGE_EMULATOR_HOST is set: anonymous
     lazy = GcsObjectStore(clients.storage)
-    assert clients._storage is None  # building the adapter touched nothing
+    assert clients.created() == []  # building the adapter touched nothing
 
     assert lazy.exists(buckets["uploads"], "uploads/lazy.jpg") is True
-    assert clients._storage is not None
+    assert clients.created() == ["storage"]
     assert clients.storage() is clients.storage()  # one client per process
 
 

@@ -52,6 +52,7 @@ def test_zip_layout_main_at_the_root_next_to_functions_and_shared(zips: dict[str
             "main.py",
             "requirements.txt",
             "functions/__init__.py",
+            "functions/common/cache.py",
             "functions/gcp/__init__.py",
             "functions/gcp/entrypoint.py",
             "shared/catalog/catalog.json",

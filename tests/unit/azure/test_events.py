@@ -39,8 +39,10 @@ def test_both_event_grid_schemas_and_redeliveries_give_one_event_id() -> None:
 def test_a_notification_with_a_different_id_is_a_different_event() -> None:
     payload = json.loads(sample("blob_created_cloudevent.json"))
     payload["id"] = "another-notification"
-    assert decode_queue_message(json.dumps(payload))["id"] != decode_queue_message(
-        sample("blob_created_cloudevent.json"))["id"]
+    assert (
+        decode_queue_message(json.dumps(payload))["id"]
+        != decode_queue_message(sample("blob_created_cloudevent.json"))["id"]
+    )
 
 
 def test_the_blob_url_is_the_fallback_when_the_subject_is_missing() -> None:
@@ -66,10 +68,18 @@ def test_a_blob_created_event_needs_a_content_length(length: object) -> None:
 
 
 def test_application_events_keep_every_attribute() -> None:
-    original = new_event("PaymentFailed", {
-        "order_id": "ord_0123456789abcdef01234567", "decline_code": "card_declined",
-        "reason": "declined", "amount": {"amount_minor": 100, "currency": "EUR"},
-        "customer_email": "ann@example.com"}, source="urn:test", correlation_id="corr-12345678")
+    original = new_event(
+        "PaymentFailed",
+        {
+            "order_id": "ord_0123456789abcdef01234567",
+            "decline_code": "card_declined",
+            "reason": "declined",
+            "amount": {"amount_minor": 100, "currency": "EUR"},
+            "customer_email": "ann@example.com",
+        },
+        source="urn:test",
+        correlation_id="corr-12345678",
+    )
     received = decode_queue_message(to_json_bytes(original))
     assert received.get_attributes() == original.get_attributes()
     assert received.get_data() == original.get_data()

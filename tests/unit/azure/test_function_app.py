@@ -83,9 +83,20 @@ def test_function_json_is_serialisable() -> None:
 @pytest.fixture
 def fake_runtime() -> Iterator[dict[str, object]]:
     ports = fake_ports()
-    overrides = {name: getattr(ports, name) for name in (
-        "objects", "index", "idempotency", "orders", "publisher", "payments", "mailer",
-        "dead_letters", "clock")}
+    overrides = {
+        name: getattr(ports, name)
+        for name in (
+            "objects",
+            "index",
+            "idempotency",
+            "orders",
+            "publisher",
+            "payments",
+            "mailer",
+            "dead_letters",
+            "clock",
+        )
+    }
     bootstrap.configure({"EVENTSUITE_WEBHOOK_SECRET": "whsec_test"}, overrides=overrides)
     try:
         yield overrides
@@ -100,8 +111,12 @@ def test_each_closure_is_bound_to_its_own_consumer(
     # An event this consumer does not subscribe to: the dispatcher names the consumer it ran as.
     foreign = next(e for e in CATALOG.events if e not in CATALOG.consumer(consumer).subscribes)
     data = {
-        "ImageUploaded": {"bucket": "uploads", "key": "uploads/a.png", "size": 1,
-                          "uploaded_at": "2025-01-01T00:00:00Z"},
+        "ImageUploaded": {
+            "bucket": "uploads",
+            "key": "uploads/a.png",
+            "size": 1,
+            "uploaded_at": "2025-01-01T00:00:00Z",
+        },
         "OrderPlaced": {
             "order_id": "ord_0123456789abcdef01234567",
             "customer": {"email": "ann@example.com", "name": None},
@@ -120,8 +135,13 @@ def test_each_closure_is_bound_to_its_own_consumer(
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_importing_the_app_is_light() -> None:

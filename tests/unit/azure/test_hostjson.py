@@ -39,19 +39,28 @@ def test_queue_settings() -> None:
 
 
 def test_timeout_covers_the_slowest_function() -> None:
-    slowest = max([c.timeout_seconds for c in CATALOG.consumers.values()]
-                  + [e.timeout_seconds for e in CATALOG.endpoints.values()])
+    slowest = max(
+        [c.timeout_seconds for c in CATALOG.consumers.values()]
+        + [e.timeout_seconds for e in CATALOG.endpoints.values()]
+    )
     hours, minutes, seconds = (int(p) for p in hostjson.render()["functionTimeout"].split(":"))
     assert hours * 3600 + minutes * 60 + seconds == slowest
 
 
 def test_a_new_consumer_with_more_attempts_raises_the_host_limit(tmp_path: Path) -> None:
-    raw = json.loads((Path(CATALOG.events["OrderPlaced"].current.schema_path).parents[1]
-                      / "catalog.json").read_text(encoding="utf-8"))
+    raw = json.loads(
+        (
+            Path(CATALOG.events["OrderPlaced"].current.schema_path).parents[1] / "catalog.json"
+        ).read_text(encoding="utf-8")
+    )
     raw["consumers"]["auditor"] = {
-        "handler": "shared.handlers.notifications:notify_customer", "group": "orders",
-        "subscribes": ["OrderPlaced"], "max_delivery_attempts": 12, "timeout_seconds": 120,
-        "memory_mb": 256, "batch_size": 2,
+        "handler": "shared.handlers.notifications:notify_customer",
+        "group": "orders",
+        "subscribes": ["OrderPlaced"],
+        "max_delivery_attempts": 12,
+        "timeout_seconds": 120,
+        "memory_mb": 256,
+        "batch_size": 2,
     }
     source = Path(CATALOG.events["OrderPlaced"].current.schema_path).parent
     (tmp_path / "schemas").symlink_to(source)

@@ -9,6 +9,7 @@ import pytest
 
 from functions.azure import package
 from functions.packaging import ROOT
+from tests.support import import_from_extracted_zip
 
 
 @pytest.fixture
@@ -51,16 +52,28 @@ def test_layout(tmp_path: Path, site_packages: Path) -> None:
         assert archive.read("host.json") == (package.AZURE_DIR / "host.json").read_bytes()
         requirements = archive.read("requirements.txt").decode().split()
         infos = archive.infolist()
-    assert {"function_app.py", "host.json", "requirements.txt", "functions/__init__.py",
-            "functions/azure/__init__.py", "functions/azure/entrypoint.py",
-            "functions/azure/adapters/tables.py", "shared/catalog/catalog.json",
-            "shared/dispatch.py"} <= names
+    assert {
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "functions/__init__.py",
+        "functions/common/cache.py",
+        "functions/azure/__init__.py",
+        "functions/azure/entrypoint.py",
+        "functions/azure/adapters/tables.py",
+        "shared/catalog/catalog.json",
+        "shared/dispatch.py",
+    } <= names
     site = package.SITE_PACKAGES
-    assert {f"{site}/somepkg/__init__.py", f"{site}/somepkg-1.0.dist-info/RECORD",
-            f"{site}/somepkg/_native.cpython-312-x86_64-linux-gnu.so"} <= names
+    assert {
+        f"{site}/somepkg/__init__.py",
+        f"{site}/somepkg-1.0.dist-info/RECORD",
+        f"{site}/somepkg/_native.cpython-312-x86_64-linux-gnu.so",
+    } <= names
     # Not shipped: console scripts (absolute shebangs), caches, build tools, a second app module.
-    assert not [n for n in names if n.startswith(f"{site}/bin/") or "__pycache__" in n
-                or n.endswith(".pyc")]
+    assert not [
+        n for n in names if n.startswith(f"{site}/bin/") or "__pycache__" in n or n.endswith(".pyc")
+    ]
     assert "functions/azure/function_app.py" not in names
     assert "functions/azure/package.py" not in names
     assert not [n for n in names if n.startswith(("tests/", "terraform/", "functions/aws/"))]
@@ -73,8 +86,17 @@ def test_layout(tmp_path: Path, site_packages: Path) -> None:
 
 def test_requirements_come_from_pyproject() -> None:
     names = {r.split(">")[0].split("<")[0].split("=")[0].lower() for r in package.requirements()}
-    assert {"azure-functions", "azure-storage-blob", "azure-storage-queue", "azure-data-tables",
-            "azure-eventgrid", "azure-identity", "cloudevents", "jsonschema", "pillow"} <= names
+    assert {
+        "azure-functions",
+        "azure-storage-blob",
+        "azure-storage-queue",
+        "azure-data-tables",
+        "azure-eventgrid",
+        "azure-identity",
+        "cloudevents",
+        "jsonschema",
+        "pillow",
+    } <= names
     assert not names & {"boto3", "google-cloud-pubsub", "functions-framework", "pytest"}
 
 
@@ -88,14 +110,27 @@ def test_constraints_pin_what_was_tested() -> None:
 
 
 def test_the_python_version_matches_the_terraform_default() -> None:
-    variables = (ROOT / "terraform" / "modules" / "azure-suite" / "variables.tf")
+    variables = ROOT / "terraform" / "modules" / "azure-suite" / "variables.tf"
     if not variables.exists():
         pytest.skip("the Azure Terraform module is not in this checkout")
     hcl2 = pytest.importorskip("hcl2")
     with variables.open() as handle:
         parsed = hcl2.load(handle)
     # python-hcl2 keeps the quotes of names and string values.
-    defaults = {name.strip('"'): str(spec.get("default")).strip('"')
-                for block in parsed["variable"] for name, spec in block.items()}
+    defaults = {
+        name.strip('"'): str(spec.get("default")).strip('"')
+        for block in parsed["variable"]
+        for name, spec in block.items()
+    }
     assert defaults["python_version"] == package.PYTHON_VERSION
     assert defaults["package_path"].endswith("build/azure/functionapp.zip")
+
+
+def test_an_extracted_code_zip_imports_the_app_and_adapters_from_itself(tmp_path: Path) -> None:
+    """Every module the app imports at run time is in the zip (``functions/common`` too)."""
+    output, _ = _build(tmp_path, "code.zip", None)
+    source = tmp_path / "extracted"
+    modules = ("function_app", "functions.azure.adapters.tables", "functions.common")
+    loaded = import_from_extracted_zip(output, source, *modules)
+    assert len(loaded) == len(modules)
+    assert all(path.is_relative_to(source) for path in loaded), loaded

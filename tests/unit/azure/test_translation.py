@@ -47,7 +47,11 @@ def test_unsafe_table_keys_are_hashed_stably() -> None:
     [
         ("https://acct.blob.core.windows.net/", "queue", "https://acct.queue.core.windows.net"),
         ("https://acct.blob.core.windows.net", "table", "https://acct.table.core.windows.net"),
-        ("https://acct.queue.core.chinacloudapi.cn", "blob", "https://acct.blob.core.chinacloudapi.cn"),
+        (
+            "https://acct.queue.core.chinacloudapi.cn",
+            "blob",
+            "https://acct.blob.core.chinacloudapi.cn",
+        ),
     ],
 )
 def test_service_endpoints_derive_from_the_blob_endpoint(
@@ -71,9 +75,11 @@ def test_account_urls_use_the_managed_identity() -> None:
 
     credential = Credential()
     clients = AzureClients(
-        {"EVENTSUITE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net/",
-         "EVENTSUITE_STORAGE_TABLE_URL": "https://acct.table.core.windows.net/",
-         "AzureWebJobsStorage": AZURITE},  # the explicit data account wins over host storage
+        {
+            "EVENTSUITE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net/",
+            "EVENTSUITE_STORAGE_TABLE_URL": "https://acct.table.core.windows.net/",
+            "AzureWebJobsStorage": AZURITE,
+        },  # the explicit data account wins over host storage
         credential=credential,
     )
     assert clients.queue.url.startswith("https://acct.queue.core.windows.net")
@@ -92,40 +98,67 @@ def test_missing_storage_settings_fail_clearly() -> None:
 
 
 def test_poison_entries_carry_reason_consumer_attempts_and_the_original() -> None:
-    text = dead_letter_message(consumer="notifier", event={"id": "e1"}, raw=b'{"id":"e1"}',
-                               reason="gave up", attempts=8,
-                               now=datetime(2025, 1, 1, tzinfo=UTC))
+    text = dead_letter_message(
+        consumer="notifier",
+        event={"id": "e1"},
+        raw=b'{"id":"e1"}',
+        reason="gave up",
+        attempts=8,
+        now=datetime(2025, 1, 1, tzinfo=UTC),
+    )
     entry = json.loads(text)
-    assert entry == {"kind": "eventsuite.deadletter", "reason": "gave up", "consumer": "notifier",
-                     "attempts": 8, "dead_lettered_at": "2025-01-01T00:00:00.000+00:00",
-                     "event": {"id": "e1"}, "original": '{"id":"e1"}'}
-    binary = json.loads(dead_letter_message(consumer="c", event=None, raw=b"\xff\x00",
-                                            reason="r", attempts=1))
+    assert entry == {
+        "kind": "eventsuite.deadletter",
+        "reason": "gave up",
+        "consumer": "notifier",
+        "attempts": 8,
+        "dead_lettered_at": "2025-01-01T00:00:00.000+00:00",
+        "event": {"id": "e1"},
+        "original": '{"id":"e1"}',
+    }
+    binary = json.loads(
+        dead_letter_message(consumer="c", event=None, raw=b"\xff\x00", reason="r", attempts=1)
+    )
     assert binary["original_base64"] == "/wA="
 
 
 def test_poison_entries_stay_within_a_queue_message() -> None:
     raw = json.dumps({"data": "x" * 40_000}).encode()
-    entry = dead_letter_message(consumer="c", event=json.loads(raw), raw=raw, reason="r",
-                                attempts=1)
+    entry = dead_letter_message(
+        consumer="c", event=json.loads(raw), raw=raw, reason="r", attempts=1
+    )
     assert len(entry.encode()) <= MAX_MESSAGE_BYTES
     assert json.loads(entry)["original"] == raw.decode()
 
 
 def test_event_grid_events_keep_every_attribute() -> None:
-    event = new_event("PaymentReceived", {
-        "order_id": "ord_0123456789abcdef01234567", "payment_id": "pay_1",
-        "amount": {"amount_minor": 100, "currency": "EUR"}, "customer_email": "ann@example.com",
-    }, source="urn:eventsuite/consumers/payments", subject="ord_0123456789abcdef01234567",
-        correlation_id="corr-12345678", time="2025-01-02T03:04:05.678Z")
+    event = new_event(
+        "PaymentReceived",
+        {
+            "order_id": "ord_0123456789abcdef01234567",
+            "payment_id": "pay_1",
+            "amount": {"amount_minor": 100, "currency": "EUR"},
+            "customer_email": "ann@example.com",
+        },
+        source="urn:eventsuite/consumers/payments",
+        subject="ord_0123456789abcdef01234567",
+        correlation_id="corr-12345678",
+        time="2025-01-02T03:04:05.678Z",
+    )
     converted = to_azure_cloud_event(event)
     assert (converted.id, converted.source, converted.type, converted.subject) == (
-        event["id"], event["source"], event["type"], event["subject"])
+        event["id"],
+        event["source"],
+        event["type"],
+        event["subject"],
+    )
     assert converted.time == datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     assert converted.data == event.get_data()
     assert converted.dataschema == event["dataschema"]
     assert converted.extensions == {
-        "eventversion": "1", "correlationid": "corr-12345678", "traceparent": event["traceparent"],
+        "eventversion": "1",
+        "correlationid": "corr-12345678",
+        "traceparent": event["traceparent"],
     }
 
 

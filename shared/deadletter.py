@@ -1,0 +1,62 @@
+"""What every ``DeadLetterSink`` records about a failed delivery, besides the payload itself.
+
+The dispatcher hands a sink the consumer, the structured event (when it could be read), the
+raw delivery, the reason and the attempt count. Every sink keeps the same facts next to the
+payload - the SQS DLQ and the Pub/Sub dead-letter topic as message attributes, the local
+broker as columns - so an operator finds the same names on every platform:
+
+``reason``, ``consumer``, ``attempts`` and, when the event was readable, ``event_id`` and
+``event_type`` (Pub/Sub spells those two ``event-id`` and ``event-type``).
+
+Transport limits (attribute sizes, allowed characters) are the sink's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    """The facts kept with a dead-lettered delivery."""
+
+    consumer: str
+    reason: str
+    attempts: int
+    event_id: str | None = None
+    event_type: str | None = None
+
+    @classmethod
+    def of(
+        cls, consumer: str, event: Mapping[str, Any] | None, *, reason: str, attempts: int
+    ) -> DeadLetterRecord:
+        """The record of a delivery; ``event`` is the structured CloudEvent, if readable."""
+        return cls(
+            consumer=consumer,
+            reason=reason,
+            attempts=attempts,
+            event_id=_text(event, "id"),
+            event_type=_text(event, "type"),
+        )
+
+    def attributes(self, *, separator: str = "_") -> dict[str, str]:
+        """The record as string attributes; the event's are present only when known.
+
+        ``separator`` joins ``event`` and ``id``/``type`` in those two names.
+        """
+        attributes = {
+            "reason": self.reason,
+            "consumer": self.consumer,
+            "attempts": str(self.attempts),
+        }
+        for name, value in (("id", self.event_id), ("type", self.event_type)):
+            if value is not None:
+                attributes[f"event{separator}{name}"] = value
+        return attributes
+
+
+def _text(event: Mapping[str, Any] | None, name: str) -> str | None:
+    value = event.get(name) if event is not None else None
+    return str(value) if value else None
