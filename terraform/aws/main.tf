@@ -28,6 +28,7 @@ module "suite" {
   log_retention_days                = var.log_retention_days
   reserved_concurrency              = var.reserved_concurrency
   consumer_max_concurrency          = var.consumer_max_concurrency
+  orders_api_auth                   = var.orders_api_auth
   api_throttling_rate_limit         = var.api_throttling_rate_limit
   api_throttling_burst_limit        = var.api_throttling_burst_limit
   queue_age_alarm_threshold_seconds = var.queue_age_alarm_threshold_seconds

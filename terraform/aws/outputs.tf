@@ -38,6 +38,16 @@ output "api_endpoint" {
   value       = module.suite.api_endpoint
 }
 
+output "http_route_authorization" {
+  description = "HTTP endpoint name => route authorization (AWS_IAM, JWT or NONE)."
+  value       = module.suite.http_route_authorization
+}
+
+output "http_route_invoke_arns" {
+  description = "HTTP endpoint name => execute-api ARN to grant execute-api:Invoke on (orders_api_auth.mode = AWS_IAM)."
+  value       = module.suite.http_route_invoke_arns
+}
+
 output "table_names" {
   description = "DynamoDB table names."
   value       = module.suite.table_names

@@ -108,6 +108,35 @@ variable "consumer_max_concurrency" {
   default     = {}
 }
 
+variable "orders_api_auth" {
+  description = "Authorization of the orders API route (POST /orders): AWS_IAM (default; callers sign with SigV4 and need execute-api:Invoke on the route, see output http_route_invoke_arns), JWT (set jwt_issuer, an https URL, and jwt_audience; callers send `Authorization: Bearer <token>`) or NONE (public, explicit opt-in). The payment webhook route is always NONE: its HMAC signature authenticates it."
+  type = object({
+    mode         = string
+    jwt_issuer   = optional(string)
+    jwt_audience = optional(list(string))
+  })
+  default  = { mode = "AWS_IAM" }
+  nullable = false
+
+  validation {
+    condition     = contains(["AWS_IAM", "JWT", "NONE"], var.orders_api_auth.mode)
+    error_message = "orders_api_auth.mode must be \"AWS_IAM\", \"JWT\" or \"NONE\"."
+  }
+
+  validation {
+    condition = var.orders_api_auth.mode != "JWT" || (
+      can(regex("^https://[^\\s]+$", var.orders_api_auth.jwt_issuer)) &&
+      try(length(var.orders_api_auth.jwt_audience) > 0 && alltrue([for a in var.orders_api_auth.jwt_audience : length(trimspace(a)) > 0]), false)
+    )
+    error_message = "orders_api_auth.mode = \"JWT\" needs jwt_issuer (an https:// URL) and a non-empty jwt_audience list of non-empty strings."
+  }
+
+  validation {
+    condition     = var.orders_api_auth.mode == "JWT" || (var.orders_api_auth.jwt_issuer == null && var.orders_api_auth.jwt_audience == null)
+    error_message = "jwt_issuer and jwt_audience are only used with orders_api_auth.mode = \"JWT\"; remove them or set the type."
+  }
+}
+
 variable "api_throttling_rate_limit" {
   description = "HTTP API steady-state requests per second."
   type        = number

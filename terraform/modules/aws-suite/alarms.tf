@@ -4,10 +4,14 @@
 # and to var.alarm_action_arns.
 # ---------------------------------------------------------------------------
 
+locals {
+  alarm_topic_name = "${var.name_prefix}-alarms"
+}
+
 resource "aws_sns_topic" "alarms" {
   count = var.create_alarm_topic ? 1 : 0
 
-  name              = "${var.name_prefix}-alarms"
+  name              = local.alarm_topic_name
   kms_master_key_id = aws_kms_key.suite.arn
 
   tags = var.tags

@@ -2,10 +2,28 @@
 # HTTP producers: one API Gateway HTTP API, a route `<METHOD> <path>` per
 # catalog http_endpoint, Lambda proxy integrations (payload format 2.0),
 # throttling and JSON access logs on the $default stage.
+#
+# Route authorization: the orders API (and any endpoint not listed in
+# var.signed_webhook_endpoints) uses var.orders_api_auth, AWS_IAM by default
+# (SigV4, execute-api:Invoke) or a JWT authorizer; NONE is an explicit opt-in.
+# Signed webhooks have no gateway authorization: the provider cannot sign with
+# AWS credentials, so the function verifies the HMAC signature of each request.
 # ---------------------------------------------------------------------------
 
 locals {
   create_api = length(var.http_endpoints) > 0
+
+  signed_webhooks = {
+    for name, e in var.http_endpoints : name => e if contains(var.signed_webhook_endpoints, name)
+  }
+  authenticated_endpoints = {
+    for name, e in var.http_endpoints : name => e if !contains(var.signed_webhook_endpoints, name)
+  }
+
+  # execute-api ARN of each route (any stage); path parameters ({id}) become wildcards.
+  route_execution_arns = {
+    for name, e in var.http_endpoints : name => "${aws_apigatewayv2_api.http[0].execution_arn}/*/${e.method}${replace(e.path, "/\\{[^}]*\\}/", "*")}"
+  }
 }
 
 resource "aws_apigatewayv2_api" "http" {
@@ -77,14 +95,55 @@ resource "aws_apigatewayv2_integration" "endpoint" {
   timeout_milliseconds   = min(30000, (each.value.timeout_seconds + 1) * 1000)
 }
 
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  count = local.create_api && var.orders_api_auth.mode == "JWT" ? 1 : 0
+
+  api_id           = aws_apigatewayv2_api.http[0].id
+  name             = "${var.name_prefix}-jwt"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = var.orders_api_auth.jwt_issuer
+    audience = var.orders_api_auth.jwt_audience
+  }
+}
+
+# The orders API and every other endpoint that is not a signed webhook.
 resource "aws_apigatewayv2_route" "endpoint" {
-  #checkov:skip=CKV_AWS_309:The orders API is the public storefront entry point and the payment webhook is called by the provider without AWS credentials; the webhook is authenticated by its HMAC signature inside the function and both routes are throttled on the stage
-  for_each = var.http_endpoints
+  for_each = local.authenticated_endpoints
+
+  api_id             = aws_apigatewayv2_api.http[0].id
+  route_key          = "${each.value.method} ${each.value.path}"
+  target             = "integrations/${aws_apigatewayv2_integration.endpoint[each.key].id}"
+  authorization_type = var.orders_api_auth.mode
+  authorizer_id      = var.orders_api_auth.mode == "JWT" ? aws_apigatewayv2_authorizer.jwt[0].id : null
+}
+
+resource "aws_apigatewayv2_route" "signed_webhook" {
+  #checkov:skip=CKV_AWS_309:Payment provider webhook: the provider cannot sign with AWS credentials or present a JWT, so the function authenticates every request by its HMAC signature (secret in Secrets Manager, timestamp tolerance) and rejects unsigned ones with 401; the route is throttled on the stage
+  for_each = local.signed_webhooks
 
   api_id             = aws_apigatewayv2_api.http[0].id
   route_key          = "${each.value.method} ${each.value.path}"
   target             = "integrations/${aws_apigatewayv2_integration.endpoint[each.key].id}"
   authorization_type = "NONE"
+
+  lifecycle {
+    precondition {
+      condition     = contains(var.webhook_secret_readers, each.key)
+      error_message = "Signed webhook endpoint ${each.key} must be in webhook_secret_readers: without the HMAC secret it cannot authenticate its callers."
+    }
+  }
+}
+
+# The webhook route used to be an instance of aws_apigatewayv2_route.endpoint:
+# move it in state instead of deleting and re-creating the same route key (a
+# create racing the delete would conflict). Terraform rejects this block if
+# payment_webhook is ever taken out of signed_webhook_endpoints: drop it then.
+moved {
+  from = aws_apigatewayv2_route.endpoint["payment_webhook"]
+  to   = aws_apigatewayv2_route.signed_webhook["payment_webhook"]
 }
 
 resource "aws_lambda_permission" "api" {
@@ -94,6 +153,12 @@ resource "aws_lambda_permission" "api" {
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.function[each.key].function_name
   principal     = "apigateway.amazonaws.com"
-  # execute-api ARN of this route only; path parameters ({id}) become wildcards.
-  source_arn = "${aws_apigatewayv2_api.http[0].execution_arn}/*/${each.value.method}${replace(each.value.path, "/\\{[^}]*\\}/", "*")}"
+  source_arn    = local.route_execution_arns[each.key]
+}
+
+check "orders_api_auth" {
+  assert {
+    condition     = var.orders_api_auth.mode != "NONE" || length(local.authenticated_endpoints) == 0
+    error_message = "orders_api_auth.mode = \"NONE\": ${join(", ", [for e in values(local.authenticated_endpoints) : "${e.method} ${e.path}"])} accept unauthenticated requests from anyone."
+  }
 }

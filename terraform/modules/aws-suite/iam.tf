@@ -1,14 +1,19 @@
 # ---------------------------------------------------------------------------
-# One execution role per function, least privilege:
-#   every function : its own log group, X-Ray, the suite KMS key, read claims
-#   consumers      : receive/delete on its own queue, send to its own DLQ
-#   group images   : read uploads (uploads prefix), write thumbnails,
-#                    index + idempotency tables
-#   group orders   : orders table (+ GSI), idempotency table, PutEvents on the
-#                    custom bus, write claims, SES send (mailer = ses)
-#   webhook readers: GetSecretValue on the webhook secret only
-# Data permissions are granted per catalog group (documented in README.md);
-# queue permissions are always the function's own queue.
+# One execution role per function, least privilege, built per function kind:
+#   every function   : its own log group, X-Ray, the suite KMS key
+#   consumers        : read claims; receive/delete on its own queue, send to
+#                      its own DLQ; data access of its catalog group:
+#     group images   : read uploads (uploads prefix), write thumbnails,
+#                      index + idempotency tables
+#     group orders   : orders table (+ GSI), idempotency table, PutEvents on
+#                      the custom bus, write claims, SES send (mailer = ses)
+#   HTTP endpoints   : only what shared/http.py uses:
+#     publishers     : PutEvents on the custom bus, write claims (large
+#                      payloads are claim-checked) when the endpoint emits
+#     orders API     : + create/read orders (PutItem, GetItem) on the orders
+#                      table (a non-webhook endpoint of group orders)
+#     signed webhooks: + nothing but the secret below
+#   webhook readers  : GetSecretValue on the webhook secret only
 # ---------------------------------------------------------------------------
 
 resource "aws_iam_role" "function" {
@@ -58,7 +63,30 @@ locals {
     "arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/${split("@", var.mail_from)[1]}",
   ]
 
-  group_statements = {
+  publish_statements = [
+    {
+      Sid      = "PublishEvents"
+      Effect   = "Allow"
+      Action   = ["events:PutEvents"]
+      Resource = [aws_cloudwatch_event_bus.this.arn]
+    },
+    {
+      Sid      = "ClaimsWrite"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject"]
+      Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
+    },
+  ]
+
+  claims_read_statement = {
+    Sid      = "ClaimsRead"
+    Effect   = "Allow"
+    Action   = ["s3:GetObject"]
+    Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
+  }
+
+  # Consumers: the data access of their catalog group (its handlers share the stores).
+  consumer_group_statements = {
     images = [
       {
         Sid      = "UploadsRead"
@@ -96,19 +124,8 @@ locals {
           Resource = [aws_dynamodb_table.orders.arn, "${aws_dynamodb_table.orders.arn}/index/*"]
         },
         local.idempotency_statement,
-        {
-          Sid      = "PublishEvents"
-          Effect   = "Allow"
-          Action   = ["events:PutEvents"]
-          Resource = [aws_cloudwatch_event_bus.this.arn]
-        },
-        {
-          Sid      = "ClaimsWrite"
-          Effect   = "Allow"
-          Action   = ["s3:PutObject"]
-          Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
-        },
       ],
+      local.publish_statements,
       [
         for m in [var.mailer] : {
           Sid      = "SendMail"
@@ -120,6 +137,36 @@ locals {
     )
   }
 
+  # The orders API creates an order with a conditional PutItem (or a TransactWriteItems
+  # of two Puts, which IAM checks as PutItem) and reads it back with a consistent
+  # GetItem; it reads neither the GSI nor the idempotency table.
+  order_intake_statement = {
+    Sid      = "OrdersTableIntake"
+    Effect   = "Allow"
+    Action   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+    Resource = [aws_dynamodb_table.orders.arn]
+  }
+
+  # Data access per function: consumers by group; HTTP endpoints by what their
+  # handler does (publish if it emits; the orders API also writes orders).
+  data_statements = merge(
+    {
+      for name, c in var.consumers : name => concat(
+        [local.claims_read_statement],
+        local.consumer_group_statements[c.group],
+      )
+    },
+    {
+      for name, e in var.http_endpoints : name => concat(
+        [for s in local.publish_statements : s if length(e.emits) > 0],
+        [
+          for s in [local.order_intake_statement] : s
+          if e.group == "orders" && !contains(var.signed_webhook_endpoints, name)
+        ],
+      )
+    },
+  )
+
   function_statements = {
     for name, f in local.functions : name => concat(
       [
@@ -130,20 +177,14 @@ locals {
           Resource = ["${aws_cloudwatch_log_group.function[name].arn}:*"]
         },
         {
-          # S3 SSE-KMS objects, Secrets Manager and Lambda environment variables.
+          # S3 SSE-KMS objects, DynamoDB tables, Secrets Manager and Lambda environment variables.
           Sid      = "SuiteKey"
           Effect   = "Allow"
           Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
           Resource = [aws_kms_key.suite.arn]
         },
-        {
-          Sid      = "ClaimsRead"
-          Effect   = "Allow"
-          Action   = ["s3:GetObject"]
-          Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
-        },
       ],
-      local.group_statements[f.group],
+      local.data_statements[name],
       [
         for q, queue in aws_sqs_queue.queue : {
           Sid    = "OwnQueueConsume"

@@ -62,7 +62,23 @@ output "api_endpoint" {
 
 output "http_routes" {
   description = "HTTP endpoint name => route key."
-  value       = { for name, r in aws_apigatewayv2_route.endpoint : name => r.route_key }
+  value = merge(
+    { for name, r in aws_apigatewayv2_route.endpoint : name => r.route_key },
+    { for name, r in aws_apigatewayv2_route.signed_webhook : name => r.route_key },
+  )
+}
+
+output "http_route_authorization" {
+  description = "HTTP endpoint name => authorization of its route: orders_api_auth.mode (AWS_IAM, JWT or NONE), or NONE for signed_webhook_endpoints (HMAC signature checked by the function)."
+  value = merge(
+    { for name, r in aws_apigatewayv2_route.endpoint : name => r.authorization_type },
+    { for name, r in aws_apigatewayv2_route.signed_webhook : name => r.authorization_type },
+  )
+}
+
+output "http_route_invoke_arns" {
+  description = "HTTP endpoint name => execute-api ARN of its route (any stage). With orders_api_auth.mode = AWS_IAM, grant callers `execute-api:Invoke` on it and have them sign requests with SigV4."
+  value       = local.route_execution_arns
 }
 
 output "table_names" {

@@ -217,7 +217,7 @@ variable "batching_window_seconds" {
 }
 
 variable "mailer" {
-  description = "EVENTSUITE_MAILER: `ses` (Amazon SES, the orders group gets ses:SendEmail for mail_from) or `smtp` (relay configured by var.smtp)."
+  description = "EVENTSUITE_MAILER: `ses` (Amazon SES, the consumers of the orders group get ses:SendEmail for mail_from) or `smtp` (relay configured by var.smtp)."
   type        = string
   default     = "ses"
 
@@ -372,6 +372,47 @@ variable "secret_recovery_window_days" {
 # ---------------------------------------------------------------------------
 # HTTP API
 # ---------------------------------------------------------------------------
+
+variable "orders_api_auth" {
+  description = "Authorization of the orders API route (`POST /orders`) and of every other HTTP endpoint that is not in signed_webhook_endpoints. `AWS_IAM` (default): callers sign requests with SigV4 and need `execute-api:Invoke` on the route (output http_route_invoke_arns). `JWT`: an API Gateway JWT authorizer checks the `Authorization: Bearer <token>` header against jwt_issuer (https URL of the OIDC issuer) and jwt_audience (at least one `aud` value). `NONE`: public and unauthenticated, an explicit opt-in (anyone can place orders for any e-mail address)."
+  type = object({
+    mode         = string
+    jwt_issuer   = optional(string)
+    jwt_audience = optional(list(string))
+  })
+  default  = { mode = "AWS_IAM" }
+  nullable = false
+
+  validation {
+    condition     = contains(["AWS_IAM", "JWT", "NONE"], var.orders_api_auth.mode)
+    error_message = "orders_api_auth.mode must be \"AWS_IAM\", \"JWT\" or \"NONE\"."
+  }
+
+  validation {
+    condition = var.orders_api_auth.mode != "JWT" || (
+      can(regex("^https://[^\\s]+$", var.orders_api_auth.jwt_issuer)) &&
+      try(length(var.orders_api_auth.jwt_audience) > 0 && alltrue([for a in var.orders_api_auth.jwt_audience : length(trimspace(a)) > 0]), false)
+    )
+    error_message = "orders_api_auth.mode = \"JWT\" needs jwt_issuer (an https:// URL) and a non-empty jwt_audience list of non-empty strings."
+  }
+
+  validation {
+    condition     = var.orders_api_auth.mode == "JWT" || (var.orders_api_auth.jwt_issuer == null && var.orders_api_auth.jwt_audience == null)
+    error_message = "jwt_issuer and jwt_audience are only used with orders_api_auth.mode = \"JWT\"; remove them or set the type."
+  }
+}
+
+variable "signed_webhook_endpoints" {
+  description = "HTTP endpoints that authenticate their caller by an HMAC signature checked inside the function (the payment provider cannot sign with AWS credentials or send a JWT). Their routes have authorization NONE; each must also be in webhook_secret_readers. Every other endpoint uses orders_api_auth."
+  type        = list(string)
+  default     = ["payment_webhook"]
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for e in var.signed_webhook_endpoints : can(regex("^[a-z][a-z0-9_-]{0,31}$", e))])
+    error_message = "signed_webhook_endpoints entries must be HTTP endpoint names (1-32 characters of [a-z0-9_-] starting with a letter)."
+  }
+}
 
 variable "api_throttling_rate_limit" {
   description = "Steady-state requests per second allowed on the HTTP API stage (default route settings)."
