@@ -41,8 +41,15 @@ class ObjectStore(Protocol):
         """Create or replace an object."""
         ...
 
-    def get(self, bucket: str, key: str) -> StoredObject:
-        """Read an object; raise ``ObjectNotFound`` if it does not exist."""
+    def get(self, bucket: str, key: str, *, max_bytes: int | None = None) -> StoredObject:
+        """Read an object; raise ``ObjectNotFound`` if it does not exist.
+
+        With ``max_bytes``, raise ``PayloadTooLarge`` when the object is larger than that,
+        without reading more than ``max_bytes + 1`` bytes of it: adapters ask the store for the
+        size or a byte range first (S3 ``Range``, GCS object size and ranged download, Azure
+        ranged download, ``stat()`` locally), so an object replaced by a huge one after its
+        event was sent cannot exhaust the function's memory.
+        """
         ...
 
     def exists(self, bucket: str, key: str) -> bool:

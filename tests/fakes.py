@@ -7,7 +7,7 @@ from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
-from shared.errors import ObjectNotFound, TransientError
+from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
 from shared.orders import SimulatedPaymentGateway, transition_changes, transitioned
 from shared.ports import (
     ClaimState,
@@ -38,6 +38,7 @@ class FakeObjectStore:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], StoredObject] = {}
         self.puts = 0
+        self.reads: list[tuple[str, str, int | None]] = []  # (bucket, key, max_bytes) of each get
 
     def put(
         self,
@@ -51,11 +52,15 @@ class FakeObjectStore:
         self.puts += 1
         self.objects[(bucket, key)] = StoredObject(data, content_type, dict(metadata or {}))
 
-    def get(self, bucket: str, key: str) -> StoredObject:
+    def get(self, bucket: str, key: str, *, max_bytes: int | None = None) -> StoredObject:
+        self.reads.append((bucket, key, max_bytes))
         try:
-            return self.objects[(bucket, key)]
+            stored = self.objects[(bucket, key)]
         except KeyError:
             raise ObjectNotFound(f"{bucket}/{key} does not exist") from None
+        if max_bytes is not None and len(stored.data) > max_bytes:
+            raise PayloadTooLarge(f"{bucket}/{key} is {len(stored.data)} bytes, limit {max_bytes}")
+        return stored
 
     def exists(self, bucket: str, key: str) -> bool:
         return (bucket, key) in self.objects

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ from shared.settings import settings_from_env, smtp_mailer_from_env
 
 logger = logging.getLogger("eventsuite.aws")
 MAILERS = ("ses", "smtp", "none")
-# Stop starting new records when less than this much of the invocation is left: the rest
-# are reported as failures and redelivered, instead of the whole batch timing out.
+# Stop starting new records when less time is left than the slowest record of this invocation
+# took, and never with less than this: the rest are reported as failures and redelivered,
+# instead of the whole batch timing out (which would redeliver the finished records too).
 DEADLINE_MARGIN_MS = 3000
 
 
@@ -190,16 +192,25 @@ class QueueFunction:
         from functions.aws.translate import attempt_of, batch_response, record_decoder
 
         failed: list[str] = []
+        slowest_ms = 0.0  # the longest a record of this batch has taken so far
         for record in event.get("Records") or []:
             message_id = str(record.get("messageId"))
-            if _time_left_ms(context) < DEADLINE_MARGIN_MS:
-                failed.append(message_id)  # not attempted: redelivered, no attempt burnt here
+            left_ms = _time_left_ms(context)
+            if left_ms < max(DEADLINE_MARGIN_MS, slowest_ms):
+                # Not started, because it would likely not finish: reported as a failure so
+                # SQS redelivers it. That still costs an attempt: SQS counted this receive
+                # (ApproximateReceiveCount), so a record skipped again and again reaches the
+                # queue's maxReceiveCount and the DLQ without ever having run. Skipping only
+                # when the next record probably would not finish keeps that rare.
+                failed.append(message_id)
                 continue
             result = self.dispatcher.deliver(
                 record_decoder(record),
                 attempt=attempt_of(record),
                 raw=str(record.get("body") or "").encode(),
             )
+            if math.isfinite(left_ms):
+                slowest_ms = max(slowest_ms, left_ms - _time_left_ms(context))
             if not result.acknowledged:
                 failed.append(message_id)
         return batch_response(failed)

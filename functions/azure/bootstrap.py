@@ -43,6 +43,19 @@ ALL_PORTS = frozenset(
 )
 
 
+# Event Grid delivers each event into a Storage queue, and a queue message holds at most
+# 64 KiB: a bigger event is never delivered (Event Grid dead-letters it into a blob after its
+# retries, so the order is never charged). The catalog's claim-check threshold (256 KB) suits
+# EventBridge and Pub/Sub, not this; 16 KiB are left for the envelope (id, type, source, time,
+# our extensions) around the data, which is measured with non-ASCII characters escaped.
+MAX_INLINE_EVENT_DATA_BYTES = 48 * 1024
+
+
+def claim_check_threshold_bytes(catalog: Catalog) -> int:
+    """Event data larger than this goes to the claims container instead of the queue message."""
+    return min(catalog.claim_check_threshold_bytes, MAX_INLINE_EVENT_DATA_BYTES)
+
+
 class LazyPort:
     """A port adapter built on first use.
 
@@ -182,7 +195,7 @@ class AzureRuntime:
             inner,
             self._port("objects"),
             bucket=self.settings.claims_bucket,
-            threshold_bytes=self.catalog.claim_check_threshold_bytes,
+            threshold_bytes=claim_check_threshold_bytes(self.catalog),
             prefix=self.catalog.storage["claims_prefix"],
         )
 

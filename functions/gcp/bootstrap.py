@@ -70,7 +70,9 @@ def build_ports(
     objects = GcsObjectStore(clients.storage)
     ports = Ports(settings=settings, objects=objects)
     if consumer:
-        ports.idempotency = FirestoreIdempotencyStore(clients.firestore)
+        ports.idempotency = FirestoreIdempotencyStore(
+            clients.firestore, ttl_seconds=settings.idempotency_ttl_seconds
+        )
         dead_letter_topic = env.get("EVENTSUITE_DEAD_LETTER_TOPIC")
         if dead_letter_topic:
             ports.dead_letters = PubSubDeadLetterSink(

@@ -4,7 +4,10 @@ Collections (in the database named by ``EVENTSUITE_FIRESTORE_DATABASE``):
 
 * ``images`` - one document per image, id = ``image_id``;
 * ``idempotency`` - one document per (consumer, event id) claim, id = sha256 of the key;
-  ``expires_at`` (a timestamp) is meant for a Firestore TTL policy;
+  ``expires_at`` (a timestamp) is meant for a Firestore TTL policy. Every record has one: a
+  completed claim expires ``ttl_seconds`` after completion, an in-progress one the same time
+  after its lease ends, so the claims of attempts that crashed and were never redelivered go
+  too;
 * ``orders`` - one document per order, id = order id;
 * ``order_keys`` - one document per ``Idempotency-Key``, id = sha256 of the key, pointing at
   its order. Created in the same atomic batch as the order, so a key maps to one order only.
@@ -29,7 +32,7 @@ from functions.gcp.clients import ClientFactory, as_transient
 from shared.errors import TransientError
 from shared.index import matches
 from shared.orders import order_from_dict, order_to_dict, transition_changes
-from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
+from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus, Settings
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
@@ -40,6 +43,7 @@ ORDERS = "orders"
 ORDER_KEYS = "order_keys"
 TIMEOUT_SECONDS = 30.0
 CAS_ATTEMPTS = 5  # re-reads after a lost compare-and-set before giving up (transient)
+DEFAULT_TTL_SECONDS = Settings().idempotency_ttl_seconds
 
 
 def document_id(key: str) -> str:
@@ -67,6 +71,11 @@ def _is_already_exists(exc: Exception) -> bool:
 def _is_stale(exc: Exception) -> bool:
     """The precondition failed (someone wrote since we read) or the document vanished."""
     return bool(_names(exc) & {"FailedPrecondition", "NotFound"})
+
+
+def _timestamp(seconds: float) -> datetime:
+    """A Firestore timestamp value (a TTL policy needs a timestamp field, not a number)."""
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _unchanged_since(client: Any, snapshot: Any) -> Any:
@@ -133,11 +142,23 @@ class FirestoreMetadataIndex:
 
 class FirestoreIdempotencyStore:
     """Leased claims: ``create`` fails when the document exists; an expired lease is taken over
-    with a compare-and-set on the version that was read."""
+    with a compare-and-set on the version that was read.
 
-    def __init__(self, client: ClientFactory, *, collection: str = IDEMPOTENCY) -> None:
+    ``ttl_seconds`` (``Settings.idempotency_ttl_seconds``) sets the ``expires_at`` of an
+    in-progress claim: the lease's end plus that. A completed claim gets the TTL the
+    dispatcher passes to :meth:`complete`.
+    """
+
+    def __init__(
+        self,
+        client: ClientFactory,
+        *,
+        collection: str = IDEMPOTENCY,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    ) -> None:
         self._client = client
         self._collection = collection
+        self._ttl_seconds = ttl_seconds
 
     def _doc(self, key: str) -> Any:
         return self._client().collection(self._collection).document(document_id(key))
@@ -149,6 +170,9 @@ class FirestoreIdempotencyStore:
             "state": "in_progress",
             "lease_expires": now + lease_seconds,
             "claimed_at": now,
+            # For the TTL policy: a crashed attempt that is never redelivered leaves this
+            # record behind. Long after the lease, so a live claim is never deleted.
+            "expires_at": _timestamp(now + lease_seconds + self._ttl_seconds),
         }
 
         def attempt() -> ClaimState | None:
@@ -191,7 +215,7 @@ class FirestoreIdempotencyStore:
             "key": key,
             "state": "completed",
             "completed_at": now,
-            "expires_at": datetime.fromtimestamp(now + ttl_seconds, UTC),
+            "expires_at": _timestamp(now + ttl_seconds),
         }
         _call("complete", lambda: self._doc(key).set(record, timeout=TIMEOUT_SECONDS))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from functions.gcp.clients import ClientFactory, as_transient
-from shared.errors import ObjectNotFound
+from shared.errors import ObjectNotFound, PayloadTooLarge
 from shared.ports import StoredObject
 
 TIMEOUT_SECONDS = 60.0
@@ -14,6 +14,11 @@ TIMEOUT_SECONDS = 60.0
 def _is_not_found(exc: Exception) -> bool:
     names = {cls.__name__ for cls in type(exc).__mro__}
     return "NotFound" in names or getattr(exc, "code", None) == 404
+
+
+def _check_size(where: str, size: int | None, max_bytes: int) -> None:
+    if size is not None and size > max_bytes:
+        raise PayloadTooLarge(f"{where} is {size} bytes, limit is {max_bytes}")
 
 
 class GcsObjectStore:
@@ -52,19 +57,31 @@ class GcsObjectStore:
         except Exception as exc:
             raise as_transient(exc, f"writing gs://{bucket}/{key}") from exc
 
-    def get(self, bucket: str, key: str) -> StoredObject:
-        """Bytes, content type and custom metadata; ``ObjectNotFound`` when absent."""
+    def get(self, bucket: str, key: str, *, max_bytes: int | None = None) -> StoredObject:
+        """Bytes, content type and custom metadata; ``ObjectNotFound`` when absent.
+
+        With ``max_bytes``, the size in the object's metadata decides ``PayloadTooLarge``
+        before any byte is downloaded, and the download (of that generation) asks for bytes
+        ``0..max_bytes`` only.
+        """
+        where = f"gs://{bucket}/{key}"
         try:
             blob = self._client().bucket(bucket).get_blob(key, timeout=TIMEOUT_SECONDS)
             if blob is None:
-                raise ObjectNotFound(f"gs://{bucket}/{key} does not exist")
-            data = blob.download_as_bytes(timeout=TIMEOUT_SECONDS)
-        except ObjectNotFound:
+                raise ObjectNotFound(f"{where} does not exist")
+            if max_bytes is None or blob.size == 0:  # GCS answers 416 to a range of nothing
+                data = blob.download_as_bytes(timeout=TIMEOUT_SECONDS)
+            else:
+                _check_size(where, blob.size, max_bytes)
+                data = blob.download_as_bytes(timeout=TIMEOUT_SECONDS, start=0, end=max_bytes)
+        except (ObjectNotFound, PayloadTooLarge):
             raise
         except Exception as exc:
             if _is_not_found(exc):  # deleted between the metadata read and the download
-                raise ObjectNotFound(f"gs://{bucket}/{key} does not exist") from exc
-            raise as_transient(exc, f"reading gs://{bucket}/{key}") from exc
+                raise ObjectNotFound(f"{where} does not exist") from exc
+            raise as_transient(exc, f"reading {where}") from exc
+        if max_bytes is not None:
+            _check_size(where, len(data), max_bytes)
         return StoredObject(data, blob.content_type, dict(blob.metadata or {}))
 
     def exists(self, bucket: str, key: str) -> bool:

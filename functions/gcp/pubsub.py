@@ -100,7 +100,9 @@ class PubSubDeadLetterSink:
     application/cloudevents+json``, so it can be replayed as is) when it could be read, else
     the raw delivery (for Pub/Sub deliveries, the received message as JSON with its
     attributes). Attributes: ``reason``, ``consumer``, ``attempts`` and, when known,
-    ``event-id`` and ``event-type``. The Pub/Sub client is created (and
+    ``event_id`` and ``event_type``: the names of :mod:`shared.deadletter`, the same as on the
+    SQS dead-letter queues (Pub/Sub attribute keys may hold any UTF-8 up to 256 bytes that does
+    not start with ``goog``, underscores included). The Pub/Sub client is created (and
     ``google.cloud.pubsub`` imported) at the first dead letter.
     """
 
@@ -122,7 +124,7 @@ class PubSubDeadLetterSink:
     ) -> None:
         """Publish the failed delivery with its reason; raise ``TransientError`` on failure."""
         record = DeadLetterRecord.of(consumer, event, reason=reason, attempts=attempts)
-        attributes = {name: _fit(value) for name, value in record.attributes(separator="-").items()}
+        attributes = {name: _fit(value) for name, value in record.attributes().items()}
         if event is not None:
             data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
             attributes["content-type"] = STRUCTURED_CONTENT_TYPE

@@ -11,11 +11,16 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from shared.errors import ObjectNotFound, PermanentError
+from shared.errors import ObjectNotFound, PayloadTooLarge, PermanentError
 from shared.ports import StoredObject
 
 ObjectCreated = Callable[[str, str, int, str | None, str], None]
 _META_SUFFIX = ".meta.json"
+
+
+def _check_size(bucket: str, key: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise PayloadTooLarge(f"{bucket}/{key} is {size} bytes, limit is {max_bytes}")
 
 
 class FilesystemObjectStore:
@@ -54,13 +59,24 @@ class FilesystemObjectStore:
             etag = f"{path.stat().st_mtime_ns:x}-{len(data):x}"
             self.on_created(bucket, key, len(data), content_type, etag)
 
-    def get(self, bucket: str, key: str) -> StoredObject:
-        """Read an object or raise ``ObjectNotFound``."""
+    def get(self, bucket: str, key: str, *, max_bytes: int | None = None) -> StoredObject:
+        """Read an object or raise ``ObjectNotFound``.
+
+        With ``max_bytes``, a larger file is ``PayloadTooLarge`` by its ``stat()`` size, and at
+        most ``max_bytes + 1`` bytes are read (a file replaced meanwhile stays bounded).
+        """
         path = self._path(bucket, key)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as file:
+                if max_bytes is None:
+                    data = file.read()
+                else:
+                    _check_size(bucket, key, os.fstat(file.fileno()).st_size, max_bytes)
+                    data = file.read(max_bytes + 1)
         except FileNotFoundError:
             raise ObjectNotFound(f"{bucket}/{key} does not exist") from None
+        if max_bytes is not None:
+            _check_size(bucket, key, len(data), max_bytes)
         try:
             sidecar = json.loads(path.with_name(path.name + _META_SUFFIX).read_text("utf-8"))
         except FileNotFoundError:

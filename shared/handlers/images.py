@@ -16,15 +16,15 @@ def _relative_key(key: str) -> str:
 
 
 def _load_upload(event: Event, objects: ObjectStore) -> bytes:
-    images = default_catalog().images
+    limit = int(default_catalog().images["max_upload_bytes"])
     size = int(event.data.get("size") or 0)
-    if size > images["max_upload_bytes"]:
-        raise PayloadTooLarge(f"upload is {size} bytes, limit is {images['max_upload_bytes']}")
-    stored = objects.get(event.data["bucket"], event.data["key"])
-    if len(stored.data) > images["max_upload_bytes"]:
-        raise PayloadTooLarge(
-            f"upload is {len(stored.data)} bytes, limit is {images['max_upload_bytes']}"
-        )
+    if size > limit:
+        raise PayloadTooLarge(f"upload is {size} bytes, limit is {limit}")
+    # The event's size is the object's size when it was sent: the key may have been
+    # overwritten since, so the store enforces the limit too, without reading past it.
+    stored = objects.get(event.data["bucket"], event.data["key"], max_bytes=limit)
+    if len(stored.data) > limit:  # a store that could not bound the read still must not pass
+        raise PayloadTooLarge(f"upload is {len(stored.data)} bytes, limit is {limit}")
     return stored.data
 
 

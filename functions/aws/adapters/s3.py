@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 from functions.aws.clients import AwsClients
 from functions.aws.errors import error_code, http_status, transient_errors
-from shared.errors import ObjectNotFound, PermanentError
+from shared.errors import ObjectNotFound, PayloadTooLarge, PermanentError
 from shared.ports import StoredObject
 
 _MISSING = {"NoSuchKey", "NotFound", "404"}
@@ -21,6 +22,22 @@ def _ascii_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
         key: value if value.isascii() else quote(value, safe=" /-_.~:@")
         for key, value in metadata.items()
     }
+
+
+def _object_size(response: Mapping[str, Any]) -> int | None:
+    """The whole object's size: ``Content-Range: bytes 0-N/<size>`` of a ranged answer, else
+    ``Content-Length`` (the server sent the whole object)."""
+    content_range = str(response.get("ContentRange") or "")
+    total = content_range.rpartition("/")[2]
+    if total.isdigit():
+        return int(total)
+    length = response.get("ContentLength")
+    return int(length) if length is not None else None
+
+
+def _check_size(where: str, size: int | None, max_bytes: int) -> None:
+    if size is not None and size > max_bytes:
+        raise PayloadTooLarge(f"{where} is {size} bytes, limit is {max_bytes}")
 
 
 class S3ObjectStore:
@@ -47,24 +64,56 @@ class S3ObjectStore:
         with transient_errors(f"S3 PutObject s3://{bucket}/{key}"):
             self._clients.s3.put_object(**arguments)
 
-    def get(self, bucket: str, key: str) -> StoredObject:
-        """GetObject; ``ObjectNotFound`` when the key (or bucket) does not exist."""
+    def get(self, bucket: str, key: str, *, max_bytes: int | None = None) -> StoredObject:
+        """GetObject; ``ObjectNotFound`` when the key (or bucket) does not exist.
+
+        With ``max_bytes`` only the first ``max_bytes + 1`` bytes are requested
+        (``Range: bytes=0-<max_bytes>``); the object's full size, from ``Content-Range``, decides
+        ``PayloadTooLarge`` before the body is read.
+        """
+        where = f"s3://{bucket}/{key}"
         try:
-            with transient_errors(f"S3 GetObject s3://{bucket}/{key}"):
-                response = self._clients.s3.get_object(Bucket=bucket, Key=key)
-                data = response["Body"].read()
+            with transient_errors(f"S3 GetObject {where}"):
+                response = self._get_object(bucket, key, max_bytes)
+                body = response["Body"]
+                try:
+                    if max_bytes is None:
+                        data = body.read()
+                    else:
+                        _check_size(where, _object_size(response), max_bytes)
+                        data = body.read(max_bytes + 1)
+                finally:
+                    body.close()
         except ClientError as exc:
             code = error_code(exc)
             if code in _MISSING or (http_status(exc) == 404 and code != "NoSuchBucket"):
-                raise ObjectNotFound(f"s3://{bucket}/{key} does not exist") from exc
+                raise ObjectNotFound(f"{where} does not exist") from exc
             if code == "NoSuchBucket":
                 raise PermanentError(f"bucket {bucket!r} does not exist") from exc
             raise
+        if max_bytes is not None:
+            _check_size(where, len(data), max_bytes)
         return StoredObject(
             data=data,
             content_type=response.get("ContentType"),
             metadata=dict(response.get("Metadata") or {}),
         )
+
+    def _get_object(self, bucket: str, key: str, max_bytes: int | None) -> dict[str, Any]:
+        if max_bytes is None:
+            response: dict[str, Any] = self._clients.s3.get_object(Bucket=bucket, Key=key)
+            return response
+        try:
+            response = self._clients.s3.get_object(
+                Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}"
+            )
+        except ClientError as exc:
+            if error_code(exc) != "InvalidRange":
+                raise
+            # S3 refuses any range of an empty object (416): read it whole. Its size is
+            # checked again before the body is read, in case it was just overwritten.
+            response = self._clients.s3.get_object(Bucket=bucket, Key=key)
+        return response
 
     def exists(self, bucket: str, key: str) -> bool:
         """HeadObject; False on 404."""

@@ -14,15 +14,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
 
 from functions.azure.errors import transient_azure_errors
-from shared.errors import ObjectNotFound
+from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
 from shared.ports import StoredObject
 
 _METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Printable ASCII except '%' (the escape) and space (headers are trimmed) stays readable.
 _SAFE_VALUE_CHARS = "".join(chr(c) for c in range(33, 127) if chr(c) != "%")
+_RANGE_NOT_SATISFIABLE = 416  # what any byte range of an empty blob gets
 
 
 def encode_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
@@ -39,6 +41,33 @@ def encode_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
 def decode_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     """Azure blob metadata -> core metadata (inverse of :func:`encode_metadata`)."""
     return {name.replace("_", "-"): unquote(value) for name, value in metadata.items()}
+
+
+def _check_size(where: str, size: int | None, max_bytes: int) -> None:
+    if size is not None and size > max_bytes:
+        raise PayloadTooLarge(f"{where} is {size} bytes, limit is {max_bytes}")
+
+
+def _download_at_most(blob: Any, where: str, max_bytes: int) -> Any:
+    """A downloader holding at most ``max_bytes + 1`` bytes of the blob, or ``PayloadTooLarge``."""
+    try:
+        downloader = blob.download_blob(offset=0, length=max_bytes + 1)
+    except HttpResponseError as exc:
+        if exc.status_code != _RANGE_NOT_SATISFIABLE:
+            raise
+        # An empty blob has no byte range to ask for: read it by the ETag of the size we
+        # checked, so a blob replaced in between (412) is retried instead of read unbounded.
+        properties = blob.get_blob_properties()
+        _check_size(where, properties.size, max_bytes)
+        try:
+            return blob.download_blob(
+                etag=properties.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except ResourceModifiedError as changed:
+            raise TransientError(f"{where} changed while it was read") from changed
+    total = str(downloader.properties.content_range or "").rpartition("/")[2]
+    _check_size(where, int(total) if total.isdigit() else None, max_bytes)
+    return downloader
 
 
 class BlobObjectStore:
@@ -69,15 +98,25 @@ class BlobObjectStore:
                 metadata=encode_metadata(metadata or {}),
             )
 
-    def get(self, bucket: str, key: str) -> StoredObject:
-        """Read a blob; ``ObjectNotFound`` when it (or its container) does not exist."""
+    def get(self, bucket: str, key: str, *, max_bytes: int | None = None) -> StoredObject:
+        """Read a blob; ``ObjectNotFound`` when it (or its container) does not exist.
+
+        With ``max_bytes`` only bytes ``0..max_bytes`` are downloaded; the blob's full size,
+        from the ranged answer's ``Content-Range``, decides ``PayloadTooLarge``.
+        """
         blob = self._service.get_blob_client(bucket, key)
+        where = f"blob {bucket}/{key}"
         try:
-            with transient_azure_errors(f"reading blob {bucket}/{key}"):
-                downloader = blob.download_blob()
+            with transient_azure_errors(f"reading {where}"):
+                if max_bytes is None:
+                    downloader = blob.download_blob()
+                else:
+                    downloader = _download_at_most(blob, where, max_bytes)
                 data = downloader.readall()
         except ResourceNotFoundError:
-            raise ObjectNotFound(f"blob {bucket}/{key} does not exist") from None
+            raise ObjectNotFound(f"{where} does not exist") from None
+        if max_bytes is not None:
+            _check_size(where, len(data), max_bytes)
         properties = downloader.properties
         return StoredObject(
             data=data,

@@ -3,7 +3,8 @@
 Table Storage has no conditional "put if absent" other than ``create_entity`` (409 when the
 entity exists) and optimistic concurrency through ETags (``If-Match``), so every conditional
 write here is one of those two. Nulls cannot be stored, so absent properties read back as None.
-Table Storage has no TTL: completed idempotency records keep ``expires_at`` for a cleanup job.
+Table Storage has no TTL and nothing here deletes old idempotency rows: completed ones and the
+in-progress ones of crashed attempts stay (see :class:`TableIdempotencyStore`).
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ class TableMetadataIndex:
                 entity[name] = value
             elif isinstance(value, int):
                 entity[name] = _int_property(value)
-        entity["document"] = json.dumps(document, separators=(",", ":"), sort_keys=True)
+        entity["document"] = json.dumps(
+            document, separators=(",", ":"), sort_keys=True, ensure_ascii=False
+        )
         return entity
 
     def put(self, document: JsonDict) -> None:
@@ -151,6 +154,13 @@ class TableIdempotencyStore:
 
     ``claim`` = ``create_entity`` (409 means someone claimed it before); an expired lease is
     taken over with a REPLACE conditional on the ETag read, so exactly one contender wins.
+
+    Rows are never deleted by age: Table Storage has no TTL and this suite ships no cleanup job.
+    Completed rows carry ``expires_at`` (when a cleanup you schedule may delete them) and stay
+    until then. In-progress rows carry ``lease_expires``; one whose attempt crashed and was
+    never redelivered (the message was dead-lettered or expired) stays until such a cleanup
+    too. A cleanup may delete completed rows past ``expires_at`` and in-progress rows whose
+    ``lease_expires`` is well past (a redelivery after that would simply run again).
     """
 
     def __init__(self, table: Any) -> None:
@@ -195,7 +205,8 @@ class TableIdempotencyStore:
         return ClaimState.IN_PROGRESS
 
     def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
-        """Mark the key done (final); ``expires_at`` tells a cleanup job when it may go."""
+        """Mark the key done (final); ``expires_at`` says when a cleanup (none ships) may
+        delete it."""
         from azure.data.tables import UpdateMode
 
         partition, row = self._keys(key)
@@ -243,14 +254,19 @@ IDEMPOTENCY_PARTITION_PREFIX = "idempotency-key:"
 
 def _order_entity(order: OrderRecord) -> JsonDict:
     """Table Storage holds no nulls (absent optional fields are left out) and no nested values
-    (``items`` is JSON text); ``amount_minor`` is an Edm.Int64 when it needs one."""
+    (``items`` is JSON text); ``amount_minor`` is an Edm.Int64 when it needs one.
+
+    ``items`` keeps non-ASCII characters as they are: a string property holds at most 32K
+    characters (64 KiB of UTF-16), and JSON's ASCII escapes would make item names six times
+    longer, so an order every other cloud accepts would fail with PropertyValueTooLarge.
+    """
     fields = {name: value for name, value in order_to_dict(order).items() if value is not None}
     return {
         "PartitionKey": safe_key(order.order_id),
         "RowKey": ORDER_ROW,
         **fields,
         "amount_minor": _int_property(order.amount_minor),
-        "items": json.dumps(fields["items"], separators=(",", ":")),
+        "items": json.dumps(fields["items"], separators=(",", ":"), ensure_ascii=False),
     }
 
 

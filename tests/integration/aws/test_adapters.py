@@ -19,7 +19,7 @@ from functions.aws.adapters.secrets import LazySecrets
 from functions.aws.clients import AwsClients
 from functions.aws.topology import Topology, create_topology
 from shared.envelope import new_event
-from shared.errors import ObjectNotFound, TransientError
+from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
 from shared.orders import new_order_id
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 from tests.integration.aws.conftest import unique_prefix
@@ -255,6 +255,36 @@ def test_the_object_store(clients: AwsClients, topology: Topology) -> None:
     assert store.exists(bucket, "t/a.bin") and not store.exists(bucket, "t/nope")
     with pytest.raises(ObjectNotFound):
         store.get(bucket, "t/nope")
+
+
+def test_a_bounded_read_fetches_at_most_the_limit_plus_one_byte(
+    clients: AwsClients, topology: Topology
+) -> None:
+    store = S3ObjectStore(clients)
+    bucket = topology.names.buckets["uploads"]
+    data = bytes(range(256)) * 40  # 10 240 bytes: an upload overwritten by a bigger object
+    store.put(bucket, "uploads/big.bin", data, content_type="image/jpeg")
+    store.put(bucket, "uploads/empty.bin", b"")
+    sizes: list[int] = []  # Content-Length of every GetObject answer
+
+    def record(http_response: Any, **_: Any) -> None:
+        sizes.append(int(http_response.headers["content-length"]))
+
+    clients.s3.meta.events.register("after-call.s3.GetObject", record)
+    try:
+        with pytest.raises(PayloadTooLarge, match="is 10240 bytes, limit is 100"):
+            store.get(bucket, "uploads/big.bin", max_bytes=100)
+        assert sizes == [101]  # a ranged GET, not the whole object
+        with pytest.raises(PayloadTooLarge, match="limit is 10239"):
+            store.get(bucket, "uploads/big.bin", max_bytes=len(data) - 1)
+        exact = store.get(bucket, "uploads/big.bin", max_bytes=len(data))
+        assert (exact.data, exact.content_type) == (data, "image/jpeg")
+        assert store.get(bucket, "uploads/empty.bin", max_bytes=100).data == b""
+        with pytest.raises(ObjectNotFound):
+            store.get(bucket, "uploads/never.bin", max_bytes=100)
+    finally:
+        clients.s3.meta.events.unregister("after-call.s3.GetObject", record)
+    assert max(sizes) <= len(data) + 1
 
 
 def test_unreachable_services_are_transient_errors() -> None:

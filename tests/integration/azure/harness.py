@@ -50,6 +50,7 @@ ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
+MAX_QUEUE_MESSAGE_BYTES = 64 * 1024  # a Storage queue message
 STORAGE_SOURCE = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/eventsuite-rg"
     f"/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}"
@@ -295,6 +296,7 @@ class EventGridEmulator:
         self.router = QueueFanoutPublisher(clients.queue)
         self.received: list[dict[str, Any]] = []
         self.rejected: list[str] = []
+        self.dead_lettered: list[tuple[str, dict[str, Any]]] = []  # (queue, event) undeliverable
         self.port = free_port()
         self._server = ThreadingHTTPServer((LOOPBACK, self.port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -316,11 +318,22 @@ class EventGridEmulator:
         self._thread.join(timeout=5)
 
     def deliver(self, events: list[dict[str, Any]]) -> None:
-        """What the subscriptions do: one queue message (plain JSON) per subscriber."""
+        """What the subscriptions do: one queue message (plain JSON) per subscriber.
+
+        The topic takes events of up to 1 MB, a Storage queue message holds at most 64 KiB:
+        Event Grid cannot deliver a bigger event to a queue and, after its retries, moves it
+        to the subscription's dead-letter container. Here it lands in :attr:`dead_lettered`.
+        The message is the event as JSON with non-ASCII characters escaped, the longer of the
+        two spellings, so the limit is never underestimated.
+        """
         for event in events:
             self.received.append(event)
+            text = json.dumps(event)
             for queue in self.router.routes(str(event["type"])):
-                self.clients.queue.get_queue_client(queue).send_message(json.dumps(event))
+                if len(text.encode()) > MAX_QUEUE_MESSAGE_BYTES:
+                    self.dead_lettered.append((queue, event))
+                    continue
+                self.clients.queue.get_queue_client(queue).send_message(text)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         emulator = self

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,9 @@ from functions.azure.adapters.tables import (
 from functions.azure.clients import AzureClients
 from functions.azure.names import INDEX_PARTITION, poison_queue_name
 from shared.envelope import from_structured, new_event
-from shared.errors import ObjectNotFound, TransientError
+from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
-from tests.integration.azure.harness import Deployment, EventGridEmulator, ServiceClients
+from tests.integration.azure.harness import Azurite, Deployment, EventGridEmulator, ServiceClients
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +62,39 @@ def test_missing_blobs_and_containers_are_object_not_found(
         store.get(deployment.uploads, "uploads/never.jpg")
     with pytest.raises(ObjectNotFound):
         store.get("no-such-container", "x")
+
+
+def test_a_bounded_read_fetches_at_most_the_limit_plus_one_byte(
+    azurite: Azurite, deployment: Deployment
+) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    downloaded: list[int] = []  # bytes in the body of every blob GET
+
+    def record(response: Any) -> None:
+        http = response.http_response
+        if http.request.method == "GET" and http.status_code in (200, 206):
+            downloaded.append(int(http.headers.get("Content-Length") or 0))
+
+    client = BlobServiceClient.from_connection_string(
+        azurite.connection_string, raw_response_hook=record
+    )
+    store = BlobObjectStore(client)
+    data = bytes(range(256)) * 40  # 10 240 bytes: an upload overwritten by a bigger object
+    store.put(deployment.uploads, "uploads/big.bin", data, content_type="image/jpeg")
+    store.put(deployment.uploads, "uploads/empty.bin", b"")
+
+    with pytest.raises(PayloadTooLarge, match="is 10240 bytes, limit is 100"):
+        store.get(deployment.uploads, "uploads/big.bin", max_bytes=100)
+    assert downloaded == [101]  # a ranged GET, not the whole blob
+    with pytest.raises(PayloadTooLarge, match="limit is 10239"):
+        store.get(deployment.uploads, "uploads/big.bin", max_bytes=len(data) - 1)
+    exact = store.get(deployment.uploads, "uploads/big.bin", max_bytes=len(data))
+    assert (exact.data, exact.content_type) == (data, "image/jpeg")
+    assert store.get(deployment.uploads, "uploads/empty.bin", max_bytes=100).data == b""
+    with pytest.raises(ObjectNotFound):
+        store.get(deployment.uploads, "uploads/never.bin", max_bytes=100)
+    assert max(downloaded) <= len(data) + 1
 
 
 def test_an_unreachable_account_is_transient() -> None:

@@ -23,6 +23,7 @@ from shared.images.metadata import image_id
 from shared.ports import OrderStatus
 from tests.integration.azure.harness import (
     Deployment,
+    EventGridEmulator,
     QueueHost,
     ServiceClients,
     SmtpRecorder,
@@ -120,7 +121,7 @@ def place(order: dict[str, Any], key: str) -> dict[str, Any]:
         method="POST",
         url="https://eventsuite-func.azurewebsites.net/orders",
         headers={"Content-Type": "application/json", "Idempotency-Key": key},
-        body=json.dumps(order).encode(),
+        body=json.dumps(order, ensure_ascii=False).encode(),  # UTF-8, as clients send it
     )
     response = user_function("orders_api")(request)
     assert response.status_code == 202, response.get_body()
@@ -162,6 +163,53 @@ def test_an_order_flows_from_http_to_payment_to_email(
     assert {m["X-Event-Type"] for m in mails} == {"OrderPlaced", outcome_subject}
     assert all(placed["order_id"] in m["Subject"] + m.get_payload() for m in mails)
     assert len({m["X-Correlation-Id"] for m in mails}) == 1  # one business flow
+    assert all(storage.poison_entries(c) == [] for c in ("payments", "notifier"))
+
+
+CJK_NAME = "".join(chr(0x4E00 + n) for n in range(200))  # 200 CJK ideographs, the schema's most
+
+
+def cjk_order(items: int) -> dict[str, Any]:
+    """An order whose item names are long and not ASCII (a 6x expansion as JSON escapes)."""
+    return {
+        "customer": {"email": "mei@example.com", "name": "梅"},
+        "currency": "EUR",
+        "items": [
+            {"sku": f"sku-{n:03d}", "name": CJK_NAME, "quantity": 1, "unit_price_minor": 10}
+            for n in range(items)
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "claim_checked"),
+    [
+        (30, False),  # items escaped as ASCII JSON would exceed a property's 32K characters
+        (90, True),  # a 60 KB body; its OrderPlaced event would not fit a 64 KiB queue message
+    ],
+)
+def test_a_large_order_with_non_ascii_names_is_accepted_and_charged(
+    app_environ: dict[str, str],
+    storage: ServiceClients,
+    deployment: Deployment,
+    eventgrid: EventGridEmulator,
+    items: int,
+    claim_checked: bool,
+) -> None:
+    undeliverable = len(eventgrid.dead_lettered)
+    placed = place(cjk_order(items), key=f"key-cjk-{items:03d}")
+
+    assert eventgrid.dead_lettered[undeliverable:] == []  # every event fit its queues
+    [message] = storage.messages(queue_name("payments"))
+    assert ("dataref" in json.loads(message)) is claim_checked
+    assert [i.error for i in QueueHost(storage, "payments").drain()] == [None]
+    orders = TableOrderStore(storage.table.get_table_client(deployment.tables["orders"]))
+    stored = orders.get(placed["order_id"])
+    assert stored is not None and stored.status is OrderStatus.PAID
+    assert [item["name"] for item in stored.items] == [CJK_NAME] * items
+    assert stored.amount_minor == 10 * items
+    # OrderPlaced and PaymentReceived reach the notifier too (the claim check resolved there).
+    assert [i.error for i in QueueHost(storage, "notifier").drain()] == [None, None]
     assert all(storage.poison_entries(c) == [] for c in ("payments", "notifier"))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -95,6 +95,25 @@ def test_claim_life_cycle(claims: FirestoreIdempotencyStore, clients: GcpClients
     record = clients.firestore().collection("idempotency").document(document_id(key)).get()
     assert record.get("key") == key
     assert isinstance(record.get("expires_at"), datetime)  # a timestamp, for a TTL policy
+
+
+def test_an_in_progress_claim_expires_for_the_ttl_policy_too(clients: GcpClients) -> None:
+    """A crashed attempt that is never redelivered must not leave its claim forever."""
+    claims = FirestoreIdempotencyStore(clients.firestore, ttl_seconds=3600)
+    key = _key()
+    document = clients.firestore().collection("idempotency").document(document_id(key))
+
+    assert claims.claim(key, now=100.0, lease_seconds=30) is ClaimState.ACQUIRED
+    record = document.get()
+    assert record.get("state") == "in_progress"
+    assert record.get("expires_at") == datetime.fromtimestamp(100.0 + 30 + 3600, UTC)
+    # still a claim: a live lease blocks, an expired one is taken over and expires later
+    assert claims.claim(key, now=110.0, lease_seconds=30) is ClaimState.IN_PROGRESS
+    assert claims.claim(key, now=200.0, lease_seconds=30) is ClaimState.ACQUIRED
+    assert document.get().get("expires_at") == datetime.fromtimestamp(200.0 + 30 + 3600, UTC)
+
+    claims.complete(key, now=220.0, ttl_seconds=7200)
+    assert document.get().get("expires_at") == datetime.fromtimestamp(220.0 + 7200, UTC)
 
 
 def test_release_lets_the_next_delivery_claim_at_once(claims: FirestoreIdempotencyStore) -> None:

@@ -234,7 +234,7 @@ def test_unreachable_mail_relay_is_retried_then_dead_lettered_with_the_reason(
         assert attributes["reason"].startswith(f"gave up after {max_attempts} attempts: SMTP relay")
         assert attributes["content-type"] == STRUCTURED_CONTENT_TYPE
         assert "CloudPubSubDeadLetterSourceDeliveryCount" not in attributes  # we acked it
-        assert json.loads(suite.pubsub.data(message))["id"] == attributes["event-id"]
+        assert json.loads(suite.pubsub.data(message))["id"] == attributes["event_id"]
     assert suite.dead_letters("payments") == []
 
 
@@ -404,7 +404,7 @@ def test_corrupt_upload_is_dead_lettered_at_once_by_both_image_consumers(
         [dead] = suite.dead_letters(consumer)
         assert dead["attributes"]["consumer"] == consumer
         assert dead["attributes"]["attempts"] == "1"
-        assert dead["attributes"]["event-type"] == "io.eventsuite.ImageUploaded"
+        assert dead["attributes"]["event_type"] == "io.eventsuite.ImageUploaded"
         event = json.loads(suite.pubsub.data(dead))
         assert event["data"]["key"] == key
         assert event["source"] == storage_source(buckets["uploads"])

@@ -172,10 +172,14 @@ def test_dead_letter_sink_publishes_the_event_with_reason_consumer_and_attempts(
     assert structured.attributes["consumer"] == "payments"
     assert structured.attributes["attempts"] == "3"
     assert structured.attributes["content-type"] == STRUCTURED_CONTENT_TYPE
-    assert structured.attributes["event-id"] == "evt-dl-1"
+    # The names every sink uses (shared.deadletter), as on the SQS dead-letter queues.
+    assert structured.attributes["event_id"] == "evt-dl-1"
+    assert structured.attributes["event_type"] == event["type"]
+    assert not {"event-id", "event-type"} & set(structured.attributes)
     assert len(structured.attributes["reason"].encode()) <= 1024  # Pub/Sub's attribute limit
     assert json.loads(structured.data) == event
     assert by_reason["unr"].data == b"\x00raw"
+    assert not {"event_id", "event_type"} & set(by_reason["unr"].attributes)  # unreadable
 
 
 def test_publishing_to_a_missing_topic_is_transient(clients: GcpClients) -> None:

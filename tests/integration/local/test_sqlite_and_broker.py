@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from functions.local.sqlite import (
     SqlitePaymentGateway,
 )
 from shared.envelope import new_event
-from shared.errors import ObjectNotFound, PermanentError
+from shared.errors import ObjectNotFound, PayloadTooLarge, PermanentError
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 from tests.conftest import image_event, order_v2
 
@@ -182,6 +183,22 @@ def test_object_store_refuses_escaping_keys_and_notifies(tmp_path: Path) -> None
             store.put("uploads", bad, b"x")
     with pytest.raises(ObjectNotFound):
         store.get("uploads", "uploads/missing")
+
+
+def test_object_store_bounded_read_goes_by_the_file_size(tmp_path: Path) -> None:
+    store = FilesystemObjectStore(tmp_path)
+    store.put("uploads", "uploads/photo.jpg", b"x" * 100, content_type="image/jpeg")
+    store.put("uploads", "uploads/empty.jpg", b"")
+    assert store.get("uploads", "uploads/photo.jpg", max_bytes=100).data == b"x" * 100
+    assert store.get("uploads", "uploads/empty.jpg", max_bytes=100).data == b""
+    with pytest.raises(PayloadTooLarge, match="is 100 bytes, limit is 99"):
+        store.get("uploads", "uploads/photo.jpg", max_bytes=99)
+    # Overwritten by a 4 GiB file (sparse: nothing is written): refused by its size, unread.
+    os.truncate(tmp_path / "uploads" / "uploads" / "photo.jpg", 4 * 1024**3)
+    with pytest.raises(PayloadTooLarge, match=f"is {4 * 1024**3} bytes, limit is 100"):
+        store.get("uploads", "uploads/photo.jpg", max_bytes=100)
+    with pytest.raises(ObjectNotFound):
+        store.get("uploads", "uploads/missing.jpg", max_bytes=100)
 
 
 def test_broker_routes_by_catalog_and_backs_off_then_dead_letters(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from functions.aws.errors import is_transient, transient_errors
 from shared.dispatch import Dispatcher
 from shared.envelope import new_event, to_json_bytes
 from shared.errors import TransientError
-from tests.fakes import fake_ports
+from tests.fakes import FakeClock, fake_ports
 
 
 class Context:
@@ -87,6 +87,58 @@ def test_records_are_not_started_when_the_invocation_is_about_to_time_out() -> N
     )
     assert response == {"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}
     assert calls == []
+
+
+class ShrinkingContext:
+    """A Lambda context on a fake clock: the remaining time shrinks as handlers spend it."""
+
+    def __init__(self, remaining_ms: float) -> None:
+        self.clock = FakeClock(0.0)
+        self.deadline = remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining = round((self.deadline - self.clock.now()) * 1000)
+        assert remaining >= 0, "the invocation timed out: the whole batch is redelivered"
+        return remaining
+
+
+def run_batch(durations_s: list[float], remaining_ms: float) -> tuple[list[str], list[str]]:
+    """Records taking ``durations_s`` each, in one invocation: (started, reported failed)."""
+    context = ShrinkingContext(remaining_ms)
+    started: list[str] = []
+    spent = {f"ord_{n:024x}": seconds for n, seconds in enumerate(durations_s)}
+
+    def handler(event: Any, _ports: Any) -> None:
+        started.append(event.data["order_id"])
+        context.clock.advance(spent[event.data["order_id"]])
+
+    function = QueueFunction(Dispatcher("notifier", fake_ports(), handler=handler))
+    response = function(
+        {"Records": [record(f"m{n}", placed(n)) for n in range(len(durations_s))]}, context
+    )
+    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    return [f"m{int(order_id[4:], 16)}" for order_id in started], failed
+
+
+def test_a_batch_stops_when_the_next_record_would_likely_not_finish() -> None:
+    # 5 s records, 24 s left: after four (4 s left) a fifth would overrun the deadline. A fixed
+    # 3 s margin would start it and time out, redelivering all five, the finished ones too.
+    started, failed = run_batch([5.0] * 6, remaining_ms=24_000)
+    assert started == ["m0", "m1", "m2", "m3"]
+    assert failed == ["m4", "m5"]
+
+
+def test_the_slowest_record_so_far_sets_the_margin() -> None:
+    # One slow record (6 s) then fast ones: the margin stays at 6 s for the rest of the batch.
+    started, failed = run_batch([6.0] + [0.5] * 5, remaining_ms=13_200)
+    assert started == ["m0", "m1", "m2", "m3"]  # 7.2, 6.7, 6.2 s left; at 5.7 s -> stop
+    assert failed == ["m4", "m5"]
+
+
+def test_fast_records_still_keep_the_fixed_margin() -> None:
+    started, failed = run_batch([0.5] * 10, remaining_ms=5_200)
+    assert started == ["m0", "m1", "m2", "m3", "m4"]  # 5.2 ... 3.2 s left; at 2.7 s -> stop
+    assert failed == [f"m{n}" for n in range(5, 10)]
 
 
 def test_http_function_maps_errors_without_leaking_them() -> None:
