@@ -6,7 +6,7 @@ payload - the SQS DLQ and the Pub/Sub dead-letter topic as message attributes, t
 broker as columns - so an operator finds the same names on every platform:
 
 ``reason``, ``consumer``, ``attempts`` and, when the event was readable, ``event_id`` and
-``event_type`` (Pub/Sub spells those two ``event-id`` and ``event-type``).
+``event_type``.
 
 Transport limits (attribute sizes, allowed characters) are the sink's business.
 """
@@ -41,19 +41,16 @@ class DeadLetterRecord:
             event_type=_text(event, "type"),
         )
 
-    def attributes(self, *, separator: str = "_") -> dict[str, str]:
-        """The record as string attributes; the event's are present only when known.
-
-        ``separator`` joins ``event`` and ``id``/``type`` in those two names.
-        """
+    def attributes(self) -> dict[str, str]:
+        """The record as string attributes; the event's are present only when known."""
         attributes = {
             "reason": self.reason,
             "consumer": self.consumer,
             "attempts": str(self.attempts),
         }
-        for name, value in (("id", self.event_id), ("type", self.event_type)):
+        for name, value in (("event_id", self.event_id), ("event_type", self.event_type)):
             if value is not None:
-                attributes[f"event{separator}{name}"] = value
+                attributes[name] = value
         return attributes
 
 
