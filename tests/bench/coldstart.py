@@ -1,0 +1,300 @@
+"""Cold start: import time of each cloud's entry point per role, against what the role needs.
+
+For each (cloud, role) a fresh interpreter (``python -c``) measures the CPU time of the
+imports (``process_time`` around them, so interpreter start-up is excluded, like "minus an
+empty interpreter"; CPU rather than wall time because the benchmark machine is shared and
+imports of cached files are pure CPU work; wall medians are kept in the JSON):
+
+* **module load**: ``import <entry module>`` with ``EVENTSUITE_CONSUMER``/``EVENTSUITE_ENDPOINT``
+  set, which is what the platform does at init;
+* **first invocation**: module load + the composition the first invocation runs (the cloud's
+  cached bootstrap, offline: every client is lazy, nothing is contacted) + the role's handler
+  module from the catalog + the SDK modules the role's ports touch on the happy path (they are
+  imported on first use anyway, so they are charged to both sides);
+* **needs**: only the libraries the role truly needs: ``cloudevents`` (envelope) and
+  ``fastjsonschema`` (validation), the platform runtime library (``functions_framework`` on
+  Google Cloud, ``azure.functions`` on Azure; nothing on Lambda, whose runtime is already up),
+  the SDKs of the ports it uses (below) and Pillow for image roles.
+
+The ratio first invocation / needs shows wasted imports; the biggest ones (modules imported by
+the entry point but not by "needs", by ``-X importtime`` self time) are named in the note.
+Assert-style checks: order roles import no PIL; image roles import no Pub/Sub or Event Grid
+client; no entry point imports another cloud's SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from typing import Any
+
+from tests.bench.common import ROOT, Row, check, child_env, median, ms, not_available, verdict
+
+RATIO_TARGET = 1.5
+COMMON_NEEDS = ["cloudevents.http", "fastjsonschema"]
+RUNTIME_NEEDS = {"aws": [], "gcp": ["functions_framework"], "azure": ["azure.functions"]}
+# SDK module per port kind and cloud (what the adapters import when the port is first used).
+PORT_SDK = {
+    "aws": dict.fromkeys(("objects", "idempotency", "index", "orders", "publisher", "secrets"),
+                         "boto3"),
+    "gcp": {"objects": "google.cloud.storage", "idempotency": "google.cloud.firestore",
+            "index": "google.cloud.firestore", "orders": "google.cloud.firestore",
+            "publisher": "google.cloud.pubsub", "secrets": None},
+    "azure": {"objects": "azure.storage.blob", "idempotency": "azure.data.tables",
+              "index": "azure.data.tables", "orders": "azure.data.tables",
+              "publisher": "azure.eventgrid", "secrets": None},
+}
+# Ports each role touches on the happy path (mail goes through smtplib: standard library).
+ROLE_PORTS = {
+    "thumbnailer": ("objects", "idempotency"),
+    "indexer": ("objects", "idempotency", "index"),
+    "payments": ("idempotency", "orders", "publisher"),
+    "notifier": ("idempotency",),
+    "orders_api": ("orders", "publisher"),
+    "payment_webhook": ("publisher", "secrets"),
+}
+GROUP_PORTS = {"images": ("objects", "idempotency", "index"),
+               "orders": ("idempotency", "orders", "publisher")}
+IMAGE_NEEDS = ["PIL.Image"]
+ENTRY_MODULES = {
+    "aws": ("functions.aws.entrypoint", ROOT / "functions/aws/entrypoint.py"),
+    "gcp": ("functions.gcp.main", ROOT / "functions/gcp/main.py"),
+    "azure": ("functions.azure.function_app", ROOT / "functions/azure/function_app.py"),
+}
+# What a first invocation composes, per cloud (no network: clients are lazy).
+BOOTSTRAP = {
+    ("aws", "consumer"): "import functions.aws.entrypoint as e; e.queue_function()",
+    ("aws", "endpoint"): "import functions.aws.entrypoint as e; e.http_function()",
+    ("gcp", "consumer"): "from functions.gcp import bootstrap as b; b.dispatcher(ROLE)",
+    ("gcp", "endpoint"): "from functions.gcp import bootstrap as b; b.ports_for(endpoint=ROLE)",
+    ("azure", "consumer"):
+        "from functions.azure import bootstrap as b; b.runtime().dispatcher(ROLE)",
+    ("azure", "endpoint"):
+        "from functions.azure import bootstrap as b; b.runtime().endpoint_ports(ROLE)",
+}
+FORBIDDEN_IMAGES = ("google.cloud.pubsub", "google.cloud.pubsub_v1", "azure.eventgrid")
+OTHER_CLOUDS = {"aws": ("google.cloud", "azure.storage", "azure.functions", "azure.data"),
+                "gcp": ("boto3", "botocore", "azure.storage", "azure.functions"),
+                "azure": ("boto3", "botocore", "google.cloud")}
+# Placeholder configuration: every address is local, and nothing is contacted at bootstrap.
+OFFLINE_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "GOOGLE_CLOUD_PROJECT": "bench", "GCE_METADATA_HOST": "127.0.0.1:9",
+    "GCE_METADATA_IP": "127.0.0.1:9", "NO_GCE_CHECK": "True",
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    "EVENTSUITE_UPLOADS_BUCKET": "bench-uploads", "EVENTSUITE_THUMBNAILS_BUCKET": "bench-thumbs",
+    "EVENTSUITE_CLAIMS_BUCKET": "bench-claims", "EVENTSUITE_MAIL_FROM": "bench@example.test",
+    "EVENTSUITE_MAILER": "smtp", "EVENTSUITE_SMTP_HOST": "127.0.0.1",
+    "EVENTSUITE_SMTP_PORT": "9", "EVENTSUITE_WEBHOOK_SECRET": "whsec_bench",
+    "EVENTSUITE_EVENT_BUS": "bench-bus", "EVENTSUITE_INDEX_TABLE": "bench-index",
+    "EVENTSUITE_IDEMPOTENCY_TABLE": "bench-idempotency", "EVENTSUITE_ORDERS_TABLE": "bench-orders",
+    "EVENTSUITE_DLQ_URL": "http://127.0.0.1:9/000000000000/bench-dlq",
+    "EVENTSUITE_GCP_PROJECT": "bench", "EVENTSUITE_EVENTS_TOPIC": "bench-events",
+    "EVENTSUITE_DEAD_LETTER_TOPIC": "bench-dlq",
+    "EVENTSUITE_STORAGE_ACCOUNT_URL": "http://127.0.0.1:9/devstoreaccount1",
+    "EVENTSUITE_EVENTGRID_ENDPOINT": "http://127.0.0.1:9/api/events",
+}
+
+_ENTRY_CHILD = """
+import importlib, json, sys, time
+START = set(sys.modules)  # e.g. namespace packages a .pth file created at start-up
+ROLE = {role!r}
+c0, w0 = time.process_time(), time.perf_counter()
+importlib.import_module({module!r})
+c1, w1 = time.process_time(), time.perf_counter()
+problem = None
+try:
+    exec({bootstrap!r})
+except Exception as exc:
+    problem = f"{{type(exc).__name__}}: {{exc}}"[:160]
+for name in {handlers!r}:
+    importlib.import_module(name)
+loaded = sorted(set(sys.modules) - START)
+for name in {sdks!r}:
+    importlib.import_module(name)
+c3, w3 = time.process_time(), time.perf_counter()
+catalog = None
+if "shared.catalog" in sys.modules:  # what building the catalog costs, imports excluded
+    from shared.catalog import default_catalog
+    default_catalog.cache_clear()
+    c4 = time.process_time()
+    default_catalog()
+    catalog = time.process_time() - c4
+print(json.dumps({{"module": c1 - c0, "total": c3 - c0, "wall_module": w1 - w0,
+                  "wall_total": w3 - w0, "problem": problem, "loaded": loaded,
+                  "all": sorted(set(sys.modules) - START), "start": sorted(START),
+                  "catalog": catalog}}))
+"""
+
+_NEEDS_CHILD = """
+import importlib, json, sys, time
+START = set(sys.modules)
+c0, w0 = time.process_time(), time.perf_counter()
+for name in {needs!r}:
+    importlib.import_module(name)
+print(json.dumps({{"total": time.process_time() - c0, "wall_total": time.perf_counter() - w0,
+                  "all": sorted(set(sys.modules) - START)}}))
+"""
+
+
+def _roles() -> list[tuple[str, str, str, str]]:
+    """(kind, name, group, handler module) for every catalog consumer and endpoint."""
+    from shared.catalog import default_catalog
+
+    catalog = default_catalog()
+    roles = [("consumer", c.name, c.group, c.handler.partition(":")[0])
+             for c in catalog.consumers.values()]
+    roles += [("endpoint", e.name, e.group, e.handler.partition(":")[0])
+              for e in catalog.endpoints.values()]
+    return roles
+
+
+def needs_for(cloud: str, name: str, group: str) -> tuple[list[str], list[str]]:
+    """(all modules the role needs, the SDK part of them)."""
+    ports = ROLE_PORTS.get(name, GROUP_PORTS.get(group, ()))
+    sdks: list[str] = []
+    for port in ports:
+        module = PORT_SDK[cloud].get(port)
+        if module and module not in sdks:
+            sdks.append(module)
+    needs = COMMON_NEEDS + RUNTIME_NEEDS[cloud] + sdks + (IMAGE_NEEDS if group == "images" else [])
+    return needs, sdks
+
+
+def _run(code: str, env: dict[str, str], importtime: bool = False) -> tuple[dict[str, Any], str]:
+    args = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", code]
+    completed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=120, check=False)
+    if completed.returncode != 0:
+        tail = completed.stderr.strip().splitlines()[-2:]
+        raise RuntimeError(" | ".join(tail) or f"exit {completed.returncode}")
+    return json.loads(completed.stdout.strip().splitlines()[-1]), completed.stderr
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    depth = 3 if parts[0] in ("google", "azure") and len(parts) > 2 else 1
+    if parts[0] == "azure" and len(parts) > 1 and parts[1] in ("functions", "eventgrid", "core",
+                                                               "identity"):
+        depth = 2
+    return ".".join(parts[:depth])
+
+
+def _importtime_by_package(stderr: str, exclude: set[str]) -> list[tuple[str, float]]:
+    """Self import time per top-level package for modules not in ``exclude``."""
+    totals: dict[str, float] = defaultdict(float)
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        fields = [f.strip() for f in line[len("import time:"):].split("|")]
+        if not fields[0].isdigit():
+            continue
+        name = fields[2].strip()
+        if name in exclude:
+            continue
+        totals[_package(name)] += int(fields[0]) / 1e6
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
+def run(*, repeats: int, log: Any) -> list[Row]:
+    """Measure every (cloud, role); return table rows."""
+    rows: list[Row] = []
+    roles = _roles()
+    needs_cache: dict[tuple[str, ...], tuple[float, set[str]]] = {}
+    # Roles whose imports are identical (same entry, bootstrap kind, handler module and SDKs)
+    # are measured once, e.g. the two image consumers on AWS.
+    measured: dict[tuple[Any, ...], tuple[list[dict[str, Any]], dict[str, Any], str, str]] = {}
+    for cloud, (module, path) in ENTRY_MODULES.items():
+        if not path.exists():
+            rows.append(not_available("cold start", f"{cloud}: {module}",
+                                      f"{path.relative_to(ROOT)} does not exist yet"))
+            continue
+        for kind, name, group, handler in roles:
+            role_env = child_env(**OFFLINE_ENV, **{
+                "EVENTSUITE_CONSUMER" if kind == "consumer" else "EVENTSUITE_ENDPOINT": name})
+            needs, sdks = needs_for(cloud, name, group)
+            key = tuple(needs)
+            case = f"{cloud}: {module} [{name}]"
+            same = (cloud, kind, group, handler, tuple(sdks), key)
+            entry_code = _ENTRY_CHILD.format(role=name, module=module, handlers=[handler],
+                                             bootstrap=BOOTSTRAP[(cloud, kind)], sdks=sdks)
+            needs_code = _NEEDS_CHILD.format(needs=needs)
+            try:
+                if same in measured:
+                    samples, profile, stderr, twin = measured[same]
+                else:
+                    log(f"cold start: {case}")
+                    # The -X importtime run also warms the bytecode caches for the timed runs.
+                    profile, stderr = _run(entry_code, role_env, importtime=True)
+                    fresh = key not in needs_cache
+                    if fresh:
+                        _run(needs_code, role_env)
+                    samples, needs_samples = [], []
+                    for _ in range(repeats):  # interleaved: drifting load hits both sides
+                        samples.append(_run(entry_code, role_env)[0])
+                        if fresh:
+                            needs_samples.append(_run(needs_code, role_env)[0])
+                    if fresh:
+                        needs_cache[key] = (median([n["total"] for n in needs_samples]),
+                                            set(needs_samples[0]["all"]))
+                    measured[same] = (samples, profile, stderr, name)
+                    twin = name
+                needs_time, needs_modules = needs_cache[key]
+            except Exception as exc:
+                rows.append(not_available("cold start", case, f"could not import: {exc}"))
+                continue
+            rows.extend(_rows(cloud, case, group, samples, profile, stderr,
+                              needs, needs_time, needs_modules,
+                              twin if twin != name else None))
+    return rows
+
+
+def _rows(cloud: str, case: str, group: str, samples: list[dict[str, Any]],
+          profile: dict[str, Any], stderr: str, needs: list[str], needs_time: float,
+          needs_modules: set[str], twin: str | None) -> list[Row]:
+    module_time = median([s["module"] for s in samples])
+    total = median([s["total"] for s in samples])
+    ratio = total / needs_time if needs_time else float("inf")
+    by_package = _importtime_by_package(stderr, needs_modules | set(profile["start"]))
+    wasted = [(p, t) for p, t in by_package
+              if not p.startswith(("shared", "functions")) and t >= 0.002][:4]
+    ours = sum(t for p, t in by_package if p.startswith(("shared", "functions")))
+    note = f"module load alone {ms(module_time)}; needs = {', '.join(needs)}"
+    if twin:
+        note = f"same imports as [{twin}], measured once; " + note
+    if wasted:
+        note += "; extra imports: " + ", ".join(f"{p} {t * 1000:.0f} ms" for p, t in wasted)
+    note += f"; own modules {ours * 1000:.0f} ms (-X importtime)"
+    catalog = median([s["catalog"] for s in samples if s.get("catalog") is not None] or [0.0])
+    if catalog:
+        note += f"; building the catalog {ms(catalog)} of it"
+    if profile["problem"]:
+        note += f"; bootstrap not run offline ({profile['problem']}), handler imported instead"
+    rows = [Row("cold start", case, "first-invocation imports vs needs", ms(total),
+                f"needs {ms(needs_time)}", f"{ratio:.2f}x", f"<= {RATIO_TARGET:g}x",
+                verdict(ratio <= RATIO_TARGET), note,
+                data={"total_s": total, "module_s": module_time, "needs_s": needs_time})]
+    loaded = profile["loaded"]
+    problems = []
+    if group == "orders":
+        problems += [m for m in loaded if m == "PIL" or m.startswith("PIL.")][:1]
+    if group == "images":
+        problems += [m for m in loaded if m.startswith(FORBIDDEN_IMAGES)][:2]
+    problems += [m for m in profile["all"] if m.startswith(OTHER_CLOUDS[cloud])][:2]
+    rule = ("imports no PIL" if group == "orders" else "imports no Pub/Sub / Event Grid client")
+    rows.append(Row("cold start", case, f"{rule}; no other cloud's SDK",
+                    "clean" if not problems else "imports " + ", ".join(problems),
+                    target="none imported", verdict=check(not problems),
+                    note="checked after entry + bootstrap + handler (before the role's SDKs)"
+                    if not problems else ""))
+    return rows
+
+
+if __name__ == "__main__":  # a quick look: python -m tests.bench.coldstart
+    for row in run(repeats=3, log=lambda m: print(m, file=sys.stderr)):
+        print(row.case, row.metric, row.value, row.baseline, row.ratio, row.verdict, row.note)
+
