@@ -37,14 +37,25 @@ COMMON_NEEDS = ["cloudevents.http", "fastjsonschema"]
 RUNTIME_NEEDS = {"aws": [], "gcp": ["functions_framework"], "azure": ["azure.functions"]}
 # SDK module per port kind and cloud (what the adapters import when the port is first used).
 PORT_SDK = {
-    "aws": dict.fromkeys(("objects", "idempotency", "index", "orders", "publisher", "secrets"),
-                         "boto3"),
-    "gcp": {"objects": "google.cloud.storage", "idempotency": "google.cloud.firestore",
-            "index": "google.cloud.firestore", "orders": "google.cloud.firestore",
-            "publisher": "google.cloud.pubsub", "secrets": None},
-    "azure": {"objects": "azure.storage.blob", "idempotency": "azure.data.tables",
-              "index": "azure.data.tables", "orders": "azure.data.tables",
-              "publisher": "azure.eventgrid", "secrets": None},
+    "aws": dict.fromkeys(
+        ("objects", "idempotency", "index", "orders", "publisher", "secrets"), "boto3"
+    ),
+    "gcp": {
+        "objects": "google.cloud.storage",
+        "idempotency": "google.cloud.firestore",
+        "index": "google.cloud.firestore",
+        "orders": "google.cloud.firestore",
+        "publisher": "google.cloud.pubsub",
+        "secrets": None,
+    },
+    "azure": {
+        "objects": "azure.storage.blob",
+        "idempotency": "azure.data.tables",
+        "index": "azure.data.tables",
+        "orders": "azure.data.tables",
+        "publisher": "azure.eventgrid",
+        "secrets": None,
+    },
 }
 # Ports each role touches on the happy path (mail goes through smtplib: standard library).
 ROLE_PORTS = {
@@ -55,8 +66,10 @@ ROLE_PORTS = {
     "orders_api": ("orders", "publisher"),
     "payment_webhook": ("publisher", "secrets"),
 }
-GROUP_PORTS = {"images": ("objects", "idempotency", "index"),
-               "orders": ("idempotency", "orders", "publisher")}
+GROUP_PORTS = {
+    "images": ("objects", "idempotency", "index"),
+    "orders": ("idempotency", "orders", "publisher"),
+}
 IMAGE_NEEDS = ["PIL.Image"]
 ENTRY_MODULES = {
     "aws": ("functions.aws.entrypoint", ROOT / "functions/aws/entrypoint.py"),
@@ -69,31 +82,49 @@ BOOTSTRAP = {
     ("aws", "endpoint"): "import functions.aws.entrypoint as e; e.http_function()",
     ("gcp", "consumer"): "from functions.gcp import bootstrap as b; b.dispatcher(ROLE)",
     ("gcp", "endpoint"): "from functions.gcp import bootstrap as b; b.ports_for(endpoint=ROLE)",
-    ("azure", "consumer"):
-        "from functions.azure import bootstrap as b; b.runtime().dispatcher(ROLE)",
-    ("azure", "endpoint"):
-        "from functions.azure import bootstrap as b; b.runtime().endpoint_ports(ROLE)",
+    (
+        "azure",
+        "consumer",
+    ): "from functions.azure import bootstrap as b; b.runtime().dispatcher(ROLE)",
+    (
+        "azure",
+        "endpoint",
+    ): "from functions.azure import bootstrap as b; b.runtime().endpoint_ports(ROLE)",
 }
 FORBIDDEN_IMAGES = ("google.cloud.pubsub", "google.cloud.pubsub_v1", "azure.eventgrid")
-OTHER_CLOUDS = {"aws": ("google.cloud", "azure.storage", "azure.functions", "azure.data"),
-                "gcp": ("boto3", "botocore", "azure.storage", "azure.functions"),
-                "azure": ("boto3", "botocore", "google.cloud")}
+OTHER_CLOUDS = {
+    "aws": ("google.cloud", "azure.storage", "azure.functions", "azure.data"),
+    "gcp": ("boto3", "botocore", "azure.storage", "azure.functions"),
+    "azure": ("boto3", "botocore", "google.cloud"),
+}
 # Placeholder configuration: every address is local, and nothing is contacted at bootstrap.
 OFFLINE_ENV = {
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    "GOOGLE_CLOUD_PROJECT": "bench", "GCE_METADATA_HOST": "127.0.0.1:9",
-    "GCE_METADATA_IP": "127.0.0.1:9", "NO_GCE_CHECK": "True",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "GOOGLE_CLOUD_PROJECT": "bench",
+    "GCE_METADATA_HOST": "127.0.0.1:9",
+    "GCE_METADATA_IP": "127.0.0.1:9",
+    "NO_GCE_CHECK": "True",
     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
-    "EVENTSUITE_UPLOADS_BUCKET": "bench-uploads", "EVENTSUITE_THUMBNAILS_BUCKET": "bench-thumbs",
-    "EVENTSUITE_CLAIMS_BUCKET": "bench-claims", "EVENTSUITE_MAIL_FROM": "bench@example.test",
-    "EVENTSUITE_MAILER": "smtp", "EVENTSUITE_SMTP_HOST": "127.0.0.1",
-    "EVENTSUITE_SMTP_PORT": "9", "EVENTSUITE_WEBHOOK_SECRET": "whsec_bench",
-    "EVENTSUITE_EVENT_BUS": "bench-bus", "EVENTSUITE_INDEX_TABLE": "bench-index",
-    "EVENTSUITE_IDEMPOTENCY_TABLE": "bench-idempotency", "EVENTSUITE_ORDERS_TABLE": "bench-orders",
+    "EVENTSUITE_UPLOADS_BUCKET": "bench-uploads",
+    "EVENTSUITE_THUMBNAILS_BUCKET": "bench-thumbs",
+    "EVENTSUITE_CLAIMS_BUCKET": "bench-claims",
+    "EVENTSUITE_MAIL_FROM": "bench@example.test",
+    "EVENTSUITE_MAILER": "smtp",
+    "EVENTSUITE_SMTP_HOST": "127.0.0.1",
+    "EVENTSUITE_SMTP_PORT": "9",
+    "EVENTSUITE_WEBHOOK_SECRET": "whsec_bench",
+    "EVENTSUITE_EVENT_BUS": "bench-bus",
+    "EVENTSUITE_INDEX_TABLE": "bench-index",
+    "EVENTSUITE_IDEMPOTENCY_TABLE": "bench-idempotency",
+    "EVENTSUITE_ORDERS_TABLE": "bench-orders",
     "EVENTSUITE_DLQ_URL": "http://127.0.0.1:9/000000000000/bench-dlq",
-    "EVENTSUITE_GCP_PROJECT": "bench", "EVENTSUITE_EVENTS_TOPIC": "bench-events",
+    "EVENTSUITE_GCP_PROJECT": "bench",
+    "EVENTSUITE_EVENTS_TOPIC": "bench-events",
     "EVENTSUITE_DEAD_LETTER_TOPIC": "bench-dlq",
     "EVENTSUITE_STORAGE_ACCOUNT_URL": "http://127.0.0.1:9/devstoreaccount1",
     "EVENTSUITE_EVENTGRID_ENDPOINT": "http://127.0.0.1:9/api/events",
@@ -146,10 +177,14 @@ def _roles() -> list[tuple[str, str, str, str]]:
     from shared.catalog import default_catalog
 
     catalog = default_catalog()
-    roles = [("consumer", c.name, c.group, c.handler.partition(":")[0])
-             for c in catalog.consumers.values()]
-    roles += [("endpoint", e.name, e.group, e.handler.partition(":")[0])
-              for e in catalog.endpoints.values()]
+    roles = [
+        ("consumer", c.name, c.group, c.handler.partition(":")[0])
+        for c in catalog.consumers.values()
+    ]
+    roles += [
+        ("endpoint", e.name, e.group, e.handler.partition(":")[0])
+        for e in catalog.endpoints.values()
+    ]
     return roles
 
 
@@ -167,8 +202,9 @@ def needs_for(cloud: str, name: str, group: str) -> tuple[list[str], list[str]]:
 
 def _run(code: str, env: dict[str, str], importtime: bool = False) -> tuple[dict[str, Any], str]:
     args = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", code]
-    completed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
-                               timeout=120, check=False)
+    completed = subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     if completed.returncode != 0:
         tail = completed.stderr.strip().splitlines()[-2:]
         raise RuntimeError(" | ".join(tail) or f"exit {completed.returncode}")
@@ -178,8 +214,11 @@ def _run(code: str, env: dict[str, str], importtime: bool = False) -> tuple[dict
 def _package(module: str) -> str:
     parts = module.split(".")
     depth = 3 if parts[0] in ("google", "azure") and len(parts) > 2 else 1
-    if parts[0] == "azure" and len(parts) > 1 and parts[1] in ("functions", "eventgrid", "core",
-                                                               "identity"):
+    if (
+        parts[0] == "azure"
+        and len(parts) > 1
+        and parts[1] in ("functions", "eventgrid", "core", "identity")
+    ):
         depth = 2
     return ".".join(parts[:depth])
 
@@ -190,7 +229,7 @@ def _importtime_by_package(stderr: str, exclude: set[str]) -> list[tuple[str, fl
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        fields = [f.strip() for f in line[len("import time:"):].split("|")]
+        fields = [f.strip() for f in line[len("import time:") :].split("|")]
         if not fields[0].isdigit():
             continue
         name = fields[2].strip()
@@ -210,18 +249,30 @@ def run(*, repeats: int, log: Any) -> list[Row]:
     measured: dict[tuple[Any, ...], tuple[list[dict[str, Any]], dict[str, Any], str, str]] = {}
     for cloud, (module, path) in ENTRY_MODULES.items():
         if not path.exists():
-            rows.append(not_available("cold start", f"{cloud}: {module}",
-                                      f"{path.relative_to(ROOT)} does not exist yet"))
+            rows.append(
+                not_available(
+                    "cold start",
+                    f"{cloud}: {module}",
+                    f"{path.relative_to(ROOT)} does not exist yet",
+                )
+            )
             continue
         for kind, name, group, handler in roles:
-            role_env = child_env(**OFFLINE_ENV, **{
-                "EVENTSUITE_CONSUMER" if kind == "consumer" else "EVENTSUITE_ENDPOINT": name})
+            role_env = child_env(
+                **OFFLINE_ENV,
+                **{"EVENTSUITE_CONSUMER" if kind == "consumer" else "EVENTSUITE_ENDPOINT": name},
+            )
             needs, sdks = needs_for(cloud, name, group)
             key = tuple(needs)
             case = f"{cloud}: {module} [{name}]"
             same = (cloud, kind, group, handler, tuple(sdks), key)
-            entry_code = _ENTRY_CHILD.format(role=name, module=module, handlers=[handler],
-                                             bootstrap=BOOTSTRAP[(cloud, kind)], sdks=sdks)
+            entry_code = _ENTRY_CHILD.format(
+                role=name,
+                module=module,
+                handlers=[handler],
+                bootstrap=BOOTSTRAP[(cloud, kind)],
+                sdks=sdks,
+            )
             needs_code = _NEEDS_CHILD.format(needs=needs)
             try:
                 if same in measured:
@@ -239,29 +290,52 @@ def run(*, repeats: int, log: Any) -> list[Row]:
                         if fresh:
                             needs_samples.append(_run(needs_code, role_env)[0])
                     if fresh:
-                        needs_cache[key] = (median([n["total"] for n in needs_samples]),
-                                            set(needs_samples[0]["all"]))
+                        needs_cache[key] = (
+                            median([n["total"] for n in needs_samples]),
+                            set(needs_samples[0]["all"]),
+                        )
                     measured[same] = (samples, profile, stderr, name)
                     twin = name
                 needs_time, needs_modules = needs_cache[key]
             except Exception as exc:
                 rows.append(not_available("cold start", case, f"could not import: {exc}"))
                 continue
-            rows.extend(_rows(cloud, case, group, samples, profile, stderr,
-                              needs, needs_time, needs_modules,
-                              twin if twin != name else None))
+            rows.extend(
+                _rows(
+                    cloud,
+                    case,
+                    group,
+                    samples,
+                    profile,
+                    stderr,
+                    needs,
+                    needs_time,
+                    needs_modules,
+                    twin if twin != name else None,
+                )
+            )
     return rows
 
 
-def _rows(cloud: str, case: str, group: str, samples: list[dict[str, Any]],
-          profile: dict[str, Any], stderr: str, needs: list[str], needs_time: float,
-          needs_modules: set[str], twin: str | None) -> list[Row]:
+def _rows(
+    cloud: str,
+    case: str,
+    group: str,
+    samples: list[dict[str, Any]],
+    profile: dict[str, Any],
+    stderr: str,
+    needs: list[str],
+    needs_time: float,
+    needs_modules: set[str],
+    twin: str | None,
+) -> list[Row]:
     module_time = median([s["module"] for s in samples])
     total = median([s["total"] for s in samples])
     ratio = total / needs_time if needs_time else float("inf")
     by_package = _importtime_by_package(stderr, needs_modules | set(profile["start"]))
-    wasted = [(p, t) for p, t in by_package
-              if not p.startswith(("shared", "functions")) and t >= 0.002][:4]
+    wasted = [
+        (p, t) for p, t in by_package if not p.startswith(("shared", "functions")) and t >= 0.002
+    ][:4]
     ours = sum(t for p, t in by_package if p.startswith(("shared", "functions")))
     note = f"module load alone {ms(module_time)}; needs = {', '.join(needs)}"
     if twin:
@@ -274,10 +348,20 @@ def _rows(cloud: str, case: str, group: str, samples: list[dict[str, Any]],
         note += f"; building the catalog {ms(catalog)} of it"
     if profile["problem"]:
         note += f"; bootstrap not run offline ({profile['problem']}), handler imported instead"
-    rows = [Row("cold start", case, "first-invocation imports vs needs", ms(total),
-                f"needs {ms(needs_time)}", f"{ratio:.2f}x", f"<= {RATIO_TARGET:g}x",
-                verdict(ratio <= RATIO_TARGET), note,
-                data={"total_s": total, "module_s": module_time, "needs_s": needs_time})]
+    rows = [
+        Row(
+            "cold start",
+            case,
+            "first-invocation imports vs needs",
+            ms(total),
+            f"needs {ms(needs_time)}",
+            f"{ratio:.2f}x",
+            f"<= {RATIO_TARGET:g}x",
+            verdict(ratio <= RATIO_TARGET),
+            note,
+            data={"total_s": total, "module_s": module_time, "needs_s": needs_time},
+        )
+    ]
     loaded = profile["loaded"]
     problems = []
     if group == "orders":
@@ -285,16 +369,23 @@ def _rows(cloud: str, case: str, group: str, samples: list[dict[str, Any]],
     if group == "images":
         problems += [m for m in loaded if m.startswith(FORBIDDEN_IMAGES)][:2]
     problems += [m for m in profile["all"] if m.startswith(OTHER_CLOUDS[cloud])][:2]
-    rule = ("imports no PIL" if group == "orders" else "imports no Pub/Sub / Event Grid client")
-    rows.append(Row("cold start", case, f"{rule}; no other cloud's SDK",
-                    "clean" if not problems else "imports " + ", ".join(problems),
-                    target="none imported", verdict=check(not problems),
-                    note="checked after entry + bootstrap + handler (before the role's SDKs)"
-                    if not problems else ""))
+    rule = "imports no PIL" if group == "orders" else "imports no Pub/Sub / Event Grid client"
+    rows.append(
+        Row(
+            "cold start",
+            case,
+            f"{rule}; no other cloud's SDK",
+            "clean" if not problems else "imports " + ", ".join(problems),
+            target="none imported",
+            verdict=check(not problems),
+            note="checked after entry + bootstrap + handler (before the role's SDKs)"
+            if not problems
+            else "",
+        )
+    )
     return rows
 
 
 if __name__ == "__main__":  # a quick look: python -m tests.bench.coldstart
     for row in run(repeats=3, log=lambda m: print(m, file=sys.stderr)):
         print(row.case, row.metric, row.value, row.baseline, row.ratio, row.verdict, row.note)
-

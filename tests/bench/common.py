@@ -80,12 +80,18 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_child(args: Sequence[str], *, env: dict[str, str] | None = None,
-              timeout: float = 300) -> Any:
+def run_child(
+    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 300
+) -> Any:
     """Run ``python args...`` in a fresh process and parse the JSON it prints last."""
     completed = subprocess.run(
-        [python(), *args], cwd=ROOT, env=env or child_env(), capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [python(), *args],
+        cwd=ROOT,
+        env=env or child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if completed.returncode != 0:
         tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
@@ -94,6 +100,7 @@ def run_child(args: Sequence[str], *, env: dict[str, str] | None = None,
 
 
 # -- memory of the current process (Linux /proc) --------------------------------------------
+
 
 def _status_kib(field_name: str) -> int:
     with open("/proc/self/status", encoding="ascii") as status:

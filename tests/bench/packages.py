@@ -45,23 +45,38 @@ def run() -> list[Row]:
     for cloud in CLOUDS:
         zips = sorted((ROOT / "build" / cloud).glob("*.zip"))
         if not zips:
-            rows.append(Row("package", f"{cloud}: -", "zipped / unzipped", "not built",
-                            verdict="not available",
-                            note=f"no build/{cloud}/*.zip; build with "
-                                 + BUILD_HINT.format(cloud=cloud)))
+            rows.append(
+                Row(
+                    "package",
+                    f"{cloud}: -",
+                    "zipped / unzipped",
+                    "not built",
+                    verdict="not available",
+                    note=f"no build/{cloud}/*.zip; build with " + BUILD_HINT.format(cloud=cloud),
+                )
+            )
             continue
         for path in zips:
             zipped, unzipped, contents = _contents(path)
             is_orders = "orders" in path.stem
             shared_app = len(zips) == 1 and not is_orders and "images" not in path.stem
-            rows.append(Row(
-                "package", f"{cloud}: {path.relative_to(ROOT)}", "zipped / unzipped",
-                f"{_kb(zipped)} / {_kb(unzipped)}",
-                target="< 1 MB zipped" if is_orders else "",
-                verdict=verdict(zipped < ORDERS_LIMIT) if is_orders else "",
-                note=("one app package for every function (orders included), so the "
-                      "per-group 1 MB target does not apply; " if shared_app else "")
-                + "contains " + contents,
-                data={"zipped": zipped, "unzipped": unzipped},
-            ))
+            rows.append(
+                Row(
+                    "package",
+                    f"{cloud}: {path.relative_to(ROOT)}",
+                    "zipped / unzipped",
+                    f"{_kb(zipped)} / {_kb(unzipped)}",
+                    target="< 1 MB zipped" if is_orders else "",
+                    verdict=verdict(zipped < ORDERS_LIMIT) if is_orders else "",
+                    note=(
+                        "one app package for every function (orders included), so the "
+                        "per-group 1 MB target does not apply; "
+                        if shared_app
+                        else ""
+                    )
+                    + "contains "
+                    + contents,
+                    data={"zipped": zipped, "unzipped": unzipped},
+                )
+            )
     return rows

@@ -62,10 +62,20 @@ def _memory_gib() -> str:
 
 def _git() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + (" + uncommitted changes" if dirty.strip() else "")
@@ -77,8 +87,17 @@ def _versions() -> dict[str, str]:
     from PIL import features
 
     versions = {"python": platform.python_version()}
-    for dist in ("pillow", "pyvips", "pyvips-binary", "cloudevents", "fastjsonschema",
-                 "jsonschema", "boto3", "functions-framework", "azure-functions"):
+    for dist in (
+        "pillow",
+        "pyvips",
+        "pyvips-binary",
+        "cloudevents",
+        "fastjsonschema",
+        "jsonschema",
+        "boto3",
+        "functions-framework",
+        "azure-functions",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -97,7 +116,7 @@ def environment() -> dict[str, str]:
     env = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{_cpu_model()}, {os.cpu_count()} CPUs, {_memory_gib()} RAM, "
-                   f"{platform.system()} {platform.release()} ({platform.machine()})",
+        f"{platform.system()} {platform.release()} ({platform.machine()})",
         "commit": _git(),
         "load average at start": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
     }
@@ -126,26 +145,31 @@ def summary(rows: list[Row]) -> str:
     lines = ["Summary: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))]
     for row in rows:
         if row.verdict in ("missed", "FAIL"):
-            lines.append(f"- {row.verdict}: {row.area} / {row.case} / {row.metric}: "
-                         f"{row.value} vs {row.baseline or '-'} ({row.ratio or '-'}; "
-                         f"target {row.target})")
+            lines.append(
+                f"- {row.verdict}: {row.area} / {row.case} / {row.metric}: "
+                f"{row.value} vs {row.baseline or '-'} ({row.ratio or '-'}; "
+                f"target {row.target})"
+            )
     return "\n".join(lines)
 
 
-def write_markdown(path: Path, env: dict[str, str], rows: list[Row], command: str,
-                   elapsed: float) -> None:
+def write_markdown(
+    path: Path, env: dict[str, str], rows: list[Row], command: str, elapsed: float
+) -> None:
     """Replace the generated section of BENCHMARKS.md, keeping hand-written text around it."""
-    generated = "\n".join([
-        BEGIN,
-        f"Produced by `{command}` in {elapsed:.0f} s.",
-        "",
-        *[f"- {key}: {value}" for key, value in env.items()],
-        "",
-        table(rows),
-        "",
-        summary(rows),
-        END,
-    ])
+    generated = "\n".join(
+        [
+            BEGIN,
+            f"Produced by `{command}` in {elapsed:.0f} s.",
+            "",
+            *[f"- {key}: {value}" for key, value in env.items()],
+            "",
+            table(rows),
+            "",
+            summary(rows),
+            END,
+        ]
+    )
     if path.exists() and BEGIN in (text := path.read_text()) and END in text:
         head, _, rest = text.partition(BEGIN)
         _, _, tail = rest.partition(END)
@@ -157,11 +181,15 @@ def write_markdown(path: Path, env: dict[str, str], rows: list[Row], command: st
 
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks; print the table; write BENCHMARKS.md."""
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
-    parser.add_argument("--only", default=",".join(AREAS),
-                        help=f"comma-separated subset of {', '.join(AREAS)}")
+    parser.add_argument(
+        "--only", default=",".join(AREAS), help=f"comma-separated subset of {', '.join(AREAS)}"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write BENCHMARKS.md")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--json", type=Path, help="also write the raw rows as JSON")
@@ -174,20 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     for option in ("--json", "--output"):  # where results go does not change them
         while option in shown and shown.index(option) + 1 < len(shown):
             index = shown.index(option)
-            del shown[index:index + 2]
+            del shown[index : index + 2]
     command = " ".join(["python -m tests.bench.run", *shown])
     started = time.monotonic()
     env = environment()
-    log("load average " + env["load average at start"] + " (other work on the machine "
-        "inflates times; ratios are measured interleaved in the same processes)")
+    log(
+        "load average " + env["load average at start"] + " (other work on the machine "
+        "inflates times; ratios are measured interleaved in the same processes)"
+    )
     rows: list[Row] = []
     if "thumbnails" in areas:
         work = Path(tempfile.mkdtemp(prefix="eventsuite-bench-"))
         try:
             log("thumbnails: generating samples")
             samples = make_samples(work)
-            rows += thumbnails.run(samples, rounds=3 if args.quick else 7,
-                                   budget=3.0 if args.quick else 8.0, log=log)
+            rows += thumbnails.run(
+                samples, rounds=3 if args.quick else 7, budget=3.0 if args.quick else 8.0, log=log
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
     if "coldstart" in areas:
@@ -195,16 +226,19 @@ def main(argv: list[str] | None = None) -> int:
     if "packages" in areas:
         rows += packages.run()
     if "throughput" in areas:
-        rows += throughput.run(repeats=1 if args.quick else 3, scale=0.3 if args.quick else 1.0,
-                               log=log)
+        rows += throughput.run(
+            repeats=1 if args.quick else 3, scale=0.3 if args.quick else 1.0, log=log
+        )
     elapsed = time.monotonic() - started
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     env["load average at end"] = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     print(table(rows))
     print()
     print(summary(rows))
-    print(f"\n({elapsed:.0f} s; {env['machine']}; load average {env['load average at start']} "
-          f"-> {env['load average at end']})")
+    print(
+        f"\n({elapsed:.0f} s; {env['machine']}; load average {env['load average at start']} "
+        f"-> {env['load average at end']})"
+    )
     if not args.no_write:
         write_markdown(args.output, env, rows, command, elapsed)
         log(f"wrote {args.output}")

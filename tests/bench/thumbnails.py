@@ -53,6 +53,7 @@ Method = Callable[[bytes, int], bytes]
 
 # -- the three ways of making a thumbnail ---------------------------------------------------
 
+
 def naive_thumbnail(data: bytes, box: int) -> bytes:
     """What most code does: decode everything, transpose, one LANCZOS resize, save."""
     from PIL import Image, ImageOps
@@ -145,8 +146,10 @@ def psnr(candidate: bytes, reference: bytes) -> tuple[float, str]:
 
 # -- child processes ----------------------------------------------------------------------
 
-def _time_child(path: str, boxes: list[int], methods: list[str], rounds: int,
-                budget: float) -> dict[str, Any]:
+
+def _time_child(
+    path: str, boxes: list[int], methods: list[str], rounds: int, budget: float
+) -> dict[str, Any]:
     data = Path(path).read_bytes()
     outputs: dict[str, dict[int, bytes]] = {m: {} for m in methods}
     start = time.perf_counter()
@@ -159,7 +162,7 @@ def _time_child(path: str, boxes: list[int], methods: list[str], rounds: int,
     times: dict[str, dict[int, list[float]]] = {m: {b: [] for b in boxes} for m in methods}
     cpu: dict[str, dict[int, list[float]]] = {m: {b: [] for b in boxes} for m in methods}
     for index in range(rounds):
-        order = methods[index % len(methods):] + methods[: index % len(methods)]
+        order = methods[index % len(methods) :] + methods[: index % len(methods)]
         for box in boxes:
             for method in order:
                 gc.collect()
@@ -206,8 +209,13 @@ def _memory_child(path: str, box: int, method: str) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     """Child: ``time PATH BOXES METHODS ROUNDS BUDGET`` or ``memory PATH BOX METHOD``."""
     if argv[0] == "time":
-        result = _time_child(argv[1], [int(b) for b in argv[2].split(",")],
-                             argv[3].split(","), int(argv[4]), float(argv[5]))
+        result = _time_child(
+            argv[1],
+            [int(b) for b in argv[2].split(",")],
+            argv[3].split(","),
+            int(argv[4]),
+            float(argv[5]),
+        )
     else:
         result = _memory_child(argv[1], int(argv[2]), argv[3])
     print(json.dumps(result))
@@ -215,12 +223,18 @@ def main(argv: list[str]) -> None:
 
 # -- the orchestrating side -----------------------------------------------------------------
 
+
 def pyvips_status() -> tuple[bool, str]:
     """Whether pyvips imports here, with its versions or the reason it does not."""
     try:
-        info = run_child(["-c", "import json, pyvips; print(json.dumps("
-                          "[pyvips.__version__, pyvips.version(0), pyvips.version(1), "
-                          "pyvips.version(2), pyvips.concurrency_get()]))"])
+        info = run_child(
+            [
+                "-c",
+                "import json, pyvips; print(json.dumps("
+                "[pyvips.__version__, pyvips.version(0), pyvips.version(1), "
+                "pyvips.version(2), pyvips.concurrency_get()]))",
+            ]
+        )
     except Exception as exc:
         return False, f"pyvips cannot be imported: {exc}"
     return True, f"pyvips {info[0]} / libvips {info[1]}.{info[2]}.{info[3]}, {info[4]} threads"
@@ -228,18 +242,21 @@ def pyvips_status() -> tuple[bool, str]:
 
 # Which rows carry which targets: (sample, box) -> targets.
 SPEED_TARGETS: dict[tuple[str, int], float] = {
-    ("jpeg-24mp", 256): 5.0, ("jpeg-24mp", 1024): 4.0,
-    ("png-12mp", 256): 1.5, ("png-12mp", 1024): 1.5,
-    ("png16-6mp", 256): 1.5, ("png16-6mp", 1024): 1.5,
-    ("webp-12mp", 256): 1.5, ("webp-12mp", 1024): 1.5,
+    ("jpeg-24mp", 256): 5.0,
+    ("jpeg-24mp", 1024): 4.0,
+    ("png-12mp", 256): 1.5,
+    ("png-12mp", 1024): 1.5,
+    ("png16-6mp", 256): 1.5,
+    ("png16-6mp", 1024): 1.5,
+    ("webp-12mp", 256): 1.5,
+    ("webp-12mp", 1024): 1.5,
 }
 # Suite time may be at most this multiple of pyvips' time.
 VIPS_TARGETS: dict[tuple[str, int], float] = {("jpeg-24mp", 256): 1.0, ("jpeg-24mp", 1024): 1.1}
 MEMORY_TARGETS: dict[tuple[str, int], float] = {("jpeg-24mp", 256): 0.25, ("jpeg-24mp", 1024): 0.25}
 
 
-def run(samples: list[Any], *, rounds: int, budget: float,
-        log: Callable[[str], None]) -> list[Row]:
+def run(samples: list[Any], *, rounds: int, budget: float, log: Callable[[str], None]) -> list[Row]:
     """Measure every sample at every box; return the table rows."""
     rows: list[Row] = []
     vips_ok, vips_info = pyvips_status()
@@ -254,29 +271,67 @@ def run(samples: list[Any], *, rounds: int, budget: float,
         scale = 2.5 if sample.name == "jpeg-24mp" else 1.0
         log(f"thumbnails: timing {sample.name} ({sample.size_bytes / 1e6:.1f} MB)")
         timings[sample.name] = run_child(
-            ["-m", "tests.bench.thumbnails", "time", str(sample.path),
-             ",".join(map(str, BOXES)), ",".join(methods), str(int(rounds * scale) | 1),
-             str(budget * scale)], env=env)
+            [
+                "-m",
+                "tests.bench.thumbnails",
+                "time",
+                str(sample.path),
+                ",".join(map(str, BOXES)),
+                ",".join(methods),
+                str(int(rounds * scale) | 1),
+                str(budget * scale),
+            ],
+            env=env,
+        )
     # Peak memory is not disturbed by CPU contention: two fresh children at a time.
-    jobs = [(sample, box, method) for sample in samples for box in BOXES
-            for method in (["suite", "naive"] + (["pyvips"] if vips_ok else []))]
+    jobs = [
+        (sample, box, method)
+        for sample in samples
+        for box in BOXES
+        for method in (["suite", "naive"] + (["pyvips"] if vips_ok else []))
+    ]
     log(f"thumbnails: peak memory, {len(jobs)} fresh processes")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(
-            lambda job: run_child(["-m", "tests.bench.thumbnails", "memory", str(job[0].path),
-                                   str(job[1]), job[2]], env=env), jobs))
+        results = list(
+            pool.map(
+                lambda job: run_child(
+                    [
+                        "-m",
+                        "tests.bench.thumbnails",
+                        "memory",
+                        str(job[0].path),
+                        str(job[1]),
+                        job[2],
+                    ],
+                    env=env,
+                ),
+                jobs,
+            )
+        )
     memory = {(s.name, b, m): r for (s, b, m), r in zip(jobs, results, strict=True)}
     for sample in samples:
         for box in BOXES:
-            rows.extend(_rows_for(sample, box, timings[sample.name],
-                                  {(m, b): r for (n, b, m), r in memory.items()
-                                   if n == sample.name}, vips_ok, vips_info))
+            rows.extend(
+                _rows_for(
+                    sample,
+                    box,
+                    timings[sample.name],
+                    {(m, b): r for (n, b, m), r in memory.items() if n == sample.name},
+                    vips_ok,
+                    vips_info,
+                )
+            )
     return rows
 
 
-def _rows_for(sample: Any, box: int, timing: dict[str, Any],
-              memory: dict[tuple[str, int], dict[str, Any]], vips_ok: bool,
-              vips_info: str) -> list[Row]:
+def _rows_for(
+    sample: Any,
+    box: int,
+    timing: dict[str, Any],
+    memory: dict[tuple[str, int], dict[str, Any]],
+    vips_ok: bool,
+    vips_info: str,
+) -> list[Row]:
     key = str(box)
     case = f"{sample.name} -> {box} px"
     medians, cpu = timing["median"], timing["cpu"]
@@ -287,16 +342,30 @@ def _rows_for(sample: Any, box: int, timing: dict[str, Any],
     # does, and unlike wall time it is not inflated by whatever else the machine runs.
     speedup = naive_c / suite_c
     target = SPEED_TARGETS.get((sample.name, box))
-    rows.append(Row(
-        "thumbnail", case, "CPU time vs naive Pillow", ms(suite_c), f"naive {ms(naive_c)}",
-        f"{speedup:.2f}x faster", f">= {target:g}x" if target else "",
-        verdict(speedup >= target) if target else "",
-        note=(f"{sample.description}; wall clock {ms(suite_t)} vs {ms(naive_t)} "
-              f"({naive_t / suite_t:.2f}x); {timing['rounds']} rounds"),
-        data={"suite_s": suite_t, "naive_s": naive_t, "speedup": speedup,
-              "wall_speedup": naive_t / suite_t, "suite_cpu_s": suite_c,
-              "naive_cpu_s": naive_c},
-    ))
+    rows.append(
+        Row(
+            "thumbnail",
+            case,
+            "CPU time vs naive Pillow",
+            ms(suite_c),
+            f"naive {ms(naive_c)}",
+            f"{speedup:.2f}x faster",
+            f">= {target:g}x" if target else "",
+            verdict(speedup >= target) if target else "",
+            note=(
+                f"{sample.description}; wall clock {ms(suite_t)} vs {ms(naive_t)} "
+                f"({naive_t / suite_t:.2f}x); {timing['rounds']} rounds"
+            ),
+            data={
+                "suite_s": suite_t,
+                "naive_s": naive_t,
+                "speedup": speedup,
+                "wall_speedup": naive_t / suite_t,
+                "suite_cpu_s": suite_c,
+                "naive_cpu_s": naive_c,
+            },
+        )
+    )
     if vips_ok:
         vips_t = medians["pyvips"][key]
         vips1_t = medians.get("pyvips1", {}).get(key)
@@ -304,14 +373,20 @@ def _rows_for(sample: Any, box: int, timing: dict[str, Any],
         limit = VIPS_TARGETS.get((sample.name, box))
         note = f"pyvips with 1 thread: {ms(vips1_t)}; " if vips1_t else ""
         note += f"CPU time, all threads: suite {ms(suite_c)}, pyvips {ms(cpu['pyvips'][key])}; "
-        rows.append(Row(
-            "thumbnail", case, "wall time vs pyvips", ms(suite_t), f"pyvips {ms(vips_t)}",
-            f"{vips_t / suite_t:.2f}x faster" if relative <= 1 else f"{relative:.2f}x slower",
-            (f"<= {limit:g}x pyvips time" if limit else ""),
-            verdict(relative <= limit) if limit else "",
-            note=note + vips_info,
-            data={"suite_s": suite_t, "pyvips_s": vips_t, "pyvips1_s": vips1_t},
-        ))
+        rows.append(
+            Row(
+                "thumbnail",
+                case,
+                "wall time vs pyvips",
+                ms(suite_t),
+                f"pyvips {ms(vips_t)}",
+                f"{vips_t / suite_t:.2f}x faster" if relative <= 1 else f"{relative:.2f}x slower",
+                (f"<= {limit:g}x pyvips time" if limit else ""),
+                verdict(relative <= limit) if limit else "",
+                note=note + vips_info,
+                data={"suite_s": suite_t, "pyvips_s": vips_t, "pyvips1_s": vips1_t},
+            )
+        )
     else:
         rows.append(not_available("thumbnail", case, vips_info, "time vs pyvips"))
     suite_m, naive_m = memory[("suite", box)]["growth"], memory[("naive", box)]["growth"]
@@ -319,24 +394,41 @@ def _rows_for(sample: Any, box: int, timing: dict[str, Any],
     mem_limit = MEMORY_TARGETS.get((sample.name, box))
     exact = memory[("suite", box)]["exact"]
     vips_m = f"; pyvips {mb(memory[('pyvips', box)]['growth'])}" if vips_ok else ""
-    rows.append(Row(
-        "thumbnail", case, "peak RSS growth", mb(suite_m), f"naive {mb(naive_m)}{vips_m}",
-        f"{share:.2f} of naive", f"<= {mem_limit:g} of naive" if mem_limit else "",
-        verdict(share <= mem_limit) if mem_limit else "",
-        note="" if exact else "VmHWM could not be reset: growth measured against the peak so far",
-        data={"suite_bytes": suite_m, "naive_bytes": naive_m},
-    ))
+    rows.append(
+        Row(
+            "thumbnail",
+            case,
+            "peak RSS growth",
+            mb(suite_m),
+            f"naive {mb(naive_m)}{vips_m}",
+            f"{share:.2f} of naive",
+            f"<= {mem_limit:g} of naive" if mem_limit else "",
+            verdict(share <= mem_limit) if mem_limit else "",
+            note=""
+            if exact
+            else "VmHWM could not be reset: growth measured against the peak so far",
+            data={"suite_bytes": suite_m, "naive_bytes": naive_m},
+        )
+    )
     suite_db, size_note = timing["psnr"]["suite"][key]
     vips_text = ""
     if vips_ok:
         vips_db, vips_note = timing["psnr"]["pyvips"][key]
         vips_text = f"pyvips vs naive {vips_db:.1f} dB" + (" (size differs)" if vips_note else "")
-    rows.append(Row(
-        "thumbnail", case, "PSNR vs naive", f"{suite_db:.1f} dB", vips_text, "",
-        f">= {PSNR_TARGET:g} dB", verdict(suite_db >= PSNR_TARGET),
-        note=size_note or "x".join(map(str, timing["size"]["suite"][key])) + " px",
-        data={"psnr": suite_db},
-    ))
+    rows.append(
+        Row(
+            "thumbnail",
+            case,
+            "PSNR vs naive",
+            f"{suite_db:.1f} dB",
+            vips_text,
+            "",
+            f">= {PSNR_TARGET:g} dB",
+            verdict(suite_db >= PSNR_TARGET),
+            note=size_note or "x".join(map(str, timing["size"]["suite"][key])) + " px",
+            data={"psnr": suite_db},
+        )
+    )
     return rows
 
 
