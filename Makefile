@@ -84,8 +84,11 @@ tf-docs: setup-dev ## regenerate the module READMEs' inputs/outputs tables
 tf-schemas: setup-dev ## refresh the provider schemas from the pinned cdktn wheels (needs PyPI)
 	$(PY) terraform/tools/extract_provider_schemas.py
 
-bench: setup-dev ## benchmarks: thumbnails, cold start, package sizes, broker throughput
+$(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-dev
 	$(PIP) install --quiet -e '.[local,aws,gcp,azure,dev,bench]'
+	@touch $@
+
+bench: $(VENV)/.stamp-bench ## benchmarks: thumbnails, cold start, package sizes, broker throughput
 	$(PY) -m tests.bench.run
 
 # --- packages and deployment -------------------------------------------------------------

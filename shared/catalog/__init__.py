@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
-
-import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import CatalogError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
@@ -32,22 +31,54 @@ _CONSUMER_LIMITS = {
 
 @dataclass(frozen=True)
 class EventVersion:
-    """One version of an event type and its compiled schema."""
+    """One version of an event type; its validators are built on first use.
+
+    Cold start matters: a function compiles only the schemas of the events it actually sees
+    or emits, and imports ``jsonschema`` only to explain a failure.
+    """
 
     version: int
     schema_path: Path
     schema: Mapping[str, Any]
-    validator: Draft202012Validator
     upcast_to: int | None
-    fast_validate: Any
+
+    @cached_property
+    def validator(self) -> Draft202012Validator:
+        """The reference validator (detailed error messages)."""
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(self.schema)
+
+    @cached_property
+    def fast_validate(self) -> Any:
+        """The compiled validator (fastjsonschema speaks draft 7; our schemas use only keywords
+        common to both drafts)."""
+        import fastjsonschema
+
+        try:
+            return fastjsonschema.compile({k: v for k, v in self.schema.items() if k != "$schema"})
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            raise CatalogError(f"schema {self.schema_path.name} is invalid: {exc}") from exc
 
     def is_valid(self, data: Any) -> bool:
         """Fast check (compiled); use ``validator`` only to explain a failure."""
+        import fastjsonschema
+
         try:
             self.fast_validate(data)
-        except fastjsonschema.JsonSchemaException:
+        except fastjsonschema.JsonSchemaValueException:
             return False
         return True
+
+    def check_schema(self) -> None:
+        """Check the schema against the JSON Schema 2020-12 meta-schema."""
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft202012Validator.check_schema(self.schema)
+        except SchemaError as exc:
+            raise CatalogError(f"schema {self.schema_path.name} is invalid: {exc.message}") from exc
 
 
 @dataclass(frozen=True)
@@ -163,7 +194,9 @@ def _require(
     return value
 
 
-def _load_version(event: str, raw_version: str, spec: Any, base: Path) -> EventVersion:
+def _load_version(
+    event: str, raw_version: str, spec: Any, base: Path, check_schemas: bool
+) -> EventVersion:
     where = f"event {event!r} version {raw_version}"
     if not raw_version.isdigit() or int(raw_version) < 1:
         raise CatalogError(f"{where}: versions are positive integers")
@@ -175,31 +208,33 @@ def _load_version(event: str, raw_version: str, spec: Any, base: Path) -> EventV
         raise CatalogError(f"{where}: schema file {schema_rel!r} does not exist")
     try:
         schema = json.loads(schema_path.read_text(encoding="utf-8"))
-        Draft202012Validator.check_schema(schema)
-    except (ValueError, SchemaError) as exc:
+    except ValueError as exc:
         raise CatalogError(f"{where}: schema {schema_rel!r} is invalid: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise CatalogError(f"{where}: schema {schema_rel!r} is invalid: not a JSON object")
     upcast_to = spec.get("upcast_to")
     if upcast_to is not None and (not isinstance(upcast_to, int) or upcast_to <= int(raw_version)):
         raise CatalogError(f"{where}: upcast_to must be a later version")
-    return EventVersion(
-        version=int(raw_version),
-        schema_path=schema_path,
-        schema=schema,
-        validator=Draft202012Validator(schema),
-        upcast_to=upcast_to,
-        # fastjsonschema speaks draft 7; our schemas use only keywords common to both drafts.
-        fast_validate=fastjsonschema.compile({k: v for k, v in schema.items() if k != "$schema"}),
-    )
+    version = EventVersion(int(raw_version), schema_path, schema, upcast_to)
+    if check_schemas:
+        try:
+            version.check_schema()
+        except CatalogError as exc:
+            raise CatalogError(f"{where}: {exc}") from exc
+    return version
 
 
-def _load_event(name: str, raw: Any, base: Path) -> EventSpec:
+def _load_event(name: str, raw: Any, base: Path, check_schemas: bool) -> EventSpec:
     where = f"event {name!r}"
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: must be an object")
     versions_raw = _require(raw, "versions", where, dict)
     if not versions_raw:
         raise CatalogError(f"{where}: needs at least one version")
-    versions = {int(v): _load_version(name, v, spec, base) for v, spec in versions_raw.items()}
+    versions = {
+        int(v): _load_version(name, v, spec, base, check_schemas)
+        for v, spec in versions_raw.items()
+    }
     current = _require(raw, "current_version", where, int)
     if current not in versions:
         raise CatalogError(f"{where}: current_version {current} is not among its versions")
@@ -278,7 +313,7 @@ def _load_endpoint(name: str, raw: Any, events: Mapping[str, EventSpec]) -> Endp
     )
 
 
-def parse_catalog(text: str, base: Path) -> Catalog:
+def parse_catalog(text: str, base: Path, *, check_schemas: bool = True) -> Catalog:
     """Parse and validate catalog JSON; schema paths are relative to ``base``."""
     try:
         raw = json.loads(text, object_pairs_hook=_reject_duplicates)
@@ -289,7 +324,9 @@ def parse_catalog(text: str, base: Path) -> Catalog:
     if not isinstance(raw, dict):
         raise CatalogError("catalog must be a JSON object")
     events_raw = _require(raw, "events", "catalog", dict)
-    events = {name: _load_event(name, spec, base) for name, spec in events_raw.items()}
+    events = {
+        name: _load_event(name, spec, base, check_schemas) for name, spec in events_raw.items()
+    }
     types = [spec.type for spec in events.values()]
     duplicates = {t for t in types if types.count(t) > 1}
     if duplicates:
@@ -318,13 +355,19 @@ def parse_catalog(text: str, base: Path) -> Catalog:
     )
 
 
-def load_catalog(path: Path | None = None) -> Catalog:
-    """Load and validate a catalog file (default: the packaged ``catalog.json``)."""
+def load_catalog(path: Path | None = None, *, check_schemas: bool = True) -> Catalog:
+    """Load and validate a catalog file (default: the packaged ``catalog.json``).
+
+    ``check_schemas`` also checks every schema against the JSON Schema meta-schema (imports
+    ``jsonschema``); the test suite does it, deployed functions skip it to start faster.
+    """
     target = path or CATALOG_PATH
-    return parse_catalog(target.read_text(encoding="utf-8"), target.parent)
+    return parse_catalog(
+        target.read_text(encoding="utf-8"), target.parent, check_schemas=check_schemas
+    )
 
 
 @cache
 def default_catalog() -> Catalog:
-    """The packaged catalog, loaded once per process."""
-    return load_catalog()
+    """The packaged catalog, loaded once per process (meta-schema checks left to the tests)."""
+    return load_catalog(check_schemas=False)

@@ -104,3 +104,22 @@ def test_invalid_schema_is_rejected(tmp_path: Path) -> None:
 def test_consumer_lookup_lists_known_names() -> None:
     with pytest.raises(CatalogError, match="known: indexer, notifier, payments, thumbnailer"):
         default_catalog().consumer("shipping")
+
+
+def test_packaged_catalog_passes_the_meta_schema_check() -> None:
+    catalog = load_catalog(check_schemas=True)
+    for spec in catalog.events.values():
+        for version in spec.versions.values():
+            version.check_schema()
+
+
+def test_loading_the_catalog_compiles_nothing_and_imports_no_jsonschema() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from shared.catalog import default_catalog; default_catalog(); "
+        "sys.exit(1 if 'jsonschema' in sys.modules or 'fastjsonschema' in sys.modules else 0)"
+    )
+    root = CATALOG_PATH.parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0

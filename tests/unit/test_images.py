@@ -155,3 +155,44 @@ def test_index_query_semantics() -> None:
     assert not matches(document, IndexQuery(min_width=2001))
     assert not matches({"width": 10}, IndexQuery(captured_from="2000-01-01"))
     assert not matches(document, IndexQuery(camera="canon"))
+
+
+def _webp(image: Image.Image, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", **options)
+    return buffer.getvalue()
+
+
+def test_rgba_webp_keeps_its_alpha() -> None:
+    source = Image.new("RGBA", (800, 400), (0, 0, 0, 0))
+    source.paste((20, 200, 20, 255), (200, 100, 600, 300))
+    thumbnail = _decode(render_thumbnails(_webp(source, lossless=True), [256])[0].data)
+    assert thumbnail.mode == "RGBA"
+    assert thumbnail.getpixel((2, 2))[3] == 0
+    assert thumbnail.getpixel((128, 64))[3] == 255
+
+
+def test_animated_webp_uses_the_first_frame() -> None:
+    frames = [Image.new("RGB", (400, 300), colour) for colour in ((220, 20, 20), (20, 20, 220))]
+    data = _webp(frames[0], save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    thumbnail = _decode(render_thumbnails(data, [256])[0].data)
+    red, _, blue = ImageStat.Stat(thumbnail.convert("RGB")).mean
+    assert red > 180 and blue < 60
+
+
+def test_truncated_webp_is_corrupt() -> None:
+    data = _webp(Image.effect_noise((600, 400), 60).convert("RGB"), quality=90)
+    with pytest.raises((CorruptImage, UnsupportedImage)):
+        render_thumbnails(data[: len(data) // 2], [256])
+
+
+def test_16_bit_png_with_orientation_is_scaled_and_rotated() -> None:
+    ramp = Image.linear_gradient("L").resize((600, 300)).convert("I").point(lambda v: v * 257)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    ramp.convert("I;16").save(buffer, "PNG", exif=exif)
+    rendition = render_thumbnails(buffer.getvalue(), [256])[0]
+    assert (rendition.width, rendition.height) == (128, 256)
+    low, high = _decode(rendition.data).getextrema()
+    assert low < 30 and high > 220
