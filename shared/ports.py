@@ -164,6 +164,13 @@ class OrderStore(Protocol):
         """One order, or None."""
         ...
 
+    def stale_placed(
+        self, *, placed_after: str, placed_before: str, limit: int
+    ) -> list[OrderRecord]:
+        """Orders still ``PLACED`` whose ``placed_at`` lies in ``[placed_after, placed_before)``
+        (ISO-8601 UTC strings compare in time order), oldest first, at most ``limit``."""
+        ...
+
     def transition(
         self,
         order_id: str,

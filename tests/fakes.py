@@ -125,6 +125,16 @@ class FakeOrderStore:
     def get(self, order_id: str) -> OrderRecord | None:
         return self.orders.get(order_id)
 
+    def stale_placed(
+        self, *, placed_after: str, placed_before: str, limit: int
+    ) -> list[OrderRecord]:
+        stale = [
+            o
+            for o in self.orders.values()
+            if o.status is OrderStatus.PLACED and placed_after <= o.placed_at < placed_before
+        ]
+        return sorted(stale, key=lambda o: o.placed_at)[:limit]
+
     def transition(
         self,
         order_id: str,

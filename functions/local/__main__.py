@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--keep", action="store_true", help="do not wipe --home first")
     commands.add_parser("run", help="deliver everything pending, then exit")
     commands.add_parser("status", help="pending deliveries and dead letters")
+    commands.add_parser(
+        "reconcile", help="run the catalog's scheduled jobs once (order reconciler)"
+    )
     serve = commands.add_parser("serve", help="consumers under functions-framework + broker")
     serve.add_argument("--base-port", type=int, default=8081)
     serve.add_argument("--once", action="store_true", help="exit when the broker is idle")
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     backend = LocalBackend.open(args.home)
     try:
+        if args.command == "reconcile":
+            for name, report in backend.run_schedules().items():
+                print(f"{name}: {report}")
         if args.command == "run":
             stats = backend.run()
             print(

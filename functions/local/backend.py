@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from functions.local.broker import LocalBroker, Message, RunStats
 from functions.local.objects import FilesystemObjectStore
@@ -28,6 +29,7 @@ from shared.errors import PermanentError
 from shared.http import HttpRequest, HttpResponse, handle_endpoint
 from shared.mail import OutboxMailer
 from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
+from shared.schedules import run_schedule
 from shared.settings import smtp_mailer_from_env
 from shared.storage_events import image_uploaded, is_upload
 
@@ -137,6 +139,10 @@ class LocalBackend:
     def run(self, *, max_seconds: float = 60.0) -> RunStats:
         """Drive every pending delivery through its consumer until the broker is idle."""
         return self.broker.run_until_idle(self.deliver_in_process, max_seconds=max_seconds)
+
+    def run_schedules(self) -> dict[str, Any]:
+        """Run every catalog schedule once (the clouds run them on timers)."""
+        return {name: run_schedule(name, self.ports) for name in self.catalog.schedules}
 
     def upload(self, name: str, data: bytes, *, content_type: str | None = None) -> str:
         """Store a file under the uploads prefix (publishes ``ImageUploaded``); return its key."""

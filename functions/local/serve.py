@@ -130,10 +130,15 @@ def serve(home: Path, *, base_port: int = 8081, once: bool = False) -> int:
         print(f"state in {home}/ - Ctrl-C to stop", flush=True)
         backend = LocalBackend.open(home)
         deliver = http_delivery(consumer_ports)
+        every = min((s.every_minutes for s in catalog.schedules.values()), default=0) * 60
+        next_schedule = time.monotonic() + every
         while True:
             backend.broker.run_until_idle(deliver, max_seconds=2.0)
             if once and backend.broker.pending() == 0:
                 return 0
+            if every and time.monotonic() >= next_schedule:  # the clouds' timers, locally
+                backend.run_schedules()
+                next_schedule = time.monotonic() + every
             time.sleep(0.2)
     except KeyboardInterrupt:
         return 0

@@ -212,6 +212,19 @@ class SqliteOrderStore:
         rows = self.db.query("SELECT record FROM orders WHERE order_id = ?", (order_id,))
         return _record_from_json(rows[0][0]) if rows else None
 
+    def stale_placed(
+        self, *, placed_after: str, placed_before: str, limit: int
+    ) -> list[OrderRecord]:
+        """Orders still PLACED, placed in ``[placed_after, placed_before)``, oldest first."""
+        rows = self.db.query(
+            "SELECT record FROM orders WHERE status = ? "
+            "AND json_extract(record, '$.placed_at') >= ? "
+            "AND json_extract(record, '$.placed_at') < ? "
+            "ORDER BY json_extract(record, '$.placed_at') LIMIT ?",
+            (OrderStatus.PLACED.value, placed_after, placed_before, limit),
+        )
+        return [_record_from_json(row[0]) for row in rows]
+
     def transition(
         self,
         order_id: str,

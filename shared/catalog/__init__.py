@@ -129,6 +129,20 @@ class EndpointSpec:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """A job run on a timer (e.g. the order reconciler), not triggered by an event."""
+
+    name: str
+    description: str
+    handler: str
+    group: str
+    every_minutes: int
+    emits: tuple[str, ...]
+    timeout_seconds: int
+    memory_mb: int
+
+
+@dataclass(frozen=True)
 class Catalog:
     """The whole catalog, validated."""
 
@@ -140,6 +154,7 @@ class Catalog:
     events: Mapping[str, EventSpec]
     consumers: Mapping[str, ConsumerSpec]
     endpoints: Mapping[str, EndpointSpec]
+    schedules: Mapping[str, ScheduleSpec]
     by_type: Mapping[str, EventSpec]
 
     def event(self, name: str) -> EventSpec:
@@ -168,6 +183,14 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.endpoints))
             raise CatalogError(f"unknown endpoint {name!r} (known: {known})") from None
+
+    def schedule(self, name: str) -> ScheduleSpec:
+        """Scheduled job by name."""
+        try:
+            return self.schedules[name]
+        except KeyError:
+            known = ", ".join(sorted(self.schedules))
+            raise CatalogError(f"unknown schedule {name!r} (known: {known})") from None
 
     def consumers_of(self, event_name: str) -> list[ConsumerSpec]:
         """Consumers subscribed to an event, in catalog order."""
@@ -313,6 +336,32 @@ def _load_endpoint(name: str, raw: Any, events: Mapping[str, EventSpec]) -> Endp
     )
 
 
+def _load_schedule(name: str, raw: Any, events: Mapping[str, EventSpec]) -> ScheduleSpec:
+    where = f"schedule {name!r}"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be an object")
+    emits = _require(raw, "emits", where, list)
+    for event in emits:
+        if event not in events:
+            raise CatalogError(f"{where}: emits unknown event {event!r}")
+    every = _require(raw, "every_minutes", where, int)
+    if not 1 <= every <= 1440:
+        raise CatalogError(f"{where}: every_minutes must be between 1 and 1440, got {every}")
+    handler = _require(raw, "handler", where, str)
+    if ":" not in handler:
+        raise CatalogError(f"{where}: handler must look like 'package.module:function'")
+    return ScheduleSpec(
+        name=name,
+        description=str(raw.get("description", "")),
+        handler=handler,
+        group=_require(raw, "group", where, str),
+        every_minutes=every,
+        emits=tuple(emits),
+        timeout_seconds=_require(raw, "timeout_seconds", where, int),
+        memory_mb=_require(raw, "memory_mb", where, int),
+    )
+
+
 def parse_catalog(text: str, base: Path, *, check_schemas: bool = True) -> Catalog:
     """Parse and validate catalog JSON; schema paths are relative to ``base``."""
     try:
@@ -351,6 +400,10 @@ def parse_catalog(text: str, base: Path, *, check_schemas: bool = True) -> Catal
         events=events,
         consumers=consumers,
         endpoints=endpoints,
+        schedules={
+            name: _load_schedule(name, spec, events)
+            for name, spec in raw.get("schedules", {}).items()
+        },
         by_type={spec.type: spec for spec in events.values()},
     )
 

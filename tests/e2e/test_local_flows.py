@@ -226,3 +226,42 @@ def test_serve_runs_consumers_under_functions_framework(tmp_path: Path) -> None:
         process.wait(timeout=30)
         if process.stdout:
             process.stdout.close()
+
+
+def test_an_order_whose_announcement_failed_is_charged_after_the_reconciler_runs(
+    tmp_path: Path,
+) -> None:
+    from tests.fakes import FakeClock
+
+    clock = FakeClock(time.time())
+    backend = LocalBackend.open(tmp_path / "home", clock=clock, base_backoff=0.01)
+    try:
+
+        class DownBus:
+            def publish(self, events: Any) -> None:
+                from shared.errors import TransientError
+
+                raise TransientError("bus unavailable")
+
+        real = backend.ports.publisher
+        backend.ports.publisher = DownBus()
+        body = json.dumps(
+            {
+                "customer": {"email": "ann@example.com"},
+                "currency": "EUR",
+                "items": [{"sku": "mug", "quantity": 1, "unit_price_minor": 900}],
+            }
+        ).encode()
+        response = backend.http("orders_api", body)
+        assert response.status == 503
+        backend.ports.publisher = real
+        order_id = backend.ports.require("orders").all()[0].order_id
+        assert backend.run(max_seconds=10).delivered == 0  # nothing was announced
+        clock.advance(400)
+        reports = backend.run_schedules()
+        assert reports["order_reconciler"].order_ids == (order_id,)
+        backend.run(max_seconds=30)
+        assert backend.ports.require("orders").get(order_id).status is OrderStatus.PAID
+        assert len(list((backend.home / "outbox").glob("*.eml"))) == 2
+    finally:
+        backend.close()

@@ -31,6 +31,9 @@ def test_every_consumer_in_the_catalog_has_a_callable_handler() -> None:
         assert callable(resolve_handler(consumer.handler)), consumer.name
     for endpoint in catalog.endpoints.values():
         assert callable(resolve_handler(endpoint.handler)), endpoint.name
+    assert "order_reconciler" in catalog.schedules
+    for schedule in catalog.schedules.values():
+        assert callable(resolve_handler(schedule.handler)), schedule.name
 
 
 def test_every_old_version_has_an_upcaster() -> None:

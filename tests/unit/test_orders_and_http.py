@@ -342,3 +342,40 @@ def test_every_notifier_event_has_a_template() -> None:
 def test_format_money() -> None:
     assert format_money({"amount_minor": 123456, "currency": "EUR"}) == "1234.56 EUR"
     assert format_money({"amount_minor": 7, "currency": "USD"}) == "0.07 USD"
+
+
+# -- reconciler ---------------------------------------------------------------------------
+
+
+def test_reconciler_republishes_only_stale_placed_orders_with_the_same_event_id() -> None:
+    from shared.reconcile import republish_stale_orders
+
+    ports = fake_ports()
+    ports.publisher.fail_next = 1  # the API stored the order but could not announce it
+    lost = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "lost-order-1"})
+    assert lost.status == 503
+    fresh_id = _post(ports, "orders_api", ORDER).body["order_id"]  # announced, not yet charged
+    assert republish_stale_orders(ports).republished == 0  # inside the grace period
+    ports.clock.advance(301)
+    report = republish_stale_orders(ports)
+    (lost_id,) = [o for o in report.order_ids if o != fresh_id]
+    republished = [e for e in ports.publisher.events if e.get_data()["order_id"] == lost_id]
+    assert len(republished) == 1
+    from shared.ids import derived_event_id
+
+    assert republished[0]["id"] == derived_event_id("OrderPlaced", lost_id)
+    _drain(ports)
+    assert ports.orders.get(lost_id).status is OrderStatus.PAID
+    assert ports.orders.get(fresh_id).status is OrderStatus.PAID
+    assert ports.payments.charges == 2  # the fresh order's duplicate event was deduplicated
+    assert republish_stale_orders(ports).republished == 0  # nothing PLACED any more
+
+
+def test_reconciler_leaves_orders_past_the_horizon_alone() -> None:
+    from shared.reconcile import republish_stale_orders
+
+    ports = fake_ports()
+    ports.publisher.fail_next = 1
+    _post(ports, "orders_api", ORDER)
+    ports.clock.advance(2 * 24 * 3600)
+    assert republish_stale_orders(ports).republished == 0
