@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 HOME_DIR ?= .eventsuite
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas demo serve run test test-fast lint typecheck bench \
+.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint typecheck bench \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
@@ -64,6 +64,9 @@ serve: setup ## every consumer under functions-framework on local ports, fed by 
 
 run: setup ## deliver whatever is pending in the local broker, then exit
 	$(PY) -m functions.local --home $(HOME_DIR)/serve run
+
+reconcile: setup ## run the catalog's scheduled jobs (order reconciler) once on the local backend
+	$(PY) -m functions.local --home $(HOME_DIR)/serve reconcile
 
 lint: setup-dev ## ruff and mypy (strict on shared/)
 	$(VENV)/bin/ruff check shared functions tests
