@@ -1,14 +1,16 @@
 """Composition root for the Lambda functions: configuration -> adapters -> ports -> function.
 
 Nothing here runs at import time of ``functions.aws.entrypoint``: the entry point calls
-``queue_function_from_env`` / ``http_function_from_env`` on its first invocation and caches
-the result for the life of the execution environment. Every builder takes an ``AwsClients``
-(lazy boto3 clients), so tests inject moto-backed clients and nothing else changes.
+``queue_function_from_env`` / ``http_function_from_env`` / ``schedule_function_from_env`` on
+its first invocation and caches the result for the life of the execution environment. Every
+builder takes an ``AwsClients`` (lazy boto3 clients), so tests inject moto-backed clients and
+nothing else changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -39,6 +41,7 @@ class AwsConfig:
     settings: Settings
     consumer: str | None = None
     endpoint: str | None = None
+    schedule: str | None = None
     region: str | None = None
     event_bus: str | None = None
     index_table: str | None = None
@@ -68,6 +71,7 @@ class AwsConfig:
             settings=settings_from_env(env),
             consumer=value("EVENTSUITE_CONSUMER"),
             endpoint=value("EVENTSUITE_ENDPOINT"),
+            schedule=value("EVENTSUITE_SCHEDULE"),
             region=value("AWS_REGION") or value("AWS_DEFAULT_REGION"),
             event_bus=value("EVENTSUITE_EVENT_BUS"),
             index_table=value("EVENTSUITE_INDEX_TABLE"),
@@ -252,6 +256,49 @@ class HttpFunction:
         return http_response(response)
 
 
+class ScheduleFunction:
+    """A catalog schedule's job, invoked (asynchronously) by EventBridge Scheduler.
+
+    Returns the job's report as a dict and logs it. Exceptions propagate: the invocation fails,
+    Lambda retries it (asynchronous invocation), then parks it in the schedule's dead-letter
+    queue, and the function's Errors alarm fires; the next run repeats the job anyway.
+    """
+
+    def __init__(self, schedule: str, ports: Ports) -> None:
+        default_catalog().schedule(schedule)  # fail at bootstrap on an unknown name
+        self.schedule = schedule
+        self.ports = ports
+
+    def __call__(
+        self, event: Mapping[str, Any] | None = None, context: Any = None
+    ) -> dict[str, Any]:
+        """Run the job once; ``event`` (the schedule's input) is only logged."""
+        from shared.schedules import run_schedule
+
+        report = report_dict(run_schedule(self.schedule, self.ports))
+        logger.info(
+            "%s (scheduled %s, execution %s): %s",
+            self.schedule,
+            (event or {}).get("scheduled_time", "-"),
+            (event or {}).get("execution_id", "-"),
+            json.dumps(report, sort_keys=True, default=str),
+        )
+        return report
+
+
+def report_dict(report: Any) -> dict[str, Any]:
+    """A job's report as a JSON-ready dict (dataclass fields; tuples become lists)."""
+    if report is None:
+        return {}
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+    elif isinstance(report, Mapping):
+        fields = dict(report)
+    else:
+        fields = {"result": report}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+
+
 def queue_function(
     config: AwsConfig,
     clients: AwsClients,
@@ -277,6 +324,17 @@ def http_function(config: AwsConfig, clients: AwsClients, **port_overrides: Any)
             "EVENTSUITE_ENDPOINT is not set: this function does not know its endpoint"
         )
     return HttpFunction(config.endpoint, build_ports(config, clients, **port_overrides))
+
+
+def schedule_function(
+    config: AwsConfig, clients: AwsClients, **port_overrides: Any
+) -> ScheduleFunction:
+    """The scheduled job named by ``config.schedule`` (``EVENTSUITE_SCHEDULE``)."""
+    if not config.schedule:
+        raise RuntimeError(
+            "EVENTSUITE_SCHEDULE is not set: this function does not know its schedule"
+        )
+    return ScheduleFunction(config.schedule, build_ports(config, clients, **port_overrides))
 
 
 @cache
@@ -309,3 +367,11 @@ def http_function_from_env(
     """The HTTP function configured by the environment."""
     configure_logging(environ)
     return http_function(AwsConfig.from_env(environ), clients or default_clients())
+
+
+def schedule_function_from_env(
+    environ: Mapping[str, str] | None = None, clients: AwsClients | None = None
+) -> ScheduleFunction:
+    """The scheduled job configured by the environment."""
+    configure_logging(environ)
+    return schedule_function(AwsConfig.from_env(environ), clients or default_clients())

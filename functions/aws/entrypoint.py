@@ -1,8 +1,10 @@
-"""AWS Lambda entry points (handlers ``functions.aws.entrypoint.handle_queue`` / ``handle_http``).
+"""AWS Lambda entry points (handlers ``functions.aws.entrypoint.handle_queue`` / ``handle_http``
+/ ``handle_schedule``).
 
 Importing this module imports nothing but the standard library: the function is composed on
 its first invocation (``bootstrap``) and reused for the life of the execution environment.
-Which consumer or endpoint this is comes from ``EVENTSUITE_CONSUMER`` / ``EVENTSUITE_ENDPOINT``.
+Which consumer, endpoint or schedule this is comes from ``EVENTSUITE_CONSUMER`` /
+``EVENTSUITE_ENDPOINT`` / ``EVENTSUITE_SCHEDULE``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from functions.aws.bootstrap import HttpFunction, QueueFunction
+    from functions.aws.bootstrap import HttpFunction, QueueFunction, ScheduleFunction
 
 
 @cache
@@ -31,6 +33,14 @@ def http_function() -> HttpFunction:
     return http_function_from_env()
 
 
+@cache
+def schedule_function() -> ScheduleFunction:
+    """The scheduled job, built once per process from the environment."""
+    from functions.aws.bootstrap import schedule_function_from_env
+
+    return schedule_function_from_env()
+
+
 def handle_queue(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """SQS event source mapping handler; returns ``{"batchItemFailures": [...]}``."""
     return queue_function()(event, context)
@@ -41,7 +51,16 @@ def handle_http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return http_function()(event, context)
 
 
+def handle_schedule(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge Scheduler target: run the catalog schedule once, return its report.
+
+    Failures raise: Lambda retries the asynchronous invocation, then dead-letters it.
+    """
+    return schedule_function()(event, context)
+
+
 def reset() -> None:
     """Forget the composed functions (tests that change the environment)."""
     queue_function.cache_clear()
     http_function.cache_clear()
+    schedule_function.cache_clear()

@@ -5,13 +5,17 @@ Terraform (terraform/modules/aws-suite) declares the same resources with the sam
 integration tests, so both sides derive from one catalog and one naming rule:
 
 * bus ``<prefix>-events``; tables ``<prefix>-index``, ``<prefix>-idempotency`` (TTL
-  ``expires_at``), ``<prefix>-orders`` (GSI ``idempotency_key-index``);
+  ``expires_at``), ``<prefix>-orders`` (GSIs ``idempotency_key-index`` and
+  ``status-placed_at-index``, the order reconciler's query);
 * buckets ``<prefix>-<uploads|thumbnails|claims>-<account>-<region>``;
 * per consumer: queue ``<prefix>-<consumer>``, DLQ ``<prefix>-<consumer>-dlq`` (redrive after
   ``max_delivery_attempts`` receives), rule ``<prefix>-<consumer>`` on the bus matching the
   ``detail-type`` of every subscribed event, and for consumers of the upload event a rule
   ``<prefix>-<consumer>-uploads`` on the default bus (``aws.s3`` / ``Object Created`` / bucket /
-  uploads prefix); every target retries and dead-letters to the consumer's DLQ.
+  uploads prefix); every target retries and dead-letters to the consumer's DLQ;
+* per catalog schedule (names only: Lambda and EventBridge Scheduler are not emulated here, the
+  tests call the function the way the schedule would): function ``<prefix>-<schedule>``,
+  schedule ``<prefix>-<schedule>``, dead-letter queue ``<prefix>-<schedule>-dlq``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.aws.adapters.dynamodb import ORDERS_STATUS_INDEX
 from functions.aws.clients import AwsClients
 from shared.catalog import Catalog, ConsumerSpec, default_catalog
 
@@ -43,6 +48,15 @@ class ConsumerNames:
 
 
 @dataclass(frozen=True)
+class ScheduleNames:
+    """Names of one catalog schedule's resources."""
+
+    function: str
+    schedule: str
+    dlq: str
+
+
+@dataclass(frozen=True)
 class Names:
     """Every resource name of one deployment."""
 
@@ -52,6 +66,7 @@ class Names:
     buckets: Mapping[str, str]
     consumers: Mapping[str, ConsumerNames]
     functions: Mapping[str, str]
+    schedules: Mapping[str, ScheduleNames] = field(default_factory=dict)
 
 
 def resource_names(
@@ -74,7 +89,16 @@ def resource_names(
         )
         for name, spec in catalog.consumers.items()
     }
-    functions = {name: f"{prefix}-{name}" for name in [*catalog.consumers, *catalog.endpoints]}
+    schedules = {
+        name: ScheduleNames(
+            function=f"{prefix}-{name}", schedule=f"{prefix}-{name}", dlq=f"{prefix}-{name}-dlq"
+        )
+        for name in catalog.schedules
+    }
+    functions = {
+        name: f"{prefix}-{name}"
+        for name in [*catalog.consumers, *catalog.endpoints, *catalog.schedules]
+    }
     suffix = f"{account_id}-{region}"
     return Names(
         prefix=prefix,
@@ -83,6 +107,7 @@ def resource_names(
         buckets={role: f"{prefix}-{role}-{suffix}" for role in ("uploads", "thumbnails", "claims")},
         consumers=consumers,
         functions=functions,
+        schedules=schedules,
     )
 
 
@@ -129,6 +154,7 @@ class Topology:
         *,
         consumer: str | None = None,
         endpoint: str | None = None,
+        schedule: str | None = None,
         mailer: str = "ses",
         mail_from: str = "orders@eventsuite.example",
         webhook_secret_arn: str | None = None,
@@ -154,6 +180,8 @@ class Topology:
             env["EVENTSUITE_DLQ_URL"] = self.dlq_urls[consumer]
         if endpoint:
             env["EVENTSUITE_ENDPOINT"] = endpoint
+        if schedule:
+            env["EVENTSUITE_SCHEDULE"] = schedule
         env.update(extra or {})
         return env
 
@@ -338,12 +366,24 @@ def _create_tables(clients: AwsClients, names: Names) -> None:
     table(
         names.tables["orders"],
         "order_id",
-        attributes=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
+        attributes=[
+            {"AttributeName": "idempotency_key", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "placed_at", "AttributeType": "S"},
+        ],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": ORDERS_IDEMPOTENCY_INDEX,
                 "KeySchema": [{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": ORDERS_STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "placed_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
     )

@@ -1,11 +1,13 @@
-# The event catalog is the single source of truth: consumers, events and HTTP
-# endpoints come from it, so a new catalog entry needs no Terraform change.
+# The event catalog is the single source of truth: consumers, events, HTTP
+# endpoints and schedules come from it, so a new catalog entry needs no
+# Terraform change.
 locals {
   catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
 
   groups = distinct(concat(
     [for c in values(local.catalog.consumers) : c.group],
     [for e in values(try(local.catalog.http_endpoints, {})) : e.group],
+    [for s in values(try(local.catalog.schedules, {})) : s.group],
   ))
 }
 
@@ -16,6 +18,7 @@ module "suite" {
   events         = local.catalog.events
   consumers      = local.catalog.consumers
   http_endpoints = try(local.catalog.http_endpoints, {})
+  schedules      = try(local.catalog.schedules, {})
   storage        = local.catalog.storage
 
   package_paths = { for g in local.groups : g => "${path.module}/${var.package_dir}/${g}.zip" }

@@ -33,6 +33,16 @@ output "function_names" {
   value       = module.suite.function_names
 }
 
+output "schedule_function_names" {
+  description = "Catalog schedule name => Lambda function name (run on its EventBridge Scheduler schedule)."
+  value       = module.suite.schedule_function_names
+}
+
+output "schedules" {
+  description = "Per catalog schedule: schedule ARN, rate expression, dead-letter queue URL and ARN."
+  value       = module.suite.schedules
+}
+
 output "api_endpoint" {
   description = "HTTP API base URL."
   value       = module.suite.api_endpoint

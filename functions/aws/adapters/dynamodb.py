@@ -9,7 +9,10 @@ Tables (names from the environment, keys as Terraform declares them):
   transaction with a guard item ``order_id = "idempotency-key#<key>"`` (``kind =
   "idempotency_key"``, ``target_order_id``), so two concurrent requests with the same key can
   never both create an order. (A GSI lookup followed by a put could: GSIs are eventually
-  consistent and cannot carry a uniqueness condition.)
+  consistent and cannot carry a uniqueness condition.) GSI ``status-placed_at-index`` (hash
+  ``status``, range ``placed_at``, projection ALL) serves the order reconciler: orders still
+  ``PLACED`` in a time window are one ``Query``, not a ``Scan`` of every order ever placed
+  (guard items have no ``status`` and stay out of it).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 IN_PROGRESS_RETENTION_SECONDS = 24 * 3600.0
 GUARD_PREFIX = "idempotency-key#"
+ORDERS_STATUS_INDEX = "status-placed_at-index"
 _RETRYABLE_CANCELLATIONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 )
@@ -266,6 +270,47 @@ class DynamoOrderStore:
         if item is None or item.get("kind", {}).get("S", "order") != "order":
             return None
         return _order_record(item)
+
+    def stale_placed(
+        self, *, placed_after: str, placed_before: str, limit: int
+    ) -> list[OrderRecord]:
+        """Orders still PLACED, ``placed_at`` in ``[placed_after, placed_before)``, oldest first.
+
+        One ``Query`` of the status index (``BETWEEN`` is inclusive, so an order placed exactly
+        at ``placed_before`` is dropped here), paged until ``limit`` orders or the window's end.
+        The index is eventually consistent: an order paid a moment ago may still show as PLACED
+        and be re-announced, which its consumers deduplicate (same derived event id).
+        """
+        if limit <= 0 or placed_after >= placed_before:
+            return []
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": ORDERS_STATUS_INDEX,
+            "KeyConditionExpression": "#status = :placed AND #placed_at BETWEEN :after AND :before",
+            "ExpressionAttributeNames": {"#status": "status", "#placed_at": "placed_at"},
+            "ExpressionAttributeValues": {
+                ":placed": {"S": OrderStatus.PLACED.value},
+                ":after": {"S": placed_after},
+                ":before": {"S": placed_before},
+            },
+            "ScanIndexForward": True,
+        }
+        found: list[OrderRecord] = []
+        while True:
+            arguments["Limit"] = limit - len(found) + 1  # room for one at placed_before
+            with transient_errors(f"DynamoDB Query {self._table}/{ORDERS_STATUS_INDEX}"):
+                response = self._clients.dynamodb.query(**arguments)
+            for item in response.get("Items", []):
+                order = _order_record(item)
+                if order.placed_at >= placed_before:  # ascending: nothing after it is in range
+                    return found
+                found.append(order)
+                if len(found) == limit:
+                    return found
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return found
+            arguments["ExclusiveStartKey"] = last
 
     def transition(
         self,

@@ -1,8 +1,9 @@
 # ---------------------------------------------------------------------------
-# One Lambda per catalog consumer (SQS-triggered, handle_queue) and per HTTP
-# endpoint (API Gateway, handle_http). Python 3.12 on arm64, code from the
-# group's zip (package_paths), X-Ray active, environment per the deployment
-# contract (functions/README.md) encrypted with the suite key.
+# One Lambda per catalog consumer (SQS-triggered, handle_queue), per HTTP
+# endpoint (API Gateway, handle_http) and per schedule (EventBridge Scheduler,
+# handle_schedule, schedules.tf). Python 3.12 on arm64, code from the group's
+# zip (package_paths), X-Ray active, environment per the deployment contract
+# (functions/README.md) encrypted with the suite key.
 # ---------------------------------------------------------------------------
 
 resource "aws_cloudwatch_log_group" "function" {
@@ -17,7 +18,7 @@ resource "aws_cloudwatch_log_group" "function" {
 
 resource "aws_lambda_function" "function" {
   #checkov:skip=CKV_AWS_117:The functions reach only AWS public service endpoints (SQS, S3, DynamoDB, EventBridge, SES, Secrets Manager); a VPC would add NAT/endpoint cost and cold-start latency without protecting anything
-  #checkov:skip=CKV_AWS_116:Never invoked asynchronously: consumers are invoked synchronously by their SQS event source mapping (failures dead-letter through the queue's redrive policy to the consumer DLQ) and HTTP functions synchronously by API Gateway
+  #checkov:skip=CKV_AWS_116:Only schedule functions are invoked asynchronously, and they get a dead_letter_config (their schedule's DLQ, below); consumers are invoked synchronously by their SQS event source mapping (failures dead-letter through the queue's redrive policy to the consumer DLQ) and HTTP functions synchronously by API Gateway
   #checkov:skip=CKV_AWS_272:Packages are built reproducibly in CI and pinned by source_code_hash; AWS Signer code signing is not part of this delivery pipeline
   #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in via var.reserved_concurrency because it carves capacity out of the account pool (new accounts cannot reserve any); consumer concurrency is bounded by var.consumer_max_concurrency and HTTP traffic by stage throttling
   for_each = local.functions
@@ -44,6 +45,15 @@ resource "aws_lambda_function" "function" {
 
   tracing_config {
     mode = "Active"
+  }
+
+  # Schedule functions (invoked asynchronously by EventBridge Scheduler): a run that still
+  # fails after Lambda's retries is parked in the schedule's dead-letter queue.
+  dynamic "dead_letter_config" {
+    for_each = [for s, q in aws_sqs_queue.schedule_dlq : q.arn if s == each.key]
+    content {
+      target_arn = dead_letter_config.value
+    }
   }
 
   logging_config {

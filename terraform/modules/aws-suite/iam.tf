@@ -14,6 +14,10 @@
 #                      table (a non-webhook endpoint of group orders)
 #     signed webhooks: + nothing but the secret below
 #   webhook readers  : GetSecretValue on the webhook secret only
+#   schedules        : what the job does (group orders: the order reconciler):
+#                      Query on the orders status index, PutEvents on the
+#                      custom bus and write claims when it emits, SendMessage
+#                      to its own dead-letter queue (failed async invocations)
 # ---------------------------------------------------------------------------
 
 resource "aws_iam_role" "function" {
@@ -147,8 +151,18 @@ locals {
     Resource = [aws_dynamodb_table.orders.arn]
   }
 
+  # The order reconciler reads the orders still PLACED with one Query on the status
+  # index (projection ALL): no GetItem, no Scan, nothing on the table itself.
+  stale_orders_read_statement = {
+    Sid      = "OrdersStatusIndexQuery"
+    Effect   = "Allow"
+    Action   = ["dynamodb:Query"]
+    Resource = ["${aws_dynamodb_table.orders.arn}/index/${local.orders_status_index}"]
+  }
+
   # Data access per function: consumers by group; HTTP endpoints by what their
-  # handler does (publish if it emits; the orders API also writes orders).
+  # handler does (publish if it emits; the orders API also writes orders);
+  # schedules by what their job does.
   data_statements = merge(
     {
       for name, c in var.consumers : name => concat(
@@ -163,6 +177,12 @@ locals {
           for s in [local.order_intake_statement] : s
           if e.group == "orders" && !contains(var.signed_webhook_endpoints, name)
         ],
+      )
+    },
+    {
+      for name, s in var.schedules : name => concat(
+        [for st in local.publish_statements : st if length(s.emits) > 0],
+        [for st in [local.stale_orders_read_statement] : st if s.group == "orders"],
       )
     },
   )
@@ -203,6 +223,14 @@ locals {
           Sid      = "OwnDeadLetterQueueSend"
           Effect   = "Allow"
           Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+          Resource = [dlq.arn]
+        } if q == name
+      ],
+      [
+        for q, dlq in aws_sqs_queue.schedule_dlq : {
+          Sid      = "OwnScheduleDeadLetterQueueSend"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
           Resource = [dlq.arn]
         } if q == name
       ],

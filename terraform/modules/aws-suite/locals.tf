@@ -35,7 +35,25 @@ locals {
     }) if contains(c.subscribes, var.upload_event_name)
   }
 
-  # Every Lambda function: one per consumer, one per HTTP endpoint.
+  # Catalog schedules: an EventBridge Scheduler schedule invoking a Lambda function.
+  schedules = {
+    for name, s in var.schedules : name => merge(s, {
+      function_name       = "${var.name_prefix}-${name}"
+      schedule_name       = "${var.name_prefix}-${name}"
+      dlq_name            = "${var.name_prefix}-${name}-dlq"
+      scheduler_role_name = "${var.name_prefix}-${name}-scheduler"
+      # rate() takes the singular unit for 1.
+      expression = s.every_minutes == 1 ? "rate(1 minute)" : "rate(${s.every_minutes} minutes)"
+      # A run that could not start within one period is superseded by the next one: neither
+      # the scheduler (60-86400 s) nor Lambda's asynchronous retries (60-21600 s) keep it longer.
+      invoke_max_age_seconds = min(86400, max(60, s.every_minutes * 60))
+      retry_max_age_seconds  = min(21600, max(60, s.every_minutes * 60))
+      # Errors summed over one period: a job failing run after run stays in ALARM.
+      alarm_period_seconds = min(86400, s.every_minutes * 60)
+    })
+  }
+
+  # Every Lambda function: one per consumer, one per HTTP endpoint, one per schedule.
   functions = merge(
     {
       for name, c in var.consumers : name => {
@@ -62,6 +80,18 @@ locals {
         timeout     = e.timeout_seconds
         name        = "${var.name_prefix}-${name}"
         extra_env   = { EVENTSUITE_ENDPOINT = name }
+      }
+    },
+    {
+      for name, s in local.schedules : name => {
+        kind        = "schedule"
+        group       = s.group
+        description = s.description
+        handler     = "functions.aws.entrypoint.handle_schedule"
+        memory_mb   = s.memory_mb
+        timeout     = s.timeout_seconds
+        name        = s.function_name
+        extra_env   = { EVENTSUITE_SCHEDULE = name }
       }
     },
   )
@@ -95,6 +125,8 @@ locals {
   }
 
   orders_idempotency_index = "idempotency_key-index"
+  # Orders by status and placed_at: the order reconciler's query (orders still PLACED).
+  orders_status_index = "status-placed_at-index"
 
   bus_name = "${var.name_prefix}-events"
 

@@ -51,8 +51,25 @@ output "dlq_urls" {
 }
 
 output "function_names" {
-  description = "Consumer or HTTP endpoint name => Lambda function name."
+  description = "Consumer, HTTP endpoint or schedule name => Lambda function name."
   value       = { for name, f in aws_lambda_function.function : name => f.function_name }
+}
+
+output "schedule_function_names" {
+  description = "Catalog schedule name => Lambda function name (handler handle_schedule, invoked by its EventBridge Scheduler schedule)."
+  value       = { for name in keys(local.schedules) : name => aws_lambda_function.function[name].function_name }
+}
+
+output "schedules" {
+  description = "Per catalog schedule: EventBridge Scheduler schedule ARN, rate expression, and the dead-letter queue URL and ARN (failed invocations and runs)."
+  value = {
+    for name, s in aws_scheduler_schedule.schedule : name => {
+      schedule_arn        = s.arn
+      schedule_expression = s.schedule_expression
+      dlq_url             = aws_sqs_queue.schedule_dlq[name].url
+      dlq_arn             = aws_sqs_queue.schedule_dlq[name].arn
+    }
+  }
 }
 
 output "api_endpoint" {

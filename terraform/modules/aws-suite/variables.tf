@@ -134,6 +134,46 @@ variable "http_endpoints" {
   }
 }
 
+variable "schedules" {
+  description = "Catalog `schedules`: schedule name => settings. Each gets a Lambda function (handler functions.aws.entrypoint.handle_schedule, EVENTSUITE_SCHEDULE = the name, its group's package) invoked every `every_minutes` by an EventBridge Scheduler schedule (flexible time window off, retry policy, SQS dead-letter queue), its own execution role and scheduler role, a log group and alarms on the function's Errors and on the dead-letter queue. Names share the function namespace with consumers and HTTP endpoints and must not collide with them."
+  type = map(object({
+    description     = optional(string, "")
+    handler         = optional(string, "")
+    group           = string
+    every_minutes   = number
+    emits           = optional(list(string), [])
+    timeout_seconds = number
+    memory_mb       = number
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k in keys(var.schedules) : can(regex("^[a-z][a-z0-9_-]{0,31}$", k))])
+    error_message = "Schedule names must be 1-32 characters of [a-z0-9_-] starting with a letter."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.schedules) : s.group == "orders"])
+    error_message = "Schedule group must be \"orders\": the module grants a schedule function what the orders jobs need (read the orders still PLACED, publish) and nothing else."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.schedules) : s.every_minutes >= 1 && s.every_minutes <= 1440 && floor(s.every_minutes) == s.every_minutes])
+    error_message = "every_minutes must be an integer between 1 and 1440 (an EventBridge Scheduler rate() expression)."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.schedules) : s.timeout_seconds >= 1 && s.timeout_seconds <= 900])
+    error_message = "Schedule timeout_seconds must be between 1 and 900."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.schedules) : s.memory_mb >= 128 && s.memory_mb <= 10240])
+    error_message = "Schedule memory_mb must be between 128 and 10240."
+  }
+}
+
 variable "storage" {
   description = "Catalog `storage`: object key prefixes. Only objects created under uploads_prefix in the uploads bucket become ImageUploaded deliveries."
   type = object({
@@ -184,7 +224,7 @@ variable "log_retention_days" {
 }
 
 variable "reserved_concurrency" {
-  description = "Optional reserved concurrency per function (consumer or HTTP endpoint name => executions). Functions not listed are unreserved (-1). Reserving carves capacity out of the account's unreserved pool, so it is opt-in."
+  description = "Optional reserved concurrency per function (consumer, HTTP endpoint or schedule name => executions). Functions not listed are unreserved (-1). Reserving carves capacity out of the account's unreserved pool, so it is opt-in."
   type        = map(number)
   default     = {}
 

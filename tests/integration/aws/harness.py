@@ -20,8 +20,10 @@ from functions.aws.bootstrap import (
     AwsConfig,
     HttpFunction,
     QueueFunction,
+    ScheduleFunction,
     http_function,
     queue_function,
+    schedule_function,
 )
 from functions.aws.clients import AwsClients
 from functions.aws.topology import Topology
@@ -174,7 +176,10 @@ class DeadLetter:
 
 
 class Deployment:
-    """One suite deployment in moto: topology + one function per consumer and endpoint."""
+    """One suite deployment in moto: topology + one function per consumer, endpoint, schedule.
+
+    A schedule function is called directly, as EventBridge Scheduler would invoke it.
+    """
 
     def __init__(
         self,
@@ -195,6 +200,10 @@ class Deployment:
         self.http: dict[str, HttpFunction] = {
             name: http_function(self.config(endpoint=name), clients, **port_overrides)
             for name in catalog.endpoints
+        }
+        self.schedules: dict[str, ScheduleFunction] = {
+            name: schedule_function(self.config(schedule=name), clients, **port_overrides)
+            for name in catalog.schedules
         }
         self.pollers = {
             name: Poller(clients, topology, name, fn) for name, fn in self.functions.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from typing import Any
@@ -196,6 +197,91 @@ def test_transitions_are_conditional_on_the_status(clients: AwsClients, topology
         None,
         "2026-11-26T10:01:00.000Z",
     )
+
+
+def _placed_at(order: OrderRecord, placed_at: str) -> OrderRecord:
+    return dataclasses.replace(order, placed_at=placed_at, updated_at=placed_at)
+
+
+def test_stale_placed_queries_the_status_index_oldest_first(
+    clients: AwsClients, topology: Topology
+) -> None:
+    store = DynamoOrderStore(clients, topology.names.tables["orders"])
+    after, before = "2031-03-01T00:00:00.000Z", "2031-03-02T00:00:00.000Z"
+    stale = [
+        _placed_at(_order(key), at)
+        for key, at in [
+            (f"stale-{new_order_id()}", "2031-03-01T18:00:00.000Z"),  # with a guard item
+            (None, "2031-03-01T00:00:00.000Z"),  # at the window's start: included
+            (None, "2031-03-01T09:30:00.000Z"),
+            (None, "2031-03-01T23:59:59.999Z"),
+        ]
+    ]
+    outside = [
+        _placed_at(_order(), at)
+        for at in (
+            "2031-02-28T23:59:59.999Z",  # before the horizon
+            "2031-03-02T00:00:00.000Z",  # at placed_before: still in its grace period
+            "2031-03-02T00:04:00.000Z",
+        )
+    ]
+    paid = _placed_at(_order(), "2031-03-01T12:00:00.000Z")
+    for order in [*stale, *outside, paid]:
+        assert store.create(order)[1]
+    assert store.transition(
+        paid.order_id,
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAID,
+        now="2031-03-01T12:00:01.000Z",
+        payment_id="pay_x",
+    )
+    oldest_first = sorted(stale, key=lambda o: o.placed_at)
+
+    assert store.stale_placed(placed_after=after, placed_before=before, limit=200) == oldest_first
+    for limit in (1, 2, 3, 4):  # every cut, including one right before the order at `before`
+        found = store.stale_placed(placed_after=after, placed_before=before, limit=limit)
+        assert found == oldest_first[:limit]
+    assert store.stale_placed(placed_after=after, placed_before=before, limit=0) == []
+    assert store.stale_placed(placed_after=before, placed_before=after, limit=5) == []
+    # Charged in the meantime: the index follows the status, so it drops out.
+    store.transition(
+        oldest_first[0].order_id,
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAYMENT_FAILED,
+        now="2031-03-02T00:05:00.000Z",
+        decline_code="card_declined",
+    )
+    assert (
+        store.stale_placed(placed_after=after, placed_before=before, limit=200)
+        == (oldest_first[1:])
+    )
+
+
+def test_stale_placed_follows_pages_of_the_query(clients: AwsClients, topology: Topology) -> None:
+    """DynamoDB may end a page early (1 MB of items): the store must go on to the next one."""
+
+    class SmallPages:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        def query(self, **arguments: Any) -> Any:
+            self.calls.append(dict(arguments))
+            return clients.dynamodb.query(**{**arguments, "Limit": 1})
+
+    store = DynamoOrderStore(clients, topology.names.tables["orders"])
+    orders = [_placed_at(_order(), f"2031-04-01T0{hour}:00:00.000Z") for hour in (3, 1, 2, 5, 4)]
+    for order in orders:
+        store.create(order)
+    pages = SmallPages()
+    paged = DynamoOrderStore(
+        AwsClients(overrides={"dynamodb": pages}), topology.names.tables["orders"]
+    )
+    found = paged.stale_placed(
+        placed_after="2031-04-01T00:00:00.000Z", placed_before="2031-04-01T05:00:00.000Z", limit=10
+    )
+    assert [o.placed_at[11:13] for o in found] == ["01", "02", "03", "04"]
+    assert len(pages.calls) >= 5 and "ExclusiveStartKey" in pages.calls[-1]
+    assert {c["IndexName"] for c in pages.calls} == {"status-placed_at-index"}
 
 
 def test_the_metadata_index_searches_like_the_core_says(

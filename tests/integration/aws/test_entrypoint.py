@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 from functions.aws import bootstrap, entrypoint
+from functions.aws.adapters.dynamodb import DynamoOrderStore
 from functions.aws.clients import AwsClients
 from functions.aws.topology import Topology, create_topology
 from functions.local import samples
+from shared.envelope import utc_now_iso
+from shared.ids import derived_event_id
 from shared.images.metadata import image_id
+from shared.orders import new_order_id
+from shared.ports import OrderRecord, OrderStatus
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import FakeLambdaContext, Poller
 
@@ -86,6 +93,52 @@ def test_handle_http_is_configured_by_the_environment(
     order_id = json.loads(response["body"])["order_id"]
     (message,) = Poller(clients, topology, "payments", lambda e, c: {}).peek()
     assert json.loads(message["Body"])["detail"]["data"]["order_id"] == order_id
+
+
+def test_handle_schedule_is_configured_by_the_environment(
+    lambda_env: pytest.MonkeyPatch, topology: Topology, clients: AwsClients
+) -> None:
+    for name, value in topology.environment(schedule="order_reconciler", mailer="none").items():
+        lambda_env.setenv(name, value)
+    # Stored ten minutes ago, never announced (the orders API could not publish it).
+    ten_minutes_ago = utc_now_iso(time.time() - 600)
+    lost = OrderRecord(
+        order_id=new_order_id(),
+        status=OrderStatus.PLACED,
+        customer_email="lost@example.com",
+        customer_name=None,
+        amount_minor=450,
+        currency="EUR",
+        items=({"sku": "tea", "name": None, "quantity": 1, "unit_price_minor": 450},),
+        placed_at=ten_minutes_ago,
+        idempotency_key=None,
+        updated_at=ten_minutes_ago,
+    )
+    DynamoOrderStore(clients, topology.names.tables["orders"]).create(lost)
+    scheduled = {"schedule": "order_reconciler", "scheduled_time": "t", "execution_id": "e"}
+
+    report = entrypoint.handle_schedule(scheduled, FakeLambdaContext("order_reconciler"))
+
+    assert report == {"republished": 1, "order_ids": [lost.order_id]}
+    assert entrypoint.schedule_function() is entrypoint.schedule_function()  # composed once
+    queued = [
+        json.loads(m["Body"]) for m in Poller(clients, topology, "payments", lambda e, c: {}).peek()
+    ]
+    (announced,) = [e for e in queued if e["detail"]["data"]["order_id"] == lost.order_id]
+    assert announced["detail"]["id"] == derived_event_id("OrderPlaced", lost.order_id)
+    created = bootstrap.default_clients().created()
+    assert "sesv2" not in created and "secretsmanager" not in created and "sqs" not in created
+
+
+def test_a_failing_schedule_run_raises_for_lambda_to_retry(
+    lambda_env: pytest.MonkeyPatch, topology: Topology
+) -> None:
+    env = topology.environment(schedule="order_reconciler", mailer="none")
+    env["EVENTSUITE_ORDERS_TABLE"] = f"{topology.names.prefix}-no-such-table"
+    for name, value in env.items():
+        lambda_env.setenv(name, value)
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        entrypoint.handle_schedule({}, FakeLambdaContext("order_reconciler"))
 
 
 def test_a_function_without_its_name_fails_loudly(lambda_env: pytest.MonkeyPatch) -> None:

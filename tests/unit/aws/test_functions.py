@@ -9,12 +9,24 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from functions.aws.adapters.secrets import parse_secret_string
-from functions.aws.bootstrap import AwsConfig, HttpFunction, QueueFunction
+from functions.aws.bootstrap import (
+    AwsConfig,
+    HttpFunction,
+    QueueFunction,
+    ScheduleFunction,
+    report_dict,
+    schedule_function,
+)
+from functions.aws.clients import AwsClients
 from functions.aws.errors import is_transient, transient_errors
+from shared.catalog import CatalogError
 from shared.dispatch import Dispatcher
 from shared.envelope import new_event, to_json_bytes
 from shared.errors import TransientError
-from tests.fakes import FakeClock, fake_ports
+from shared.ids import derived_event_id
+from shared.ports import OrderRecord, OrderStatus
+from shared.reconcile import ReconcileReport
+from tests.fakes import FakeClock, FakeOrderStore, fake_ports
 
 
 class Context:
@@ -185,6 +197,10 @@ def test_configuration_from_the_environment() -> None:
     )
     assert config.settings.webhook_secrets == ("a", "b")
     assert config.settings.thumbnails_bucket == "thumbs"
+    assert config.schedule is None
+    assert AwsConfig.from_env({"EVENTSUITE_SCHEDULE": " order_reconciler "}).schedule == (
+        "order_reconciler"
+    )
     with pytest.raises(ValueError, match="EVENTSUITE_MAILER"):
         AwsConfig.from_env({"EVENTSUITE_MAILER": "pigeon"})
 
@@ -215,3 +231,78 @@ def test_secret_strings() -> None:
     assert parse_secret_string('["new", "old"]') == ("new", "old")
     assert parse_secret_string('{"current": "new", "previous": "old"}') == ("new", "old")
     assert parse_secret_string("") == ()
+
+
+# -- scheduled jobs -----------------------------------------------------------------------
+
+
+def _stored_order(placed_at: str) -> OrderRecord:
+    return OrderRecord(
+        order_id="ord_" + "a" * 24,
+        status=OrderStatus.PLACED,
+        customer_email="ann@example.com",
+        customer_name=None,
+        amount_minor=1250,
+        currency="EUR",
+        items=({"sku": "mug", "name": None, "quantity": 1, "unit_price_minor": 1250},),
+        placed_at=placed_at,
+        idempotency_key=None,
+        updated_at=placed_at,
+    )
+
+
+def test_a_schedule_function_returns_its_report_as_a_dict() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    ports = fake_ports(clock=clock)
+    order = _stored_order("2027-01-15T07:50:00.000Z")  # 600 s before the clock
+    ports.orders.create(order)
+    function = ScheduleFunction("order_reconciler", ports)
+
+    report = function({"schedule": "order_reconciler"}, Context(60_000))
+
+    assert report == {"republished": 1, "order_ids": [order.order_id]}
+    assert json.loads(json.dumps(report)) == report  # what Lambda serialises
+    (event,) = ports.publisher.events
+    assert event["id"] == derived_event_id("OrderPlaced", order.order_id)
+    assert function(None, None) == {"republished": 1, "order_ids": [order.order_id]}
+
+
+def test_a_failing_schedule_raises_so_lambda_retries_it() -> None:
+    class DownStore(FakeOrderStore):
+        def stale_placed(self, **_: Any) -> list[OrderRecord]:
+            raise TransientError("DynamoDB Query: ThrottlingException")
+
+    function = ScheduleFunction("order_reconciler", fake_ports(orders=DownStore()))
+    with pytest.raises(TransientError, match="ThrottlingException"):
+        function({}, Context(60_000))
+    bus_down = fake_ports()
+    bus_down.orders.create(_stored_order("2027-01-15T07:50:00.000Z"))
+    bus_down.publisher.fail_next = 1
+    with pytest.raises(TransientError):
+        ScheduleFunction("order_reconciler", bus_down)({}, None)
+
+
+def test_a_schedule_function_needs_a_known_schedule_name() -> None:
+    with pytest.raises(CatalogError, match="unknown schedule 'nope'"):
+        ScheduleFunction("nope", fake_ports())
+    clients = AwsClients(region="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(RuntimeError, match="EVENTSUITE_SCHEDULE"):
+        schedule_function(AwsConfig.from_env({"EVENTSUITE_MAILER": "none"}), clients)
+    bare = schedule_function(
+        AwsConfig.from_env(
+            {"EVENTSUITE_SCHEDULE": "order_reconciler", "EVENTSUITE_MAILER": "none"}
+        ),
+        clients,
+    )
+    with pytest.raises(RuntimeError, match="orders"):  # no EVENTSUITE_ORDERS_TABLE: loud
+        bare({}, None)
+
+
+def test_reports_become_json_ready_dicts() -> None:
+    assert report_dict(ReconcileReport(2, ("a", "b"))) == {
+        "republished": 2,
+        "order_ids": ["a", "b"],
+    }
+    assert report_dict({"n": (1,)}) == {"n": [1]}
+    assert report_dict(None) == {}
+    assert report_dict(3) == {"result": 3}

@@ -56,6 +56,7 @@ def test_importing_the_entry_point_loads_only_the_standard_library() -> None:
 
 
 def test_order_functions_run_without_pillow() -> None:
+    """The orders API, the order consumers and the order reconciler (schedule)."""
     code = (
         BLOCK_PILLOW
         + """
@@ -72,6 +73,8 @@ batch = entrypoint.handle_queue({"Records": [poison]}, None)
 os.environ["EVENTSUITE_CONSUMER"] = "notifier"
 entrypoint.reset()
 entrypoint.queue_function()
+os.environ["EVENTSUITE_SCHEDULE"] = "order_reconciler"
+assert entrypoint.schedule_function().schedule == "order_reconciler"
 print(json.dumps([bad["statusCode"], batch, "PIL" in sys.modules]))
 """
     )

@@ -35,8 +35,15 @@ def test_names_follow_the_naming_rule() -> None:
         "suite-thumbnailer-uploads",
     )
     assert names.consumers["payments"].uploads_rule is None
-    assert set(names.functions) == set(default_catalog().consumers) | set(
-        default_catalog().endpoints
+    catalog = default_catalog()
+    assert set(names.functions) == set(catalog.consumers) | set(catalog.endpoints) | set(
+        catalog.schedules
+    )
+    reconciler = names.schedules["order_reconciler"]
+    assert (reconciler.function, reconciler.schedule, reconciler.dlq) == (
+        "suite-order_reconciler",
+        "suite-order_reconciler",
+        "suite-order_reconciler-dlq",
     )
 
 
