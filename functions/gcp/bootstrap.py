@@ -1,7 +1,8 @@
-"""Composition root for Google Cloud: ports per consumer or endpoint, built once per process.
+"""Composition root for Google Cloud: ports per consumer, endpoint or schedule, built once per
+process.
 
-Nothing is built at import time: :func:`dispatcher` and :func:`endpoint_ports` build on the
-first invocation and cache. SDK clients are lazier still (see :mod:`functions.gcp.clients`).
+Nothing is built at import time: :func:`dispatcher` and :func:`ports_for` build on the first
+invocation and cache. SDK clients are lazier still (see :mod:`functions.gcp.clients`).
 Tests call :func:`install` with their own ports (or :func:`build_ports` with emulator-backed
 clients) and :func:`reset` afterwards.
 
@@ -13,7 +14,10 @@ What each function gets (``EVENTSUITE_*`` variables, see functions/README.md):
 * image consumers (``group: images``): the Firestore metadata index;
 * order consumers and the HTTP endpoints (``group: orders``): the Firestore order store, the
   claim-checking Pub/Sub publisher on ``EVENTSUITE_EVENTS_TOPIC``, the simulated payment
-  gateway and, when ``EVENTSUITE_SMTP_HOST`` is set, the SMTP mailer.
+  gateway and, when ``EVENTSUITE_SMTP_HOST`` is set, the SMTP mailer;
+* catalog schedules (``EVENTSUITE_SCHEDULE``, e.g. the order reconciler, ``group: orders``):
+  the objects, the order store and the publisher only - a scheduled job charges nobody and
+  mails nobody, it announces facts that the consumers then act on.
 """
 
 from __future__ import annotations
@@ -46,25 +50,40 @@ _ports: dict[str, Ports] = {}
 _dispatchers: dict[str, Dispatcher] = {}
 
 
-def _role(consumer: str | None, endpoint: str | None) -> str:
-    if (consumer is None) == (endpoint is None):
-        raise ValueError("give exactly one of consumer or endpoint")
-    return f"consumer:{consumer}" if consumer else f"endpoint:{endpoint}"
+def _role(consumer: str | None, endpoint: str | None, schedule: str | None = None) -> str:
+    given = [
+        f"{kind}:{name}"
+        for kind, name in (("consumer", consumer), ("endpoint", endpoint), ("schedule", schedule))
+        if name is not None
+    ]
+    if len(given) != 1:
+        raise ValueError("give exactly one of consumer, endpoint or schedule")
+    return given[0]
+
+
+def _group(consumer: str | None, endpoint: str | None, schedule: str | None) -> str:
+    catalog = default_catalog()
+    if consumer:
+        return catalog.consumer(consumer).group
+    if endpoint:
+        return catalog.endpoint(endpoint).group
+    return catalog.schedule(str(schedule)).group
 
 
 def build_ports(
     *,
     consumer: str | None = None,
     endpoint: str | None = None,
+    schedule: str | None = None,
     environ: Mapping[str, str] | None = None,
     clients: GcpClients | None = None,
     **overrides: Any,
 ) -> Ports:
-    """The ports of one consumer or endpoint; ``overrides`` replace any port by name."""
+    """The ports of one consumer, endpoint or schedule; ``overrides`` replace any port by name."""
     env = os.environ if environ is None else environ
     catalog = default_catalog()
-    role = _role(consumer, endpoint)
-    group = catalog.consumer(consumer).group if consumer else catalog.endpoint(str(endpoint)).group
+    role = _role(consumer, endpoint, schedule)
+    group = _group(consumer, endpoint, schedule)
     clients = clients or GcpClients.from_env(env)
     settings = settings_from_env(env)
     objects = GcsObjectStore(clients.storage)
@@ -88,7 +107,6 @@ def build_ports(
         ports.index = FirestoreMetadataIndex(clients.firestore)
     else:
         ports.orders = FirestoreOrderStore(clients.firestore)
-        ports.payments = SimulatedPaymentGateway()
         events_topic = env.get("EVENTSUITE_EVENTS_TOPIC")
         if events_topic:
             ports.publisher = ClaimCheckPublisher(
@@ -100,6 +118,8 @@ def build_ports(
                 threshold_bytes=catalog.claim_check_threshold_bytes,
                 prefix=catalog.storage["claims_prefix"],
             )
+    if group != "images" and schedule is None:
+        ports.payments = SimulatedPaymentGateway()
         mailer_kind = env.get("EVENTSUITE_MAILER", "smtp").lower()
         if mailer_kind != "smtp":
             raise RuntimeError(
@@ -114,12 +134,15 @@ def build_ports(
     return ports
 
 
-def ports_for(*, consumer: str | None = None, endpoint: str | None = None) -> Ports:
-    """The cached ports of a consumer or endpoint (built from the environment on first use)."""
-    role = _role(consumer, endpoint)
+def ports_for(
+    *, consumer: str | None = None, endpoint: str | None = None, schedule: str | None = None
+) -> Ports:
+    """The cached ports of a consumer, endpoint or schedule (built from the environment on
+    first use)."""
+    role = _role(consumer, endpoint, schedule)
     with _lock:
         if role not in _ports:
-            _ports[role] = build_ports(consumer=consumer, endpoint=endpoint)
+            _ports[role] = build_ports(consumer=consumer, endpoint=endpoint, schedule=schedule)
         return _ports[role]
 
 
@@ -131,9 +154,16 @@ def dispatcher(consumer: str) -> Dispatcher:
         return _dispatchers[consumer]
 
 
-def install(ports: Ports, *, consumer: str | None = None, endpoint: str | None = None) -> None:
-    """Use ``ports`` for a consumer or endpoint in this process (tests, local serving)."""
-    role = _role(consumer, endpoint)
+def install(
+    ports: Ports,
+    *,
+    consumer: str | None = None,
+    endpoint: str | None = None,
+    schedule: str | None = None,
+) -> None:
+    """Use ``ports`` for a consumer, endpoint or schedule in this process (tests, local
+    serving): e.g. a schedule's ports with a fake clock."""
+    role = _role(consumer, endpoint, schedule)
     with _lock:
         _ports[role] = ports
         if consumer:

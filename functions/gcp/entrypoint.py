@@ -15,6 +15,9 @@ Storage events that are not uploads (deletes, metadata updates, keys outside the
 prefix, e.g. with an Eventarc trigger, which cannot filter by prefix) are acknowledged and
 ignored.
 
+``handle_schedule`` runs a catalog schedule (the order reconciler) for Cloud Scheduler: 200 with
+the job's report as JSON, 500 when it failed (Cloud Scheduler retries).
+
 Failure handling - permanent vs transient, so there is no retry storm:
 
 * permanent (bad envelope, schema violation, unknown version, corrupt image, ...): the
@@ -36,6 +39,8 @@ attempt is taken as 1 and the subscription's ``max_delivery_attempts`` bounds th
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -166,3 +171,41 @@ def handle_http(request: Any, endpoint: str) -> tuple[bytes, int, dict[str, str]
         endpoint, to_http_request(request), bootstrap.ports_for(endpoint=endpoint)
     )
     return response.json_bytes(), response.status, response.all_headers()
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _report_json(report: Any) -> Any:
+    """A job's report as JSON values (a dataclass becomes an object, tuples become lists)."""
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        return dataclasses.asdict(report)
+    return report
+
+
+def handle_schedule(request: Any, schedule: str) -> tuple[bytes, int, dict[str, str]]:
+    """Run the catalog schedule ``schedule`` once for Cloud Scheduler's POST.
+
+    200 with ``{"schedule", "report"}`` when the job ran; 500 with the error when it failed,
+    so Cloud Scheduler retries with its ``retry_config`` backoff (re-running is safe: the
+    reconciler re-publishes with derived event ids, which consumers dedupe); 405 for anything
+    but POST (Cloud Scheduler's ``http_target`` posts).
+    """
+    if request.method != "POST":
+        body = {"schedule": schedule, "error": f"method {request.method} not allowed: POST"}
+        return json.dumps(body).encode(), 405, {**JSON_HEADERS, "Allow": "POST"}
+    from shared.schedules import run_schedule  # the job's modules load on the first run
+
+    try:
+        report = run_schedule(schedule, bootstrap.ports_for(schedule=schedule))
+    except Exception as exc:  # any failure: answer 500 and let Cloud Scheduler retry
+        logger.exception("schedule %s failed", schedule)
+        body = {"schedule": schedule, "error": f"{type(exc).__name__}: {exc}"}
+        return json.dumps(body).encode(), 500, JSON_HEADERS
+    result = _report_json(report)
+    logger.info("schedule %s ran: %s", schedule, result)
+    return (
+        json.dumps({"schedule": schedule, "report": result}, default=str).encode(),
+        200,
+        JSON_HEADERS,
+    )

@@ -8,7 +8,9 @@ Collections (in the database named by ``EVENTSUITE_FIRESTORE_DATABASE``):
   completed claim expires ``ttl_seconds`` after completion, an in-progress one the same time
   after its lease ends, so the claims of attempts that crashed and were never redelivered go
   too;
-* ``orders`` - one document per order, id = order id;
+* ``orders`` - one document per order, id = order id; the reconciler's query (``status`` ==
+  PLACED, a ``placed_at`` range, ordered by ``placed_at``) needs the composite index
+  (``status`` ASC, ``placed_at`` ASC) declared in terraform/modules/gcp-suite/firestore.tf;
 * ``order_keys`` - one document per ``Idempotency-Key``, id = sha256 of the key, pointing at
   its order. Created in the same atomic batch as the order, so a key maps to one order only.
 
@@ -298,6 +300,35 @@ class FirestoreOrderStore:
         """One order or None."""
         snapshot = _call("get order", lambda: self._order(order_id).get(timeout=TIMEOUT_SECONDS))
         return order_from_dict(snapshot.to_dict()) if snapshot.exists else None
+
+    def stale_placed(
+        self, *, placed_after: str, placed_before: str, limit: int
+    ) -> list[OrderRecord]:
+        """Orders still PLACED, placed in ``[placed_after, placed_before)``, oldest first.
+
+        One server-side query: equality on ``status``, a range on ``placed_at``, ordered by
+        ``placed_at`` and limited. Firestore serves it from the composite index
+        (``status`` ASC, ``placed_at`` ASC) that Terraform declares on the orders collection
+        (``google_firestore_index.orders_stale_placed``); without it the query fails with
+        FailedPrecondition (a transient error: the reconciler's run fails and is retried).
+        """
+        if limit <= 0:
+            return []
+        from google.cloud.firestore import FieldFilter
+
+        def run() -> list[OrderRecord]:
+            query = (
+                self._client()
+                .collection(self._orders)
+                .where(filter=FieldFilter("status", "==", OrderStatus.PLACED.value))
+                .where(filter=FieldFilter("placed_at", ">=", placed_after))
+                .where(filter=FieldFilter("placed_at", "<", placed_before))
+                .order_by("placed_at")
+                .limit(limit)
+            )
+            return [order_from_dict(doc.to_dict()) for doc in query.stream(timeout=TIMEOUT_SECONDS)]
+
+        return _call("query stale orders", run)
 
     def transition(
         self,

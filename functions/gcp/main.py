@@ -4,6 +4,10 @@
   ``EVENTSUITE_CONSUMER``; fed by a Pub/Sub push subscription, Eventarc, or direct posts.
 * ``handle_http`` (HTTP signature) - one deployment per catalog endpoint, named by
   ``EVENTSUITE_ENDPOINT`` (``orders_api``, ``payment_webhook``).
+* ``handle_schedule`` (HTTP signature) - one deployment per catalog schedule, named by
+  ``EVENTSUITE_SCHEDULE`` (``order_reconciler``); Cloud Scheduler POSTs to it on the catalog's
+  ``every_minutes`` with an OIDC token. 200 with the job's report as JSON, 500 on failure
+  (Cloud Scheduler retries).
 
 The deployment zip has this file at its root as ``main.py`` (Cloud Functions loads
 ``main.py`` from the source root), next to ``functions/`` and ``shared/``; every import here
@@ -30,6 +34,7 @@ if os.environ.get("K_SERVICE"):  # on Cloud Run / Cloud Functions: JSON lines fo
 
 CONSUMER = os.environ.get("EVENTSUITE_CONSUMER", "")
 ENDPOINT = os.environ.get("EVENTSUITE_ENDPOINT", "")
+SCHEDULE = os.environ.get("EVENTSUITE_SCHEDULE", "")
 
 
 def _role(value: str, variable: str) -> str:
@@ -49,3 +54,9 @@ def handle_event(cloud_event: Any) -> None:
 def handle_http(request: Any) -> tuple[bytes, int, dict[str, str]]:
     """An HTTP request for this endpoint."""
     return entrypoint.handle_http(request, _role(ENDPOINT, "EVENTSUITE_ENDPOINT"))
+
+
+@functions_framework.http
+def handle_schedule(request: Any) -> tuple[bytes, int, dict[str, str]]:
+    """Cloud Scheduler's POST: run this catalog schedule once (500 = Cloud Scheduler retries)."""
+    return entrypoint.handle_schedule(request, _role(SCHEDULE, "EVENTSUITE_SCHEDULE"))

@@ -1,5 +1,6 @@
-# Google Cloud root: the consumers, their events and the HTTP endpoints all come from the one
-# catalog that the Python code reads too (shared/catalog/catalog.json). Nothing is listed twice.
+# Google Cloud root: the consumers, their events, the HTTP endpoints and the schedules all come
+# from the one catalog that the Python code reads too (shared/catalog/catalog.json). Nothing is
+# listed twice.
 
 locals {
   catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
@@ -33,9 +34,22 @@ locals {
     }
   }
 
+  # Jobs on a timer (the order reconciler): a function and a Cloud Scheduler job each.
+  schedules = {
+    for name, s in try(local.catalog.schedules, {}) : name => {
+      group           = s.group
+      every_minutes   = s.every_minutes
+      timeout_seconds = s.timeout_seconds
+      memory_mb       = s.memory_mb
+      emits           = try(s.emits, [])
+      description     = try(s.description, "")
+    }
+  }
+
   groups = toset(concat(
     [for c in values(local.consumers) : c.group],
     [for e in values(local.http_endpoints) : e.group],
+    [for s in values(local.schedules) : s.group],
   ))
 
   # Default zip per catalog group, as built by the packaging step; override with var.package_paths.
@@ -57,6 +71,7 @@ module "gcp_suite" {
   events         = local.events
   consumers      = local.consumers
   http_endpoints = local.http_endpoints
+  schedules      = local.schedules
   storage        = local.catalog.storage
   package_paths  = local.package_paths
 

@@ -57,3 +57,13 @@ output "push_invoker_service_account" {
   description = "Identity of Pub/Sub push requests."
   value       = module.gcp_suite.push_invoker_service_account
 }
+
+output "schedule_function_names" {
+  description = "Catalog schedule -> function name."
+  value       = module.gcp_suite.schedule_function_names
+}
+
+output "schedule_jobs" {
+  description = "Catalog schedule -> Cloud Scheduler job (id, cron in UTC, function URI)."
+  value       = module.gcp_suite.schedule_jobs
+}

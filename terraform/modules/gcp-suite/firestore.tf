@@ -28,3 +28,24 @@ resource "google_firestore_field" "idempotency_ttl" {
   # An expiry-only field needs no single-field index.
   index_config {}
 }
+
+# The order reconciler's query (functions/gcp/firestore_stores.py, FirestoreOrderStore.stale_placed):
+# status == "PLACED" and a placed_at range, ordered by placed_at. An equality on one field with a
+# range on another needs this composite index; Firestore appends __name__ itself.
+resource "google_firestore_index" "orders_stale_placed" {
+  project     = var.project_id
+  database    = google_firestore_database.this.name
+  collection  = "orders"
+  query_scope = "COLLECTION"
+  api_scope   = "ANY_API"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "placed_at"
+    order      = "ASCENDING"
+  }
+}

@@ -1,6 +1,7 @@
-# Everything is derived from the catalog inputs (var.events, var.consumers, var.http_endpoints):
-# adding a consumer to shared/catalog/catalog.json adds its subscription(s), dead-letter topic and
-# subscription, function, service account, IAM and alert policies here.
+# Everything is derived from the catalog inputs (var.events, var.consumers, var.http_endpoints,
+# var.schedules): adding a consumer to shared/catalog/catalog.json adds its subscription(s),
+# dead-letter topic and subscription, function, service account, IAM and alert policies here;
+# adding a schedule adds its function, Cloud Scheduler job, IAM and alert policy (schedules.tf).
 
 data "google_project" "this" {
   project_id = var.project_id
@@ -33,6 +34,7 @@ locals {
   # letters. Catalog names use '_' (orders_api); Cloud Functions/Run names allow only '-'.
   consumer_names        = { for c in keys(var.consumers) : c => "${var.name_prefix}-${replace(c, "_", "-")}" }
   endpoint_names        = { for e in keys(var.http_endpoints) : e => "${var.name_prefix}-${replace(e, "_", "-")}" }
+  schedule_names        = { for s in keys(var.schedules) : s => "${var.name_prefix}-${replace(s, "_", "-")}" }
   dead_letter_topics    = { for c, n in local.consumer_names : c => "${n}-dlq" }
   dead_letter_subs      = { for c, n in local.consumer_names : c => "${n}-dlq-sub" }
   events_topic_name     = "${var.name_prefix}-events"
@@ -41,8 +43,10 @@ locals {
   build_sa_id           = "${var.name_prefix}-build"
   webhook_secret_id     = "${var.name_prefix}-webhook-secret"
   bucket_name_prefix    = "${var.project_id}-${var.name_prefix}"
-  all_function_names    = merge(local.consumer_names, local.endpoint_names)
+  all_function_names    = merge(local.consumer_names, local.endpoint_names, local.schedule_names)
   overlapping_functions = setintersection(toset(keys(var.consumers)), toset(keys(var.http_endpoints)))
+  overlapping_schedules = setintersection(toset(keys(var.schedules)), setunion(keys(var.consumers), keys(var.http_endpoints)))
+  scheduler_sa_id       = "${var.name_prefix}-scheduler"
 
   # Service account ids are limited to 30 characters: long names are cut and made unique with a
   # short hash of the full name.
@@ -55,6 +59,9 @@ locals {
   # ---- routing ---------------------------------------------------------------------------------
   unknown_subscriptions = flatten([
     for c, cfg in var.consumers : [for e in cfg.subscribes : "${c} -> ${e}" if !contains(keys(var.events), e)]
+  ])
+  unknown_schedule_emits = flatten([
+    for s, cfg in var.schedules : [for e in cfg.emits : "${s} -> ${e}" if !contains(keys(var.events), e)]
   ])
 
   # CloudEvents types a consumer receives from the application events topic.
@@ -101,7 +108,11 @@ locals {
   }
 
   # ---- packages --------------------------------------------------------------------------------
-  used_groups    = toset(concat([for c in values(var.consumers) : c.group], [for e in values(var.http_endpoints) : e.group]))
+  used_groups = toset(concat(
+    [for c in values(var.consumers) : c.group],
+    [for e in values(var.http_endpoints) : e.group],
+    [for s in values(var.schedules) : s.group],
+  ))
   missing_groups = setsubtract(local.used_groups, toset(keys(var.package_paths)))
 
   # ---- environment (functions/README.md, "Deployment contract") --------------------------------
@@ -146,9 +157,13 @@ locals {
   # Groups whose functions publish application events to the events topic.
   publishing_groups = ["orders"]
 
+  # Every function of the suite: its own service account and the Firestore, bucket and topic
+  # grants of its group (iam.tf). Schedules get the grants of their group like the others: the
+  # order reconciler reads orders (Firestore) and publishes OrderPlaced (events topic, claims).
   functions = merge(
     { for c, cfg in var.consumers : c => { kind = "consumer", group = cfg.group } },
     { for e, cfg in var.http_endpoints : e => { kind = "http", group = cfg.group } },
+    { for s, cfg in var.schedules : s => { kind = "schedule", group = cfg.group } },
   )
 
   function_bucket_bindings = merge([
@@ -165,6 +180,7 @@ resource "terraform_data" "catalog_contract" {
   input = {
     consumers      = keys(var.consumers)
     http_endpoints = keys(var.http_endpoints)
+    schedules      = keys(var.schedules)
   }
 
   lifecycle {
@@ -179,6 +195,14 @@ resource "terraform_data" "catalog_contract" {
     precondition {
       condition     = length(local.overlapping_functions) == 0
       error_message = "Consumer and HTTP endpoint names must differ: ${join(", ", tolist(local.overlapping_functions))}."
+    }
+    precondition {
+      condition     = length(local.overlapping_schedules) == 0
+      error_message = "Schedule names must differ from consumer and HTTP endpoint names: ${join(", ", tolist(local.overlapping_schedules))}."
+    }
+    precondition {
+      condition     = length(local.unknown_schedule_emits) == 0
+      error_message = "Schedules emit events missing from the catalog: ${join(", ", local.unknown_schedule_emits)}."
     }
     precondition {
       condition     = alltrue([for s in values(local.subscriptions) : length(s.filter) <= 256])
@@ -202,7 +226,7 @@ resource "terraform_data" "catalog_contract" {
 locals {
   # No eventarc.googleapis.com: consumers are reached by Pub/Sub push subscriptions that this
   # module owns (filters, dead letters, retry policy), not by Eventarc triggers.
-  project_services = toset([
+  project_services = toset(concat([
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -215,7 +239,10 @@ locals {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
-  ])
+    ],
+    # Cloud Scheduler runs the catalog schedules (schedules.tf); only needed when there are any.
+    length(var.schedules) > 0 ? ["cloudscheduler.googleapis.com"] : [],
+  ))
 }
 
 resource "google_project_service" "this" {

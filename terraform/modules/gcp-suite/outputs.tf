@@ -64,7 +64,7 @@ output "http_endpoint_uris" {
 }
 
 output "function_names" {
-  description = "Catalog name (consumer or endpoint) -> Cloud Functions gen2 function name."
+  description = "Catalog name (consumer, endpoint or schedule) -> Cloud Functions gen2 function name."
   value       = local.all_function_names
 }
 
@@ -96,4 +96,30 @@ output "alert_policies" {
       dead_letters = google_monitoring_alert_policy.dead_letters[c].id
     }
   }
+}
+
+output "schedule_function_names" {
+  description = "Catalog schedule -> Cloud Functions gen2 function name (entry point handle_schedule)."
+  value       = { for s in keys(var.schedules) : s => google_cloudfunctions2_function.schedule[s].name }
+}
+
+output "schedule_jobs" {
+  description = "Catalog schedule -> Cloud Scheduler job: id, cron (UTC) and the function URI it posts to."
+  value = {
+    for s in keys(var.schedules) : s => {
+      id       = google_cloud_scheduler_job.schedule[s].id
+      schedule = google_cloud_scheduler_job.schedule[s].schedule
+      uri      = google_cloudfunctions2_function.schedule[s].service_config[0].uri
+    }
+  }
+}
+
+output "scheduler_service_account" {
+  description = "Service account whose OIDC token Cloud Scheduler attaches to every schedule run (null without schedules)."
+  value       = one(google_service_account.scheduler[*].email)
+}
+
+output "schedule_alert_policies" {
+  description = "Catalog schedule -> id of its alert policy (failed or missing runs)."
+  value       = { for s in keys(var.schedules) : s => google_monitoring_alert_policy.schedule_failures[s].id }
 }

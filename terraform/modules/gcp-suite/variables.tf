@@ -128,6 +128,46 @@ variable "http_endpoints" {
   }
 }
 
+variable "schedules" {
+  description = "Catalog schedules: name -> group (code package), period and settings. Per entry: a gen2 HTTP function (entry point `schedule_entry_point`, `EVENTSUITE_SCHEDULE`) with its own service account and the grants of its group, a Cloud Scheduler job that POSTs to it every `every_minutes` with an OIDC token of `<prefix>-scheduler`, and an alert policy on its failed or missing runs."
+  type = map(object({
+    group           = string
+    every_minutes   = number
+    timeout_seconds = number
+    memory_mb       = number
+    emits           = optional(list(string), [])
+    description     = optional(string, "")
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, s in var.schedules : can(regex("^[a-z][a-z0-9_]{1,30}$", name)) && can(regex("^[a-z][a-z0-9_]{0,30}$", s.group))])
+    error_message = "Schedule names and groups must be lowercase identifiers (letters, digits, '_'; starting with a letter; schedule names 2-31 characters)."
+  }
+
+  validation {
+    # A cron step must divide its field's range to keep runs evenly spaced by the step:
+    # */N on the minutes below an hour, 0 */H on the hours, 0 0 once a day.
+    condition = alltrue([
+      for s in values(var.schedules) : s.every_minutes == floor(s.every_minutes) && (
+        (s.every_minutes >= 1 && s.every_minutes < 60 && 60 % s.every_minutes == 0) ||
+        (s.every_minutes >= 60 && s.every_minutes <= 1440 && 1440 % s.every_minutes == 0 && s.every_minutes % 60 == 0)
+      )
+    ])
+    error_message = "every_minutes must divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or be whole hours dividing a day (60, 120, 180, 240, 360, 480, 720, 1440), so that the cron schedule runs evenly."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.schedules) : s.timeout_seconds >= 1 && s.timeout_seconds <= 1770 && s.timeout_seconds == floor(s.timeout_seconds)])
+    error_message = "Schedule timeout_seconds must be an integer in 1..1770 (Cloud Scheduler waits at most 1800 s for an HTTP target; the job's deadline is the timeout plus 30 s)."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.schedules) : s.memory_mb >= 128 && s.memory_mb <= 32768 && s.memory_mb == floor(s.memory_mb)])
+    error_message = "Schedule memory_mb must be an integer number of MiB between 128 and 32768."
+  }
+}
+
 variable "storage" {
   description = "Catalog storage prefixes. uploads_prefix filters the bucket notification; the other two are passed through for the code."
   type = object({
@@ -183,6 +223,40 @@ variable "http_entry_point" {
   description = "Entry point of the HTTP endpoints (a functions-framework @http function)."
   type        = string
   default     = "handle_http"
+}
+
+variable "schedule_entry_point" {
+  description = "Entry point of the schedule functions (a functions-framework @http function that runs the catalog schedule named by EVENTSUITE_SCHEDULE)."
+  type        = string
+  default     = "handle_schedule"
+}
+
+variable "schedule_ingress_settings" {
+  description = "Ingress of the schedule functions. ALLOW_INTERNAL_ONLY works because Cloud Scheduler in the same project counts as internal traffic."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.schedule_ingress_settings)
+    error_message = "schedule_ingress_settings must be ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
+}
+
+variable "schedule_retry_count" {
+  description = "Cloud Scheduler retries of a failed run (the function answered non-2xx or timed out), with 10 s..80 s backoff, before waiting for the next tick. Re-running a schedule is safe: the order reconciler re-publishes with derived event ids."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.schedule_retry_count >= 0 && var.schedule_retry_count <= 5 && var.schedule_retry_count == floor(var.schedule_retry_count)
+    error_message = "schedule_retry_count must be an integer between 0 and 5 (Cloud Scheduler's limit)."
+  }
+}
+
+variable "schedules_paused" {
+  description = "Create the Cloud Scheduler jobs paused (e.g. in a copy of the stack that must not act on shared data)."
+  type        = bool
+  default     = false
 }
 
 variable "max_instance_count" {

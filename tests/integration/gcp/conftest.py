@@ -27,7 +27,12 @@ def load_event(name: str) -> Any:
 
 
 def make_app(
-    target: str, *, consumer: str | None = None, endpoint: str | None = None, source: Path = MAIN
+    target: str,
+    *,
+    consumer: str | None = None,
+    endpoint: str | None = None,
+    schedule: str | None = None,
+    source: Path = MAIN,
 ) -> Any:
     """A functions-framework test client for ``target`` in ``source``, as deployed.
 
@@ -43,7 +48,11 @@ def make_app(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FUNCTION_TARGET", target)
         patch.setenv("FUNCTION_SIGNATURE_TYPE", signature)
-        for name, value in (("EVENTSUITE_CONSUMER", consumer), ("EVENTSUITE_ENDPOINT", endpoint)):
+        for name, value in (
+            ("EVENTSUITE_CONSUMER", consumer),
+            ("EVENTSUITE_ENDPOINT", endpoint),
+            ("EVENTSUITE_SCHEDULE", schedule),
+        ):
             if value is None:
                 patch.delenv(name, raising=False)
             else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from functions.gcp.firestore_stores import (
     document_id,
 )
 from shared.dispatch import Dispatcher, Outcome
-from shared.envelope import new_event
+from shared.envelope import new_event, utc_now_iso
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 from tests.fakes import fake_ports
 from tests.integration.gcp.conftest import emulator_host
@@ -294,3 +295,74 @@ def test_metadata_index_put_get_and_search(clients: GcpClients) -> None:
     assert ids(IndexQuery(min_width=4032)) == ["a1", "b2", "d4"]
     assert ids(IndexQuery(min_width=1000, camera="iphone")) == ["d4"]
     assert ids(IndexQuery(captured_from="2024-01-01T00:00:00", min_width=7000)) == ["b2"]
+
+
+def _placed(order_id: str, placed_at: str, status: OrderStatus = OrderStatus.PLACED) -> OrderRecord:
+    return replace(_order(order_id, None), status=status, placed_at=placed_at, updated_at=placed_at)
+
+
+def test_stale_placed_is_a_range_of_placed_orders_oldest_first(clients: GcpClients) -> None:
+    """The reconciler's query: status == PLACED, placed_at in [after, before), ordered, limited
+    (in production served by the composite index declared in the gcp-suite module)."""
+    store = FirestoreOrderStore(clients.firestore, orders=f"orders-{uuid.uuid4().hex[:8]}")
+    after, before = "2026-03-01T10:00:00.000Z", "2026-03-01T11:55:00.000Z"
+    orders = {
+        "ord_too_old": _placed("ord_too_old", "2026-03-01T09:59:59.999Z"),
+        "ord_at_start": _placed("ord_at_start", after),  # the lower bound is inclusive
+        "ord_middle": _placed("ord_middle", "2026-03-01T11:00:00.000Z"),
+        "ord_paid": _placed("ord_paid", "2026-03-01T10:30:00.000Z", OrderStatus.PAID),
+        "ord_failed": _placed("ord_failed", "2026-03-01T10:40:00.000Z", OrderStatus.PAYMENT_FAILED),
+        "ord_late": _placed("ord_late", "2026-03-01T11:54:59.999Z"),
+        "ord_at_end": _placed("ord_at_end", before),  # the upper bound is exclusive
+        "ord_fresh": _placed("ord_fresh", "2026-03-01T11:59:00.000Z"),
+    }
+    for order in reversed(
+        orders.values()
+    ):  # stored newest first: the order must come from the query
+        store.create(order)
+
+    def stale(limit: int = 50) -> list[str]:
+        found = store.stale_placed(placed_after=after, placed_before=before, limit=limit)
+        return [o.order_id for o in found]
+
+    assert stale() == ["ord_at_start", "ord_middle", "ord_late"]
+    assert store.stale_placed(placed_after=after, placed_before=before, limit=1) == [
+        orders["ord_at_start"]
+    ]  # whole records, read back intact
+    assert stale(limit=0) == []
+    # once charged, an order is no longer stale
+    store.transition(
+        "ord_middle",
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAID,
+        now="2026-03-01T12:00:00.000Z",
+        payment_id="pay_1",
+    )
+    assert stale() == ["ord_at_start", "ord_late"]
+    assert (
+        store.stale_placed(
+            placed_after="2026-03-02T00:00:00.000Z",
+            placed_before="2026-03-03T00:00:00.000Z",
+            limit=5,
+        )
+        == []
+    )
+
+
+def test_reconciler_republishes_an_unannounced_firestore_order(clients: GcpClients) -> None:
+    from shared.ids import derived_event_id
+    from shared.reconcile import republish_stale_orders
+
+    store = FirestoreOrderStore(clients.firestore, orders=f"orders-{uuid.uuid4().hex[:8]}")
+    ports = fake_ports(orders=store)
+    placed_at = utc_now_iso(ports.clock.now())
+    store.create(_placed("ord_unannounced01", placed_at))
+
+    assert republish_stale_orders(ports).republished == 0  # within the grace period
+    ports.clock.advance(301)
+    report = republish_stale_orders(ports)
+
+    assert report.order_ids == ("ord_unannounced01",)
+    [event] = ports.publisher.events
+    assert event["id"] == derived_event_id("OrderPlaced", "ord_unannounced01")
+    assert event.get_data()["order_id"] == "ord_unannounced01"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ from functions.gcp.translate import STRUCTURED_CONTENT_TYPE, encode_binary, stor
 from shared.catalog import default_catalog
 from shared.images.metadata import image_id
 from shared.ports import OrderStatus, Ports
-from tests.fakes import FakeIdempotencyStore, FakeMetadataIndex, FakeOrderStore
+from tests.fakes import FakeClock, FakeIdempotencyStore, FakeMetadataIndex, FakeOrderStore
 from tests.integration.gcp.conftest import PROJECT, SmtpSink, make_app, sample_jpeg
 from tests.integration.gcp.fake_pubsub import (
     FakePubSub,
@@ -115,6 +116,15 @@ class Deployment:
         bootstrap.install(ports, endpoint=name)
         self.ports[name] = ports
         return make_app("handle_http", endpoint=name)
+
+    def schedule(self, name: str, clock: FakeClock) -> Any:
+        """Deploy a catalog schedule's function (what Cloud Scheduler posts to), on ``clock``."""
+        ports = bootstrap.build_ports(
+            schedule=name, environ=self.env, clients=self.clients, orders=self.orders, clock=clock
+        )
+        bootstrap.install(ports, schedule=name)
+        self.ports[name] = ports
+        return make_app("handle_schedule", schedule=name)
 
     def order_consumers(self) -> None:
         for name in ("payments", "notifier"):
@@ -274,6 +284,119 @@ def test_unknown_event_version_is_dead_lettered_once_per_consumer_without_retrie
         assert "OrderPlaced version 3 is unknown" in dead["attributes"]["reason"]
         assert dead["attributes"]["attempts"] == "1"
         assert json.loads(suite.pubsub.data(dead))["data"]["shiny"] is True
+
+
+# -- the order reconciler, as Cloud Scheduler runs it -------------------------------------------
+
+
+def place_unannounced_order(suite: Deployment, email: str) -> str:
+    """POST an order whose OrderPlaced publish fails: stored, answered 503, never announced."""
+    api = suite.endpoint("orders_api")
+    suite.pubsub.fail_next = 1
+    response = api.post(
+        "/orders",
+        json={"customer": {"email": email}, "currency": "EUR", "items": ORDER_ITEMS},
+        headers={"Idempotency-Key": "unannounced-" + email.replace("@", ".")},
+    )
+    assert response.status_code == 503
+    [order] = [o for o in suite.orders.orders.values() if o.customer_email == email]
+    assert suite.pubsub.messages(EVENTS_TOPIC) == []
+    return order.order_id
+
+
+def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it(
+    storage_client: Any, buckets: dict[str, str], smtp_server: tuple[int, SmtpSink]
+) -> None:
+    from shared.ids import derived_event_id
+    from shared.reconcile import GRACE_SECONDS
+
+    port, sink = smtp_server
+    suite = Deployment(storage_client, buckets, smtp_port=port)
+    suite.order_consumers()
+    order_id = place_unannounced_order(suite, "dee.sched@example.com")
+    clock = FakeClock(time.time())
+    reconciler = suite.schedule("order_reconciler", clock)
+
+    early = reconciler.post("/")  # Cloud Scheduler's POST, within the grace period
+    assert early.status_code == 200
+    assert early.get_json() == {
+        "schedule": "order_reconciler",
+        "report": {"republished": 0, "order_ids": []},
+    }
+    assert suite.pubsub.messages(EVENTS_TOPIC) == []
+
+    clock.advance(GRACE_SECONDS + 1)
+    answer = reconciler.post("/")
+
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.get_json()["report"] == {"republished": 1, "order_ids": [order_id]}
+    [message] = suite.pubsub.messages(EVENTS_TOPIC)
+    assert message["attributes"]["ce-type"] == "io.eventsuite.OrderPlaced"
+    assert message["attributes"]["ce-id"] == derived_event_id("OrderPlaced", order_id)
+    assert message["attributes"]["ce-source"].endswith("/order-reconciler")
+    assert message["orderingKey"] == order_id
+    pushes = suite.pubsub.deliver_all()
+    assert {p.status for p in pushes} == {200}
+    assert suite.orders.get(order_id).status is OrderStatus.PAID  # the payments function charged it
+    assert len(mails_to(sink, "dee.sched@example.com")) == 2  # confirmation, then payment
+    assert suite.dead_letters("payments") == suite.dead_letters("notifier") == []
+
+    clock.advance(300)  # the next tick: nothing is PLACED any more
+    assert reconciler.post("/").get_json()["report"] == {"republished": 0, "order_ids": []}
+    assert len(suite.pubsub.messages(EVENTS_TOPIC)) == 2  # OrderPlaced, PaymentReceived
+
+
+def test_a_failed_scheduled_run_answers_500_so_cloud_scheduler_retries(
+    storage_client: Any, buckets: dict[str, str]
+) -> None:
+    suite = Deployment(storage_client, buckets)
+    order_id = place_unannounced_order(suite, "eve.sched@example.com")
+    clock = FakeClock(time.time() + 301)
+    reconciler = suite.schedule("order_reconciler", clock)
+
+    suite.pubsub.fail_next = 1  # Pub/Sub is down for this run
+    failed = reconciler.post("/")
+    retried = reconciler.post("/")  # Cloud Scheduler's retry
+    not_post = reconciler.get("/")
+
+    assert failed.status_code == 500
+    assert failed.get_json()["schedule"] == "order_reconciler"
+    assert "publishing to" in failed.get_json()["error"]
+    assert retried.status_code == 200
+    assert retried.get_json()["report"]["order_ids"] == [order_id]
+    assert not_post.status_code == 405
+    assert not_post.headers["Allow"] == "POST"
+    assert len(suite.pubsub.messages(EVENTS_TOPIC)) == 1
+
+
+def test_schedule_ports_hold_what_the_job_needs_and_nothing_that_charges_or_mails(
+    storage_client: Any, buckets: dict[str, str]
+) -> None:
+    suite = Deployment(storage_client, buckets, smtp_port=free_port())
+    ports = bootstrap.build_ports(
+        schedule="order_reconciler", environ=suite.env, clients=suite.clients
+    )
+
+    assert ports.orders is not None and ports.publisher is not None
+    assert (ports.payments, ports.mailer, ports.idempotency, ports.dead_letters) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    with pytest.raises(ValueError, match="exactly one of consumer, endpoint or schedule"):
+        bootstrap.build_ports(schedule="order_reconciler", endpoint="orders_api")
+
+
+def test_a_schedule_function_without_its_role_fails_loudly() -> None:
+    unnamed = make_app("handle_schedule")
+    unknown = make_app("handle_schedule", schedule="no_such_schedule")
+
+    assert unnamed.post("/").status_code == 500
+    answer = unknown.post("/")
+    assert answer.status_code == 500
+    assert "unknown schedule 'no_such_schedule'" in answer.get_json()["error"]
 
 
 def storage_resource(storage_client: Any, bucket: str, key: str) -> dict[str, Any]:

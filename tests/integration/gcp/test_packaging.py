@@ -190,9 +190,12 @@ from shared.dispatch import resolve_handler
 kind, name = sys.argv[1], sys.argv[2]
 if kind == "consumer":
     bootstrap.dispatcher(name)  # ports and handler, as on the first delivery
-else:
+elif kind == "endpoint":
     bootstrap.ports_for(endpoint=name)
     resolve_handler(default_catalog().endpoint(name).handler)
+else:
+    bootstrap.ports_for(schedule=name)
+    resolve_handler(default_catalog().schedule(name).handler)
 print(json.dumps({
     "pil": any(m == "PIL" or m.startswith("PIL.") for m in sys.modules),
     "pubsub": any(m.startswith("google.cloud.pubsub") for m in sys.modules),
@@ -209,6 +212,7 @@ print(json.dumps({
         ("consumer", "notifier", False),
         ("endpoint", "orders_api", False),
         ("endpoint", "payment_webhook", False),
+        ("schedule", "order_reconciler", False),
     ],
 )
 def test_functions_import_only_what_their_group_needs(kind: str, name: str, pil: bool) -> None:
