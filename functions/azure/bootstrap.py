@@ -6,7 +6,8 @@ shared by all of them while each consumer or endpoint gets the ports its catalog
 * ``images`` consumers: Blob object store, Table metadata index, idempotency, poison queues;
 * ``orders`` consumers: Table orders, Event Grid publisher (claim-checked), simulated payment
   gateway, SMTP mailer, idempotency, poison queues;
-* HTTP endpoints: orders, publisher and the object store for claim checks.
+* HTTP endpoints: orders, publisher and the object store for claim checks;
+* timer-triggered catalog schedules: the ports of their catalog group, like a consumer of it.
 
 Every adapter is built on first use (:class:`LazyPort`), so a function never builds, nor
 imports the SDK of, a port it does not touch. Nothing here runs at import time. Tests call
@@ -107,6 +108,7 @@ class AzureRuntime:
             lambda name: LazyPort(name, self._factories()[name])
         )
         self._ports: OnceCache[str, Ports] = OnceCache(self._new_endpoint_ports)
+        self._schedule_ports: OnceCache[str, Ports] = OnceCache(self._new_schedule_ports)
         self._dispatchers: OnceCache[str, Dispatcher] = OnceCache(self._new_dispatcher)
 
     # -- public ------------------------------------------------------------------------------
@@ -119,6 +121,10 @@ class AzureRuntime:
         """The cached ports of a catalog HTTP endpoint."""
         return self._ports.get(endpoint)
 
+    def schedule_ports(self, schedule: str) -> Ports:
+        """The cached ports of a catalog schedule (its group's, as for a consumer)."""
+        return self._schedule_ports.get(schedule)
+
     # -- construction ------------------------------------------------------------------------
 
     def _new_dispatcher(self, consumer: str) -> Dispatcher:
@@ -129,6 +135,10 @@ class AzureRuntime:
     def _new_endpoint_ports(self, endpoint: str) -> Ports:
         self.catalog.endpoint(endpoint)  # fail clearly on an unknown name
         return self._build_ports(ENDPOINT_PORTS)
+
+    def _new_schedule_ports(self, schedule: str) -> Ports:
+        spec = self.catalog.schedule(schedule)  # fails clearly on an unknown name
+        return self._build_ports(GROUP_PORTS.get(spec.group, ALL_PORTS))
 
     def _build_ports(self, names: frozenset[str]) -> Ports:
         values = {name: self._port(name) for name in sorted(names)}

@@ -14,11 +14,17 @@ consumer with a smaller limit is still cut off at its own: the dispatcher dead-l
 
 HTTP endpoints: the request becomes a ``shared.http.HttpRequest``; the catalog endpoint's
 handler answers; an unexpected failure is a 500 without internals (logged with the trace).
+
+Timer-triggered schedules: the catalog schedule runs with its cached ports and its report is
+logged. A failure propagates: the invocation is recorded as failed (the alert on failed runs
+counts it) and the timer, which never retries an invocation, runs the job again at its next
+tick; the jobs are idempotent (the reconciler re-publishes with derived event ids).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
@@ -27,6 +33,7 @@ from functions.azure import bootstrap
 from functions.azure.events import decode_queue_message
 from shared.dispatch import DeliveryResult
 from shared.http import HttpRequest, HttpResponse, handle_endpoint
+from shared.schedules import run_schedule
 
 logger = logging.getLogger("eventsuite.azure")
 
@@ -82,3 +89,15 @@ def handle_http(endpoint: str, request: func.HttpRequest) -> func.HttpResponse:
         logger.exception("endpoint %s failed", endpoint)
         response = HttpResponse(500, {"error": "internal error"})
     return to_azure_response(response)
+
+
+def handle_timer(schedule: str, timer: func.TimerRequest) -> Any:
+    """Run the catalog schedule ``schedule`` once; returns its report, raises what it raises."""
+    if timer.past_due:
+        # The host was down or busy at the scheduled time; this run catches up (one run, not one
+        # per missed tick: the job looks at the store's state, not at the time it was due).
+        logger.warning("schedule %s: running late (past due)", schedule)
+    ports = bootstrap.runtime().schedule_ports(schedule)
+    report = run_schedule(schedule, ports)
+    logger.info("schedule %s: %s", schedule, report)
+    return report

@@ -4,7 +4,13 @@
   through the ``AzureWebJobsStorage`` connection (identity-based in Azure);
 * one HTTP function per catalog endpoint, named after it, on the catalog path (``/orders``,
   ``/webhooks/payments``; host.json sets ``routePrefix`` to "" so the URL path is the catalog
-  path, as on the other clouds) and the catalog method.
+  path, as on the other clouds) and the catalog method;
+* one timer-triggered function per catalog schedule, named after it, firing every
+  ``every_minutes`` (NCRONTAB from ``names.timer_schedule``). ``run_on_startup`` is off (every
+  instance the app scales out to would otherwise run the job as it starts) and ``use_monitor``
+  on (the host keeps the schedule's last run in host storage, so a tick missed while the app
+  was down or being redeployed runs once, as past due). A timer function is a singleton: one
+  instance of the app runs it, whatever the scale-out.
 
 Auth levels: ``payment_webhook`` is ANONYMOUS because the provider authenticates every call
 with its HMAC signature (verified in ``shared.webhooks``; a forged call gets 401) and a
@@ -21,13 +27,14 @@ the catalog; the adapters and SDK clients are built on the first invocation. No
 import azure.functions as func
 
 from functions.azure import entrypoint
-from functions.azure.names import STORAGE_CONNECTION, queue_name, route
-from shared.catalog import ConsumerSpec, EndpointSpec, default_catalog
+from functions.azure.names import STORAGE_CONNECTION, queue_name, route, timer_schedule
+from shared.catalog import ConsumerSpec, EndpointSpec, ScheduleSpec, default_catalog
 
 # Endpoints whose callers authenticate in the payload (signature), not with a function key.
 ANONYMOUS_ENDPOINTS = frozenset({"payment_webhook"})
 QUEUE_ARGUMENT = "msg"
 HTTP_ARGUMENT = "req"
+TIMER_ARGUMENT = "timer"
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -68,13 +75,33 @@ def _register_endpoint(spec: EndpointSpec) -> None:
     app.function_name(name=endpoint)(trigger(serve))
 
 
+def _register_schedule(spec: ScheduleSpec) -> None:
+    schedule = spec.name
+
+    def run(timer: func.TimerRequest) -> None:
+        entrypoint.handle_timer(schedule, timer)
+
+    run.__name__ = run.__qualname__ = f"run_{schedule.replace('-', '_')}"
+    run.__doc__ = f"Timer-triggered schedule {schedule!r}: {spec.description}"
+    try:
+        expression = timer_schedule(spec.every_minutes)
+    except ValueError as exc:
+        raise ValueError(f"schedule {schedule!r}: {exc}") from exc
+    trigger = app.timer_trigger(
+        schedule=expression, arg_name=TIMER_ARGUMENT, run_on_startup=False, use_monitor=True
+    )
+    app.function_name(name=schedule)(trigger(run))
+
+
 def register_catalog() -> None:
-    """Register every catalog consumer and endpoint on ``app`` (done once, at import)."""
+    """Register every catalog consumer, endpoint and schedule on ``app`` (once, at import)."""
     catalog = default_catalog()
     for consumer in catalog.consumers.values():
         _register_consumer(consumer)
     for endpoint in catalog.endpoints.values():
         _register_endpoint(endpoint)
+    for schedule in catalog.schedules.values():
+        _register_schedule(schedule)
 
 
 register_catalog()

@@ -11,7 +11,7 @@ host.json holds one value per app for settings the catalog gives per consumer:
   Consumption scales each queue function on its own instances, all of one memory size, so the
   smallest value keeps the memory-heavy consumer (the thumbnailer, Pillow) within it; the
   light consumers scale out instead.
-* ``functionTimeout`` = the longest consumer or endpoint ``timeout_seconds``.
+* ``functionTimeout`` = the longest consumer, endpoint or schedule ``timeout_seconds``.
 
 Python ``logging`` records reach Application Insights under ``Function.<name>.User``, governed
 by the ``Function`` level; requests and exceptions are excluded from sampling (alerts count them).
@@ -49,9 +49,11 @@ def render(catalog: Catalog | None = None) -> dict[str, Any]:
     catalog = catalog or default_catalog()
     consumers = list(catalog.consumers.values())
     batch_size = min(c.batch_size for c in consumers)
-    timeouts = [c.timeout_seconds for c in consumers] + [
-        e.timeout_seconds for e in catalog.endpoints.values()
-    ]
+    timeouts = (
+        [c.timeout_seconds for c in consumers]
+        + [e.timeout_seconds for e in catalog.endpoints.values()]
+        + [s.timeout_seconds for s in catalog.schedules.values()]
+    )
     return {
         "version": "2.0",
         "functionTimeout": _timespan(max(timeouts)),

@@ -41,6 +41,29 @@ def is_valid_function_name(name: str) -> bool:
     return bool(_FUNCTION_NAME.match(name))
 
 
+def timer_schedule(every_minutes: int) -> str:
+    """The NCRONTAB expression (``{second} {minute} {hour} {day} {month} {day-of-week}``) of a
+    timer that fires every ``every_minutes`` minutes, on the same marks every hour (or day).
+
+    ``*/N`` restarts at every hour (or day) boundary, so only a divisor of 60 minutes, or a
+    whole number of hours dividing 24, gives an even interval; anything else (7, 90) would
+    silently leave a shorter gap at each boundary and is refused. Flex Consumption takes only
+    NCRONTAB (a TimeSpan schedule needs an App Service plan).
+    """
+    if 1 <= every_minutes < 60 and 60 % every_minutes == 0:
+        return f"0 */{every_minutes} * * * *"
+    hours, rest = divmod(every_minutes, 60)
+    if rest == 0 and hours == 24:
+        return "0 0 0 * * *"
+    if rest == 0 and 1 <= hours < 24 and 24 % hours == 0:
+        return f"0 0 */{hours} * * *"
+    raise ValueError(
+        f"every {every_minutes} minutes cannot be an even NCRONTAB schedule: use a divisor of 60 "
+        "minutes (1-30) or a whole number of hours dividing 24 (60, 120, 180, 240, 360, 480, "
+        "720, 1440 minutes)"
+    )
+
+
 def route(path: str) -> str:
     """The HTTP trigger route for a catalog path (``/orders`` -> ``orders``)."""
     return path.strip("/")

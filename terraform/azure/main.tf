@@ -1,7 +1,8 @@
-# Azure root: reads the one event catalog and hands consumers, events, http endpoints and
-# storage settings to the azure-suite module, which creates everything per consumer with
-# for_each. Adding a consumer to shared/catalog/catalog.json adds its queue, subscriptions,
-# roles and alerts here without touching Terraform.
+# Azure root: reads the one event catalog and hands consumers, events, http endpoints,
+# schedules and storage settings to the azure-suite module, which creates everything per
+# consumer (and an alert per schedule) with for_each. Adding a consumer to
+# shared/catalog/catalog.json adds its queue, subscriptions, roles and alerts here without
+# touching Terraform; adding a schedule adds its failed-run alert (the code adds its timer).
 
 locals {
   catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
@@ -32,6 +33,17 @@ locals {
     }
   }
 
+  schedules = {
+    for name, s in try(local.catalog.schedules, {}) : name => {
+      every_minutes   = s.every_minutes
+      group           = s.group
+      emits           = try(s.emits, [])
+      timeout_seconds = try(s.timeout_seconds, 60)
+      memory_mb       = try(s.memory_mb, 256)
+      description     = try(s.description, "")
+    }
+  }
+
   # Missing, null or "" all mean "the whole uploads container".
   uploads_prefix = try(coalesce(local.catalog.storage.uploads_prefix, ""), "")
   # The code's host.json decides the HTTP route prefix; read it so the output URLs agree.
@@ -52,6 +64,7 @@ module "suite" {
   consumers         = local.consumers
   http_route_prefix = local.http_route_prefix
   http_endpoints    = local.http_endpoints
+  schedules         = local.schedules
   uploads_prefix    = local.uploads_prefix
 
   shared_access_key_enabled = var.shared_access_key_enabled

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -250,6 +251,8 @@ class TableIdempotencyStore:
 
 ORDER_ROW = "order"
 IDEMPOTENCY_PARTITION_PREFIX = "idempotency-key:"
+# Entities per page of a query (the service returns at most 1000; it may return fewer).
+QUERY_PAGE_SIZE = 1000
 
 
 def _order_entity(order: OrderRecord) -> JsonDict:
@@ -291,8 +294,9 @@ class TableOrderStore:
     conditional on the ETag of the order read, so concurrent consumers cannot both win.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, *, page_size: int = QUERY_PAGE_SIZE) -> None:
         self._table = table
+        self._page_size = page_size
 
     def create(self, order: OrderRecord) -> tuple[OrderRecord, bool]:
         """Insert the order unless its idempotency key (or id) already made one."""
@@ -325,6 +329,40 @@ class TableOrderStore:
         except ResourceNotFoundError:
             return None
         return _order_record(entity)
+
+    def stale_placed(
+        self, *, placed_after: str, placed_before: str, limit: int
+    ) -> list[OrderRecord]:
+        """Orders still PLACED, placed in ``[placed_after, placed_before)``, oldest first.
+
+        One OData query over the order entities (``status`` and ``placed_at`` are columns;
+        ISO-8601 UTC strings compare in time order), read page by page through the
+        continuation tokens. The service returns entities in key order (one partition per
+        order id), not by time, so every match is read and the oldest ``limit`` are kept in a
+        heap of that size. Table Storage has no secondary index: the service scans the whole
+        table for this filter, which is fine for a job that runs every few minutes over a
+        moderate table; a very large one would want a time-keyed index entity instead.
+        """
+        if limit <= 0:
+            return []
+        query = (
+            "RowKey eq @row and status eq @status "
+            "and placed_at ge @placed_after and placed_at lt @placed_before"
+        )
+        parameters = {
+            "row": ORDER_ROW,
+            "status": OrderStatus.PLACED.value,
+            "placed_after": placed_after,
+            "placed_before": placed_before,
+        }
+        with transient_azure_errors("listing stale orders"):
+            entities = self._table.query_entities(
+                query, parameters=parameters, results_per_page=self._page_size
+            )
+            oldest = heapq.nsmallest(
+                limit, entities, key=lambda e: (str(e["placed_at"]), str(e["order_id"]))
+            )
+        return [_order_record(entity) for entity in oldest]
 
     def transition(
         self,

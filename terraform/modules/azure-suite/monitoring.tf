@@ -272,3 +272,46 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "backlog" {
 
   depends_on = [azurerm_monitor_diagnostic_setting.queues]
 }
+
+# Per catalog schedule: a run of its timer function failed (an exception or the function
+# timeout). The host records each invocation as a request named after the function, and
+# host.json keeps requests out of sampling, so every failed run is counted. The timer does not
+# retry a failed run: the next tick runs the job again, so a run failing at every tick keeps
+# this alert firing.
+resource "azurerm_monitor_scheduled_query_rules_alert_v2" "schedule_failed" {
+  for_each = var.schedules
+
+  name                 = "${var.name_prefix}-${each.key}-failed"
+  resource_group_name  = local.resource_group_name
+  location             = var.location
+  scopes               = [azurerm_application_insights.this.id]
+  description          = "A run of the timer function ${each.key} (every ${each.value.every_minutes} min) failed."
+  severity             = 2
+  evaluation_frequency = "PT5M"
+  window_duration      = "PT15M"
+
+  criteria {
+    query                   = <<-KQL
+      requests
+      | where name == "${each.key}" and success == false
+    KQL
+    time_aggregation_method = "Count"
+    operator                = "GreaterThan"
+    threshold               = 0
+
+    failing_periods {
+      minimum_failing_periods_to_trigger_alert = 1
+      number_of_evaluation_periods             = 1
+    }
+  }
+
+  dynamic "action" {
+    for_each = length(local.action_group_ids) > 0 ? [local.action_group_ids] : []
+
+    content {
+      action_groups = action.value
+    }
+  }
+
+  tags = local.tags
+}

@@ -128,6 +128,35 @@ variable "http_endpoints" {
   }
 }
 
+variable "schedules" {
+  description = "Catalog schedules: name => settings. The code registers a timer-triggered function named after each in the one function app (NCRONTAB every every_minutes); Terraform adds an alert on its failed runs. The app identity's Storage Table Data Contributor role already covers the orders query the reconciler runs."
+  type = map(object({
+    every_minutes   = number
+    group           = string
+    emits           = optional(list(string), [])
+    timeout_seconds = optional(number, 60)
+    memory_mb       = optional(number, 256)
+    description     = optional(string, "")
+  }))
+  default = {}
+
+  validation {
+    # The function name (and the request name the alert query matches).
+    condition     = alltrue([for name in keys(var.schedules) : can(regex("^[A-Za-z][A-Za-z0-9_]{0,62}$", name))])
+    error_message = "Schedule names must start with a letter and hold only letters, digits and underscores, at most 63 characters (they are Azure Functions function names)."
+  }
+
+  validation {
+    # functions/azure/names.py timer_schedule: NCRONTAB */N restarts every hour (or day), so
+    # only these intervals are even.
+    condition = alltrue([
+      for s in values(var.schedules) :
+      contains([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440], s.every_minutes)
+    ])
+    error_message = "every_minutes must divide 60 (1-30) or be whole hours dividing 24 (60, 120, 180, 240, 360, 480, 720, 1440): other intervals are not even NCRONTAB schedules."
+  }
+}
+
 variable "upload_event_name" {
   description = "Catalog event produced by the storage account itself (Blob Created on the uploads container) rather than published to the custom topic."
   type        = string

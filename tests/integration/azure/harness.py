@@ -11,7 +11,8 @@
   ``<queue>-poison``, as the runtime does.
 * :class:`EventGridEmulator` - a custom topic endpoint (``POST /api/events``, ``aeg-sas-key``)
   that delivers every CloudEvent, as JSON, into the queue of each consumer subscribed to its
-  type: what the per-consumer Event Grid subscriptions (included event types) do.
+  type: what the per-consumer Event Grid subscriptions (included event types) do. Inside
+  :meth:`EventGridEmulator.down` it answers 503 to every publish (an outage).
 * :func:`blob_created_event` - the ``Microsoft.Storage.BlobCreated`` CloudEvent the storage
   system topic emits for a blob, built from the blob's real properties.
 """
@@ -297,6 +298,7 @@ class EventGridEmulator:
         self.received: list[dict[str, Any]] = []
         self.rejected: list[str] = []
         self.dead_lettered: list[tuple[str, dict[str, Any]]] = []  # (queue, event) undeliverable
+        self.unavailable = False
         self.port = free_port()
         self._server = ThreadingHTTPServer((LOOPBACK, self.port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -316,6 +318,15 @@ class EventGridEmulator:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """An outage: every publish is answered 503 (the SDK retries, then gives up)."""
+        self.unavailable = True
+        try:
+            yield
+        finally:
+            self.unavailable = False
 
     def deliver(self, events: list[dict[str, Any]]) -> None:
         """What the subscriptions do: one queue message (plain JSON) per subscriber.
@@ -359,6 +370,9 @@ class EventGridEmulator:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if emulator.unavailable:
+                    self._reply(503, "service unavailable")
+                    return
                 if self.path.split("?")[0] != "/api/events":
                     self._reply(404, "no such topic")
                     return

@@ -324,6 +324,41 @@ def test_concurrent_transitions_have_one_winner(
     assert results.count(True) == 1
 
 
+def test_stale_placed_orders_are_filtered_by_status_and_time_oldest_first_across_pages(
+    storage: ServiceClients, deployment: Deployment
+) -> None:
+    table = storage.table.get_table_client(deployment.tables["orders"])
+    # Two entities per page, so the query runs over several continuation tokens.
+    orders = TableOrderStore(table, page_size=2)
+
+    def placed(n: int, minute: int, *, key: str | None = None) -> OrderRecord:
+        # Order ids run against time (n=9 is the oldest), so key order is not time order.
+        return dataclasses.replace(
+            _order(f"ord_{n:024d}", key=key), placed_at=f"2025-01-01T00:{minute:02d}:00.000Z"
+        )
+
+    for n, minute in enumerate([59, 50, 40, 31, 30, 29, 20, 10, 5, 0]):
+        orders.create(placed(n, minute, key=f"key-stale-{n:04d}"))  # + an Idempotency-Key entity
+    orders.transition(
+        f"ord_{6:024d}", from_status=OrderStatus.PLACED, to_status=OrderStatus.PAID, now="x"
+    )
+    window = {
+        "placed_after": "2025-01-01T00:05:00.000Z",
+        "placed_before": "2025-01-01T00:50:00.000Z",
+    }
+
+    stale = orders.stale_placed(**window, limit=100)
+    # [00:05, 00:50): 00:05 is in, 00:50 is out, the PAID order at 00:20 is skipped.
+    assert [o.placed_at[14:16] for o in stale] == ["05", "10", "29", "30", "31", "40"]
+    assert all(o.status is OrderStatus.PLACED for o in stale)
+    assert stale[0] == orders.get(f"ord_{8:024d}")  # whole records, as stored
+    assert [o.order_id for o in orders.stale_placed(**window, limit=3)] == [
+        f"ord_{n:024d}" for n in (8, 7, 5)
+    ]
+    assert orders.stale_placed(**window, limit=0) == []
+    assert orders.stale_placed(placed_after="2026", placed_before="2027", limit=10) == []
+
+
 # -- Queues and Event Grid ------------------------------------------------------------------------
 
 

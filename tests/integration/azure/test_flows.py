@@ -1,26 +1,34 @@
 """Whole flows on azurite: uploads -> thumbnails and index; an order over HTTP -> payments ->
-emails; poison messages parked with their reason and nothing lost."""
+emails; an order whose announcement failed, re-published by the reconciler's timer; poison
+messages parked with their reason and nothing lost."""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 from functions.azure import bootstrap
 from functions.azure.adapters.tables import (
     TableMetadataIndex,
     TableOrderStore,
 )
+from functions.azure.clients import AzureClients
 from functions.azure.names import queue_name
 from functions.local import samples
 from shared.catalog import default_catalog
 from shared.envelope import new_event, to_json_bytes
 from shared.errors import TransientError
+from shared.ids import derived_event_id
 from shared.images.metadata import image_id
 from shared.ports import OrderStatus
+from shared.reconcile import GRACE_SECONDS
+from tests.fakes import FakeClock
 from tests.integration.azure.harness import (
     Deployment,
     EventGridEmulator,
@@ -211,6 +219,95 @@ def test_a_large_order_with_non_ascii_names_is_accepted_and_charged(
     # OrderPlaced and PaymentReceived reach the notifier too (the claim check resolved there).
     assert [i.error for i in QueueHost(storage, "notifier").drain()] == [None, None]
     assert all(storage.poison_entries(c) == [] for c in ("payments", "notifier"))
+
+
+# -- The order reconciler (timer) -----------------------------------------------------------------
+
+
+class NoRetries:
+    """The app's Event Grid client with retries off, so the outages below cost no back-off.
+
+    Per call: azure-eventgrid 4.22 drops the constructor's pipeline options (retry_total,
+    timeouts) for Event Grid Basic topics, so the client retries a 503 three times (about
+    5 s) whatever ``functions.azure.clients`` asks for.
+    """
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        self.client = AzureClients(environ).eventgrid
+
+    def send(self, events: Any, **kwargs: Any) -> None:
+        self.client.send(events, retry_total=0, **kwargs)
+
+
+def test_an_order_whose_announcement_failed_is_republished_by_the_timer_and_charged(
+    app_environ: dict[str, str],
+    storage: ServiceClients,
+    deployment: Deployment,
+    eventgrid: EventGridEmulator,
+    smtp: tuple[SmtpRecorder, int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder, _ = smtp
+    clock = FakeClock(time.time())
+    bootstrap.configure(  # app_environ's teardown resets it
+        app_environ,
+        clients=AzureClients(app_environ, overrides={"eventgrid": NoRetries(app_environ)}),
+        overrides={"clock": clock},
+    )
+    reconciler = user_function("order_reconciler")
+    orders = TableOrderStore(storage.table.get_table_client(deployment.tables["orders"]))
+
+    def order(email: str) -> dict[str, Any]:
+        return {
+            "customer": {"email": email, "name": None},
+            "currency": "EUR",
+            "items": [{"sku": "mug", "name": "Mug", "quantity": 1, "unit_price_minor": 1250}],
+        }
+
+    # Event Grid is down: the API stores the order, fails to announce it and answers 503; the
+    # client never retries. Then an order announced normally, still waiting in its queue.
+    request = func.HttpRequest(
+        method="POST",
+        url="https://eventsuite-func.azurewebsites.net/orders",
+        headers={"Content-Type": "application/json", "Idempotency-Key": "key-lost-00001"},
+        body=json.dumps(order("lost@example.com")).encode(),
+    )
+    with eventgrid.down():
+        assert user_function("orders_api")(request).status_code == 503
+    [lost] = list(orders.iter_orders())
+    announced = place(order("announced@example.com"), key="key-announced-1")["order_id"]
+    assert storage.messages(queue_name("payments")) != []  # only the announced one's event
+    published = len(eventgrid.received)
+
+    reconciler(TimerRequest())  # within the grace period: nothing is stale yet
+    assert len(eventgrid.received) == published
+
+    clock.advance(GRACE_SECONDS + 1)
+    with eventgrid.down(), pytest.raises(TransientError, match="Event Grid publish failed"):
+        reconciler(TimerRequest())  # a failed run (the alert counts it); the next tick retries
+    with caplog.at_level(logging.INFO, logger="eventsuite.azure"):
+        reconciler(TimerRequest())
+    republished = eventgrid.received[published:]
+    assert sorted(e["subject"] for e in republished) == sorted([lost.order_id, announced])
+    assert all(e["id"] == derived_event_id("OrderPlaced", e["subject"]) for e in republished)
+    assert "order_reconciler" in caplog.text and lost.order_id in caplog.text
+
+    # payments: the lost order is charged; the announced one's event arrived twice, once charged.
+    assert [i.error for i in QueueHost(storage, "payments").drain()] == [None, None, None]
+    for order_id in (lost.order_id, announced):
+        stored = orders.get(order_id)
+        assert stored is not None and stored.status is OrderStatus.PAID
+    assert [i.error for i in QueueHost(storage, "notifier").drain()] == [None] * 5
+    for email in ("lost@example.com", "announced@example.com"):
+        assert sorted(m["X-Event-Type"] for m in recorder.to(email)) == [
+            "OrderPlaced",
+            "PaymentReceived",
+        ]
+    assert all(storage.poison_entries(c) == [] for c in ("payments", "notifier"))
+
+    clock.advance(GRACE_SECONDS)
+    reconciler(TimerRequest())  # nothing is PLACED any more
+    assert len(eventgrid.received) == published + len(republished) + 2  # + 2 PaymentReceived
 
 
 # -- Poison messages ------------------------------------------------------------------------------

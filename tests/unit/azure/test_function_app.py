@@ -1,10 +1,12 @@
 """The v2-model app registers exactly the catalog: one queue function per consumer, one HTTP
-function per endpoint, each closure bound to its own consumer, and a light import."""
+function per endpoint, one timer function per schedule, each closure bound to its own consumer
+or schedule, and a light import."""
 
 from __future__ import annotations
 
 import inspect
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -13,12 +15,21 @@ from collections.abc import Iterator
 import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage
+from azure.functions.timer import TimerRequest
 
 from functions.azure import bootstrap
 from functions.azure.function_app import ANONYMOUS_ENDPOINTS
-from functions.azure.names import is_valid_function_name, is_valid_queue_name, poison_queue_name
+from functions.azure.names import (
+    is_valid_function_name,
+    is_valid_queue_name,
+    poison_queue_name,
+    timer_schedule,
+)
 from shared.catalog import default_catalog
 from shared.envelope import new_event, to_json_bytes
+from shared.errors import TransientError
+from shared.ids import derived_event_id
+from shared.ports import OrderStatus
 from tests.fakes import fake_ports
 from tests.support import ROOT
 from tests.unit.azure.app_support import registered, user_function
@@ -34,7 +45,49 @@ def _trigger(name: str) -> dict[str, object]:
 
 
 def test_exactly_the_catalog_is_registered() -> None:
-    assert set(registered()) == set(CATALOG.consumers) | set(CATALOG.endpoints)
+    names = [*CATALOG.consumers, *CATALOG.endpoints, *CATALOG.schedules]
+    assert len(set(names)) == len(names), "function names must be distinct across the catalog"
+    assert set(registered()) == set(names)
+    assert CATALOG.schedules, "the catalog has schedules: their timer functions are checked"
+
+
+@pytest.mark.parametrize("schedule", sorted(CATALOG.schedules))
+def test_each_schedule_has_a_timer_trigger_on_its_interval(schedule: str) -> None:
+    spec = CATALOG.schedule(schedule)
+    trigger = _trigger(schedule)
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["name"] == "timer"
+    assert trigger["schedule"] == f"0 */{spec.every_minutes} * * * *"  # every 5 minutes today
+    assert trigger["schedule"] == timer_schedule(spec.every_minutes)
+    # Not on start-up (every new instance would run it), with the schedule monitor (catch-up).
+    assert trigger["runOnStartup"] is False
+    assert trigger["useMonitor"] is True
+    assert is_valid_function_name(schedule)
+    signature = inspect.signature(user_function(schedule))
+    assert list(signature.parameters) == ["timer"]
+    assert signature.parameters["timer"].annotation is func.TimerRequest
+
+
+@pytest.mark.parametrize(
+    ("every_minutes", "expression"),
+    [
+        (1, "0 */1 * * * *"),
+        (5, "0 */5 * * * *"),
+        (30, "0 */30 * * * *"),
+        (60, "0 0 */1 * * *"),
+        (360, "0 0 */6 * * *"),
+        (1440, "0 0 0 * * *"),
+    ],
+)
+def test_timer_schedules_are_even_ncrontab_intervals(every_minutes: int, expression: str) -> None:
+    assert timer_schedule(every_minutes) == expression
+
+
+@pytest.mark.parametrize("every_minutes", [0, 7, 45, 90, 300, 1441])
+def test_intervals_ncrontab_cannot_keep_even_are_refused(every_minutes: int) -> None:
+    # */7 fires at :00, :07, ... :56 and again at :00: a 4-minute gap every hour.
+    with pytest.raises(ValueError, match="even NCRONTAB"):
+        timer_schedule(every_minutes)
 
 
 @pytest.mark.parametrize("consumer", sorted(CATALOG.consumers))
@@ -132,6 +185,57 @@ def test_each_closure_is_bound_to_its_own_consumer(
     entries = fake_runtime["dead_letters"].entries  # type: ignore[attr-defined]
     assert [e["consumer"] for e in entries] == [consumer]
     assert f"consumer {consumer!r} does not subscribe to {foreign}" in entries[0]["reason"]
+
+
+@pytest.mark.parametrize("schedule", sorted(CATALOG.schedules))
+def test_each_timer_runs_its_own_schedule_with_the_runtime_ports(
+    schedule: str, fake_runtime: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reconciler is the only schedule today: an order stored whose OrderPlaced was lost.
+    assert CATALOG.schedule(schedule).handler == "shared.reconcile:republish_stale_orders"
+    publisher, orders, clock = (fake_runtime[n] for n in ("publisher", "orders", "clock"))
+    publisher.fail_next = 1  # type: ignore[attr-defined]
+    response = user_function("orders_api")(
+        func.HttpRequest(
+            method="POST",
+            url="https://app.example/orders",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(
+                {
+                    "customer": {"email": "ann@example.com"},
+                    "currency": "EUR",
+                    "items": [{"sku": "mug", "quantity": 1, "unit_price_minor": 1250}],
+                }
+            ).encode(),
+        )
+    )
+    assert response.status_code == 503
+    clock.advance(301)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.INFO, logger="eventsuite.azure"):
+        # Past due: the app was down at the scheduled time; the host runs the missed tick once.
+        assert user_function(schedule)(TimerRequest(past_due=True)) is None
+    [event] = publisher.events  # type: ignore[attr-defined]
+    [order] = orders.orders.values()  # type: ignore[attr-defined]
+    assert f"schedule {schedule}: running late (past due)" in caplog.text
+    assert f"republished=1, order_ids=('{order.order_id}',)" in caplog.text  # the report
+    assert order.status is OrderStatus.PLACED
+    assert event["id"] == derived_event_id("OrderPlaced", order.order_id)
+    # The runtime built the ports once and keeps them for the next tick.
+    runtime = bootstrap.runtime()
+    assert runtime.schedule_ports(schedule) is runtime.schedule_ports(schedule)
+    assert runtime.schedule_ports(schedule).orders is orders
+
+
+def test_a_failing_schedule_raises_so_the_run_counts_as_failed(
+    fake_runtime: dict[str, object],
+) -> None:
+    class BrokenStore:
+        def stale_placed(self, **_: object) -> list[object]:
+            raise TransientError("table storage unreachable")
+
+    bootstrap.configure({}, overrides={**fake_runtime, "orders": BrokenStore()})
+    with pytest.raises(TransientError, match="unreachable"):
+        user_function("order_reconciler")(TimerRequest())
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:

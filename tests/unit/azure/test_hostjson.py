@@ -42,6 +42,7 @@ def test_timeout_covers_the_slowest_function() -> None:
     slowest = max(
         [c.timeout_seconds for c in CATALOG.consumers.values()]
         + [e.timeout_seconds for e in CATALOG.endpoints.values()]
+        + [s.timeout_seconds for s in CATALOG.schedules.values()]
     )
     hours, minutes, seconds = (int(p) for p in hostjson.render()["functionTimeout"].split(":"))
     assert hours * 3600 + minutes * 60 + seconds == slowest
@@ -70,6 +71,17 @@ def test_a_new_consumer_with_more_attempts_raises_the_host_limit(tmp_path: Path)
     assert rendered["extensions"]["queues"]["maxDequeueCount"] == 12
     assert rendered["extensions"]["queues"]["batchSize"] == 2
     assert rendered["functionTimeout"] == "00:02:00"
+
+
+def test_a_slow_schedule_raises_the_function_timeout(tmp_path: Path) -> None:
+    # The timer functions run in the same app, under the same host-wide functionTimeout.
+    base = Path(CATALOG.events["OrderPlaced"].current.schema_path).parents[1]
+    raw = json.loads((base / "catalog.json").read_text(encoding="utf-8"))
+    raw["schedules"]["order_reconciler"]["timeout_seconds"] = 300
+    (tmp_path / "schemas").symlink_to(base / "schemas")
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    assert hostjson.render(load_catalog(path))["functionTimeout"] == "00:05:00"
 
 
 def test_routes_are_the_catalog_paths() -> None:
