@@ -9,12 +9,17 @@ subscribed consumer's Storage queue.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
+from functions.azure.clients import (
+    CONNECTION_TIMEOUT_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    RETRY_TOTAL,
+)
 from functions.azure.errors import is_transient
 from shared.errors import TransientError
 
@@ -53,11 +58,22 @@ def to_azure_cloud_event(event: CloudEvent) -> Any:
     )
 
 
+DEFAULT_SEND_OPTIONS: Mapping[str, Any] = {
+    "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
+    "read_timeout": READ_TIMEOUT_SECONDS,
+    "retry_total": RETRY_TOTAL,
+}
+
+
 class EventGridPublisher:
     """Implements ``shared.ports.EventPublisher`` with an ``EventGridPublisherClient``."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, send_options: Mapping[str, Any] | None = None) -> None:
         self._client = client
+        # azure-eventgrid 4.x ignores retry and timeout options given to the client's
+        # constructor for basic topics (measured: SDK defaults, a 300 s read timeout, longer than
+        # the function's own timeout); per-call options are honoured, so pass them on every send.
+        self._send_options = dict(DEFAULT_SEND_OPTIONS if send_options is None else send_options)
 
     def publish(self, events: Sequence[CloudEvent]) -> None:
         """Publish all events; throttling, 5xx and network failures raise ``TransientError``.
@@ -70,7 +86,7 @@ class EventGridPublisher:
         for start in range(0, len(converted), MAX_EVENTS_PER_REQUEST):
             chunk = converted[start : start + MAX_EVENTS_PER_REQUEST]
             try:
-                self._client.send(chunk)
+                self._client.send(chunk, **self._send_options)
             except AzureError as exc:
                 if is_transient(exc):
                     raise TransientError(f"Event Grid publish failed: {exc}") from exc
