@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import CatalogError
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
+
+_Spec = TypeVar("_Spec")
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
@@ -159,10 +161,7 @@ class Catalog:
 
     def event(self, name: str) -> EventSpec:
         """Event by catalog name."""
-        try:
-            return self.events[name]
-        except KeyError:
-            raise CatalogError(f"unknown event {name!r}") from None
+        return _lookup("event", self.events, name)
 
     def event_by_type(self, ce_type: str) -> EventSpec | None:
         """Event by CloudEvents ``type``, or None when the type is not in the catalog."""
@@ -170,31 +169,27 @@ class Catalog:
 
     def consumer(self, name: str) -> ConsumerSpec:
         """Consumer by name; a clear error lists the known ones."""
-        try:
-            return self.consumers[name]
-        except KeyError:
-            known = ", ".join(sorted(self.consumers))
-            raise CatalogError(f"unknown consumer {name!r} (known: {known})") from None
+        return _lookup("consumer", self.consumers, name)
 
     def endpoint(self, name: str) -> EndpointSpec:
         """HTTP endpoint by name."""
-        try:
-            return self.endpoints[name]
-        except KeyError:
-            known = ", ".join(sorted(self.endpoints))
-            raise CatalogError(f"unknown endpoint {name!r} (known: {known})") from None
+        return _lookup("endpoint", self.endpoints, name)
 
     def schedule(self, name: str) -> ScheduleSpec:
         """Scheduled job by name."""
-        try:
-            return self.schedules[name]
-        except KeyError:
-            known = ", ".join(sorted(self.schedules))
-            raise CatalogError(f"unknown schedule {name!r} (known: {known})") from None
+        return _lookup("schedule", self.schedules, name)
 
     def consumers_of(self, event_name: str) -> list[ConsumerSpec]:
         """Consumers subscribed to an event, in catalog order."""
         return [c for c in self.consumers.values() if event_name in c.subscribes]
+
+
+def _lookup(kind: str, entries: Mapping[str, _Spec], name: str) -> _Spec:
+    try:
+        return entries[name]
+    except KeyError:
+        known = ", ".join(sorted(entries))
+        raise CatalogError(f"unknown {kind} {name!r} (known: {known})") from None
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
