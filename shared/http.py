@@ -7,6 +7,7 @@ Entry points translate their platform's request into :class:`HttpRequest`, call
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from shared.orders import IDEMPOTENCY_KEY, new_order, order_placed_data, parse_o
 from shared.ports import EventPublisher, OrderRecord, OrderStore, Ports
 from shared.webhooks import SIGNATURE_HEADER, verify
 
+logger = logging.getLogger("eventsuite.http")
 MAX_BODY_BYTES = 64 * 1024
 _CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 WEBHOOK_KINDS = {"payment.refunded", "payment.disputed"}
@@ -104,7 +106,9 @@ def place_order(request: HttpRequest, ports: Ports) -> HttpResponse:
 
     An ``Idempotency-Key`` header makes retries safe: the same key returns the same order
     (and re-publishes its ``OrderPlaced`` with the same event id, which consumers dedupe);
-    the same key with a different body is a 409.
+    the same key with a different body is a 409. Once the order is stored it is accepted, even
+    if announcing it fails (``"announcement": "deferred"``: the order reconciler announces it);
+    503 means nothing was stored.
     """
     if request.method.upper() != "POST":
         return _problem(405, "method not allowed", headers={"Allow": "POST"})
@@ -119,7 +123,12 @@ def place_order(request: HttpRequest, ports: Ports) -> HttpResponse:
         return _problem(400, "invalid order", exc.problems, reply_headers)
     orders: OrderStore = ports.require("orders")
     publisher: EventPublisher = ports.require("publisher")
-    candidate = new_order(fields, placed_at=utc_now_iso(ports.clock.now()), idempotency_key=key)
+    candidate = new_order(
+        fields,
+        placed_at=utc_now_iso(ports.clock.now()),
+        idempotency_key=key,
+        correlation_id=correlation_id,
+    )
     try:
         stored, created = orders.create(candidate)
     except TransientError as exc:
@@ -136,21 +145,25 @@ def place_order(request: HttpRequest, ports: Ports) -> HttpResponse:
         subject=stored.order_id,
         event_id=derived_event_id("OrderPlaced", stored.order_id),
     )
+    announced = True
     try:
         publisher.publish([event])
     except TransientError as exc:
-        # The order is stored; a retry with the same key re-publishes the same event id.
-        return _problem(
-            503,
-            f"could not publish the order: {exc.reason}",
-            headers={"Retry-After": "2", **reply_headers},
+        # The order is stored, so it is accepted: the order reconciler announces it within
+        # minutes with this same event id. Answering an error here would invite a client
+        # without an Idempotency-Key to place (and pay for) the order twice.
+        announced = False
+        logger.warning(
+            "order %s stored but not announced (%s); the reconciler will announce it",
+            stored.order_id,
+            exc.reason,
+            extra={"correlation_id": correlation_id},
         )
     status = 202 if created else 200
-    return HttpResponse(
-        status,
-        {"order_id": stored.order_id, "status": stored.status.value, "event_id": event["id"]},
-        {**reply_headers, "Location": f"/orders/{stored.order_id}"},
-    )
+    body = {"order_id": stored.order_id, "status": stored.status.value, "event_id": event["id"]}
+    if not announced:
+        body["announcement"] = "deferred"
+    return HttpResponse(status, body, {**reply_headers, "Location": f"/orders/{stored.order_id}"})
 
 
 def _webhook_event(body: Any, now: float) -> CloudEvent | None:

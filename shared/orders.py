@@ -172,7 +172,11 @@ def order_placed_data(order: OrderRecord) -> dict[str, Any]:
 
 
 def new_order(
-    fields: Mapping[str, Any], *, placed_at: str, idempotency_key: str | None
+    fields: Mapping[str, Any],
+    *,
+    placed_at: str,
+    idempotency_key: str | None,
+    correlation_id: str | None = None,
 ) -> OrderRecord:
     """A PLACED order from validated request fields."""
     return OrderRecord(
@@ -186,6 +190,7 @@ def new_order(
         placed_at=placed_at,
         idempotency_key=idempotency_key,
         updated_at=placed_at,
+        correlation_id=correlation_id,
     )
 
 
@@ -216,6 +221,7 @@ def order_to_dict(order: OrderRecord) -> dict[str, Any]:
         "decline_code": order.decline_code,
         "failure_reason": order.failure_reason,
         "updated_at": order.updated_at,
+        "correlation_id": order.correlation_id,
     }
 
 
@@ -239,6 +245,7 @@ def order_from_dict(data: Mapping[str, Any]) -> OrderRecord:
         decline_code=data.get("decline_code"),
         failure_reason=data.get("failure_reason"),
         updated_at=data.get("updated_at"),
+        correlation_id=data.get("correlation_id"),
     )
 
 

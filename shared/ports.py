@@ -147,6 +147,7 @@ class OrderRecord:
     decline_code: str | None = None
     failure_reason: str | None = None
     updated_at: str | None = None
+    correlation_id: str | None = None
 
 
 @runtime_checkable

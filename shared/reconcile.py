@@ -1,13 +1,12 @@
 """The order reconciler: a scheduled job that closes the gap between storing and announcing.
 
 The orders API stores an order, then publishes ``OrderPlaced``. If the publish fails (the API
-answers 503) and the client never retries, or the function dies between the two steps, the
-order would sit ``PLACED`` forever with nothing to charge it. Every few minutes this job
-re-publishes ``OrderPlaced`` for orders still ``PLACED`` after a grace period. It uses the
-event id derived from the order id, so an order whose event is merely slow (in a queue, in
-backoff) is deduplicated by every consumer; orders older than the horizon are left alone (their
-event was dead-lettered for a reason an operator must look at, and re-publishing it every few
-minutes would only fill the dead-letter destination).
+still accepts the order: it is stored) or the function dies between the two steps, the order
+would sit ``PLACED`` forever with nothing to charge it. Every few minutes this job re-publishes
+``OrderPlaced`` for orders still ``PLACED``, with exponential backoff by age (see
+:func:`age_windows`) and the event id derived from the order id, so an order whose event is
+merely slow (in a queue, in backoff) is deduplicated by every consumer. Orders older than the
+horizon are left alone: their event was dead-lettered for a reason an operator must look at.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from shared.ports import EventPublisher, OrderStore, Ports
 
 logger = logging.getLogger("eventsuite.reconcile")
 
-GRACE_SECONDS = 300.0
 HORIZON_SECONDS = 24 * 3600.0
 BATCH_LIMIT = 200
 
@@ -36,31 +34,56 @@ class ReconcileReport:
     order_ids: tuple[str, ...]
 
 
+def age_windows(period_seconds: float, horizon_seconds: float) -> list[tuple[float, float]]:
+    """Order ages ``[low, high)`` at which a stranded order is re-announced.
+
+    One period wide, at 1, 2, 4, 8, ... periods of age up to the horizon: with a run every
+    period, each stranded order falls into each window exactly once, so it is re-announced a
+    handful of times with exponential backoff (about nine times in a day at 5 minutes), not at
+    every run, and never after the horizon.
+    """
+    windows = []
+    multiple = 1
+    while multiple * period_seconds < horizon_seconds:
+        low = multiple * period_seconds
+        windows.append((low, min(low + period_seconds, horizon_seconds)))
+        multiple *= 2
+    return windows
+
+
 def republish_stale_orders(
     ports: Ports,
     *,
-    grace_seconds: float = GRACE_SECONDS,
+    period_seconds: float | None = None,
     horizon_seconds: float = HORIZON_SECONDS,
     limit: int = BATCH_LIMIT,
 ) -> ReconcileReport:
-    """Re-publish ``OrderPlaced`` for orders ``PLACED`` between the horizon and the grace period."""
+    """Re-publish ``OrderPlaced`` for orders still ``PLACED`` whose age is in an
+    :func:`age_windows` window (the period defaults to the catalog schedule's)."""
     orders: OrderStore = ports.require("orders")
     publisher: EventPublisher = ports.require("publisher")
+    catalog = default_catalog()
+    period = period_seconds or catalog.schedule("order_reconciler").every_minutes * 60.0
     now = ports.clock.now()
-    stale = orders.stale_placed(
-        placed_after=utc_now_iso(now - horizon_seconds),
-        placed_before=utc_now_iso(now - grace_seconds),
-        limit=limit,
-    )
+    stale = []
+    for low, high in age_windows(period, horizon_seconds):
+        stale.extend(
+            orders.stale_placed(
+                placed_after=utc_now_iso(now - high),
+                placed_before=utc_now_iso(now - low),
+                limit=limit,
+            )
+        )
     if not stale:
         return ReconcileReport(0, ())
-    source = f"{default_catalog().source}/order-reconciler"
+    source = f"{catalog.source}/order-reconciler"
     events = [
         new_event(
             "OrderPlaced",
             order_placed_data(order),
             source=source,
             subject=order.order_id,
+            correlation_id=order.correlation_id,
             event_id=derived_event_id("OrderPlaced", order.order_id),
         )
         for order in stale

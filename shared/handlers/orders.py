@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from shared.catalog import default_catalog
 from shared.envelope import Event, new_event, utc_now_iso
@@ -46,7 +47,8 @@ def _record_from_event(event: Event) -> OrderRecord:
         amount_minor=data["total"]["amount_minor"],
         currency=data["total"]["currency"],
         items=tuple(dict(i) for i in data["items"]),
-        placed_at=data["placed_at"],
+        # Stored times compare as strings (the reconciler's windows): normalise to UTC "Z".
+        placed_at=utc_now_iso(datetime.fromisoformat(data["placed_at"]).timestamp()),
     )
 
 

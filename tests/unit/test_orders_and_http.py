@@ -16,7 +16,7 @@ from shared.orders import SimulatedPaymentGateway, parse_order_request, simulate
 from shared.ports import OrderStatus, Ports
 from shared.webhooks import SIGNATURE_HEADER, sign, verify
 from tests.conftest import order_v2
-from tests.fakes import fake_ports
+from tests.fakes import FakeOrderStore, fake_ports
 
 ORDER = {
     "customer": {"email": "ann@example.com", "name": "Ann"},
@@ -111,13 +111,33 @@ def test_other_methods_bad_keys_and_huge_bodies_are_refused() -> None:
     assert _post(ports, "orders_api", b"{" + b" " * 70_000 + b"}").status == 400
 
 
-def test_publish_failure_is_503_and_a_retry_with_the_key_recovers() -> None:
+def test_a_stored_order_is_accepted_even_when_its_announcement_fails() -> None:
+    # Answering an error would invite a client without an Idempotency-Key to order (and pay)
+    # twice; the reconciler announces the stored order instead.
     ports = fake_ports()
     ports.publisher.fail_next = 1
-    failed = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
-    assert failed.status == 503 and failed.headers["Retry-After"]
+    deferred = _post(ports, "orders_api", ORDER)
+    assert deferred.status == 202
+    assert deferred.body["announcement"] == "deferred"
+    assert ports.orders.get(deferred.body["order_id"]).status is OrderStatus.PLACED
+    assert ports.publisher.events == []
+    keyed = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
     retried = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
-    assert retried.status == 200 and len(ports.publisher.events) == 1
+    assert (keyed.status, retried.status) == (202, 200)
+    assert "announcement" not in retried.body and len(ports.publisher.events) == 2
+
+
+def test_an_order_store_outage_is_503_and_stores_nothing() -> None:
+    class DownOrders(FakeOrderStore):
+        def create(self, order: Any) -> Any:
+            from shared.errors import TransientError
+
+            raise TransientError("table unavailable")
+
+    ports = fake_ports(orders=DownOrders())
+    response = _post(ports, "orders_api", ORDER)
+    assert response.status == 503 and response.headers["Retry-After"]
+    assert ports.publisher.events == []
 
 
 def test_parse_order_request_computes_the_total() -> None:
@@ -353,7 +373,7 @@ def test_reconciler_republishes_only_stale_placed_orders_with_the_same_event_id(
     ports = fake_ports()
     ports.publisher.fail_next = 1  # the API stored the order but could not announce it
     lost = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "lost-order-1"})
-    assert lost.status == 503
+    assert lost.status == 202 and lost.body["announcement"] == "deferred"
     fresh_id = _post(ports, "orders_api", ORDER).body["order_id"]  # announced, not yet charged
     assert republish_stale_orders(ports).republished == 0  # inside the grace period
     ports.clock.advance(301)
@@ -379,3 +399,33 @@ def test_reconciler_leaves_orders_past_the_horizon_alone() -> None:
     _post(ports, "orders_api", ORDER)
     ports.clock.advance(2 * 24 * 3600)
     assert republish_stale_orders(ports).republished == 0
+
+
+def test_a_stranded_order_is_reannounced_with_exponential_backoff_not_every_run() -> None:
+    from shared.reconcile import age_windows, republish_stale_orders
+
+    windows = age_windows(300, 24 * 3600)
+    assert windows[:4] == [(300, 600), (600, 900), (1200, 1500), (2400, 2700)]
+    assert windows[-1][0] < 24 * 3600 and len(windows) == 9
+
+    class BlackHoleBus:
+        def publish(self, events: Any) -> None:
+            pass  # the bus accepts events that never reach payments (e.g. a broken rule)
+
+    ports = fake_ports()
+    ports.publisher.fail_next = 1
+    _post(ports, "orders_api", ORDER)
+    ports.publisher = BlackHoleBus()
+    runs_that_republished = 0
+    for _ in range(24 * 12 + 12):  # one run every 5 minutes for a day and an hour
+        ports.clock.advance(300)
+        runs_that_republished += republish_stale_orders(ports).republished
+    assert runs_that_republished == len(windows)  # about nine, not 288
+
+
+def test_orders_adopted_from_events_store_placed_at_in_utc() -> None:
+    # The reconciler compares stored times as strings, so an offset must not leak in.
+    ports = fake_ports()
+    data = {**order_v2(order_id="ord_adoptedoffset0001"), "placed_at": "2026-11-26T10:00:00+02:00"}
+    Dispatcher("payments", ports).deliver(new_event("OrderPlaced", data, source="urn:test"))
+    assert ports.orders.get("ord_adoptedoffset0001").placed_at == "2026-11-26T08:00:00.000Z"

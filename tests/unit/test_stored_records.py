@@ -33,7 +33,7 @@ def test_an_order_document_holds_every_field_under_its_stored_name() -> None:
     assert list(document) == [
         "order_id", "status", "customer_email", "customer_name", "amount_minor", "currency",
         "items", "placed_at", "idempotency_key", "payment_id", "decline_code",
-        "failure_reason", "updated_at",
+        "failure_reason", "updated_at", "correlation_id",
     ]  # fmt: skip
     assert set(document) == {f.name for f in dataclasses.fields(OrderRecord)}
     assert document["status"] == "PLACED"

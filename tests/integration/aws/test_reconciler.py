@@ -96,7 +96,8 @@ def test_an_order_whose_announcement_failed_is_republished_and_charged(
         api_event("/orders", order_body("lost@example.com"), {"Idempotency-Key": "lost-0001"}),
         FakeLambdaContext("orders_api"),
     )
-    assert response["statusCode"] == 503, response["body"]
+    assert response["statusCode"] == 202, response["body"]  # stored: accepted, announced later
+    assert json.loads(response["body"])["announcement"] == "deferred"
     (attempt,) = bus.attempted
     order_id = attempt.get_data()["order_id"]
     assert order_status(suite, order_id) == "PLACED"

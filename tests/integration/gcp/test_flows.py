@@ -290,7 +290,7 @@ def test_unknown_event_version_is_dead_lettered_once_per_consumer_without_retrie
 
 
 def place_unannounced_order(suite: Deployment, email: str) -> str:
-    """POST an order whose OrderPlaced publish fails: stored, answered 503, never announced."""
+    """POST an order whose OrderPlaced publish fails: stored, accepted (202), not announced."""
     api = suite.endpoint("orders_api")
     suite.pubsub.fail_next = 1
     response = api.post(
@@ -298,7 +298,8 @@ def place_unannounced_order(suite: Deployment, email: str) -> str:
         json={"customer": {"email": email}, "currency": "EUR", "items": ORDER_ITEMS},
         headers={"Idempotency-Key": "unannounced-" + email.replace("@", ".")},
     )
-    assert response.status_code == 503
+    assert response.status_code == 202
+    assert response.get_json()["announcement"] == "deferred"
     [order] = [o for o in suite.orders.orders.values() if o.customer_email == email]
     assert suite.pubsub.messages(EVENTS_TOPIC) == []
     return order.order_id
@@ -307,8 +308,11 @@ def place_unannounced_order(suite: Deployment, email: str) -> str:
 def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it(
     storage_client: Any, buckets: dict[str, str], smtp_server: tuple[int, SmtpSink]
 ) -> None:
+    from shared.catalog import default_catalog
     from shared.ids import derived_event_id
-    from shared.reconcile import GRACE_SECONDS
+
+    # A stranded order is first re-announced once it is one schedule period old.
+    grace = default_catalog().schedule("order_reconciler").every_minutes * 60
 
     port, sink = smtp_server
     suite = Deployment(storage_client, buckets, smtp_port=port)
@@ -325,7 +329,7 @@ def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it
     }
     assert suite.pubsub.messages(EVENTS_TOPIC) == []
 
-    clock.advance(GRACE_SECONDS + 1)
+    clock.advance(grace + 1)
     answer = reconciler.post("/")
 
     assert answer.status_code == 200
