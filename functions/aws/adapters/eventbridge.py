@@ -20,6 +20,7 @@ from cloudevents.abstract import CloudEvent
 
 from functions.aws.clients import AwsClients
 from functions.aws.errors import describe
+from functions.common.batching import batches
 from shared.envelope import to_structured
 from shared.errors import PayloadTooLarge, TransientError
 
@@ -53,8 +54,6 @@ def entry_size(entry: Entry) -> int:
 
 def chunks(entries: Sequence[Entry]) -> Iterator[list[Entry]]:
     """Split entries into calls of at most 10 entries and 256 KiB."""
-    batch: list[Entry] = []
-    batch_bytes = 0
     for entry in entries:
         size = entry_size(entry)
         if size > MAX_REQUEST_BYTES:
@@ -62,13 +61,9 @@ def chunks(entries: Sequence[Entry]) -> Iterator[list[Entry]]:
                 f"event {json.loads(entry['Detail']).get('id')} is {size} bytes; EventBridge "
                 f"accepts {MAX_REQUEST_BYTES} (publish through ClaimCheckPublisher)"
             )
-        if batch and (len(batch) == MAX_ENTRIES_PER_CALL or batch_bytes + size > MAX_REQUEST_BYTES):
-            yield batch
-            batch, batch_bytes = [], 0
-        batch.append(entry)
-        batch_bytes += size
-    if batch:
-        yield batch
+    yield from batches(
+        entries, size_of=entry_size, max_count=MAX_ENTRIES_PER_CALL, max_bytes=MAX_REQUEST_BYTES
+    )
 
 
 class EventBridgePublisher:

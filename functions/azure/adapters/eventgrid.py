@@ -21,10 +21,14 @@ from functions.azure.clients import (
     RETRY_TOTAL,
 )
 from functions.azure.errors import is_transient
+from functions.common.batching import batches
+from shared.envelope import to_json_bytes
 from shared.errors import TransientError
 
 # Event Grid accepts at most 1 MB per publish request; claim checks keep events below 256 KB.
 MAX_EVENTS_PER_REQUEST = 50
+# Event Grid refuses requests over 1 MB (413, permanent); keep headroom for the envelope.
+MAX_REQUEST_BYTES = 900 * 1024
 _CORE_ATTRIBUTES = {
     "id",
     "source",
@@ -82,9 +86,14 @@ class EventGridPublisher:
         """
         from azure.core.exceptions import AzureError
 
-        converted = [to_azure_cloud_event(event) for event in events]
-        for start in range(0, len(converted), MAX_EVENTS_PER_REQUEST):
-            chunk = converted[start : start + MAX_EVENTS_PER_REQUEST]
+        sized = [(to_azure_cloud_event(event), len(to_json_bytes(event))) for event in events]
+        for batch in batches(
+            sized,
+            size_of=lambda pair: pair[1],
+            max_count=MAX_EVENTS_PER_REQUEST,
+            max_bytes=MAX_REQUEST_BYTES,
+        ):
+            chunk = [converted for converted, _ in batch]
             try:
                 self._client.send(chunk, **self._send_options)
             except AzureError as exc:
