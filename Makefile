@@ -10,12 +10,12 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 HOME_DIR ?= .eventsuite
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint typecheck bench \
+.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint bench \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-zA-Z_%-][a-zA-Z_% -]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -111,7 +111,8 @@ package-azure: setup-dev ## the Flex Consumption app zip (host.json checked agai
 	$(PY) -m functions.azure.hostjson --check
 	$(PY) -m functions.azure.package
 
-plan-%: ## preflight, package, terraform init + plan for a cloud (plan-aws, plan-gcp, plan-azure)
+# Static pattern rules: a plain `plan-%:` pattern would be skipped for these .PHONY targets.
+plan-aws plan-gcp plan-azure: plan-%: ## preflight, package, terraform init + plan for a cloud
 	terraform/tools/preflight.sh $*
 	$(MAKE) --no-print-directory package-$*
 	terraform -chdir=terraform/$* init -input=false
@@ -137,7 +138,7 @@ deploy-azure: ## preflight, package, terraform apply, then upload the zip to the
 	terraform -chdir=terraform/azure output -json deployment_commands \
 	  | (cd terraform/azure && $(abspath $(PY)) -c 'import json, subprocess, sys; [subprocess.run(c, check=True) for c in json.load(sys.stdin)]')
 
-destroy-%: ## terraform destroy for a cloud (destroy-aws, destroy-gcp, destroy-azure)
+destroy-aws destroy-gcp destroy-azure: destroy-%: ## terraform destroy for a cloud
 	terraform/tools/preflight.sh $*
 	terraform -chdir=terraform/$* destroy -input=false $(TF_APPROVE)
 
