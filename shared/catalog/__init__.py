@@ -1,8 +1,8 @@
 """The event catalog: one data file (``catalog.json``) read by Python and by Terraform.
 
 It lists every event type with its versions and JSON Schemas, every consumer with the
-events it subscribes to and its delivery settings, and the HTTP endpoints. The catalog
-validates itself on load; errors name the offending entry.
+events it subscribes to and its delivery settings, the HTTP endpoints and the scheduled jobs.
+The catalog validates itself on load; errors name the offending entry.
 """
 
 from __future__ import annotations
@@ -275,14 +275,16 @@ def _load_event(name: str, raw: Any, base: Path, check_schemas: bool) -> EventSp
     )
 
 
+def _bounded(raw: Mapping[str, Any], key: str, where: str) -> int:
+    low, high = _CONSUMER_LIMITS[key]
+    value: int = _require(raw, key, where, int)
+    if not low <= value <= high:
+        raise CatalogError(f"{where}: {key} must be between {low} and {high}, got {value}")
+    return value
+
+
 def _check_limits(where: str, raw: Mapping[str, Any]) -> dict[str, int]:
-    values: dict[str, int] = {}
-    for key, (low, high) in _CONSUMER_LIMITS.items():
-        value = _require(raw, key, where, int)
-        if not low <= value <= high:
-            raise CatalogError(f"{where}: {key} must be between {low} and {high}, got {value}")
-        values[key] = value
-    return values
+    return {key: _bounded(raw, key, where) for key in _CONSUMER_LIMITS}
 
 
 def _load_consumer(name: str, raw: Any, events: Mapping[str, EventSpec]) -> ConsumerSpec:
@@ -326,8 +328,8 @@ def _load_endpoint(name: str, raw: Any, events: Mapping[str, EventSpec]) -> Endp
         method=_require(raw, "method", where, str).upper(),
         path=_require(raw, "path", where, str),
         emits=tuple(emits),
-        timeout_seconds=_require(raw, "timeout_seconds", where, int),
-        memory_mb=_require(raw, "memory_mb", where, int),
+        timeout_seconds=_bounded(raw, "timeout_seconds", where),
+        memory_mb=_bounded(raw, "memory_mb", where),
     )
 
 
@@ -352,8 +354,8 @@ def _load_schedule(name: str, raw: Any, events: Mapping[str, EventSpec]) -> Sche
         group=_require(raw, "group", where, str),
         every_minutes=every,
         emits=tuple(emits),
-        timeout_seconds=_require(raw, "timeout_seconds", where, int),
-        memory_mb=_require(raw, "memory_mb", where, int),
+        timeout_seconds=_bounded(raw, "timeout_seconds", where),
+        memory_mb=_bounded(raw, "memory_mb", where),
     )
 
 

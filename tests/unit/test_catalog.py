@@ -126,3 +126,11 @@ def test_loading_the_catalog_compiles_nothing_and_imports_no_jsonschema() -> Non
     )
     root = CATALOG_PATH.parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
+
+
+def test_schedule_settings_are_range_checked(tmp_path: Path) -> None:
+    path, data = _copy_catalog(tmp_path)
+    data["schedules"]["order_reconciler"]["timeout_seconds"] = 5000
+    _write(path, data)
+    with pytest.raises(CatalogError, match="schedule 'order_reconciler': timeout_seconds must be"):
+        load_catalog(path)
