@@ -1,4 +1,5 @@
-"""Command line of the embedded backend: ``python -m functions.local {demo,run,status,serve}``."""
+"""Command line of the embedded backend:
+``python -m functions.local {demo,run,status,serve,reconcile}``."""
 
 from __future__ import annotations
 
