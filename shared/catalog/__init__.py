@@ -116,32 +116,31 @@ class ConsumerSpec:
 
 
 @dataclass(frozen=True)
-class EndpointSpec:
-    """An HTTP producer endpoint."""
+class ProducerSpec:
+    """What HTTP endpoints and scheduled jobs share: a handler that emits catalog events."""
 
     name: str
     description: str
     handler: str
     group: str
-    method: str
-    path: str
     emits: tuple[str, ...]
     timeout_seconds: int
     memory_mb: int
 
 
 @dataclass(frozen=True)
-class ScheduleSpec:
+class EndpointSpec(ProducerSpec):
+    """An HTTP producer endpoint."""
+
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ScheduleSpec(ProducerSpec):
     """A job run on a timer (e.g. the order reconciler), not triggered by an event."""
 
-    name: str
-    description: str
-    handler: str
-    group: str
     every_minutes: int
-    emits: tuple[str, ...]
-    timeout_seconds: int
-    memory_mb: int
 
 
 @dataclass(frozen=True)
@@ -312,51 +311,46 @@ def _load_consumer(name: str, raw: Any, events: Mapping[str, EventSpec]) -> Cons
     )
 
 
-def _load_endpoint(name: str, raw: Any, events: Mapping[str, EventSpec]) -> EndpointSpec:
-    where = f"http endpoint {name!r}"
+def _producer_fields(
+    name: str, raw: Any, events: Mapping[str, EventSpec], where: str
+) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: must be an object")
     emits = _require(raw, "emits", where, list)
     for event in emits:
         if event not in events:
             raise CatalogError(f"{where}: emits unknown event {event!r}")
+    handler = _require(raw, "handler", where, str)
+    if ":" not in handler:
+        raise CatalogError(f"{where}: handler must look like 'package.module:function'")
+    return {
+        "name": name,
+        "description": str(raw.get("description", "")),
+        "handler": handler,
+        "group": _require(raw, "group", where, str),
+        "emits": tuple(emits),
+        "timeout_seconds": _bounded(raw, "timeout_seconds", where),
+        "memory_mb": _bounded(raw, "memory_mb", where),
+    }
+
+
+def _load_endpoint(name: str, raw: Any, events: Mapping[str, EventSpec]) -> EndpointSpec:
+    where = f"http endpoint {name!r}"
+    fields = _producer_fields(name, raw, events, where)
     return EndpointSpec(
-        name=name,
-        description=str(raw.get("description", "")),
-        handler=_require(raw, "handler", where, str),
-        group=_require(raw, "group", where, str),
+        **fields,
         method=_require(raw, "method", where, str).upper(),
         path=_require(raw, "path", where, str),
-        emits=tuple(emits),
-        timeout_seconds=_bounded(raw, "timeout_seconds", where),
-        memory_mb=_bounded(raw, "memory_mb", where),
     )
 
 
 def _load_schedule(name: str, raw: Any, events: Mapping[str, EventSpec]) -> ScheduleSpec:
     where = f"schedule {name!r}"
-    if not isinstance(raw, dict):
-        raise CatalogError(f"{where}: must be an object")
-    emits = _require(raw, "emits", where, list)
-    for event in emits:
-        if event not in events:
-            raise CatalogError(f"{where}: emits unknown event {event!r}")
+    fields = _producer_fields(name, raw, events, where)
     every = _require(raw, "every_minutes", where, int)
     if not 1 <= every <= 1440:
         raise CatalogError(f"{where}: every_minutes must be between 1 and 1440, got {every}")
-    handler = _require(raw, "handler", where, str)
-    if ":" not in handler:
-        raise CatalogError(f"{where}: handler must look like 'package.module:function'")
-    return ScheduleSpec(
-        name=name,
-        description=str(raw.get("description", "")),
-        handler=handler,
-        group=_require(raw, "group", where, str),
-        every_minutes=every,
-        emits=tuple(emits),
-        timeout_seconds=_bounded(raw, "timeout_seconds", where),
-        memory_mb=_bounded(raw, "memory_mb", where),
-    )
+    return ScheduleSpec(**fields, every_minutes=every)
 
 
 def parse_catalog(text: str, base: Path, *, check_schemas: bool = True) -> Catalog:
