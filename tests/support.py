@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import email
 import os
 import signal
 import socket
@@ -10,7 +11,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +103,43 @@ def import_from_extracted_zip(archive: Path, target: Path, *modules: str) -> lis
         check=True,
     )
     return [Path(line) for line in result.stdout.splitlines()[-len(modules) :]]
+
+
+class SmtpRecorder:
+    """aiosmtpd handler that records every message; answers 451 (try later) for ``tempfail``."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.tempfail: set[str] = set()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.tempfail:
+            return "451 4.3.0 mailbox temporarily unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.original_content or envelope.content)
+        )
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Message]:
+        """Messages addressed to ``address``."""
+        return [m for m in self.messages if m["To"] == address]
+
+
+@contextlib.contextmanager
+def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 with a free port; STARTTLS off."""
+    from aiosmtpd.controller import Controller
+
+    recorder, port = SmtpRecorder(), free_port()
+    controller = Controller(recorder, hostname=LOOPBACK, port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()

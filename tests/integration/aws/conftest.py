@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from functions.aws.clients import AwsClients
-from tests.integration.aws.harness import SmtpRecorder
-from tests.support import LOOPBACK, free_port
+from tests.support import LOOPBACK, SmtpRecorder, smtp_server
 
 REGION = "us-east-1"
 # Never let boto3 find real credentials, profiles or endpoints while these tests run.
@@ -73,16 +72,8 @@ def clients(moto_url: str) -> AwsClients:
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[SmtpRecorder, int]]:
     """A real SMTP server (aiosmtpd) on loopback; STARTTLS off."""
-    from aiosmtpd.controller import Controller
-
-    recorder = SmtpRecorder()
-    port = free_port()
-    controller = Controller(recorder, hostname=LOOPBACK, port=port)
-    controller.start()
-    try:
-        yield recorder, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def unique_prefix(stem: str) -> str:

@@ -8,12 +8,10 @@ by setting their visibility to 0, so retries happen at once without sleeping.
 
 from __future__ import annotations
 
-import email
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import Any
 
 from functions.aws.bootstrap import (
@@ -308,28 +306,3 @@ class Deployment:
                 QueueUrl=self.topology.queue_urls[consumer], MessageBody=body
             )["MessageId"]
         )
-
-
-class SmtpRecorder:
-    """aiosmtpd handler: records messages; answers 451 (try later) for chosen recipients."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.tempfail: set[str] = set()
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        if address in self.tempfail:
-            return "451 4.3.0 mailbox temporarily unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            email.message_from_bytes(envelope.original_content or envelope.content)
-        )
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if m["To"] == address]

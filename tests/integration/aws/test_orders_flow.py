@@ -15,7 +15,8 @@ from functions.aws.clients import AwsClients
 from functions.aws.topology import create_topology
 from shared.webhooks import sign
 from tests.integration.aws.conftest import unique_prefix
-from tests.integration.aws.harness import Deployment, FakeLambdaContext, Poller, SmtpRecorder
+from tests.integration.aws.harness import Deployment, FakeLambdaContext, Poller
+from tests.support import SmtpRecorder
 
 pytestmark = pytest.mark.integration
 WEBHOOK_SECRET = "whsec_moto_test"

@@ -22,8 +22,9 @@ from shared.errors import TransientError
 from shared.ids import derived_event_id
 from tests.fakes import FakeClock
 from tests.integration.aws.conftest import unique_prefix
-from tests.integration.aws.harness import Deployment, FakeLambdaContext, SmtpRecorder
+from tests.integration.aws.harness import Deployment, FakeLambdaContext
 from tests.integration.aws.test_orders_flow import api_event, order_body
+from tests.support import SmtpRecorder
 
 pytestmark = pytest.mark.integration
 GRACE = 300

@@ -16,10 +16,9 @@ from tests.integration.azure.harness import (
     Deployment,
     EventGridEmulator,
     ServiceClients,
-    SmtpRecorder,
     run_azurite,
 )
-from tests.support import LOOPBACK, free_port
+from tests.support import LOOPBACK, SmtpRecorder, smtp_server
 
 
 @pytest.fixture(scope="session")
@@ -48,16 +47,8 @@ def eventgrid(storage: ServiceClients) -> Iterator[EventGridEmulator]:
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[tuple[SmtpRecorder, int]]:
     """A real SMTP server (aiosmtpd) on loopback; STARTTLS off."""
-    from aiosmtpd.controller import Controller
-
-    recorder = SmtpRecorder()
-    port = free_port()
-    controller = Controller(recorder, hostname=LOOPBACK, port=port)
-    controller.start()
-    try:
-        yield recorder, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import contextlib
-import email
 import json
 import os
 import shutil
@@ -29,7 +28,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -398,22 +396,6 @@ class EventGridEmulator:
                 self._reply(200)
 
         return Handler
-
-
-class SmtpRecorder:
-    """aiosmtpd handler: records every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or envelope.content
-        self.messages.append(email.message_from_bytes(raw))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Message]:
-        """Messages addressed to ``address``."""
-        return [m for m in self.messages if m["To"] == address]
 
 
 def blob_created_event(clients: ServiceClients, container: str, key: str) -> dict[str, Any]:

@@ -33,10 +33,9 @@ from tests.integration.azure.harness import (
     EventGridEmulator,
     QueueHost,
     ServiceClients,
-    SmtpRecorder,
     blob_created_event,
 )
-from tests.support import free_port
+from tests.support import SmtpRecorder, free_port
 from tests.unit.azure.app_support import user_function
 
 # A stranded order is first re-announced once it is one reconciler period old.

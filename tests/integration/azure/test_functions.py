@@ -18,12 +18,8 @@ from functions.azure.entrypoint import RetryDelivery
 from shared.envelope import from_structured, new_event, to_json_bytes
 from shared.ports import OrderStatus
 from shared.webhooks import SIGNATURE_HEADER, sign
-from tests.integration.azure.harness import (
-    Deployment,
-    EventGridEmulator,
-    ServiceClients,
-    SmtpRecorder,
-)
+from tests.integration.azure.harness import Deployment, EventGridEmulator, ServiceClients
+from tests.support import SmtpRecorder
 from tests.unit.azure.app_support import sample, user_function
 
 pytestmark = pytest.mark.integration

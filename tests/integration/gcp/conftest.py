@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from functions.gcp import bootstrap
-from tests.support import ROOT, background_process, free_port, python_command
+from tests.support import ROOT, SmtpRecorder, background_process, free_port, python_command
+from tests.support import smtp_server as running_smtp_server
 
 MAIN = ROOT / "functions" / "gcp" / "main.py"
 EVENTS = ROOT / "tests" / "events" / "gcp"
@@ -125,33 +126,14 @@ def buckets(storage_client: Any) -> dict[str, str]:
     return names
 
 
-class SmtpSink:
-    """Collects the messages an aiosmtpd server receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        from email import message_from_bytes
-
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
+SmtpSink = SmtpRecorder  # the messages a real aiosmtpd server received (tests.support)
 
 
 @pytest.fixture(scope="module")
-def smtp_server() -> Iterator[tuple[int, SmtpSink]]:
+def smtp_server() -> Iterator[tuple[int, SmtpRecorder]]:
     """A real SMTP server on 127.0.0.1 (no TLS); yields (port, sink)."""
-    from aiosmtpd.controller import Controller
-
-    sink = SmtpSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, sink
-    finally:
-        with contextlib.suppress(Exception):
-            controller.stop()
+    with running_smtp_server() as (recorder, port):
+        yield port, recorder
 
 
 def sample_jpeg(
