@@ -1,81 +1,21 @@
-"""Orders: request validation, the simulated payment gateway, and orders as stored documents.
-
-Simulated gateway rules (deterministic, so demos and tests are repeatable):
-
-* currency not in ``EUR, USD, GBP`` -> declined ``currency_not_supported``;
-* amount above 500 000 minor units (5 000.00) -> declined ``amount_limit_exceeded``;
-* customer email at a domain ``decline.test`` -> declined ``card_declined``;
-* otherwise approved with ``payment_id = "pay_" + sha256(idempotency key)[:20]``.
-
-A repeated idempotency key returns the first result, as real providers do.
-"""
+"""Orders: request validation and orders as stored documents."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from shared.errors import ValidationFailed
-from shared.ports import ChargeResult, OrderRecord, OrderStatus
+from shared.ports import OrderRecord, OrderStatus
 
-SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP"})
-SIMULATED_LIMIT_MINOR = 500_000
 MAX_ITEMS = 100
 MAX_ORDER_TOTAL_MINOR = 100_000_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-
-
-class SimulatedPaymentGateway:
-    """A deterministic in-process gateway (see module docstring for its rules)."""
-
-    def __init__(self) -> None:
-        self._results: dict[str, ChargeResult] = {}
-        self.charges = 0
-
-    def charge(
-        self,
-        *,
-        order_id: str,
-        amount_minor: int,
-        currency: str,
-        customer_email: str,
-        idempotency_key: str,
-    ) -> ChargeResult:
-        """Apply the rules once per idempotency key."""
-        if idempotency_key in self._results:
-            return self._results[idempotency_key]
-        self.charges += 1
-        result = simulated_decision(amount_minor, currency, customer_email, idempotency_key)
-        self._results[idempotency_key] = result
-        return result
-
-
-def simulated_decision(
-    amount_minor: int, currency: str, customer_email: str, idempotency_key: str
-) -> ChargeResult:
-    """The simulated gateway's pure decision function."""
-    if currency not in SUPPORTED_CURRENCIES:
-        return ChargeResult(
-            False,
-            decline_code="currency_not_supported",
-            reason=f"currency {currency} is not supported",
-        )
-    if amount_minor > SIMULATED_LIMIT_MINOR:
-        return ChargeResult(
-            False,
-            decline_code="amount_limit_exceeded",
-            reason="amount exceeds the simulated card limit",
-        )
-    if customer_email.lower().endswith("@decline.test"):
-        return ChargeResult(False, decline_code="card_declined", reason="the card was declined")
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
-    return ChargeResult(True, payment_id=f"pay_{digest}")
 
 
 def new_order_id() -> str:

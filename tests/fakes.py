@@ -7,8 +7,9 @@ from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
+from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
-from shared.orders import SimulatedPaymentGateway, transition_changes, transitioned
+from shared.orders import transition_changes, transitioned
 from shared.ports import (
     ClaimState,
     IndexQuery,

@@ -20,11 +20,12 @@ from functools import cache
 from typing import Any
 
 from functions.aws.clients import AwsClients
+from functions.common.adapters.smtp import smtp_mailer_from_env
 from shared.catalog import Catalog, default_catalog
 from shared.dispatch import Dispatcher, Handler
 from shared.errors import TransientError
 from shared.ports import Clock, PaymentGateway, Ports, Settings, SystemClock
-from shared.settings import settings_from_env, smtp_mailer_from_env
+from shared.settings import settings_from_env
 
 logger = logging.getLogger("eventsuite.aws")
 MAILERS = ("ses", "smtp", "none")
@@ -119,8 +120,8 @@ def build_ports(
     )
     from functions.aws.adapters.s3 import S3ObjectStore
     from functions.aws.adapters.sqs import SqsDeadLetterSink
+    from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
     from shared.envelope import ClaimCheckPublisher
-    from shared.orders import SimulatedPaymentGateway
 
     catalog = catalog or default_catalog()
     settings = _settings(config, clients)

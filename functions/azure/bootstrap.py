@@ -24,12 +24,13 @@ from typing import Any
 
 from functions.azure.clients import AzureClients
 from functions.azure.names import DEFAULT_TABLES
+from functions.common.adapters.smtp import smtp_mailer_from_env
 from functions.common.cache import OnceCache
 from shared.catalog import Catalog, default_catalog
 from shared.dispatch import Dispatcher
 from shared.envelope import ClaimCheckPublisher
 from shared.ports import Ports, Settings
-from shared.settings import settings_from_env, smtp_mailer_from_env
+from shared.settings import settings_from_env
 
 # Which ports each catalog group gets (unknown groups get everything).
 GROUP_PORTS: Mapping[str, frozenset[str]] = {
@@ -210,7 +211,7 @@ class AzureRuntime:
         )
 
     def _payments(self) -> Any:
-        from shared.orders import SimulatedPaymentGateway
+        from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
 
         return SimulatedPaymentGateway()
 

@@ -28,6 +28,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
+from functions.common.adapters.smtp import smtp_mailer_from_env
 from functions.gcp.clients import GcpClients
 from functions.gcp.firestore_stores import (
     FirestoreIdempotencyStore,
@@ -39,9 +41,8 @@ from functions.gcp.pubsub import PubSubDeadLetterSink, PubSubPublisher
 from shared.catalog import default_catalog
 from shared.dispatch import Dispatcher
 from shared.envelope import ClaimCheckPublisher
-from shared.orders import SimulatedPaymentGateway
 from shared.ports import Ports
-from shared.settings import settings_from_env, smtp_mailer_from_env
+from shared.settings import settings_from_env
 
 logger = logging.getLogger("eventsuite.gcp.bootstrap")
 

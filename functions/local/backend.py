@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.common.adapters.smtp import smtp_mailer_from_env
 from functions.local.broker import LocalBroker, Message, RunStats
 from functions.local.objects import FilesystemObjectStore
+from functions.local.outbox import OutboxMailer
 from functions.local.sqlite import (
     Database,
     SqliteIdempotencyStore,
@@ -27,10 +29,8 @@ from shared.dispatch import Dispatcher
 from shared.envelope import ClaimCheckPublisher, utc_now_iso
 from shared.errors import PermanentError
 from shared.http import HttpRequest, HttpResponse, handle_endpoint
-from shared.mail import OutboxMailer
 from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
 from shared.schedules import run_schedule
-from shared.settings import smtp_mailer_from_env
 from shared.storage_events import image_uploaded, is_upload
 
 DEFAULT_HOME = Path(".eventsuite")

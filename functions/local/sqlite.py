@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from functions.common.adapters.simulated_payments import simulated_decision
 from shared.index import matches
 from shared.orders import (
     order_from_dict,
     order_to_dict,
-    simulated_decision,
     transition_changes,
     transitioned,
 )

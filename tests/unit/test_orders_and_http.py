@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from functions.common.adapters.simulated_payments import SimulatedPaymentGateway, simulated_decision
 from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import decode, new_event
 from shared.errors import InvalidSignature, ValidationFailed
 from shared.http import HttpRequest, handle_endpoint
 from shared.notifications import format_money, render
-from shared.orders import SimulatedPaymentGateway, parse_order_request, simulated_decision
+from shared.orders import parse_order_request
 from shared.ports import OrderStatus, Ports
 from shared.webhooks import SIGNATURE_HEADER, sign, verify
 from tests.conftest import order_v2

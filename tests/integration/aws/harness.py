@@ -24,8 +24,8 @@ from functions.aws.bootstrap import (
     schedule_function,
 )
 from functions.aws.clients import AwsClients
-from functions.aws.topology import Topology
 from shared.catalog import default_catalog
+from tests.integration.aws.topology import Topology
 
 QueueHandler = Callable[[Mapping[str, Any], Any], Mapping[str, Any]]
 

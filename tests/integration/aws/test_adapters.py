@@ -19,12 +19,12 @@ from functions.aws.adapters.eventbridge import EventBridgePublisher
 from functions.aws.adapters.s3 import S3ObjectStore
 from functions.aws.adapters.secrets import LazySecrets
 from functions.aws.clients import AwsClients
-from functions.aws.topology import Topology, create_topology
 from shared.envelope import new_event
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
 from shared.orders import new_order_id
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 from tests.integration.aws.conftest import unique_prefix
+from tests.integration.aws.topology import Topology, create_topology
 from tests.support import free_port
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ import pytest
 
 from functions.aws.adapters.eventbridge import EventBridgePublisher
 from functions.aws.clients import AwsClients
-from functions.aws.topology import create_topology
 from shared.envelope import new_event, to_json_bytes
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import Deployment
+from tests.integration.aws.topology import create_topology
 from tests.support import SmtpRecorder
 
 pytestmark = pytest.mark.integration

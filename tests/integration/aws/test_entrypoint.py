@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 from functions.aws import bootstrap, entrypoint
 from functions.aws.adapters.dynamodb import DynamoOrderStore
 from functions.aws.clients import AwsClients
-from functions.aws.topology import Topology, create_topology
 from functions.local import samples
 from shared.envelope import utc_now_iso
 from shared.ids import derived_event_id
@@ -21,6 +20,7 @@ from shared.orders import new_order_id
 from shared.ports import OrderRecord, OrderStatus
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import FakeLambdaContext, Poller
+from tests.integration.aws.topology import Topology, create_topology
 
 pytestmark = pytest.mark.integration
 

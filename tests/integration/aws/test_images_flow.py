@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from functions.aws.clients import AwsClients
-from functions.aws.topology import create_topology
 from functions.local import samples
 from shared.images.metadata import image_id
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import Deployment
+from tests.integration.aws.topology import create_topology
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import pytest
 
 from functions.aws.bootstrap import queue_function
 from functions.aws.clients import AwsClients
-from functions.aws.topology import create_topology
 from shared.webhooks import sign
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import Deployment, FakeLambdaContext, Poller
+from tests.integration.aws.topology import create_topology
 from tests.support import SmtpRecorder
 
 pytestmark = pytest.mark.integration

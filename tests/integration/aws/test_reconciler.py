@@ -17,13 +17,13 @@ from cloudevents.abstract import CloudEvent
 
 from functions.aws.bootstrap import http_function
 from functions.aws.clients import AwsClients
-from functions.aws.topology import create_topology
 from shared.errors import TransientError
 from shared.ids import derived_event_id
 from tests.fakes import FakeClock
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import Deployment, FakeLambdaContext
 from tests.integration.aws.test_orders_flow import api_event, order_body
+from tests.integration.aws.topology import create_topology
 from tests.support import SmtpRecorder
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from functions.aws.adapters.dynamodb import ORDERS_STATUS_INDEX
-from functions.aws.topology import resource_names
 from shared.catalog import default_catalog
+from tests.integration.aws.topology import resource_names
 
 ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ROOT / "terraform" / "tools"
