@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 
 from functions.common.adapters.simulated_payments import SimulatedPaymentGateway, simulated_decision
+from functions.common.runtime import Runtime
 from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import decode, new_event
 from shared.errors import InvalidSignature, ValidationFailed
-from shared.http import HttpRequest, handle_endpoint
+from shared.http import HttpRequest
 from shared.notifications import format_money, render
 from shared.orders import parse_order_request
+from shared.orders.webhooks import SIGNATURE_HEADER, sign, verify
 from shared.ports import OrderStatus, Ports
-from shared.webhooks import SIGNATURE_HEADER, sign, verify
 from tests.conftest import order_v2
 from tests.fakes import FakeOrderStore, fake_ports
 
@@ -34,7 +35,8 @@ def _post(
     method: str = "POST",
 ) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return handle_endpoint(endpoint, HttpRequest(method, "/", headers or {}, raw), ports)
+    path = ports.catalog.endpoint(endpoint).path
+    return Runtime(ports).endpoint(endpoint)(HttpRequest(method, path, headers or {}, raw))
 
 
 def _drain(ports: Ports) -> None:
@@ -109,7 +111,7 @@ def test_other_methods_bad_keys_and_huge_bodies_are_refused() -> None:
     ports = fake_ports()
     assert _post(ports, "orders_api", ORDER, method="GET").status == 405
     assert _post(ports, "orders_api", ORDER, {"Idempotency-Key": "short"}).status == 400
-    assert _post(ports, "orders_api", b"{" + b" " * 70_000 + b"}").status == 400
+    assert _post(ports, "orders_api", b"{" + b" " * 70_000 + b"}").status == 413
 
 
 def test_a_stored_order_is_accepted_even_when_its_announcement_fails() -> None:
@@ -368,17 +370,23 @@ def test_format_money() -> None:
 # -- reconciler ---------------------------------------------------------------------------
 
 
-def test_reconciler_republishes_only_stale_placed_orders_with_the_same_event_id() -> None:
-    from shared.reconcile import republish_stale_orders
+def _reconcile(ports: Ports) -> Any:
+    from shared.orders.reconcile import republish_stale_orders
 
+    return republish_stale_orders(
+        orders=ports.orders, publisher=ports.publisher, clock=ports.clock, catalog=ports.catalog
+    )
+
+
+def test_reconciler_republishes_only_stale_placed_orders_with_the_same_event_id() -> None:
     ports = fake_ports()
     ports.publisher.fail_next = 1  # the API stored the order but could not announce it
     lost = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "lost-order-1"})
     assert lost.status == 202 and lost.body["announcement"] == "deferred"
     fresh_id = _post(ports, "orders_api", ORDER).body["order_id"]  # announced, not yet charged
-    assert republish_stale_orders(ports).republished == 0  # inside the grace period
+    assert _reconcile(ports).republished == 0  # inside the grace period
     ports.clock.advance(301)
-    report = republish_stale_orders(ports)
+    report = _reconcile(ports)
     (lost_id,) = [o for o in report.order_ids if o != fresh_id]
     republished = [e for e in ports.publisher.events if e.get_data()["order_id"] == lost_id]
     assert len(republished) == 1
@@ -389,21 +397,19 @@ def test_reconciler_republishes_only_stale_placed_orders_with_the_same_event_id(
     assert ports.orders.get(lost_id).status is OrderStatus.PAID
     assert ports.orders.get(fresh_id).status is OrderStatus.PAID
     assert ports.payments.charges == 2  # the fresh order's duplicate event was deduplicated
-    assert republish_stale_orders(ports).republished == 0  # nothing PLACED any more
+    assert _reconcile(ports).republished == 0  # nothing PLACED any more
 
 
 def test_reconciler_leaves_orders_past_the_horizon_alone() -> None:
-    from shared.reconcile import republish_stale_orders
-
     ports = fake_ports()
     ports.publisher.fail_next = 1
     _post(ports, "orders_api", ORDER)
     ports.clock.advance(2 * 24 * 3600)
-    assert republish_stale_orders(ports).republished == 0
+    assert _reconcile(ports).republished == 0
 
 
 def test_a_stranded_order_is_reannounced_with_exponential_backoff_not_every_run() -> None:
-    from shared.reconcile import age_windows, republish_stale_orders
+    from shared.orders.reconcile import age_windows
 
     windows = age_windows(300, 24 * 3600)
     assert windows[:4] == [(300, 600), (600, 900), (1200, 1500), (2400, 2700)]
@@ -420,7 +426,7 @@ def test_a_stranded_order_is_reannounced_with_exponential_backoff_not_every_run(
     runs_that_republished = 0
     for _ in range(24 * 12 + 12):  # one run every 5 minutes for a day and an hour
         ports.clock.advance(300)
-        runs_that_republished += republish_stale_orders(ports).republished
+        runs_that_republished += _reconcile(ports).republished
     assert runs_that_republished == len(windows)  # about nine, not 288
 
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.aws import bootstrap, entrypoint
+from functions.aws import entrypoint
+from functions.aws import functions as bootstrap
 from functions.aws.adapters.dynamodb import DynamoOrderStore
 from functions.aws.clients import AwsClients
 from functions.local import samples
@@ -119,7 +120,10 @@ def test_handle_schedule_is_configured_by_the_environment(
 
     report = entrypoint.handle_schedule(scheduled, FakeLambdaContext("order_reconciler"))
 
-    assert report == {"republished": 1, "order_ids": [lost.order_id]}
+    assert report == {
+        "schedule": "order_reconciler",
+        "report": {"republished": 1, "order_ids": [lost.order_id]},
+    }
     assert entrypoint.schedule_function() is entrypoint.schedule_function()  # composed once
     queued = [
         json.loads(m["Body"]) for m in Poller(clients, topology, "payments", lambda e, c: {}).peek()

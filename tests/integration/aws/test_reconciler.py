@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from cloudevents.abstract import CloudEvent
 
-from functions.aws.bootstrap import http_function
 from functions.aws.clients import AwsClients
+from functions.aws.functions import http_function
 from shared.errors import TransientError
 from shared.ids import derived_event_id
 from tests.fakes import FakeClock
@@ -72,9 +72,12 @@ class DownBus:
 
 
 def reconcile(suite: Deployment) -> dict[str, Any]:
-    return suite.schedules["order_reconciler"](
+    answer = suite.schedules["order_reconciler"](
         SCHEDULE_INPUT, FakeLambdaContext("order_reconciler")
     )
+    assert answer["schedule"] == "order_reconciler"
+    report: dict[str, Any] = answer["report"]
+    return report
 
 
 def order_status(suite: Deployment, order_id: str) -> str:
@@ -90,9 +93,10 @@ def test_an_order_whose_announcement_failed_is_republished_and_charged(
     suite: Deployment, smtp: tuple[SmtpRecorder, int], clock: FakeClock
 ) -> None:
     recorder, _ = smtp
-    api = http_function(suite.config(endpoint="orders_api"), suite.clients, clock=clock)
     bus = DownBus()
-    api.ports.publisher = bus
+    api = http_function(
+        suite.config(endpoint="orders_api"), suite.clients, clock=clock, publisher=bus
+    )
     response = api(
         api_event("/orders", order_body("lost@example.com"), {"Idempotency-Key": "lost-0001"}),
         FakeLambdaContext("orders_api"),

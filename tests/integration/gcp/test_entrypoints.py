@@ -18,8 +18,8 @@ from shared.envelope import new_event
 from shared.errors import TransientError
 from shared.ids import derived_event_id
 from shared.images.metadata import image_id
+from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import OrderRecord, OrderStatus, OutgoingEmail, Ports
-from shared.webhooks import SIGNATURE_HEADER, sign
 from tests.fakes import FakeMailer, fake_ports
 from tests.integration.gcp.conftest import load_event, make_app, sample_jpeg
 

@@ -144,7 +144,7 @@ def test_concurrent_first_claims_acquire_once(claims: FirestoreIdempotencyStore)
 def test_dispatcher_with_firestore_claims_runs_a_handler_once(clients: GcpClients) -> None:
     calls: list[str] = []
     ports = fake_ports(idempotency=FirestoreIdempotencyStore(clients.firestore))
-    dispatcher = Dispatcher("notifier", ports, handler=lambda event, _: calls.append(event.id))
+    dispatcher = Dispatcher("notifier", ports, handler=lambda event: calls.append(event.id))
     event = new_event(
         "PaymentFailed",
         {
@@ -350,17 +350,19 @@ def test_stale_placed_is_a_range_of_placed_orders_oldest_first(clients: GcpClien
 
 
 def test_reconciler_republishes_an_unannounced_firestore_order(clients: GcpClients) -> None:
+    from functions.common.runtime import Runtime
     from shared.ids import derived_event_id
-    from shared.reconcile import republish_stale_orders
 
     store = FirestoreOrderStore(clients.firestore, orders=f"orders-{uuid.uuid4().hex[:8]}")
     ports = fake_ports(orders=store)
     placed_at = utc_now_iso(ports.clock.now())
     store.create(_placed("ord_unannounced01", placed_at))
 
-    assert republish_stale_orders(ports).republished == 0  # within the grace period
+    assert (
+        Runtime(ports).schedule("order_reconciler").job().republished == 0
+    )  # within the grace period
     ports.clock.advance(301)
-    report = republish_stale_orders(ports)
+    report = Runtime(ports).schedule("order_reconciler").job()
 
     assert report.order_ids == ("ord_unannounced01",)
     [event] = ports.publisher.events

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from shared.catalog import default_catalog
+from shared.catalog import Catalog
 from shared.envelope import new_event, utc_now_iso
 from shared.ids import derived_event_id
-from shared.orders import order_placed_data
-from shared.ports import EventPublisher, OrderStore, Ports
+from shared.orders.model import order_placed_data
+from shared.ports import Clock, EventPublisher, OrderStore
 
 logger = logging.getLogger("eventsuite.reconcile")
 
@@ -52,19 +52,19 @@ def age_windows(period_seconds: float, horizon_seconds: float) -> list[tuple[flo
 
 
 def republish_stale_orders(
-    ports: Ports,
     *,
+    orders: OrderStore,
+    publisher: EventPublisher,
+    clock: Clock,
+    catalog: Catalog,
     period_seconds: float | None = None,
     horizon_seconds: float = HORIZON_SECONDS,
     limit: int = BATCH_LIMIT,
 ) -> ReconcileReport:
     """Re-publish ``OrderPlaced`` for orders still ``PLACED`` whose age is in an
     :func:`age_windows` window (the period defaults to the catalog schedule's)."""
-    orders: OrderStore = ports.require("orders")
-    publisher: EventPublisher = ports.require("publisher")
-    catalog = default_catalog()
     period = period_seconds or catalog.schedule("order_reconciler").every_minutes * 60.0
-    now = ports.clock.now()
+    now = clock.now()
     stale = []
     for low, high in age_windows(period, horizon_seconds):
         stale.extend(
@@ -85,6 +85,7 @@ def republish_stale_orders(
             subject=order.order_id,
             correlation_id=order.correlation_id,
             event_id=derived_event_id("OrderPlaced", order.order_id),
+            catalog=catalog,
         )
         for order in stale
     ]

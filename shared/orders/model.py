@@ -1,4 +1,4 @@
-"""Orders: request validation and orders as stored documents."""
+"""The order model: request validation, new orders, and orders as stored documents."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from shared.ports import OrderRecord, OrderStatus
 
 MAX_ITEMS = 100
 MAX_ORDER_TOTAL_MINOR = 100_000_000
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Patterns are applied with fullmatch: "$" would also match before a trailing newline.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
 def new_order_id() -> str:
@@ -42,7 +43,7 @@ def _parse_customer(customer: Any, problems: list[str]) -> tuple[str | None, str
         problems.append("customer must be an object with an email")
         return None, None
     email = customer.get("email")
-    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
         problems.append("customer.email must be a valid email address")
         email = None
     return email, _optional_text(customer.get("name"), "customer.name", problems)
@@ -53,7 +54,7 @@ def _parse_item(item: Any, where: str, problems: list[str]) -> dict[str, Any] | 
         problems.append(f"{where} must be an object")
         return None
     sku = item.get("sku")
-    if not isinstance(sku, str) or not _SKU.match(sku):
+    if not isinstance(sku, str) or not _SKU.fullmatch(sku):
         problems.append(f"{where}.sku must be 1-64 letters, digits, '.', '_' or '-'")
     quantity = _positive_int(item.get("quantity"), f"{where}.quantity", problems, minimum=1)
     if quantity > 1000:
@@ -98,6 +99,23 @@ def parse_order_request(body: Any) -> dict[str, Any]:
     if problems:
         raise ValidationFailed(problems)
     return {"email": email, "name": name, "currency": currency, "items": items, "total": total}
+
+
+def same_order(stored: OrderRecord, candidate: OrderRecord) -> bool:
+    """Whether two orders were placed with the same request (every client-given field)."""
+    return (
+        stored.customer_email,
+        stored.customer_name,
+        stored.amount_minor,
+        stored.currency,
+        [dict(item) for item in stored.items],
+    ) == (
+        candidate.customer_email,
+        candidate.customer_name,
+        candidate.amount_minor,
+        candidate.currency,
+        [dict(item) for item in candidate.items],
+    )
 
 
 def order_placed_data(order: OrderRecord) -> dict[str, Any]:

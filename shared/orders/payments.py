@@ -3,38 +3,70 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from shared.catalog import default_catalog
+from shared.catalog import Catalog
 from shared.envelope import Event, new_event, utc_now_iso
 from shared.errors import PermanentError
 from shared.ids import derived_event_id
 from shared.ports import (
+    Clock,
     EventPublisher,
     OrderRecord,
     OrderStatus,
     OrderStore,
     PaymentGateway,
-    Ports,
 )
 
 logger = logging.getLogger("eventsuite.payments")
 
 
-def _source() -> str:
-    return f"{default_catalog().source}/consumers/payments"
-
-
-def process_payment(event: Event, ports: Ports) -> None:
+def process_payment(
+    event: Event,
+    *,
+    orders: OrderStore,
+    gateway: PaymentGateway,
+    publisher: EventPublisher,
+    clock: Clock,
+    catalog: Catalog,
+) -> None:
     """Handle ``OrderPlaced`` (charge) and ``PaymentWebhookReceived`` (refunds, disputes)."""
-    orders: OrderStore = ports.require("orders")
-    publisher: EventPublisher = ports.require("publisher")
+    announce = _Announcer(publisher, catalog)
     if event.name == "OrderPlaced":
-        _charge(event, orders, ports.require("payments"), publisher, ports)
+        _charge(event, orders, gateway, announce, clock)
     elif event.name == "PaymentWebhookReceived":
-        _reconcile(event, orders, publisher, ports)
+        _reconcile(event, orders, announce, clock)
     else:  # the dispatcher only routes subscribed events; this guards catalog edits
         raise PermanentError(f"payments cannot handle {event.name}")
+
+
+class _Announcer:
+    """Publishes the payment outcome events of one order (ids derived from the order)."""
+
+    def __init__(self, publisher: EventPublisher, catalog: Catalog) -> None:
+        self.publisher, self.catalog = publisher, catalog
+
+    def __call__(
+        self, name: str, data: Mapping[str, Any], cause: Event, order: OrderRecord
+    ) -> None:
+        self.publisher.publish(
+            [
+                new_event(
+                    name,
+                    data,
+                    source=f"{self.catalog.source}/consumers/payments",
+                    cause=cause,
+                    # Every event of an order carries the order's correlation id, also when
+                    # the cause (a provider webhook) came in without it.
+                    correlation_id=order.correlation_id or cause.correlation_id,
+                    subject=order.order_id,
+                    event_id=derived_event_id(name, order.order_id),
+                    catalog=self.catalog,
+                )
+            ]
+        )
 
 
 def _record_from_event(event: Event) -> OrderRecord:
@@ -56,8 +88,8 @@ def _charge(
     event: Event,
     orders: OrderStore,
     gateway: PaymentGateway,
-    publisher: EventPublisher,
-    ports: Ports,
+    announce: _Announcer,
+    clock: Clock,
 ) -> None:
     order_id = event.data["order_id"]
     order = orders.get(order_id)
@@ -71,7 +103,7 @@ def _charge(
             customer_email=order.customer_email,
             idempotency_key=f"{order_id}:charge",
         )
-        now = utc_now_iso(ports.clock.now())
+        now = utc_now_iso(clock.now())
         target = OrderStatus.PAID if result.approved else OrderStatus.PAYMENT_FAILED
         orders.transition(
             order_id,
@@ -85,10 +117,10 @@ def _charge(
         # Whoever won a concurrent transition, the stored state is the truth we announce.
         order = orders.get(order_id) or order
     # Re-announcing after a crash is safe: the outcome's event id is derived from the order.
-    _announce_outcome(event, order, publisher)
+    _announce_outcome(event, order, announce)
 
 
-def _announce_outcome(cause: Event, order: OrderRecord, publisher: EventPublisher) -> None:
+def _announce_outcome(cause: Event, order: OrderRecord, announce: _Announcer) -> None:
     amount = {"amount_minor": order.amount_minor, "currency": order.currency}
     if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
         name, data = (
@@ -113,21 +145,10 @@ def _announce_outcome(cause: Event, order: OrderRecord, publisher: EventPublishe
         )
     else:
         raise PermanentError(f"order {order.order_id} is in unexpected status {order.status}")
-    publisher.publish(
-        [
-            new_event(
-                name,
-                data,
-                source=_source(),
-                cause=cause,
-                subject=order.order_id,
-                event_id=derived_event_id(name, order.order_id),
-            )
-        ]
-    )
+    announce(name, data, cause, order)
 
 
-def _reconcile(event: Event, orders: OrderStore, publisher: EventPublisher, ports: Ports) -> None:
+def _reconcile(event: Event, orders: OrderStore, announce: _Announcer, clock: Clock) -> None:
     data = event.data
     order = orders.get(data["order_id"])
     if order is None:
@@ -144,26 +165,16 @@ def _reconcile(event: Event, orders: OrderStore, publisher: EventPublisher, port
             order.order_id,
             from_status=OrderStatus.PAID,
             to_status=OrderStatus.REFUNDED,
-            now=utc_now_iso(ports.clock.now()),
+            now=utc_now_iso(clock.now()),
         )
         order = orders.get(order.order_id) or order
     if order.status is not OrderStatus.REFUNDED:
         raise PermanentError(f"cannot refund order {order.order_id} in status {order.status}")
     amount = data.get("amount") or {"amount_minor": order.amount_minor, "currency": order.currency}
-    publisher.publish(
-        [
-            new_event(
-                "PaymentRefunded",
-                {
-                    "order_id": order.order_id,
-                    "payment_id": order.payment_id,
-                    "amount": amount,
-                    "customer_email": order.customer_email,
-                },
-                source=_source(),
-                cause=event,
-                subject=order.order_id,
-                event_id=derived_event_id("PaymentRefunded", order.order_id),
-            )
-        ]
-    )
+    refunded = {
+        "order_id": order.order_id,
+        "payment_id": order.payment_id,
+        "amount": amount,
+        "customer_email": order.customer_email,
+    }
+    announce("PaymentRefunded", refunded, event, order)

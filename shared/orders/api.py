@@ -1,0 +1,90 @@
+"""The orders HTTP API: ``POST /orders`` places an order."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.catalog import Catalog
+from shared.envelope import new_event, utc_now_iso
+from shared.errors import TransientError, ValidationFailed
+from shared.http import HttpProblem, HttpRequest, HttpResponse, correlation_id, json_body
+from shared.ids import derived_event_id
+from shared.orders.model import (
+    IDEMPOTENCY_KEY,
+    new_order,
+    order_placed_data,
+    parse_order_request,
+    same_order,
+)
+from shared.ports import Clock, EventPublisher, OrderStore
+
+logger = logging.getLogger("eventsuite.orders")
+
+
+def place_order(
+    request: HttpRequest,
+    *,
+    orders: OrderStore,
+    publisher: EventPublisher,
+    clock: Clock,
+    catalog: Catalog,
+) -> HttpResponse:
+    """``POST /orders``: validate, store, publish ``OrderPlaced``; 202 with the order id.
+
+    An ``Idempotency-Key`` header makes retries safe: the same key returns the same order
+    (and re-publishes its ``OrderPlaced`` with the same event id, which consumers dedupe);
+    the same key with a different body is a 409. Once the order is stored it is accepted, even
+    if announcing it fails (``"announcement": "deferred"``: the order reconciler announces it);
+    503 means nothing was stored.
+    """
+    correlation = correlation_id(request)
+    reply_headers = {"X-Correlation-Id": correlation}
+    key = request.header("Idempotency-Key")
+    try:
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+            raise ValidationFailed(["Idempotency-Key must be 8-128 characters [A-Za-z0-9._:-]"])
+        fields = parse_order_request(json_body(request))
+    except ValidationFailed as exc:
+        raise HttpProblem(400, "invalid order", exc.problems, reply_headers) from exc
+    candidate = new_order(
+        fields,
+        placed_at=utc_now_iso(clock.now()),
+        idempotency_key=key,
+        correlation_id=correlation,
+    )
+    stored, created = orders.create(candidate)
+    if not created and not same_order(stored, candidate):
+        raise HttpProblem(
+            409, "Idempotency-Key was already used for a different order", headers=reply_headers
+        )
+    event = new_event(
+        "OrderPlaced",
+        order_placed_data(stored),
+        source=f"{catalog.source}/orders-api",
+        correlation_id=stored.correlation_id or correlation,
+        subject=stored.order_id,
+        event_id=derived_event_id("OrderPlaced", stored.order_id),
+        catalog=catalog,
+    )
+    announced = True
+    try:
+        publisher.publish([event])
+    except TransientError as exc:
+        # The order is stored, so it is accepted: the order reconciler announces it within
+        # minutes with this same event id. Answering an error here would invite a client
+        # without an Idempotency-Key to place (and pay for) the order twice.
+        announced = False
+        logger.warning(
+            "order %s stored but not announced (%s); the reconciler will announce it",
+            stored.order_id,
+            exc.reason,
+            extra={"correlation_id": correlation},
+        )
+    body = {"order_id": stored.order_id, "status": stored.status.value, "event_id": event["id"]}
+    if not announced:
+        body["announcement"] = "deferred"
+    return HttpResponse(
+        202 if created else 200,
+        body,
+        {**reply_headers, "Location": f"/orders/{stored.order_id}"},
+    )
