@@ -73,7 +73,7 @@ def needs_of(function: Callable[..., Any], *, leading: int) -> tuple[Need, ...]:
         if parameter.default is not parameter.empty:
             continue  # tuning knobs with defaults (tests pass them) are not dependencies
         kind = hints.get(parameter.name)
-        if not isinstance(kind, type):
+        if not isinstance(kind, type) or kind is Any:  # Any is a class since Python 3.11
             raise TypeError(
                 f"{_qualified(function)}: parameter {parameter.name!r} needs a class annotation "
                 f"to be injected, got {kind!r}"

@@ -436,3 +436,87 @@ def test_orders_adopted_from_events_store_placed_at_in_utc() -> None:
     data = {**order_v2(order_id="ord_adoptedoffset0001"), "placed_at": "2026-11-26T10:00:00+02:00"}
     Dispatcher("payments", ports).deliver(new_event("OrderPlaced", data, source="urn:test"))
     assert ports.orders.get("ord_adoptedoffset0001").placed_at == "2026-11-26T08:00:00.000Z"
+
+
+# -- input edges: trailing newlines, conflicting retries, hostile JSON --------------------
+
+
+def test_a_trailing_newline_cannot_sneak_an_email_or_key_through() -> None:
+    ports = fake_ports()
+    bad_email = _post(ports, "orders_api", {**ORDER, "customer": {"email": "ann@example.com\n"}})
+    assert bad_email.status == 400
+    assert any("customer.email" in p for p in bad_email.body["problems"])
+    bad_key = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-9\n"})
+    assert bad_key.status == 400
+    assert ports.orders.orders == {}
+
+
+def test_a_correlation_id_with_a_newline_is_replaced_not_echoed() -> None:
+    ports = fake_ports()
+    response = _post(ports, "orders_api", ORDER, {"X-Correlation-Id": "corr-12345678\n"})
+    assert response.status == 202
+    echoed = response.headers["X-Correlation-Id"]
+    assert "\n" not in echoed and echoed != "corr-12345678"
+
+
+def test_response_headers_never_carry_cr_or_lf() -> None:
+    from shared.http import HttpResponse
+
+    with pytest.raises(ValueError, match="CR/LF"):
+        HttpResponse(200, {}, {"X-Correlation-Id": "a\r\nSet-Cookie: x=1"}).all_headers()
+
+
+def test_forged_events_with_a_trailing_newline_fail_their_schema() -> None:
+    from shared.errors import SchemaViolation
+
+    with pytest.raises(SchemaViolation):
+        new_event(
+            "OrderPlaced",
+            order_v2(email="ann@example.com\n"),
+            source="urn:t",
+        )
+
+
+def test_every_schema_pattern_is_anchored_at_the_true_end() -> None:
+    import re
+
+    from shared.catalog import default_catalog
+
+    def patterns(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+            return found + [p for value in node.values() for p in patterns(value)]
+        if isinstance(node, list):
+            return [p for value in node for p in patterns(value)]
+        return []
+
+    catalog = default_catalog()
+    every = [
+        p
+        for spec in catalog.events.values()
+        for version in spec.versions.values()
+        for p in patterns(version.schema)
+    ]
+    assert every
+    for pattern in every:
+        # Python's "$" (which jsonschema uses) also matches before a final newline.
+        assert not pattern.endswith("$"), pattern
+        assert pattern.endswith("(?![\\s\\S])"), pattern  # end of input, in ECMA and Python
+    email = next(p for p in every if "@" in p)
+    assert re.search(email, "ann@example.com") and not re.search(email, "ann@example.com\n")
+
+
+def test_the_same_key_with_another_customer_name_is_a_conflict() -> None:
+    ports = fake_ports()
+    first = {**ORDER, "customer": {"email": "ann@example.com", "name": "Ann"}}
+    second = {**ORDER, "customer": {"email": "ann@example.com", "name": "Eve"}}
+    assert _post(ports, "orders_api", first, {"Idempotency-Key": "client-key-7"}).status == 202
+    assert _post(ports, "orders_api", second, {"Idempotency-Key": "client-key-7"}).status == 409
+    assert _post(ports, "orders_api", first, {"Idempotency-Key": "client-key-7"}).status == 200
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
+    ports = fake_ports()
+    response = _post(ports, "orders_api", b"[" * 60_000)
+    assert response.status == 400
+    assert response.body["problems"] == ["body is nested too deeply"]
