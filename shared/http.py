@@ -31,6 +31,8 @@ class HttpRequest:
     path: str
     headers: Mapping[str, str]
     body: bytes
+    # Values of the route's ``{placeholders}``, filled in by the runtime.
+    params: Mapping[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         """Header value by case-insensitive name."""

@@ -152,6 +152,10 @@ class OrderRecord:
     failure_reason: str | None = None
     updated_at: str | None = None
     correlation_id: str | None = None
+    # When the order reached each later status (``transition_changes`` sets them).
+    paid_at: str | None = None
+    payment_failed_at: str | None = None
+    refunded_at: str | None = None
 
 
 @runtime_checkable

@@ -94,9 +94,11 @@ class ConsumerFunction:
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
-    """``/orders/{order_id}`` -> a regex matching one path segment per placeholder."""
+    """``/orders/{order_id}`` -> a regex with one named group per placeholder (one segment)."""
     parts = re.split(r"(\{[a-z_]+\})", path)
-    regex = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+    regex = "".join(
+        f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts
+    )
     return re.compile(regex)
 
 
@@ -124,15 +126,16 @@ class EndpointFunction:
         path = request.path or "/"
         if root_is_route and path == "/":
             path = self.spec.path
+        route = self._route.fullmatch(path)
         try:
-            if not self._route.fullmatch(path):
+            if route is None:
                 response = problem(404, "not found", [f"no route {path}"])
             elif request.method.upper() != self.spec.method:
                 response = problem(405, "method not allowed", headers={"Allow": self.spec.method})
             elif len(request.body) > MAX_BODY_BYTES:
                 response = problem(413, "body too large", [f"limit is {MAX_BODY_BYTES} bytes"])
             else:
-                response = self.handler(request)
+                response = self.handler(dataclasses.replace(request, params=route.groupdict()))
         except Exception as exc:  # the one mapping from failures to answers
             response = problem_for(exc, request_id)
             if response.status >= 500 and not isinstance(exc, TransientError):

@@ -11,6 +11,7 @@ from shared.http import HttpProblem, HttpRequest, HttpResponse, correlation_id, 
 from shared.ids import derived_event_id
 from shared.orders.model import (
     IDEMPOTENCY_KEY,
+    ORDER_ID,
     new_order,
     order_placed_data,
     parse_order_request,
@@ -19,6 +20,38 @@ from shared.orders.model import (
 from shared.ports import Clock, EventPublisher, OrderStore
 
 logger = logging.getLogger("eventsuite.orders")
+
+
+def get_order(request: HttpRequest, *, orders: OrderStore) -> HttpResponse:
+    """``GET /orders/{order_id}``: the order's status, amount, payment and the time of each
+    transition; 404 for an unknown (or malformed) id. The customer's address is not returned."""
+    order_id = request.params.get("order_id", "")
+    order = orders.get(order_id) if ORDER_ID.fullmatch(order_id) else None
+    if order is None:
+        raise HttpProblem(404, "order not found", [f"no order {order_id!r}"])
+    body = {
+        "order_id": order.order_id,
+        "status": order.status.value,
+        "amount": {"amount_minor": order.amount_minor, "currency": order.currency},
+        "items": [dict(item) for item in order.items],
+        "payment_id": order.payment_id,
+        "decline_code": order.decline_code,
+        "failure_reason": order.failure_reason,
+        "correlation_id": order.correlation_id,
+        "transitions": {
+            status: at
+            for status, at in (
+                ("PLACED", order.placed_at),
+                ("PAID", order.paid_at),
+                ("PAYMENT_FAILED", order.payment_failed_at),
+                ("REFUNDED", order.refunded_at),
+            )
+            if at
+        },
+        "updated_at": order.updated_at,
+    }
+    headers = {"X-Correlation-Id": order.correlation_id} if order.correlation_id else {}
+    return HttpResponse(200, body, headers)
 
 
 def place_order(

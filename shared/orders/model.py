@@ -17,6 +17,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Patterns are applied with fullmatch: "$" would also match before a trailing newline.
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+ORDER_ID = re.compile(r"ord_[A-Za-z0-9]{8,40}")
 
 
 def new_order_id() -> str:
@@ -180,6 +181,9 @@ def order_to_dict(order: OrderRecord) -> dict[str, Any]:
         "failure_reason": order.failure_reason,
         "updated_at": order.updated_at,
         "correlation_id": order.correlation_id,
+        "paid_at": order.paid_at,
+        "payment_failed_at": order.payment_failed_at,
+        "refunded_at": order.refunded_at,
     }
 
 
@@ -204,6 +208,9 @@ def order_from_dict(data: Mapping[str, Any]) -> OrderRecord:
         failure_reason=data.get("failure_reason"),
         updated_at=data.get("updated_at"),
         correlation_id=data.get("correlation_id"),
+        paid_at=data.get("paid_at"),
+        payment_failed_at=data.get("payment_failed_at"),
+        refunded_at=data.get("refunded_at"),
     )
 
 
@@ -216,10 +223,11 @@ def transition_changes(
 ) -> dict[str, str]:
     """The stored fields an ``OrderStore.transition`` sets, as :func:`order_to_dict` names them.
 
-    Always ``status`` (by value) and ``updated_at``; each outcome field only when given, so
-    ``None`` keeps what the order already holds.
+    Always ``status`` (by value), ``updated_at`` and the time the new status was reached
+    (``paid_at`` ...); each outcome field only when given, so ``None`` keeps what the order
+    already holds.
     """
-    changes = {"status": to_status.value, "updated_at": now}
+    changes = {"status": to_status.value, "updated_at": now, f"{to_status.value.lower()}_at": now}
     outcome = {
         "payment_id": payment_id,
         "decline_code": decline_code,

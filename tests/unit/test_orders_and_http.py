@@ -520,3 +520,41 @@ def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
     response = _post(ports, "orders_api", b"[" * 60_000)
     assert response.status == 400
     assert response.body["problems"] == ["body is nested too deeply"]
+
+
+def _get(ports: Ports, path: str) -> Any:
+    return Runtime(ports).endpoint("order_status")(HttpRequest("GET", path, {}, b""))
+
+
+def test_get_order_shows_status_amount_payment_and_each_transition() -> None:
+    ports = fake_ports()
+    placed = _post(ports, "orders_api", ORDER, {"X-Correlation-Id": "corr-get-order1"})
+    order_id = placed.body["order_id"]
+    before = _get(ports, f"/orders/{order_id}")
+    assert before.status == 200 and before.body["status"] == "PLACED"
+    assert list(before.body["transitions"]) == ["PLACED"]
+    _drain(ports)
+    after = _get(ports, placed.headers["Location"])
+    assert after.status == 200
+    assert after.body["status"] == "PAID" and after.body["payment_id"].startswith("pay_")
+    assert after.body["amount"] == {"amount_minor": 2500, "currency": "EUR"}
+    assert list(after.body["transitions"]) == ["PLACED", "PAID"]
+    assert after.body["correlation_id"] == "corr-get-order1"
+    assert after.headers["X-Correlation-Id"] == "corr-get-order1"
+    assert "customer_email" not in after.body and "ann@example.com" not in json.dumps(after.body)
+
+
+@pytest.mark.parametrize(
+    "path", ["/orders/ord_doesnotexist00", "/orders/../../etc", "/orders/ord_x%0a", "/orders/"]
+)
+def test_get_order_for_unknown_or_malformed_ids_is_404(path: str) -> None:
+    response = _get(fake_ports(), path)
+    assert response.status == 404
+    assert response.content_type == "application/problem+json"
+
+
+def test_get_order_refuses_other_methods() -> None:
+    response = Runtime(fake_ports()).endpoint("order_status")(
+        HttpRequest("DELETE", "/orders/ord_0123456789abcdef", {}, b"")
+    )
+    assert response.status == 405 and response.headers["Allow"] == "GET"
