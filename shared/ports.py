@@ -300,6 +300,8 @@ class Settings:
     # None: derived per consumer from its timeout (see Dispatcher.lease_seconds).
     idempotency_lease_seconds: float | None = None
     idempotency_ttl_seconds: float = 7 * 24 * 3600.0
+    # Which PaymentGateway adapter charges orders (``EVENTSUITE_PAYMENT_PROVIDER``).
+    payment_provider: str = "simulated"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def build_container(
         # A lazy sequence: Secrets Manager is read only when a signature is verified.
         secrets: Any = adapters.lazy("secrets", "LazySecrets")(clients, config.webhook_secret_arn)
         settings = dataclasses.replace(settings, webhook_secrets=secrets)
-    container = base_container(settings, catalog=catalog, payment_provider=config.payment_provider)
+    container = base_container(settings, catalog=catalog)
     container.register(ObjectStore, lambda: adapters.lazy("s3", "S3ObjectStore")(clients))
     for kind, (field, adapter) in TABLES.items():
         table = getattr(config, field)

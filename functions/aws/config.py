@@ -31,7 +31,6 @@ class AwsConfig:
     mailer: str = "ses"
     ses_configuration_set: str | None = None
     webhook_secret_arn: str | None = None
-    payment_provider: str = "simulated"
     environ: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
@@ -62,6 +61,5 @@ class AwsConfig:
             mailer=mailer,
             ses_configuration_set=value("EVENTSUITE_SES_CONFIGURATION_SET"),
             webhook_secret_arn=value("EVENTSUITE_WEBHOOK_SECRET_ARN"),
-            payment_provider=(value("EVENTSUITE_PAYMENT_PROVIDER") or "simulated").lower(),
             environ=env,
         )

@@ -10,25 +10,27 @@ only what its handler's signature asks for. Nothing runs at import time. Tests c
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from functions.azure.clients import AzureClients
 from functions.azure.names import DEFAULT_TABLES
-from functions.common.composition import base_container, install_overrides, register_publisher
-from functions.common.runtime import Runtime
+from functions.common.composition import (
+    base_container,
+    install_overrides,
+    register_publisher,
+    register_smtp_mailer,
+)
+from functions.common.runtime import Runtime, Runtimes
 from shared.catalog import Catalog
 from shared.inject import Container
 from shared.ports import (
     DeadLetterSink,
     EventPublisher,
     IdempotencyStore,
-    Mailer,
     MetadataIndex,
     ObjectStore,
     OrderStore,
-    Settings,
 )
 from shared.settings import settings_from_env
 
@@ -53,8 +55,7 @@ def build_container(
     """Every adapter an Azure function may need, each built on first use."""
     env: Mapping[str, str] = dict(os.environ if environ is None else environ)
     azure = clients or AzureClients(env)
-    provider = env.get("EVENTSUITE_PAYMENT_PROVIDER", "simulated").lower()
-    container = base_container(settings_from_env(env), catalog=catalog, payment_provider=provider)
+    container = base_container(settings_from_env(env), catalog=catalog)
     from functions.azure.adapters import blob, queues, tables
 
     container.register(ObjectStore, lambda: blob.BlobObjectStore(azure.blob))
@@ -81,16 +82,7 @@ def build_container(
             EventPublisher,
             "set EVENTSUITE_EVENTGRID_ENDPOINT (Azure) or EVENTSUITE_PUBLISHER=queues (azurite)",
         )
-    mailer = env.get("EVENTSUITE_MAILER", "smtp")
-    if mailer != "smtp":
-        container.refuse(Mailer, f"EVENTSUITE_MAILER={mailer!r} is not available on Azure (smtp)")
-    elif env.get("EVENTSUITE_SMTP_HOST"):
-        from functions.common.adapters.smtp import smtp_mailer_from_env
-
-        sender = container.get(Settings).mail_from
-        container.register(Mailer, lambda: smtp_mailer_from_env(sender, env))
-    else:
-        container.refuse(Mailer, "EVENTSUITE_SMTP_HOST is not set")
+    register_smtp_mailer(container, env)
     return install_overrides(container, overrides)
 
 
@@ -98,17 +90,12 @@ def _table(azure: AzureClients, module: Any, adapter: str, table: str) -> Any:
     return lambda: getattr(module, adapter)(azure.table.get_table_client(table))
 
 
-_runtime: Runtime | None = None
-_runtime_lock = threading.Lock()
+_runtimes = Runtimes(build_container)
 
 
 def runtime() -> Runtime:
     """The process-wide runtime, composed from ``os.environ`` on first use."""
-    global _runtime  # noqa: PLW0603 - the cached composition root of this process
-    with _runtime_lock:
-        if _runtime is None:
-            _runtime = Runtime(build_container())
-        return _runtime
+    return _runtimes.get()
 
 
 def configure(
@@ -120,15 +107,10 @@ def configure(
 ) -> Runtime:
     """Replace the process-wide runtime (tests, local runs); ``overrides`` replace ports by
     name. Returns it."""
-    global _runtime  # noqa: PLW0603
     container = build_container(environ, clients=clients, catalog=catalog, **(overrides or {}))
-    with _runtime_lock:
-        _runtime = Runtime(container)
-        return _runtime
+    return _runtimes.install(container)
 
 
 def reset() -> None:
     """Forget the runtime: the next invocation composes it again from the environment."""
-    global _runtime  # noqa: PLW0603
-    with _runtime_lock:
-        _runtime = None
+    _runtimes.reset()

@@ -17,6 +17,7 @@ from shared.ports import (
     PORT_FIELDS,
     Clock,
     EventPublisher,
+    Mailer,
     ObjectStore,
     PaymentGateway,
     Settings,
@@ -40,10 +41,11 @@ def base_container(
     *,
     catalog: Catalog | None = None,
     clock: Clock | None = None,
-    payment_provider: str = "simulated",
     warn_simulated: bool = True,
 ) -> Container:
-    """A container with the configuration every function may ask for, and the gateway."""
+    """A container with the configuration every function may ask for, and the gateway that
+    ``settings.payment_provider`` names."""
+    payment_provider = settings.payment_provider
     container = Container(
         config_factories(catalog or default_catalog(), settings, clock or SystemClock())
     )
@@ -91,6 +93,24 @@ def register_publisher(
         )
 
     container.register(EventPublisher, build)
+
+
+def register_smtp_mailer(container: Container, environ: Mapping[str, str]) -> None:
+    """The SMTP mailer (the only mailer on Google Cloud and Azure), when a relay is set."""
+    kind = environ.get("EVENTSUITE_MAILER", "smtp").lower()
+    if kind != "smtp":
+        container.refuse(Mailer, f"EVENTSUITE_MAILER={kind!r} is not available here (smtp)")
+    elif environ.get("EVENTSUITE_SMTP_HOST"):
+        sender = container.get(Settings).mail_from
+
+        def smtp() -> Mailer:
+            from functions.common.adapters.smtp import smtp_mailer_from_env
+
+            return smtp_mailer_from_env(sender, environ)
+
+        container.register(Mailer, smtp)
+    else:
+        container.refuse(Mailer, "EVENTSUITE_SMTP_HOST is not set")
 
 
 def install_overrides(container: Container, overrides: Mapping[str, Any]) -> Container:

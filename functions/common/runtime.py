@@ -235,13 +235,7 @@ class Runtime:
         with self._lock:
             if name not in self._endpoints:
                 spec = self.catalog.endpoint(name)
-                handler = bind(
-                    resolve_handler(spec.handler),
-                    self.dependencies,
-                    leading=1,
-                    role=f"endpoint {name!r}",
-                )
-                self._endpoints[name] = EndpointFunction(spec, handler)
+                self._endpoints[name] = EndpointFunction(spec, self._bind("endpoint", spec, 1))
             return self._endpoints[name]
 
     def answer(
@@ -266,14 +260,12 @@ class Runtime:
         with self._lock:
             if name not in self._schedules:
                 spec = self.catalog.schedule(name)
-                job = bind(
-                    resolve_handler(spec.handler),
-                    self.dependencies,
-                    leading=0,
-                    role=f"schedule {name!r}",
-                )
-                self._schedules[name] = ScheduleFunction(spec, job)
+                self._schedules[name] = ScheduleFunction(spec, self._bind("schedule", spec, 0))
             return self._schedules[name]
+
+    def _bind(self, kind: str, spec: EndpointSpec | ScheduleSpec, leading: int) -> Any:
+        role = f"{kind} {spec.name!r}"
+        return bind(resolve_handler(spec.handler), self.dependencies, leading=leading, role=role)
 
     def check(self, roles: Iterable[str] | None = None) -> None:
         """Fail now (``MissingDependency``) if any catalog function could not be built.
@@ -294,3 +286,34 @@ def catalog_roles(catalog: Catalog) -> list[tuple[str, str, str, int]]:
     roles += [("endpoint", n, s.handler, 1) for n, s in catalog.endpoints.items()]
     roles += [("schedule", n, s.handler, 0) for n, s in catalog.schedules.items()]
     return roles
+
+
+class Runtimes:
+    """A process's runtimes by role, each composed on first use by ``compose()``.
+
+    A cloud function instance serves one role, so one runtime; tests :meth:`install` their own
+    dependencies for a role and :meth:`reset` afterwards.
+    """
+
+    def __init__(self, compose: Callable[[], Dependencies]) -> None:
+        self._compose = compose
+        self._lock = threading.Lock()
+        self._runtimes: dict[str, Runtime] = {}
+
+    def get(self, role: str = "") -> Runtime:
+        """The runtime of ``role``, composed now if it was not yet."""
+        with self._lock:
+            if role not in self._runtimes:
+                self._runtimes[role] = Runtime(self._compose())
+            return self._runtimes[role]
+
+    def install(self, dependencies: Dependencies, role: str = "") -> Runtime:
+        """Serve ``role`` from ``dependencies`` from now on."""
+        with self._lock:
+            self._runtimes[role] = Runtime(dependencies)
+            return self._runtimes[role]
+
+    def reset(self) -> None:
+        """Forget every runtime: the next call composes again."""
+        with self._lock:
+            self._runtimes.clear()

@@ -10,12 +10,16 @@ dependencies for a role and :func:`reset` afterwards.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from functions.common.composition import base_container, install_overrides, register_publisher
-from functions.common.runtime import Runtime
+from functions.common.composition import (
+    base_container,
+    install_overrides,
+    register_publisher,
+    register_smtp_mailer,
+)
+from functions.common.runtime import Runtime, Runtimes
 from functions.gcp.clients import GcpClients
 from shared.catalog import Catalog
 from shared.inject import Container, Dependencies
@@ -23,16 +27,12 @@ from shared.ports import (
     DeadLetterSink,
     EventPublisher,
     IdempotencyStore,
-    Mailer,
     MetadataIndex,
     ObjectStore,
     OrderStore,
     Settings,
 )
 from shared.settings import settings_from_env
-
-_lock = threading.RLock()
-_runtimes: dict[str, Runtime] = {}
 
 
 def build_container(
@@ -45,8 +45,7 @@ def build_container(
     ``overrides`` replace any port or setting by name."""
     env = os.environ if environ is None else environ
     gcp = clients or GcpClients.from_env(env)
-    provider = env.get("EVENTSUITE_PAYMENT_PROVIDER", "simulated").lower()
-    container = base_container(settings_from_env(env), payment_provider=provider)
+    container = base_container(settings_from_env(env))
     from functions.gcp import firestore_stores as stores
     from functions.gcp.gcs import GcsObjectStore
 
@@ -68,17 +67,11 @@ def build_container(
         container.register(DeadLetterSink, lambda: _dead_letters(gcp, dead_letter_topic))
     else:
         container.refuse(DeadLetterSink, "EVENTSUITE_DEAD_LETTER_TOPIC is not set")
-    mailer = env.get("EVENTSUITE_MAILER", "smtp").lower()
-    if mailer != "smtp":
-        container.refuse(Mailer, f"EVENTSUITE_MAILER={mailer!r} is not available here (smtp)")
-    elif env.get("EVENTSUITE_SMTP_HOST"):
-        from functions.common.adapters.smtp import smtp_mailer_from_env
-
-        sender = container.get(Settings).mail_from
-        container.register(Mailer, lambda: smtp_mailer_from_env(sender, env))
-    else:
-        container.refuse(Mailer, "EVENTSUITE_SMTP_HOST is not set")
+    register_smtp_mailer(container, env)
     return install_overrides(container, overrides)
+
+
+_runtimes = Runtimes(build_container)
 
 
 def _publisher(gcp: GcpClients, topic: str, container: Container) -> EventPublisher:
@@ -95,10 +88,7 @@ def _dead_letters(gcp: GcpClients, topic: str) -> DeadLetterSink:
 
 def runtime(role: str) -> Runtime:
     """The runtime of ``role`` (``consumer:<name>`` ...), composed from the environment once."""
-    with _lock:
-        if role not in _runtimes:
-            _runtimes[role] = Runtime(build_container())
-        return _runtimes[role]
+    return _runtimes.get(role)
 
 
 def install(
@@ -117,12 +107,9 @@ def install(
     ]
     if len(roles) != 1:
         raise ValueError("give exactly one of consumer, endpoint or schedule")
-    with _lock:
-        _runtimes[roles[0]] = Runtime(dependencies)
-        return _runtimes[roles[0]]
+    return _runtimes.install(dependencies, roles[0])
 
 
 def reset() -> None:
     """Forget every composed runtime."""
-    with _lock:
-        _runtimes.clear()
+    _runtimes.reset()
