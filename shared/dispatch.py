@@ -54,6 +54,14 @@ class DeliveryResult:
     outcome: Outcome
     event_id: str | None = None
     reason: str | None = None
+    # A retry because another attempt holds the lease: not a failed attempt. Platforms that can
+    # schedule the retry redeliver after ``retry_after`` seconds without counting an attempt.
+    retry_after: float | None = None
+
+    @property
+    def counts_attempt(self) -> bool:
+        """False for a retry that only waits for another attempt's lease."""
+        return self.retry_after is None
 
     @property
     def acknowledged(self) -> bool:
@@ -82,6 +90,11 @@ def resolve_handler(reference: str) -> Callable[..., Any]:
     module_name, _, attribute = reference.partition(":")
     handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
     return handler
+
+
+def lease_seconds(spec: ConsumerSpec) -> float:
+    """How long a claim of ``spec`` protects an attempt: longer than any live attempt runs."""
+    return spec.timeout_seconds * 1.2 + 10
 
 
 class Dispatcher:
@@ -122,7 +135,7 @@ class Dispatcher:
         briefly, long enough that a live attempt is never taken over mid-flight.
         """
         override = self.settings.idempotency_lease_seconds
-        return override if override is not None else self.spec.timeout_seconds * 1.2 + 10
+        return override if override is not None else lease_seconds(self.spec)
 
     def deliver(
         self, decoder: Decoder | CloudEvent, *, attempt: int = 1, raw: bytes | None = None
@@ -162,7 +175,7 @@ class Dispatcher:
                 # finish it. The platform's own redrive bounds these retries.
                 reason = "another delivery of this event holds the lease"
                 self._log(event, f"will retry: {reason}", attempt, level=logging.WARNING)
-                return DeliveryResult(Outcome.RETRY, event.id, reason)
+                return DeliveryResult(Outcome.RETRY, event.id, reason, self.lease_seconds)
         try:
             self.handler(event)
         except BaseException:
