@@ -336,7 +336,7 @@ def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it
     assert early.status_code == 200
     assert early.get_json() == {
         "schedule": "order_reconciler",
-        "report": {"republished": 0, "order_ids": []},
+        "report": {"relayed": 0, "order_ids": []},
     }
     assert suite.pubsub.messages(EVENTS_TOPIC) == []
 
@@ -345,11 +345,11 @@ def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it
 
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == "application/json"
-    assert answer.get_json()["report"] == {"republished": 1, "order_ids": [order_id]}
+    assert answer.get_json()["report"] == {"relayed": 1, "order_ids": [order_id]}
     [message] = suite.pubsub.messages(EVENTS_TOPIC)
     assert message["attributes"]["ce-type"] == "io.eventsuite.OrderPlaced"
     assert message["attributes"]["ce-id"] == derived_event_id("OrderPlaced", order_id)
-    assert message["attributes"]["ce-source"].endswith("/order-reconciler")
+    assert message["attributes"]["ce-source"].endswith("/orders-api")  # stored with the order
     assert message["orderingKey"] == order_id
     pushes = suite.pubsub.deliver_all()
     assert {p.status for p in pushes} == {200}
@@ -357,8 +357,8 @@ def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it
     assert len(mails_to(sink, "dee.sched@example.com")) == 2  # confirmation, then payment
     assert suite.dead_letters("payments") == suite.dead_letters("notifier") == []
 
-    clock.advance(300)  # the next tick: nothing is PLACED any more
-    assert reconciler.post("/").get_json()["report"] == {"republished": 0, "order_ids": []}
+    clock.advance(300)  # the next tick: every outbox is empty
+    assert reconciler.post("/").get_json()["report"] == {"relayed": 0, "order_ids": []}
     assert len(suite.pubsub.messages(EVENTS_TOPIC)) == 2  # OrderPlaced, PaymentReceived
 
 
