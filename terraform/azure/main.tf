@@ -6,6 +6,8 @@
 
 locals {
   catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
+  # The ports each function's handlers declare (generated from the code): its grants follow.
+  needs = jsondecode(file("${path.root}/../../shared/catalog/needs.json"))
 
   events = {
     for name, e in local.catalog.events : name => {

@@ -155,7 +155,8 @@ locals {
   )
 
   # The condition does not depend on the sensitive value, so only this one
-  # variable (not the whole environment) is marked sensitive in plans.
+  # variable (not the whole environment) is marked sensitive in plans. Only the
+  # functions declaring the mailer port get it (grants.tf).
   smtp_password_env = var.mailer == "smtp" ? { EVENTSUITE_SMTP_PASSWORD = var.smtp_password == null ? "" : var.smtp_password } : {}
 
   # ---------------------------------------------------------------------------
