@@ -76,6 +76,7 @@ module "gcp_suite" {
   schedules      = local.schedules
   storage        = local.catalog.storage
   package_paths  = local.package_paths
+  function_needs = local.needs
 
   max_instance_count = var.max_instance_count
   min_instance_count = var.min_instance_count
@@ -91,8 +92,8 @@ module "gcp_suite" {
   smtp                    = var.smtp
   smtp_password_secret_id = var.smtp_password_secret_id
 
-  public_http          = var.public_http
-  http_invoker_members = var.http_invoker_members
+  public_http_endpoints = var.public_http_endpoints
+  http_invoker_members  = var.http_invoker_members
 
   alert_oldest_unacked_age_seconds = var.alert_oldest_unacked_age_seconds
   alert_email                      = var.alert_email

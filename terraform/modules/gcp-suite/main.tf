@@ -140,39 +140,14 @@ locals {
     source     = "${local.bucket_name_prefix}-source"
   }
 
-  # ---- least-privilege bucket roles per catalog group ------------------------------------------
-  # images: read uploads, write (and overwrite, on retry) thumbnails, read claim-checked payloads.
-  # orders: write, read and overwrite claim-checked payloads (a retried publish reuses the name).
-  group_bucket_roles = {
-    images = {
-      uploads    = ["roles/storage.objectViewer"]
-      thumbnails = ["roles/storage.objectUser"]
-      claims     = ["roles/storage.objectViewer"]
-    }
-    orders = {
-      # objectUser: a retried publish overwrites claims/<event id>.json (ids are deterministic).
-      claims = ["roles/storage.objectUser"]
-    }
-  }
-  # Groups whose functions publish application events to the events topic.
-  publishing_groups = ["orders"]
-
-  # Every function of the suite: its own service account and the Firestore, bucket and topic
-  # grants of its group (iam.tf). Schedules get the grants of their group like the others: the
-  # order reconciler reads orders (Firestore) and publishes OrderPlaced (events topic, claims).
+  # Every function of the suite: its own service account, and the grants of the ports its
+  # handlers declare (grants.tf, iam.tf).
   functions = merge(
     { for c, cfg in var.consumers : c => { kind = "consumer", group = cfg.group } },
     { for e, cfg in var.http_endpoints : e => { kind = "http", group = cfg.group } },
     { for s, cfg in var.schedules : s => { kind = "schedule", group = cfg.group } },
   )
 
-  function_bucket_bindings = merge([
-    for f, cfg in local.functions : merge([
-      for bucket, roles in lookup(local.group_bucket_roles, cfg.group, {}) : {
-        for role in roles : "${f}/${bucket}/${role}" => { function = f, bucket = bucket, role = role }
-      }
-    ]...)
-  ]...)
 }
 
 # Catalog contract checks: fail the plan with a readable message instead of a late API error.
@@ -184,6 +159,10 @@ resource "terraform_data" "catalog_contract" {
   }
 
   lifecycle {
+    precondition {
+      condition     = length(local.functions_without_needs) == 0 && length(local.needs_without_function) == 0
+      error_message = "function_needs (shared/catalog/needs.json) must list exactly the catalog's functions: missing ${jsonencode(local.functions_without_needs)}, unknown ${jsonencode(local.needs_without_function)}."
+    }
     precondition {
       condition     = length(local.unknown_subscriptions) == 0
       error_message = "Consumers subscribe to events missing from the catalog: ${join(", ", local.unknown_subscriptions)}."

@@ -194,3 +194,11 @@ resource "google_kms_crypto_key_iam_member" "pubsub" {
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
   member        = local.pubsub_service_agent
 }
+
+resource "google_kms_crypto_key_iam_member" "artifact_registry" {
+  count = var.kms_key_name == null ? 0 : 1
+
+  crypto_key_id = var.kms_key_name
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-artifactregistry.iam.gserviceaccount.com"
+}
