@@ -68,6 +68,9 @@ module "suite" {
   http_endpoints    = local.http_endpoints
   schedules         = local.schedules
   uploads_prefix    = local.uploads_prefix
+  function_needs    = local.needs
+  function_apps     = var.function_apps
+  orders_api_auth   = var.orders_api_auth
 
   shared_access_key_enabled = var.shared_access_key_enabled
   storage_replication_type  = var.storage_replication_type

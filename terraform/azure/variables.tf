@@ -124,9 +124,29 @@ variable "webhook_secret" {
 }
 
 variable "log_retention_days" {
-  description = "Log Analytics retention in days (30-730)."
+  description = "Log Analytics retention in days of the storage access (audit) logs and Application Insights (90-730)."
   type        = number
-  default     = 30
+  default     = 90
+}
+
+variable "orders_api_auth" {
+  description = "Authentication of the orders API (every HTTP endpoint but the signed webhook): mode \"entra\" (default; App Service authentication with an Entra ID token for the API's app registration client_id, optionally only allowed_client_applications) or \"function_key\" (the key alone, explicit opt-in)."
+  type = object({
+    mode                        = string
+    client_id                   = optional(string)
+    tenant_id                   = optional(string)
+    allowed_audiences           = optional(list(string))
+    allowed_client_applications = optional(list(string))
+  })
+  default  = { mode = "entra" }
+  nullable = false
+}
+
+variable "function_apps" {
+  description = "Optional grouping of catalog functions into apps (app key => function names). Empty: one app, one identity per function."
+  type        = map(list(string))
+  default     = {}
+  nullable    = false
 }
 
 variable "alert_email_addresses" {

@@ -13,7 +13,6 @@ locals {
   names = {
     storage_account  = "${var.name_prefix}st${local.suffix}"   # <= 20 chars, [a-z0-9]
     key_vault        = "${var.name_prefix}-kv-${local.suffix}" # <= 22 chars
-    function_app     = "${var.name_prefix}-func-${local.suffix}"
     service_plan     = "${var.name_prefix}-plan"
     events_topic     = "${var.name_prefix}-events-${local.suffix}"
     uploads_topic    = "${var.name_prefix}-uploads"
@@ -28,16 +27,18 @@ locals {
   tags = merge({ app = "eventsuite", "managed-by" = "terraform" }, var.tags)
 
   # Containers. thumbnails is separate from uploads so renditions never trigger the pipeline.
-  containers = {
+  # Every app has its own package container (`package-<app>`).
+  containers = merge({
     uploads    = "uploads"
     thumbnails = "thumbnails"
     claims     = "claims"
     deadletter = "deadletters"
-    deployment = "app-package"
     # Pre-created so the Functions host can get container-scoped roles instead of account-wide ones.
     host_hosts   = "azure-webjobs-hosts"
     host_secrets = "azure-webjobs-secrets"
-  }
+    },
+    { for app in keys(local.apps) : "package-${app}" => "app-package-${replace(app, "_", "-")}" },
+  )
 
   tables = {
     index       = "metadataindex"

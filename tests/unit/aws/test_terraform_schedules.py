@@ -142,7 +142,8 @@ def test_the_schedule_function_reads_only_the_status_index(module: Any) -> None:
     (schedule,) = re.findall(r"schedule = \[\{[^\n]*\}\]", grants)
     assert '["dynamodb:Query"]' in schedule and '["table:orders_status_index"]' in schedule
     targets = local(module, "grant_targets")
-    assert '"table:orders_status_index" = ["${aws_dynamodb_table.orders.arn}/index/${local.orders_status_index}"]' in targets
+    status_index = "${aws_dynamodb_table.orders.arn}/index/${local.orders_status_index}"
+    assert f'"table:orders_status_index" = ["{status_index}"]' in targets
     assert local(module, "orders_status_index") == json.dumps(ORDERS_STATUS_INDEX)
 
 
