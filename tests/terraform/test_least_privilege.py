@@ -137,7 +137,7 @@ def gcp_expected(name: str, port: str) -> set[Grant]:
         return {(f"datastore.entities.{p}", "firestore") for p in firestore[port]}
     accessor, publisher = "roles/secretmanager.secretAccessor", "roles/pubsub.publisher"
     return {
-        "publisher": {(publisher, "topic:events")},
+        "publisher": {(publisher, f"topic:events:{name}")},
         "payments": set(),
         "mailer": {(accessor, "secret:smtp")},
         "dead_letters": {(publisher, f"topic:dlq:{name}")} if kind == "consumer" else set(),
@@ -258,7 +258,7 @@ def evaluate(cloud: str, expression: str, tmp_path: Path) -> Any:
     if terraform is None:
         missing_tool("terraform is not installed (needed to evaluate grants.tf)")
     work = tmp_path / cloud
-    work.mkdir()
+    work.mkdir(exist_ok=True)
     for name in ("grants.tf", "variables.tf"):
         shutil.copy2(MODULES / f"{cloud}-suite" / name, work / name)
     (work / "inputs.tfvars.json").write_text(json.dumps(_inputs(cloud)), encoding="utf-8")
@@ -356,6 +356,19 @@ def test_gcp_grants_are_exactly_the_ports(tmp_path: Path) -> None:
         for name, gs in grants.items()
     }
     assert not (problems := _compare("gcp", actual, gcp_expected)), "\n".join(problems)
+
+
+def test_gcp_every_producer_has_its_own_topic_for_what_it_emits(tmp_path: Path) -> None:
+    # Subscriptions take from a producer's topic only the types it emits (main.tf), and only the
+    # producer may publish there (its publisher port's grant, above).
+    types = evaluate("gcp", "local.producer_event_types", tmp_path)
+    topics = evaluate("gcp", "local.producer_topics", tmp_path)
+    producers = {n for n, spec in FUNCTION_NEEDS.items() if "publisher" in spec["ports"]}
+    assert set(types) == set(topics) == producers
+    assert len(set(topics.values())) == len(topics)
+    for name in producers:
+        emitted = sorted(CATALOG["events"][e]["type"] for e in FUNCTION_NEEDS[name]["emits"])
+        assert types[name] == emitted, f"gcp: {name}'s topic carries {types[name]}, emits {emitted}"
 
 
 def test_gcp_firestore_roles_hold_only_the_ports_permissions(tmp_path: Path) -> None:

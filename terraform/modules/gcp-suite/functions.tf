@@ -119,7 +119,7 @@ resource "google_cloudfunctions2_function" "consumer" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.function[each.key].email
 
-    environment_variables = merge(local.common_env, {
+    environment_variables = merge(local.common_env, local.producer_env[each.key], {
       EVENTSUITE_CONSUMER          = each.key
       EVENTSUITE_DEAD_LETTER_TOPIC = local.dead_letter_topics[each.key]
     })
@@ -179,7 +179,7 @@ resource "google_cloudfunctions2_function" "http" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function[each.key].email
 
-    environment_variables = merge(local.common_env, {
+    environment_variables = merge(local.common_env, local.producer_env[each.key], {
       EVENTSUITE_ENDPOINT = each.key
     })
 

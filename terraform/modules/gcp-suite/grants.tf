@@ -13,7 +13,8 @@
 #   idempotency     : Firestore get, create, update, delete (claim, complete, release)
 #   orders          : Firestore, consumers get/create/update; HTTP endpoints get/create;
 #                     schedules list (the reconciler's query)
-#   publisher       : roles/pubsub.publisher on the events topic
+#   publisher       : roles/pubsub.publisher on its own events topic only (a topic per producer,
+#                     whose subscriptions take only the types it emits)
 #   payments        : nothing (the gateway is simulated, no cloud call)
 #   mailer          : secretAccessor on the SMTP password secret (when one is configured)
 #   dead_letters    : roles/pubsub.publisher on its own dead-letter topic only
@@ -65,7 +66,7 @@ locals {
         http     = [{ target = "firestore", role = "", permissions = ["datastore.entities.create", "datastore.entities.get"] }]
         schedule = [{ target = "firestore", role = "", permissions = ["datastore.entities.list"] }]
       }[kind]
-      publisher       = [{ target = "topic:events", role = "roles/pubsub.publisher", permissions = [] }]
+      publisher       = [{ target = "topic:events:${name}", role = "roles/pubsub.publisher", permissions = [] }]
       payments        = []
       mailer          = [for s in compact([var.smtp_password_secret_id]) : { target = "secret:smtp", role = "roles/secretmanager.secretAccessor", permissions = [] }]
       dead_letters    = [for r in [name] : { target = "topic:dlq:${name}", role = "roles/pubsub.publisher", permissions = [] } if kind == "consumer"]
@@ -98,4 +99,15 @@ locals {
   # Functions that read the SMTP password / the webhook secret (their secret environment).
   smtp_mail_functions    = [for name, grants in local.function_grants : name if anytrue([for g in grants : g.target == "secret:smtp"])]
   webhook_secret_readers = [for name, grants in local.function_grants : name if anytrue([for g in grants : g.target == "secret:webhook"])]
+
+  # A topic per producer (a function declaring the publisher port): only that function may
+  # publish on it, so a producer can only ever announce what it publishes (a subscription of a
+  # consumer takes from a producer's topic only the types that producer emits, needs.json).
+  producer_event_types = {
+    for name, n in local.function_needs : name => sort(distinct([
+      for e in n.emits : var.events[e].type if contains(keys(var.events), e)
+    ])) if contains(n.ports, "publisher")
+  }
+  producer_topics = { for p in keys(local.producer_event_types) : p => "${var.name_prefix}-events-${replace(p, "_", "-")}" }
+
 }

@@ -9,7 +9,7 @@ locals {
     "bucket:claims"     = local.bucket_names.claims
   }
   grant_topics = merge(
-    { "topic:events" = local.events_topic_name },
+    { for p, t in local.producer_topics : "topic:events:${p}" => t },
     { for c, t in local.dead_letter_topics : "topic:dlq:${c}" => t },
   )
   firestore_database_resource = "projects/${var.project_id}/databases/${local.firestore_database}"
@@ -29,7 +29,7 @@ resource "google_storage_bucket_iam_member" "function" {
   ]
 }
 
-# Publish on the events topic (publishers) or on its own dead-letter topic (consumers).
+# Publish on its own events topic (producers) or on its own dead-letter topic (consumers).
 resource "google_pubsub_topic_iam_member" "function" {
   for_each = { for k, g in local.function_role_grants : k => g if startswith(g.target, "topic:") }
 
@@ -38,7 +38,7 @@ resource "google_pubsub_topic_iam_member" "function" {
   role    = each.value.role
   member  = "serviceAccount:${google_service_account.function[each.value.function].email}"
 
-  depends_on = [google_pubsub_topic.events, google_pubsub_topic.dead_letter]
+  depends_on = [google_pubsub_topic.producer, google_pubsub_topic.dead_letter]
 }
 
 # Firestore: only the datastore.entities.* permissions the function's ports use.

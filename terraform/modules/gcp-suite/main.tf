@@ -37,7 +37,7 @@ locals {
   schedule_names        = { for s in keys(var.schedules) : s => "${var.name_prefix}-${replace(s, "_", "-")}" }
   dead_letter_topics    = { for c, n in local.consumer_names : c => "${n}-dlq" }
   dead_letter_subs      = { for c, n in local.consumer_names : c => "${n}-dlq-sub" }
-  events_topic_name     = "${var.name_prefix}-events"
+  events_topic_prefix   = "${var.name_prefix}-events"
   uploads_topic_name    = "${var.name_prefix}-uploads"
   push_invoker_sa_id    = "${var.name_prefix}-push"
   build_sa_id           = "${var.name_prefix}-build"
@@ -78,23 +78,28 @@ locals {
     ])
   }
 
-  # One push subscription per (consumer, source topic). The first one of a consumer is named
-  # `<prefix>-<consumer>`; a consumer that also wants uploads gets `<prefix>-<consumer>-uploads`.
+  # One push subscription per (consumer, producer topic it needs) and one for the uploads topic.
+  # Event subscriptions are named `<prefix>-<consumer>-from-<producer>`; the uploads one
+  # `<prefix>-<consumer>-uploads`, or `<prefix>-<consumer>` when the consumer takes nothing else.
   subscriptions = merge(
-    {
-      for c, types in local.consumer_event_types : "${c}/events" => {
-        consumer   = c
-        source     = "events"
-        topic_name = local.events_topic_name
-        name       = local.consumer_names[c]
-        filter     = join(" OR ", [for t in types : "attributes.ce-type=\"${t}\""])
-        ordered    = local.consumer_ordered[c]
-      } if length(types) > 0
-    },
+    merge([
+      for c, types in local.consumer_event_types : {
+        for p, ptypes in local.producer_event_types : "${c}/events/${p}" => {
+          consumer   = c
+          source     = "events"
+          topic_key  = "events/${p}"
+          topic_name = local.producer_topics[p]
+          name       = "${local.consumer_names[c]}-from-${replace(p, "_", "-")}"
+          filter     = join(" OR ", [for t in types : "attributes.ce-type=\"${t}\"" if contains(ptypes, t)])
+          ordered    = local.consumer_ordered[c]
+        } if length(setintersection(types, ptypes)) > 0
+      }
+    ]...),
     {
       for c, cfg in var.consumers : "${c}/uploads" => {
         consumer   = c
         source     = "uploads"
+        topic_key  = "uploads"
         topic_name = local.uploads_topic_name
         name       = length(local.consumer_event_types[c]) > 0 ? "${local.consumer_names[c]}-uploads" : local.consumer_names[c]
         filter     = "attributes.eventType=\"OBJECT_FINALIZE\""
@@ -102,6 +107,13 @@ locals {
       } if contains(cfg.subscribes, var.storage_event)
     },
   )
+
+  # Subscribed event types that no producer emits: their consumer would never receive them.
+  unproduced_subscriptions = flatten([
+    for c, types in local.consumer_event_types : [
+      for t in types : "${c} <- ${t}" if !contains(flatten(values(local.producer_event_types)), t)
+    ]
+  ])
 
   consumer_subscriptions = {
     for c in keys(var.consumers) : c => [for k, s in local.subscriptions : s.name if s.consumer == c]
@@ -118,7 +130,6 @@ locals {
   # ---- environment (functions/README.md, "Deployment contract") --------------------------------
   common_env = {
     EVENTSUITE_GCP_PROJECT        = var.project_id
-    EVENTSUITE_EVENTS_TOPIC       = local.events_topic_name
     EVENTSUITE_UPLOADS_BUCKET     = local.bucket_names.uploads
     EVENTSUITE_THUMBNAILS_BUCKET  = local.bucket_names.thumbnails
     EVENTSUITE_CLAIMS_BUCKET      = local.bucket_names.claims
@@ -131,6 +142,14 @@ locals {
     EVENTSUITE_SMTP_STARTTLS      = var.smtp.starttls ? "true" : "false"
     # functions-framework: put the execution id on every log line.
     LOG_EXECUTION_ID = "true"
+  }
+
+  # EVENTSUITE_EVENTS_TOPIC: a producer's own topic; functions that publish nothing get none.
+  producer_env = {
+    for name in keys(local.function_kinds) : name => {
+      for k, v in { EVENTSUITE_EVENTS_TOPIC = lookup(local.producer_topics, name, "") } : k => v
+      if contains(keys(local.producer_topics), name)
+    }
   }
 
   bucket_names = {
@@ -162,6 +181,10 @@ resource "terraform_data" "catalog_contract" {
     precondition {
       condition     = length(local.functions_without_needs) == 0 && length(local.needs_without_function) == 0
       error_message = "function_needs (shared/catalog/needs.json) must list exactly the catalog's functions: missing ${jsonencode(local.functions_without_needs)}, unknown ${jsonencode(local.needs_without_function)}."
+    }
+    precondition {
+      condition     = length(local.unproduced_subscriptions) == 0
+      error_message = "Consumers subscribe to events no function emits (needs.json emits, each producer has its own topic): ${join(", ", local.unproduced_subscriptions)}."
     }
     precondition {
       condition     = length(local.unknown_subscriptions) == 0

@@ -72,7 +72,7 @@ resource "google_cloudfunctions2_function" "schedule" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.function[each.key].email
 
-    environment_variables = merge(local.schedule_env, {
+    environment_variables = merge(local.schedule_env, local.producer_env[each.key], {
       EVENTSUITE_SCHEDULE = each.key
     })
   }
