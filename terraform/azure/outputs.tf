@@ -28,9 +28,9 @@ output "host_max_dequeue_count" {
   value       = module.suite.host_max_dequeue_count
 }
 
-output "events_topic_endpoint" {
-  description = "Event Grid custom topic endpoint."
-  value       = module.suite.events_topic_endpoint
+output "producer_topic_endpoints" {
+  description = "Producer function => its own Event Grid topic endpoint."
+  value       = module.suite.producer_topic_endpoints
 }
 
 output "event_subscriptions" {

@@ -162,7 +162,7 @@ def azure_expected(name: str, port: str) -> set[Grant]:
         "index": {(table, "table:index")},
         "idempotency": {(table, "table:idempotency")},
         "orders": {("Storage Table Data Reader" if kind == "schedule" else table, "table:orders")},
-        "publisher": {("EventGrid Data Sender", "topic:events")},
+        "publisher": {("EventGrid Data Sender", f"topic:events:{name}")},
         "payments": set(),
         "mailer": {(secrets, "secret:smtp")},
         "dead_letters": {("Storage Queue Data Message Sender", f"queue:poison:{name}")}
@@ -399,6 +399,16 @@ def test_azure_grants_are_exactly_the_ports(tmp_path: Path) -> None:
         for app, grants in app_grants.items()
     }
     assert not (problems := _compare("azure", actual, azure_expected)), "\n".join(problems)
+
+
+def test_azure_every_producer_has_its_own_topic_for_what_it_emits(tmp_path: Path) -> None:
+    types = evaluate("azure", "local.producer_event_types", tmp_path)
+    producers = {n for n, spec in FUNCTION_NEEDS.items() if "publisher" in spec["ports"]}
+    assert set(types) == producers
+    for name in producers:
+        emitted = sorted(CATALOG["events"][e]["type"] for e in FUNCTION_NEEDS[name]["emits"])
+        assert types[name] == emitted, f"azure: {name}'s topic: {types[name]}, emits {emitted}"
+    assert evaluate("azure", "local.apps_with_two_producers", tmp_path) == []
 
 
 def test_azure_secrets_only_in_apps_that_read_them(tmp_path: Path) -> None:

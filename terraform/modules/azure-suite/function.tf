@@ -30,7 +30,6 @@ locals {
     EVENTSUITE_STORAGE_ACCOUNT_URL = azurerm_storage_account.this.primary_blob_endpoint
     EVENTSUITE_STORAGE_QUEUE_URL   = azurerm_storage_account.this.primary_queue_endpoint
     EVENTSUITE_STORAGE_TABLE_URL   = azurerm_storage_account.this.primary_table_endpoint
-    EVENTSUITE_EVENTGRID_ENDPOINT  = azurerm_eventgrid_topic.events.endpoint
 
     EVENTSUITE_UPLOADS_BUCKET    = azurerm_storage_container.this["uploads"].name
     EVENTSUITE_THUMBNAILS_BUCKET = azurerm_storage_container.this["thumbnails"].name
@@ -55,6 +54,8 @@ locals {
     for app, functions in local.apps : app => merge(
       local.common_app_settings,
       { AzureFunctionsWebHost__hostid = local.app_host_ids[app] },
+      # A producer's app publishes on its own topic; an app without producers gets no endpoint.
+      { for f in functions : "EVENTSUITE_EVENTGRID_ENDPOINT" => azurerm_eventgrid_topic.producer[f].endpoint if contains(keys(local.producer_topic_names), f) },
       # Only the functions of this app run here.
       { for f in keys(local.function_kinds) : "AzureWebJobs.${f}.Disabled" => "true" if !contains(functions, f) },
       # Secrets only where a function of the app declares the port that reads them.

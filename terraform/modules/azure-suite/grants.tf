@@ -20,7 +20,8 @@
 #   idempotency     : Table Data Contributor on the idempotency table
 #   orders          : Table Data Contributor on the orders table (schedules: Table Data Reader,
 #                     the reconciler only queries)
-#   publisher       : EventGrid Data Sender on the events topic
+#   publisher       : EventGrid Data Sender on its own events topic only (a topic per producer,
+#                     whose subscriptions take only the types it emits)
 #   payments        : nothing (the gateway is simulated, no cloud call)
 #   mailer          : Key Vault Secrets User on the smtp-password secret (when SMTP has a user)
 #   dead_letters    : Queue Data Message Sender on its own poison queue only
@@ -64,7 +65,7 @@ locals {
       index       = [{ scope = "table:index", role = "Storage Table Data Contributor" }]
       idempotency = [{ scope = "table:idempotency", role = "Storage Table Data Contributor" }]
       orders      = [{ scope = "table:orders", role = kind == "schedule" ? "Storage Table Data Reader" : "Storage Table Data Contributor" }]
-      publisher   = [{ scope = "topic:events", role = "EventGrid Data Sender" }]
+      publisher   = [{ scope = "topic:events:${name}", role = "EventGrid Data Sender" }]
       payments    = []
       mailer      = [for u in compact([var.smtp.username]) : { scope = "secret:smtp", role = "Key Vault Secrets User" }]
       # Its own poison queue (the consumer's queue only exists for consumers).
@@ -94,4 +95,17 @@ locals {
       smtp    = contains(keys(grants), "secret:smtp|Key Vault Secrets User")
     }
   }
+
+  # A custom topic per producer (a function declaring the publisher port): only its app may
+  # send to it, and each consumer subscription on it takes only the types that producer emits.
+  producer_event_types = {
+    for name, n in local.function_needs : name => sort(distinct([
+      for e in n.emits : var.events[e].type if contains(keys(var.events), e)
+    ])) if contains(n.ports, "publisher")
+  }
+
+  # EVENTSUITE_EVENTGRID_ENDPOINT is one per app: an app runs at most one producer.
+  apps_with_two_producers = [
+    for app, functions in local.apps : app if length([for f in functions : f if contains(keys(local.producer_event_types), f)]) > 1
+  ]
 }

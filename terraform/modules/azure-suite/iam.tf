@@ -15,9 +15,9 @@ locals {
   # Event Grid topic identities: write their consumers' queues and the dead-letter container.
   eventgrid_role_assignments = merge(
     {
-      for consumer in keys(local.app_event_consumers) : "events-queue-${consumer}" => {
-        source = "events"
-        scope  = local.queue_scope[local.consumer_queues[consumer].queue]
+      for k, sub in local.app_event_subscriptions : "events-${sub.producer}-queue-${sub.consumer}" => {
+        source = "events:${sub.producer}"
+        scope  = local.queue_scope[local.consumer_queues[sub.consumer].queue]
         role   = "Storage Queue Data Message Sender"
       }
     },
@@ -29,7 +29,15 @@ locals {
       }
     },
     {
-      for source, consumers in { events = local.app_event_consumers, uploads = local.upload_consumers } :
+      for p in distinct([for sub in values(local.app_event_subscriptions) : sub.producer]) :
+      "events-${p}-deadletter" => {
+        source = "events:${p}"
+        scope  = local.container_scope.deadletter
+        role   = "Storage Blob Data Contributor"
+      }
+    },
+    {
+      for source, consumers in { uploads = local.upload_consumers } :
       "${source}-deadletter" => {
         source = source
         scope  = local.container_scope.deadletter
@@ -38,10 +46,10 @@ locals {
     },
   )
 
-  eventgrid_principals = {
-    events  = azurerm_eventgrid_topic.events.identity[0].principal_id
-    uploads = one(azurerm_eventgrid_system_topic.uploads[*].identity[0].principal_id)
-  }
+  eventgrid_principals = merge(
+    { for p, t in azurerm_eventgrid_topic.producer : "events:${p}" => t.identity[0].principal_id },
+    { uploads = one(azurerm_eventgrid_system_topic.uploads[*].identity[0].principal_id) },
+  )
 
   table_scope = {
     for key, name in local.tables :
@@ -57,7 +65,7 @@ locals {
     { for key in ["uploads", "thumbnails", "claims"] : "container:${key}" => local.container_scope[key] },
     { for key, scope in local.table_scope : "table:${key}" => scope },
     { for c, q in local.consumer_queues : "queue:poison:${c}" => local.queue_scope[q.poison] },
-    { "topic:events" = azurerm_eventgrid_topic.events.id },
+    { for p, t in azurerm_eventgrid_topic.producer : "topic:events:${p}" => t.id },
     { for key, scope in local.secret_scope : "secret:${key}" => scope },
   )
 

@@ -43,14 +43,14 @@ output "host_max_dequeue_count" {
   value       = local.host_max_dequeue_count
 }
 
-output "events_topic_name" {
-  description = "Event Grid custom topic for application events (CloudEvents 1.0)."
-  value       = azurerm_eventgrid_topic.events.name
+output "producer_topic_names" {
+  description = "Producer function => its own Event Grid custom topic (CloudEvents 1.0); only its app may send to it."
+  value       = { for p, t in azurerm_eventgrid_topic.producer : p => t.name }
 }
 
-output "events_topic_endpoint" {
-  description = "Event Grid custom topic endpoint (EVENTSUITE_EVENTGRID_ENDPOINT)."
-  value       = azurerm_eventgrid_topic.events.endpoint
+output "producer_topic_endpoints" {
+  description = "Producer function => its topic endpoint (EVENTSUITE_EVENTGRID_ENDPOINT of its app)."
+  value       = { for p, t in azurerm_eventgrid_topic.producer : p => t.endpoint }
 }
 
 output "uploads_system_topic_name" {
@@ -59,9 +59,9 @@ output "uploads_system_topic_name" {
 }
 
 output "event_subscriptions" {
-  description = "Event Grid subscriptions per consumer and source (custom topic `events`, system topic `uploads`)."
+  description = "Event Grid subscriptions per consumer and source (`<consumer>-from-<producer>` on the producers' topics, `<consumer>-uploads` on the storage system topic)."
   value = merge(
-    { for c, s in azurerm_eventgrid_event_subscription.app : "${c}-events" => s.name },
+    { for k, sub in local.app_event_subscriptions : "${sub.consumer}-from-${replace(sub.producer, "_", "-")}" => azurerm_eventgrid_event_subscription.app[k].name },
     { for c, s in azurerm_eventgrid_system_topic_event_subscription.uploads : "${c}-uploads" => s.name },
   )
 }
