@@ -80,10 +80,12 @@ module "suite" {
   instance_memory_mb     = var.instance_memory_mb
   package_path           = var.package_path
 
-  mail_from      = var.mail_from
-  smtp           = var.smtp
-  smtp_password  = var.smtp_password
-  webhook_secret = var.webhook_secret
+  mail_from              = var.mail_from
+  smtp                   = var.smtp
+  smtp_password          = var.smtp_password
+  smtp_password_version  = var.smtp_password_version
+  webhook_secret         = var.webhook_secret
+  webhook_secret_version = var.webhook_secret_version
 
   log_retention_days    = var.log_retention_days
   alert_email_addresses = var.alert_email_addresses

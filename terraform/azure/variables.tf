@@ -110,17 +110,31 @@ variable "smtp" {
 }
 
 variable "smtp_password" {
-  description = "SMTP password stored in Key Vault (null: set the `smtp-password` secret out of band)."
+  description = "SMTP password, written by Terraform into Key Vault secret `smtp-password` (EVENTSUITE_SMTP_PASSWORD of the mail functions' apps) only when smtp_password_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set the secret out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "smtp_password_version" {
+  description = "Set (1, 2, ...) to have Terraform write smtp_password into Key Vault; increase it to write a new value. null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "webhook_secret" {
-  description = "Payment webhook HMAC secret(s), comma separated, stored in Key Vault (null: set the `webhook-secret` secret out of band and keep it out of state)."
+  description = "Payment webhook HMAC secret(s), comma separated, written by Terraform into Key Vault secret `webhook-secret` (EVENTSUITE_WEBHOOK_SECRET of the webhook's app) only when webhook_secret_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set it out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "webhook_secret_version" {
+  description = "Set (1, 2, ...) to have Terraform write webhook_secret into Key Vault; increase it to write a new value (rotation). null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "log_retention_days" {

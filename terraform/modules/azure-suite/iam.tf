@@ -134,7 +134,8 @@ resource "azurerm_role_assignment" "function" {
 }
 
 # Lets the identity running Terraform write the Key Vault secrets (RBAC vault): only when it
-# writes them (webhook_secret / smtp_password given), unless grant_deployer_secrets_officer says.
+# writes them (webhook_secret_version / smtp_password_version set), unless
+# grant_deployer_secrets_officer says otherwise.
 resource "azurerm_role_assignment" "deployer_secrets_officer" {
   count = coalesce(var.grant_deployer_secrets_officer, length(local.managed_secret_keys) > 0) ? 1 : 0
 

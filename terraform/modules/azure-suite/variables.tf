@@ -408,17 +408,31 @@ variable "smtp" {
 }
 
 variable "smtp_password" {
-  description = "SMTP password, stored as Key Vault secret `smtp-password` and referenced from EVENTSUITE_SMTP_PASSWORD. null: set the secret out of band (the reference then resolves once it exists)."
+  description = "SMTP password, written by Terraform into Key Vault secret `smtp-password` (EVENTSUITE_SMTP_PASSWORD of the mail functions' apps) only when smtp_password_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set the secret out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "smtp_password_version" {
+  description = "Set (1, 2, ...) to have Terraform write smtp_password into Key Vault; increase it to write a new value. null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "webhook_secret" {
-  description = "Payment webhook HMAC secret(s), comma separated, stored as Key Vault secret `webhook-secret` and referenced from EVENTSUITE_WEBHOOK_SECRET. null: set it out of band with `az keyvault secret set` (keeps it out of Terraform state)."
+  description = "Payment webhook HMAC secret(s), comma separated, written by Terraform into Key Vault secret `webhook-secret` (EVENTSUITE_WEBHOOK_SECRET of the webhook's app) only when webhook_secret_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set it out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "webhook_secret_version" {
+  description = "Set (1, 2, ...) to have Terraform write webhook_secret into Key Vault; increase it to write a new value (rotation). null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "extra_app_settings" {
@@ -454,7 +468,7 @@ variable "key_vault_network_default_action" {
 }
 
 variable "grant_deployer_secrets_officer" {
-  description = "Grant the identity running Terraform \"Key Vault Secrets Officer\" on the vault. null (default): only when it writes a secret (webhook_secret or smtp_password given); setting secrets out of band needs no standing grant."
+  description = "Grant the identity running Terraform \"Key Vault Secrets Officer\" on the vault. null (default): only when it writes a secret (webhook_secret_version or smtp_password_version set); setting secrets out of band needs no standing grant."
   type        = bool
   default     = null
 }
