@@ -98,6 +98,9 @@ module "gcp_suite" {
   alert_oldest_unacked_age_seconds = var.alert_oldest_unacked_age_seconds
   alert_email                      = var.alert_email
 
+  audit_log_retention_days        = var.audit_log_retention_days
+  enable_storage_data_access_logs = var.enable_storage_data_access_logs
+
   force_destroy_buckets   = var.force_destroy_buckets
   enable_project_services = var.enable_project_services
 }

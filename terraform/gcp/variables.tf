@@ -142,3 +142,15 @@ variable "enable_project_services" {
   type        = bool
   default     = true
 }
+
+variable "audit_log_retention_days" {
+  description = "Days the suite's audit log bucket keeps its Cloud Audit Logs (90-3650)."
+  type        = number
+  default     = 365
+}
+
+variable "enable_storage_data_access_logs" {
+  description = "Enable Data Access audit logs for Cloud Storage in the project (authoritative for that service's project-level audit config)."
+  type        = bool
+  default     = true
+}

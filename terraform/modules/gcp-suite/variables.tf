@@ -619,3 +619,26 @@ variable "alert_notification_channels" {
   type        = list(string)
   default     = []
 }
+
+# ---------------------------------------------------------------------------------------------
+# Audit
+# ---------------------------------------------------------------------------------------------
+
+variable "enable_storage_data_access_logs" {
+  description = "Enable Cloud Audit Logs Data Access logs (DATA_READ, DATA_WRITE) for Cloud Storage in the project, so object reads and writes are audited. The resource is authoritative for that service's project-level audit config; set false when an organization or another stack manages it (then make sure it is on)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "audit_log_retention_days" {
+  description = "Days the suite's audit log bucket keeps its Cloud Audit Logs (admin activity and data access of its buckets, database and service accounts): 90-3650."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = var.audit_log_retention_days >= 90 && var.audit_log_retention_days <= 3650 && floor(var.audit_log_retention_days) == var.audit_log_retention_days
+    error_message = "audit_log_retention_days must be an integer between 90 and 3650."
+  }
+}
