@@ -173,8 +173,17 @@ def _mailer(config: AwsConfig, clients: AwsClients, settings: Settings) -> Any:
             clients, sender=settings.mail_from, configuration_set=config.ses_configuration_set
         )
     if config.mailer == "smtp":
+        environ = config.environ
+        secret_arn = environ.get("EVENTSUITE_SMTP_PASSWORD_SECRET_ARN")
+        if secret_arn and not environ.get("EVENTSUITE_SMTP_PASSWORD"):
+            # Terraform gives the ARN, and the right to read it, to the mail functions only.
+            from functions.aws.errors import transient_errors
+
+            with transient_errors("Secrets Manager GetSecretValue (SMTP password)"):
+                secret = clients.secretsmanager.get_secret_value(SecretId=secret_arn)
+            environ = {**environ, "EVENTSUITE_SMTP_PASSWORD": secret.get("SecretString") or ""}
         try:
-            return smtp_mailer_from_env(settings.mail_from, config.environ)
+            return smtp_mailer_from_env(settings.mail_from, environ)
         except RuntimeError as exc:  # only the notifier needs it; it fails loudly on use
             logger.warning("no mailer: %s", exc)
     return None

@@ -26,10 +26,11 @@ module "suite" {
 
   package_paths = { for g in local.groups : g => "${path.module}/${var.package_dir}/${g}.zip" }
 
-  mailer        = var.mailer
-  mail_from     = var.mail_from
-  smtp          = var.smtp
-  smtp_password = var.smtp_password
+  mailer                = var.mailer
+  mail_from             = var.mail_from
+  smtp                  = var.smtp
+  smtp_password         = var.smtp_password
+  smtp_password_version = var.smtp_password_version
 
   log_retention_days                = var.log_retention_days
   reserved_concurrency              = var.reserved_concurrency

@@ -73,6 +73,9 @@ def _objects(
 # --- what each port means, per cloud -------------------------------------------------------
 
 
+AWS_MAILER = {"mode": "ses"}
+
+
 def aws_expected(name: str, port: str) -> set[Grant]:
     kind = KINDS[name]
     if port == "objects":
@@ -107,7 +110,9 @@ def aws_expected(name: str, port: str) -> set[Grant]:
     return {
         "publisher": {("events:PutEvents", "bus:events")},
         "payments": set(),
-        "mailer": {("ses:SendEmail", "ses:identities"), ("ses:SendRawEmail", "ses:identities")},
+        "mailer": {("ses:SendEmail", "ses:identities"), ("ses:SendRawEmail", "ses:identities")}
+        if AWS_MAILER["mode"] == "ses"
+        else {("secretsmanager:GetSecretValue", "secret:smtp")},
         "dead_letters": {("sqs:SendMessage", f"dlq:{name}")} if kind == "consumer" else set(),
         "webhook_secrets": {("secretsmanager:GetSecretValue", "secret:webhook")},
     }[port]
@@ -252,7 +257,7 @@ def _inputs(cloud: str) -> dict[str, Any]:
     }
 
 
-def evaluate(cloud: str, expression: str, tmp_path: Path) -> Any:
+def evaluate(cloud: str, expression: str, tmp_path: Path, **overrides: Any) -> Any:
     """Evaluate an expression over the module's grants.tf and variables.tf (terraform console)."""
     terraform = tfcheck.find_terraform()
     if terraform is None:
@@ -261,7 +266,8 @@ def evaluate(cloud: str, expression: str, tmp_path: Path) -> Any:
     work.mkdir(exist_ok=True)
     for name in ("grants.tf", "variables.tf"):
         shutil.copy2(MODULES / f"{cloud}-suite" / name, work / name)
-    (work / "inputs.tfvars.json").write_text(json.dumps(_inputs(cloud)), encoding="utf-8")
+    inputs = _inputs(cloud) | overrides
+    (work / "inputs.tfvars.json").write_text(json.dumps(inputs), encoding="utf-8")
     result = subprocess.run(
         [str(terraform), "console", "-var-file=inputs.tfvars.json"],
         cwd=work,
@@ -340,6 +346,21 @@ def test_aws_grants_are_exactly_the_ports(tmp_path: Path) -> None:
             sender_only = {"StringEquals": {"ses:FromAddress": ["orders@example.com"]}}
             if g["actions"][0].startswith("ses:") and g["conditions"] != sender_only:
                 problems.append(f"aws: {name} may send mail as anyone: {g['conditions']}")
+    assert not problems, "\n".join(problems)
+
+
+def test_aws_smtp_grants_are_exactly_the_ports(tmp_path: Path) -> None:
+    smtp = {"host": "smtp.example.com", "username": "eventsuite"}
+    grants = evaluate("aws", "local.function_grants", tmp_path, mailer="smtp", smtp=smtp)
+    actual = {
+        name: {(a, t) for g in gs for a in g["actions"] for t in g["targets"]}
+        for name, gs in grants.items()
+    }
+    AWS_MAILER["mode"] = "smtp"
+    try:
+        problems = _compare("aws", actual, aws_expected)
+    finally:
+        AWS_MAILER["mode"] = "ses"
     assert not problems, "\n".join(problems)
 
 

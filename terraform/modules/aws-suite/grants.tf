@@ -20,8 +20,8 @@
 #                     on the status index (the reconciler)
 #   publisher       : PutEvents on the suite bus, only its emitted detail-types
 #   payments        : nothing (the gateway is simulated, no cloud call)
-#   mailer          : SES send as mail_from (mailer = ses); with smtp the
-#                     relay's password is in the function's own environment
+#   mailer          : SES send as mail_from (mailer = ses); with smtp,
+#                     GetSecretValue on the SMTP password secret only
 #   dead_letters    : SendMessage to its own consumer DLQ only
 #   webhook_secrets : GetSecretValue on the webhook secret only
 # ---------------------------------------------------------------------------
@@ -92,14 +92,24 @@ locals {
         }
       }]
       payments = []
-      mailer = [
-        for m in [var.mailer] : {
-          sid        = "SendMailAsSender"
-          actions    = ["ses:SendEmail", "ses:SendRawEmail"]
-          targets    = ["ses:identities"]
-          conditions = { StringEquals = { "ses:FromAddress" = [var.mail_from] } }
-        } if m == "ses"
-      ]
+      mailer = concat(
+        [
+          for m in [var.mailer] : {
+            sid        = "SendMailAsSender"
+            actions    = ["ses:SendEmail", "ses:SendRawEmail"]
+            targets    = ["ses:identities"]
+            conditions = { StringEquals = { "ses:FromAddress" = [var.mail_from] } }
+          } if m == "ses"
+        ],
+        [
+          for m in [var.mailer] : {
+            sid        = "SmtpPasswordRead"
+            actions    = ["secretsmanager:GetSecretValue"]
+            targets    = ["secret:smtp"]
+            conditions = {}
+          } if m == "smtp"
+        ],
+      )
       dead_letters    = [for r in [name] : { sid = "OwnDeadLetterQueueSend", actions = ["sqs:SendMessage"], targets = ["dlq:${name}"], conditions = {} } if kind == "consumer"]
       webhook_secrets = [{ sid = "WebhookSecretRead", actions = ["secretsmanager:GetSecretValue"], targets = ["secret:webhook"], conditions = {} }]
     }
@@ -112,6 +122,6 @@ locals {
     ])
   }
 
-  # Functions whose code sends mail over SMTP: the only ones given the relay's password.
+  # Functions whose code sends mail: the only ones told where the SMTP password is.
   smtp_mail_functions = [for name in keys(local.function_kinds) : name if contains(try(local.function_needs[name].ports, []), "mailer")]
 }

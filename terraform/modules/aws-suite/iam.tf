@@ -54,6 +54,7 @@ locals {
       "bus:events"                = [aws_cloudwatch_event_bus.this.arn]
       "ses:identities"            = local.ses_identity_arns
       "secret:webhook"            = [aws_secretsmanager_secret.webhook.arn]
+      "secret:smtp"               = aws_secretsmanager_secret.smtp[*].arn
     },
     { for name, dlq in aws_sqs_queue.dlq : "dlq:${name}" => [dlq.arn] },
   )
