@@ -392,6 +392,14 @@ def test_gcp_every_producer_has_its_own_topic_for_what_it_emits(tmp_path: Path) 
         assert types[name] == emitted, f"gcp: {name}'s topic carries {types[name]}, emits {emitted}"
 
 
+def test_gcp_only_producers_are_told_a_topic(tmp_path: Path) -> None:
+    env = evaluate("gcp", "local.producer_env", tmp_path)
+    topics = evaluate("gcp", "local.producer_topics", tmp_path)
+    for name in KINDS:
+        expected = {"EVENTSUITE_EVENTS_TOPIC": topics[name]} if name in topics else {}
+        assert env[name] == expected, f"gcp: {name} gets {env[name]}"
+
+
 def test_gcp_firestore_roles_hold_only_the_ports_permissions(tmp_path: Path) -> None:
     roles = evaluate("gcp", "local.function_firestore_permissions", tmp_path)
     for name in KINDS:
@@ -411,6 +419,17 @@ def test_gcp_firestore_roles_hold_only_the_ports_permissions(tmp_path: Path) -> 
 def test_azure_every_function_has_its_own_app_and_identity(tmp_path: Path) -> None:
     apps = evaluate("azure", "local.apps", tmp_path)
     assert apps == {name: [name] for name in KINDS}
+
+
+def test_azure_each_app_runs_only_its_own_functions(tmp_path: Path) -> None:
+    disabled = evaluate("azure", "local.app_disabled_functions", tmp_path)
+    for app, functions in disabled.items():
+        assert functions == sorted(set(KINDS) - {app}), f"azure: app {app} disables {functions}"
+    grouped = {"orders": ["payments", "notifier"]} | {
+        name: [name] for name in KINDS if name not in ("payments", "notifier")
+    }
+    disabled = evaluate("azure", "local.app_disabled_functions", tmp_path, function_apps=grouped)
+    assert disabled["orders"] == sorted(set(KINDS) - {"payments", "notifier"})
 
 
 def test_azure_grants_are_exactly_the_ports(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ locals {
       # A producer's app publishes on its own topic; an app without producers gets no endpoint.
       { for f in functions : "EVENTSUITE_EVENTGRID_ENDPOINT" => azurerm_eventgrid_topic.producer[f].endpoint if contains(keys(local.producer_topic_names), f) },
       # Only the functions of this app run here.
-      { for f in keys(local.function_kinds) : "AzureWebJobs.${f}.Disabled" => "true" if !contains(functions, f) },
+      { for f in local.app_disabled_functions[app] : "AzureWebJobs.${f}.Disabled" => "true" },
       # Secrets only where a function of the app declares the port that reads them.
       { for k, v in { EVENTSUITE_WEBHOOK_SECRET = "@Microsoft.KeyVault(SecretUri=${local.secret_uris.webhook})" } : k => v if local.app_reads_secret[app].webhook },
       { for k, v in { EVENTSUITE_SMTP_PASSWORD = "@Microsoft.KeyVault(SecretUri=${local.secret_uris.smtp})" } : k => v if local.app_reads_secret[app].smtp },

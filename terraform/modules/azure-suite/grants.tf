@@ -46,6 +46,11 @@ locals {
   # App key => the catalog functions it runs.
   apps = length(var.function_apps) > 0 ? var.function_apps : { for name in keys(local.function_kinds) : name => [name] }
 
+  # The package registers every catalog function: each app switches off the others.
+  app_disabled_functions = {
+    for app, functions in local.apps : app => sort([for f in keys(local.function_kinds) : f if !contains(functions, f)])
+  }
+
   function_app = merge([for app, functions in local.apps : { for f in functions : f => app }]...)
 
   functions_without_app = [for name in keys(local.function_kinds) : name if !contains(keys(local.function_app), name)]

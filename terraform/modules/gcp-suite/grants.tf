@@ -110,4 +110,11 @@ locals {
   }
   producer_topics = { for p in keys(local.producer_event_types) : p => "${var.name_prefix}-events-${replace(p, "_", "-")}" }
 
+  # EVENTSUITE_EVENTS_TOPIC: a producer's own topic; functions that publish nothing get none.
+  producer_env = {
+    for name in keys(local.function_kinds) : name => {
+      for k, v in { EVENTSUITE_EVENTS_TOPIC = lookup(local.producer_topics, name, "") } : k => v
+      if contains(keys(local.producer_topics), name)
+    }
+  }
 }

@@ -144,14 +144,6 @@ locals {
     LOG_EXECUTION_ID = "true"
   }
 
-  # EVENTSUITE_EVENTS_TOPIC: a producer's own topic; functions that publish nothing get none.
-  producer_env = {
-    for name in keys(local.function_kinds) : name => {
-      for k, v in { EVENTSUITE_EVENTS_TOPIC = lookup(local.producer_topics, name, "") } : k => v
-      if contains(keys(local.producer_topics), name)
-    }
-  }
-
   bucket_names = {
     uploads    = "${local.bucket_name_prefix}-uploads"
     thumbnails = "${local.bucket_name_prefix}-thumbnails"
