@@ -451,6 +451,21 @@ def test_azure_every_producer_has_its_own_topic_for_what_it_emits(tmp_path: Path
     assert evaluate("azure", "local.apps_with_two_producers", tmp_path) == []
 
 
+def test_azure_entra_id_guards_every_endpoint_but_the_signed_webhook(tmp_path: Path) -> None:
+    entra = {"mode": "entra", "client_id": "11111111-2222-3333-4444-555555555555"}
+    apps = evaluate("azure", "local.entra_apps", tmp_path, orders_api_auth=entra)
+    signed = {n for n, spec in FUNCTION_NEEDS.items() if "webhook_secrets" in spec["ports"]}
+    endpoints = set(CATALOG.get("http_endpoints", {}))
+    assert set(apps) == endpoints - signed and all(paths == [] for paths in apps.values())
+    # Grouped with the webhook, the app excludes the webhook's path from authentication.
+    grouped = {"http": sorted(endpoints)} | {n: [n] for n in KINDS if n not in endpoints}
+    apps = evaluate(
+        "azure", "local.entra_apps", tmp_path, orders_api_auth=entra, function_apps=grouped
+    )
+    assert apps == {"http": sorted(CATALOG["http_endpoints"][n]["path"] for n in signed)}
+    assert evaluate("azure", "local.entra_apps", tmp_path) == {}  # function_key: opted out
+
+
 def test_azure_secrets_only_in_apps_that_read_them(tmp_path: Path) -> None:
     reads = evaluate("azure", "local.app_reads_secret", tmp_path)
     for name, secret in reads.items():

@@ -14,18 +14,6 @@ locals {
   # first 32 characters of the app name, could collide).
   app_host_ids = { for app, name in local.app_names : app => "${substr(replace(app, "_", "-"), 0, 23)}-${substr(md5(name), 0, 8)}" }
 
-  # HTTP endpoints that authenticate every call themselves (HMAC signature): never behind Entra ID.
-  signed_http_endpoints = [for name in keys(var.http_endpoints) : name if contains(try(local.function_needs[name].ports, []), "webhook_secrets")]
-
-  # Apps running an HTTP endpoint that is not a signed webhook: protected by App Service
-  # authentication (Entra ID) unless orders_api_auth.mode = "function_key".
-  entra_apps = {
-    for app, functions in local.apps : app => [
-      for f in functions : "${var.http_route_prefix == "" ? "" : "/${var.http_route_prefix}"}${var.http_endpoints[f].path}"
-      if contains(local.signed_http_endpoints, f)
-    ] if var.orders_api_auth.mode == "entra" && anytrue([for f in functions : contains(keys(var.http_endpoints), f) && !contains(local.signed_http_endpoints, f)])
-  }
-
   common_app_settings = {
     EVENTSUITE_STORAGE_ACCOUNT_URL = azurerm_storage_account.this.primary_blob_endpoint
     EVENTSUITE_STORAGE_QUEUE_URL   = azurerm_storage_account.this.primary_queue_endpoint

@@ -113,4 +113,16 @@ locals {
   apps_with_two_producers = [
     for app, functions in local.apps : app if length([for f in functions : f if contains(keys(local.producer_event_types), f)]) > 1
   ]
+
+  # HTTP endpoints that authenticate every call themselves (HMAC signature): never behind Entra ID.
+  signed_http_endpoints = [for name in keys(var.http_endpoints) : name if contains(try(local.function_needs[name].ports, []), "webhook_secrets")]
+
+  # Apps running an HTTP endpoint that is not a signed webhook: protected by App Service
+  # authentication (Entra ID) unless orders_api_auth.mode = "function_key".
+  entra_apps = {
+    for app, functions in local.apps : app => [
+      for f in functions : "${var.http_route_prefix == "" ? "" : "/${var.http_route_prefix}"}${var.http_endpoints[f].path}"
+      if contains(local.signed_http_endpoints, f)
+    ] if var.orders_api_auth.mode == "entra" && anytrue([for f in functions : contains(keys(var.http_endpoints), f) && !contains(local.signed_http_endpoints, f)])
+  }
 }
