@@ -17,7 +17,7 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "function" {
-  #checkov:skip=CKV_AWS_117:The functions reach only AWS public service endpoints (SQS, S3, DynamoDB, EventBridge, SES, Secrets Manager) and, with mailer = smtp, the configured SMTP relay over TLS; a VPC would add NAT/endpoint cost and cold-start latency without protecting anything
+  #checkov:skip=CKV_AWS_117:The functions reach only AWS public service endpoints (SQS, S3, DynamoDB, EventBridge, SES, Secrets Manager) and, with mailer = smtp, the configured SMTP relay; a VPC would add NAT/endpoint cost and cold-start latency without protecting anything
   #checkov:skip=CKV_AWS_116:Only schedule functions are invoked asynchronously, and they get a dead_letter_config (their schedule's DLQ, below); consumers are invoked synchronously by their SQS event source mapping (failures dead-letter through the queue's redrive policy to the consumer DLQ) and HTTP functions synchronously by API Gateway
   #checkov:skip=CKV_AWS_272:Packages are built reproducibly in CI and pinned by source_code_hash; AWS Signer code signing is not part of this delivery pipeline
   #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in via var.reserved_concurrency because it carves capacity out of the account pool (new accounts cannot reserve any); a consumer's concurrency can be capped per queue with var.consumer_max_concurrency (uncapped unless set), HTTP traffic is bounded by the stage throttling, and each schedule runs once per period
