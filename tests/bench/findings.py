@@ -25,7 +25,7 @@ def _span(values: list[float], fmt: Callable[[float], str]) -> str:
 
 
 def _db(value: float) -> str:
-    return f"{value:.1f} dB"
+    return f"{value:.1f} dB" if math.isfinite(value) else "identical to the reference"
 
 
 def _x(value: float) -> str:
@@ -72,8 +72,8 @@ def quality(rows: list[Row]) -> list[str]:
                 else ""
             )
             lines.append(
-                f"  - missed: {row.case}: {row.data['psnr']:.1f} dB (thumbnail() "
-                f"{row.data['naive_psnr']:.1f} dB{vips_text})."
+                f"  - missed: {row.case}: {_db(row.data['psnr'])} (thumbnail() "
+                f"{_db(row.data['naive_psnr'])}{vips_text})."
             )
     return lines
 
@@ -100,8 +100,8 @@ def speed(rows: list[Row]) -> list[str]:
             quality_note = ""
             if row.case in psnr and psnr[row.case].get("vips_psnr") is not None:
                 quality_note = (
-                    f"; there pyvips writes {psnr[row.case]['vips_psnr']:.1f} dB and the "
-                    f"suite's single-box call {psnr[row.case]['single_psnr']:.1f} dB"
+                    f"; there pyvips writes {_db(psnr[row.case]['vips_psnr'])} and the "
+                    f"suite's single-box call {_db(psnr[row.case]['single_psnr'])}"
                 )
             lines.append(
                 f"  - missed: {row.case}: wall {row.data['paired']:.2f}x "

@@ -421,6 +421,10 @@ def run(samples: list[Any], *, rounds: int, budget: float, log: Callable[[str], 
     return rows
 
 
+def _db(value: float) -> str:
+    return f"{value:.1f} dB" if math.isfinite(value) else "identical (inf dB)"
+
+
 def _quality_row(sample: Any, box: int, timing: dict[str, Any], case: str) -> Row:
     key = str(box)
     quality = timing["quality"]
@@ -430,20 +434,22 @@ def _quality_row(sample: Any, box: int, timing: dict[str, Any], case: str) -> Ro
     vips_db = others["pyvips"][0] if "pyvips" in others else None
     single_db = others["suite"][0]
     ok = handler_db >= PSNR_FLOOR and handler_db >= naive_db - PSNR_SLACK
-    baseline = f"thumbnail() {naive_db:.1f} dB" + (
-        f"; pyvips {vips_db:.1f} dB" if vips_db is not None else ""
+    baseline = f"thumbnail() {_db(naive_db)}" + (
+        f"; pyvips {_db(vips_db)}" if vips_db is not None else ""
     )
     return Row(
         "thumbnail",
         case,
         "PSNR vs one full-decode LANCZOS pass (handler call, both boxes)",
-        f"{handler_db:.1f} dB",
+        _db(handler_db),
         baseline,
-        f"{handler_db - naive_db:+.1f} dB vs thumbnail()",
+        f"{handler_db - naive_db:+.1f} dB vs thumbnail()"
+        if math.isfinite(handler_db)
+        else "identical to the reference",
         f">= {PSNR_FLOOR:g} dB and >= thumbnail() - {PSNR_SLACK:g} dB",
         verdict(ok),
         note=(
-            f"single-box call [{box}]: {single_db:.1f} dB; handler call (both boxes) CPU "
+            f"single-box call [{box}]: {_db(single_db)}; handler call (both boxes) CPU "
             f"{ms(quality['handler_cpu'])}" + (f"; {size_note}" if size_note else "")
         ),
         data={

@@ -446,3 +446,17 @@ def test_still_webp_decodes_with_and_without_the_direct_decoder(
     source.paste((20, 200, 20, 255), (200, 100, 600, 300))
     clear = _decode(render_thumbnails(_webp(source, lossless=True), [256])[0].data)
     assert clear.getpixel((2, 2))[3] == 0 and clear.getpixel((128, 64))[3] == 255
+
+
+def test_an_srgb_profile_needs_no_conversion_and_untagged_output_stays_untagged() -> None:
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for icc in (srgb, None):
+        buffer = io.BytesIO()
+        Image.new("RGB", (800, 600), (30, 200, 60)).save(
+            buffer, "JPEG", quality=95, **({"icc_profile": icc} if icc else {})
+        )
+        thumbnail = _decode(render_thumbnails(buffer.getvalue(), [256])[0].data)
+        assert "icc_profile" not in thumbnail.info
+        assert _distance(ImageStat.Stat(thumbnail).mean, (30, 200, 60)) < 3
