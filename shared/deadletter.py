@@ -57,3 +57,43 @@ class DeadLetterRecord:
 def _text(event: Mapping[str, Any] | None, name: str) -> str | None:
     value = event.get(name) if event is not None else None
     return str(value) if value else None
+
+
+# What the operator tools add to a message they send back (SQS message attribute, Pub/Sub
+# attribute, poison-queue document field, local broker column): how often it was redriven.
+REDRIVE_COUNT = "redrive_count"
+
+
+def structured_event(body: bytes | str | None) -> dict[str, Any] | None:
+    """The structured CloudEvent in a parked payload, when there is one.
+
+    Reads a bare structured CloudEvent and an EventBridge event whose ``detail`` is one (the
+    SQS form); anything else (a storage notification, a truncated body) gives None.
+    """
+    if body is None:
+        return None
+    import json
+
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("detail"), dict):
+        payload = payload["detail"]
+    if isinstance(payload, dict) and "specversion" in payload and "id" in payload:
+        return payload
+    return None
+
+
+def subject_of(event: Mapping[str, Any] | None) -> str | None:
+    """What a parked event is about: its ``subject``, else an order id or an object key."""
+    if not event:
+        return None
+    if event.get("subject"):
+        return str(event["subject"])
+    data = event.get("data")
+    if isinstance(data, Mapping):
+        for name in ("order_id", "key", "image_id"):
+            if data.get(name):
+                return str(data[name])
+    return None
