@@ -11,6 +11,7 @@ HOME_DIR ?= .eventsuite
 PYTEST_ARGS ?=
 
 .PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint bench \
+        ops dlq dlq-redrive orders upload \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
@@ -64,6 +65,27 @@ serve: setup ## every consumer under functions-framework on local ports, fed by 
 
 run: setup ## deliver whatever is pending in the local broker, then exit
 	$(PY) -m functions.local --home $(HOME_DIR)/serve run
+
+# --- operating it: the `eventsuite` CLI (functions/ops) on any backend ----------------------
+# BACKEND=local (default: the newest of $(HOME_DIR)/serve and $(HOME_DIR)/demo) | aws | gcp | azure
+BACKEND ?= local
+OPS_SETUP := $(if $(filter local,$(BACKEND)),setup,setup-dev)
+OPS := $(PY) -m functions.ops --backend $(BACKEND)
+
+ops: $(OPS_SETUP) ## any operator command: make ops ARGS="dlq show 3" (BACKEND=local|aws|gcp|azure)
+	$(OPS) $(ARGS)
+
+dlq: $(OPS_SETUP) ## list the dead letters (ARGS="--consumer indexer --since 1h")
+	$(OPS) dlq list $(ARGS)
+
+dlq-redrive: $(OPS_SETUP) ## send dead letters back to their consumer (ARGS="--id 3" or "--all")
+	$(OPS) dlq redrive $(ARGS)
+
+orders: $(OPS_SETUP) ## orders in a status: make orders STATUS=PAID
+	$(OPS) orders list --status $(or $(STATUS),PLACED)
+
+upload: $(OPS_SETUP) ## upload images: make upload FILES="a.jpg b.png" (ImageUploaded follows)
+	$(OPS) upload $(FILES)
 
 reconcile: setup ## run the catalog's scheduled jobs (order reconciler) once on the local backend
 	$(PY) -m functions.local --home $(HOME_DIR)/serve reconcile

@@ -31,7 +31,15 @@ from functions.gcp.translate import (
     notification_event,
 )
 from shared.catalog import Catalog, default_catalog
-from shared.deadletter import REDRIVE_COUNT, DeadLetterRecord, structured_event, subject_of
+from shared.deadletter import (
+    REDRIVE_COUNT,
+    REDRIVE_EXTENSION,
+    DeadLetterRecord,
+    count_redrive,
+    redrive_count,
+    structured_event,
+    subject_of,
+)
 from shared.envelope import to_structured
 from shared.errors import TransientError
 from shared.ports import ParkedMessage, RedriveResult
@@ -286,7 +294,7 @@ class PubSubDeadLetterAdmin:
             event_type=attributes.get("event_type") or (str(event["type"]) if event else None),
             subject=subject_of(event),
             dead_lettered_at=message.publish_time.timestamp(),
-            redrive_count=int(attributes.get(REDRIVE_COUNT) or 0),
+            redrive_count=max(int(attributes.get(REDRIVE_COUNT) or 0), redrive_count(event)),
             event=event,
             body=bytes(message.data),
             attributes=attributes,
@@ -294,8 +302,13 @@ class PubSubDeadLetterAdmin:
 
     def _replay(self, parked: ParkedMessage) -> _Replay:
         data, attributes = self._original(parked.body or b"", parked.attributes)
-        attributes[REDRIVE_COUNT] = str(parked.redrive_count + 1)
+        count = parked.redrive_count + 1
+        attributes[REDRIVE_COUNT] = str(count)
         message = PubSubMessage(data=data, attributes=attributes, message_id="")
+        if is_structured(message):
+            data, count = count_redrive(data, parked.redrive_count)
+        elif any(k.startswith(ATTRIBUTE_PREFIX) for k in attributes):
+            attributes[ATTRIBUTE_PREFIX + REDRIVE_EXTENSION] = str(count)
         if is_storage_notification(message):
             return _Replay(self._uploads_topic, data, attributes)
         if parked.event_type == self._storage_type:

@@ -7,8 +7,8 @@
   consumer's ``max_delivery_attempts`` it moves to ``dead_letters`` with its reason (redrive);
 * the broker is also the local ``DeadLetterSink``, so permanent failures park at once, and
   the local ``DeadLetterAdmin``: list, show, redrive (back into ``deliveries`` with the
-  original event id and a redrive count, in the same transaction that removes the dead letter)
-  and purge.
+  original event id and a ``redrivecount`` extension, in the same transaction that removes the
+  dead letter) and purge.
 Nothing is deleted before it is acknowledged, so a crash loses nothing.
 """
 
@@ -26,7 +26,13 @@ from cloudevents.abstract import CloudEvent
 
 from functions.local.sqlite import Database
 from shared.catalog import Catalog, default_catalog
-from shared.deadletter import DeadLetterRecord, structured_event, subject_of
+from shared.deadletter import (
+    DeadLetterRecord,
+    count_redrive,
+    redrive_count,
+    structured_event,
+    subject_of,
+)
 from shared.envelope import to_json_bytes
 from shared.ports import ParkedMessage, RedriveResult
 
@@ -110,17 +116,6 @@ class LocalBroker:
         self.visibility_timeout = visibility_timeout
         self.clock = clock
         self._db = Database(path, schema=_SCHEMA)
-        self._add_redrive_columns()
-
-    def _add_redrive_columns(self) -> None:
-        # Broker files written before redrive existed lack the column: add it in place.
-        with self._db.transaction() as tx:
-            for table in ("deliveries", "dead_letters"):
-                columns = {row[1] for row in tx.execute(f"PRAGMA table_info({table})")}
-                if "redrives" not in columns:
-                    tx.execute(
-                        f"ALTER TABLE {table} ADD COLUMN redrives INTEGER NOT NULL DEFAULT 0"
-                    )
 
     @property
     def consumers(self) -> list[str]:
@@ -205,8 +200,8 @@ class LocalBroker:
             if message.attempt >= spec.max_delivery_attempts:
                 tx.execute(
                     "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, "
-                    "attempts, dead_lettered_at, redrives) SELECT consumer, event_id, event_type, "
-                    "body, ?, attempts, ?, redrives FROM deliveries WHERE id = ?",
+                    "attempts, dead_lettered_at) SELECT consumer, event_id, event_type, body, ?, "
+                    "attempts, ? FROM deliveries WHERE id = ?",
                     (
                         f"max delivery attempts ({spec.max_delivery_attempts}) reached: "
                         f"{reason or 'no reason given'}",
@@ -278,8 +273,8 @@ class LocalBroker:
 
     # -- DeadLetterAdmin ------------------------------------------------------------------
     _PARKED = (
-        "SELECT id, consumer, event_id, event_type, body, reason, attempts, dead_lettered_at, "
-        "redrives FROM dead_letters"
+        "SELECT id, consumer, event_id, event_type, body, reason, attempts, dead_lettered_at "
+        "FROM dead_letters"
     )
 
     @staticmethod
@@ -295,7 +290,7 @@ class LocalBroker:
             event_type=row[3],
             subject=subject_of(event),
             dead_lettered_at=row[7],
-            redrive_count=int(row[8]),
+            redrive_count=redrive_count(event),
             event=event,
             body=body,
         )
@@ -323,8 +318,7 @@ class LocalBroker:
             now = self.clock()
             with self._db.transaction() as tx:
                 row = tx.execute(
-                    "SELECT consumer, event_id, event_type, body, redrives FROM dead_letters "
-                    "WHERE id = ?",
+                    "SELECT consumer, event_id, event_type, body FROM dead_letters WHERE id = ?",
                     (int(message.id),),
                 ).fetchone()
                 if row is None:
@@ -335,8 +329,8 @@ class LocalBroker:
                     continue
                 tx.execute(
                     "INSERT INTO deliveries(consumer, event_id, event_type, body, available_at, "
-                    "published_at, redrives) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (row[0], row[1] or "", row[2] or "", row[3], now, now, row[4] + 1),
+                    "published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (row[0], row[1] or "", row[2] or "", count_redrive(bytes(row[3]))[0], now, now),
                 )
                 tx.execute("DELETE FROM dead_letters WHERE id = ?", (int(message.id),))
             redriven.append(message.id)

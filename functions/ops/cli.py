@@ -449,7 +449,10 @@ def main(
 ) -> int:
     """Run one command; return the exit status."""
     out = out or sys.stdout
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage error (or --help)
+        return exc.code if isinstance(exc.code, int) else USAGE_ERROR
     command = COMMANDS[(args.command, getattr(args, "action", None))]
     try:
         target = resolve(args.backend, home=args.home, terraform_root=args.terraform_dir, env=env)

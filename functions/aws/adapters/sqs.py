@@ -6,8 +6,9 @@ replays exactly what was delivered); message attributes say why: ``reason``, ``c
 ``attempts`` and, when the event could be read, ``event_id`` and ``event_type``. Messages the
 queue's redrive policy moved after ``maxReceiveCount`` receives carry no attributes.
 
-A redrive is SendMessage to the consumer's queue (same body, the original attributes plus
-``redrive_count``), then DeleteMessage on the DLQ: a failure between the two leaves the message
+A redrive is SendMessage to the consumer's queue (same body and event id, the original
+attributes, and the count as attribute ``redrive_count`` and CloudEvents extension
+``redrivecount``), then DeleteMessage on the DLQ: a failure between the two leaves the message
 parked and delivered, and the consumer deduplicates on the event id. SQS message move tasks
 (``StartMessageMoveTask``) move a whole DLQ at once but can neither pick messages nor add the
 counter, so they are left to the console for bulk moves.
@@ -24,7 +25,14 @@ from typing import Any
 from functions.aws.clients import AwsClients
 from functions.aws.errors import transient_errors
 from functions.aws.translate import cloud_event_from_body
-from shared.deadletter import REDRIVE_COUNT, DeadLetterRecord, structured_event, subject_of
+from shared.deadletter import (
+    REDRIVE_COUNT,
+    DeadLetterRecord,
+    count_redrive,
+    redrive_count,
+    structured_event,
+    subject_of,
+)
 from shared.envelope import to_structured
 from shared.ports import ParkedMessage, RedriveResult
 
@@ -156,7 +164,7 @@ class SqsDeadLetterAdmin:
             event_type=attributes.get("event_type") or (str(event["type"]) if event else None),
             subject=subject_of(event),
             dead_lettered_at=int(sent) / 1000 if sent else None,
-            redrive_count=int(attributes.get(REDRIVE_COUNT) or 0),
+            redrive_count=max(int(attributes.get(REDRIVE_COUNT) or 0), redrive_count(event)),
             event=event,
             body=message["Body"].encode(),
             attributes=attributes,
@@ -202,20 +210,18 @@ class SqsDeadLetterAdmin:
                         for name, value in message.get("MessageAttributes", {}).items()
                         if name != REDRIVE_COUNT
                     }
-                    count = int(
+                    previous = int(
                         message.get("MessageAttributes", {})
                         .get(REDRIVE_COUNT, {})
                         .get("StringValue", 0)
                     )
-                    attributes[REDRIVE_COUNT] = {
-                        "DataType": "Number",
-                        "StringValue": str(count + 1),
-                    }
+                    body, count = count_redrive(message["Body"], previous)
+                    attributes[REDRIVE_COUNT] = {"DataType": "Number", "StringValue": str(count)}
                     try:
                         with transient_errors(f"SQS SendMessage {queue_url}"):
                             self._clients.sqs.send_message(
                                 QueueUrl=queue_url,
-                                MessageBody=message["Body"],
+                                MessageBody=body.decode(),
                                 MessageAttributes=attributes,
                             )
                     except Exception as exc:

@@ -20,7 +20,7 @@ from cloudevents.abstract import CloudEvent
 from functions.azure.errors import transient_azure_errors
 from functions.azure.names import poison_queue_name, queue_name
 from shared.catalog import Catalog, default_catalog
-from shared.deadletter import structured_event, subject_of
+from shared.deadletter import count_redrive, redrive_count, structured_event, subject_of
 from shared.envelope import to_json_bytes
 from shared.errors import UnknownEventType
 from shared.ports import ParkedMessage, RedriveResult
@@ -129,9 +129,6 @@ class QueueFanoutPublisher:
                     _send(self._service, queue, text)
 
 
-# Storage queue messages have no attributes: a redriven structured CloudEvent carries the count
-# as an extension attribute (CloudEvents names are lowercase letters and digits).
-REDRIVE_EXTENSION = "redrivecount"
 RUNTIME_POISONED = "maxDequeueCount reached: moved to the poison queue by the Functions runtime"
 BLOB_PREFIX = "blob:"
 _HIDE_SECONDS = 30
@@ -146,13 +143,10 @@ _DEAD_LETTER_KEYS = {
 
 
 def _with_redrive_count(text: str) -> tuple[str, int]:
-    """The message text to send back, with its redrive count raised when it is a CloudEvent."""
-    event = structured_event(text)
-    if event is None:
-        return text, 0
-    count = int(event.get(REDRIVE_EXTENSION) or 0) + 1
-    event = {**event, REDRIVE_EXTENSION: str(count)}
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False), count
+    """The message text to send back (storage queue messages have no attributes: the count
+    travels as the event's ``redrivecount`` extension)."""
+    body, count = count_redrive(text)
+    return body.decode(), count
 
 
 def _epoch(text: Any) -> float | None:
@@ -269,7 +263,7 @@ class StorageDeadLetterAdmin:
             dead_lettered_at=_epoch(dead_lettered)
             if dead_lettered
             else (message.inserted_on.timestamp() if message.inserted_on else None),
-            redrive_count=int((event or {}).get(REDRIVE_EXTENSION) or 0),
+            redrive_count=redrive_count(event),
             event=event,
             body=original.encode(),
             attributes={"source": poison_queue_name(consumer)},
@@ -316,7 +310,7 @@ class StorageDeadLetterAdmin:
             event_type=str(event.get("type")) if event.get("type") else None,
             subject=subject_of(event),
             dead_lettered_at=entry.created,
-            redrive_count=int(event.get(REDRIVE_EXTENSION) or 0),
+            redrive_count=redrive_count(event),
             event=event,
             body=json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode(),
             attributes={"source": f"{entry.blob}#{entry.index}"},
