@@ -157,3 +157,36 @@ def test_upload_index_search_and_orders(home: Path, tmp_path: Path) -> None:
         assert "status:          PAID" in shown.out and "2 x mug @ 1250" in shown.out
     finally:
         backend.close()
+
+
+def test_the_demo_hints_are_commands_that_work(tmp_path: Path) -> None:
+    from functions.local.demo import run_demo
+
+    lines: list[str] = []
+    home = tmp_path / "demo"
+    run_demo(home, out=lines.append)
+    commands = [
+        line.strip().split(" ", 1)[1].split()
+        for line in lines
+        if line.strip().startswith(f"eventsuite --home {home} dlq") and "purge" not in line
+    ]
+    assert len(commands) == 3
+    for command in commands:
+        run = cli(command)
+        assert run.code == 0, (command, run.err)
+        assert run.out.strip()
+
+
+def test_status_without_state_says_so_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from functions.local.__main__ import main as local_main
+
+    monkeypatch.chdir(tmp_path)
+    assert local_main(["status"]) == 1
+    assert "no local state in .eventsuite/" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    LocalBackend.open(tmp_path / ".eventsuite" / "demo").close()
+    assert local_main(["status"]) == 1
+    assert "found state in .eventsuite/demo/: pass --home" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / ".eventsuite").iterdir()) == ["demo"]
