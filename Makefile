@@ -8,6 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 HOME_DIR ?= .eventsuite
+SERVE_PORT ?= 8081
 PYTEST_ARGS ?=
 
 .PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint bench \
@@ -61,7 +62,7 @@ demo: setup ## run the whole system on the embedded local backend and print a su
 	$(PY) -m functions.local --home $(HOME_DIR)/demo demo
 
 serve: setup ## every consumer under functions-framework on local ports, fed by the local broker
-	$(PY) -m functions.local --home $(HOME_DIR)/serve serve
+	$(PY) -m functions.local --home $(HOME_DIR)/serve serve --base-port $(SERVE_PORT)
 
 run: setup ## deliver whatever is pending in the local broker, then exit
 	$(PY) -m functions.local --home $(HOME_DIR)/serve run
