@@ -12,7 +12,7 @@ SERVE_PORT ?= 8081
 PYTEST_ARGS ?=
 
 .PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint bench \
-        ops dlq dlq-redrive orders upload \
+        ops dlq dlq-redrive orders upload readme-ops \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
@@ -87,6 +87,9 @@ orders: $(OPS_SETUP) ## orders in a status: make orders STATUS=PAID
 
 upload: $(OPS_SETUP) ## upload images: make upload FILES="a.jpg b.png" (ImageUploaded follows)
 	$(OPS) upload $(FILES)
+
+readme-ops: setup ## regenerate the README's "Operating it" transcript from a real run
+	$(PY) -m functions.ops.transcript --write README.md
 
 reconcile: setup ## run the catalog's scheduled jobs (order reconciler) once on the local backend
 	$(PY) -m functions.local --home $(HOME_DIR)/serve reconcile

@@ -300,14 +300,15 @@ class _Serving:
         if self.backend is not None:
             self.backend.close()
         shutil.rmtree(self.runtime, ignore_errors=True)
+        (self.home / "ports.json").unlink(missing_ok=True)  # the map is true only while running
         print(f"stopped {len(self.started)} processes", file=sys.stderr, flush=True)
 
 
 def serve(home: Path, *, base_port: int = 8081, once: bool = False) -> int:
     """Start the processes, print the map, deliver until Ctrl-C (or idle with ``once``).
 
-    ``base_port=0`` picks free ports; the map is also written to ``<home>/ports.json``.
-    Returns 2 (after printing why) when a port is taken or a child does not start.
+    ``base_port=0`` picks free ports; the map is also written to ``<home>/ports.json`` (removed
+    on exit). Returns 2 (after printing why) when a port is taken or a child does not start.
     """
     catalog = default_catalog()
     try:

@@ -96,7 +96,11 @@ def terraform_outputs(cloud: str, root: Path | None = None) -> dict[str, Any]:
 
 
 def local_home(home: Path | None, env: Mapping[str, str]) -> Path:
-    """The state folder to use; never created here (a missing one is an error)."""
+    """The state folder to use; never created here (a missing one is an error).
+
+    Without ``--home`` or ``EVENTSUITE_HOME``: a running ``make serve``'s folder (it keeps
+    ``ports.json`` while it runs), else the newer of ``.eventsuite/serve`` and ``.eventsuite/demo``.
+    """
     if home is None and env.get("EVENTSUITE_HOME"):
         home = Path(env["EVENTSUITE_HOME"])
     if home is not None:
@@ -106,6 +110,9 @@ def local_home(home: Path | None, env: Mapping[str, str]) -> Path:
             )
         return home
     found = [h for h in LOCAL_HOMES if (h / "broker.db").is_file()]
+    running = [h for h in found if (h / "ports.json").is_file()]  # a live `make serve`
+    if running:
+        return running[0]
     if not found:
         raise TargetError(
             "no local state in .eventsuite/serve/ or .eventsuite/demo/ "
