@@ -20,6 +20,8 @@ _VOLATILE = [
     (re.compile(r'"etag": "[^"]+"'), '"etag": <etag>'),
     (re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01"), "<traceparent>"),
     (re.compile(r"(?<= )\d+[smhd](?= )"), "<age>"),
+    # Pillow's decoder state decides how much of the truncated sample it had left over.
+    (re.compile(r"\(\d+ bytes not processed\)"), "(<n> bytes not processed)"),
     (re.compile(r"[ \t]+"), " "),
 ]
 

@@ -174,3 +174,22 @@ def test_the_fake_order_store_lists_by_status_oldest_first() -> None:
         "ord_2",
     ]
     assert store.by_status(OrderStatus.PAID, limit=5) == []
+
+
+def test_every_backend_implements_the_dead_letter_admin_port() -> None:
+    from functions.aws.adapters.sqs import SqsDeadLetterAdmin
+    from functions.azure.adapters.queues import StorageDeadLetterAdmin
+    from functions.gcp.clients import GcpClients
+    from functions.gcp.pubsub import PubSubDeadLetterAdmin
+    from shared.ports import DeadLetterAdmin
+
+    admins = [
+        SqsDeadLetterAdmin(object(), {"notifier": ("q", "d")}),  # type: ignore[arg-type]
+        PubSubDeadLetterAdmin(
+            GcpClients(project="p"), {"notifier": "s"}, events_topic="e", uploads_topic="u"
+        ),
+        StorageDeadLetterAdmin(object()),
+    ]
+    for admin in admins:
+        assert isinstance(admin, DeadLetterAdmin)
+        assert "notifier" in admin.consumers

@@ -24,7 +24,6 @@ from typing import Any
 
 from functions.aws.clients import AwsClients
 from functions.aws.errors import transient_errors
-from functions.aws.translate import cloud_event_from_body
 from shared.deadletter import (
     REDRIVE_COUNT,
     DeadLetterRecord,
@@ -97,6 +96,8 @@ def _event_of(body: str) -> dict[str, Any] | None:
     event = structured_event(body)
     if event is not None:
         return event
+    from functions.aws.translate import cloud_event_from_body  # operator tools only
+
     try:  # an S3 "Object Created" event: the ImageUploaded it stands for
         return to_structured(cloud_event_from_body(body))
     except Exception:

@@ -10,6 +10,7 @@ import pytest
 
 from functions.local import samples
 from functions.local.backend import LocalBackend
+from shared.ports import DeadLetterAdmin
 from tests.integration.operate_support import ORDER_ID, SwitchableMailer, cli, payment_received
 
 
@@ -21,6 +22,7 @@ def home(tmp_path: Path) -> Path:
 def test_park_list_fix_redrive_processed_once(home: Path) -> None:
     mailer = SwitchableMailer()
     backend = LocalBackend.open(home, mailer=mailer, base_backoff=0.01)
+    assert isinstance(backend.broker, DeadLetterAdmin)
     try:
         event = payment_received()
         backend.broker.publish([event])
