@@ -166,6 +166,7 @@ class PubSubDeadLetterSink:
 DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
 FORWARDED_BY_POLICY = "max delivery attempts reached: forwarded by the dead-letter policy"
 _PULL_TIMEOUT_SECONDS = 10.0
+_EMPTY_PULLS = 3
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,12 @@ class PubSubDeadLetterAdmin:
 
         subscription, subscriber = self._subscriptions[consumer], self._clients.subscriber()
         held: dict[str, Any] = {}
-        while len(held) < limit:
+        empty = 0
+        # An immediate pull may come back empty while messages wait (Pub/Sub answers from
+        # whichever server it reaches): only a few empty answers in a row mean "no more".
+        while len(held) < limit and empty < _EMPTY_PULLS:
+            if empty:
+                time.sleep(0.2)
             try:
                 response = subscriber.pull(
                     request={
@@ -228,8 +234,7 @@ class PubSubDeadLetterAdmin:
             except Exception as exc:
                 raise as_transient(exc, f"pulling {subscription}") from exc
             fresh = [m for m in response.received_messages if m.message.message_id not in held]
-            if not fresh:
-                break
+            empty = 0 if fresh else empty + 1
             held.update((m.message.message_id, m) for m in fresh)
         return sorted(held.values(), key=lambda m: m.message.publish_time.timestamp())
 
