@@ -181,12 +181,14 @@ class _Replay:
 class PubSubDeadLetterAdmin:
     """``DeadLetterAdmin`` over each consumer's dead-letter subscription.
 
-    A redrive republishes to the topic the consumer subscribes to, in a form its subscription
-    filter lets through: the events topic for application events (``ce-type`` set, so the
-    type filter matches a structured one too), the uploads topic for storage notifications and
-    ``ImageUploaded`` (``eventType = OBJECT_FINALIZE``). Other consumers subscribed to the same
-    type receive it again and deduplicate on its event id. The dead letter is acknowledged
-    only after the publish is confirmed.
+    A redrive republishes to a topic the consumer subscribes to, in a form its subscription
+    filter lets through: for an application event, the topic of a producer of its type
+    (``event_topics``: CloudEvents type -> topic; each producer has its own topic and every
+    consumer subscribes to each producer of its types), with ``ce-type`` set so the type filter
+    matches a structured event too; for a storage notification or ``ImageUploaded``, the
+    uploads topic as ``eventType = OBJECT_FINALIZE``. Other consumers subscribed to the same
+    type receive it again and deduplicate on its event id. The dead letter is acknowledged only
+    after the publish is confirmed.
     """
 
     def __init__(
@@ -194,7 +196,7 @@ class PubSubDeadLetterAdmin:
         clients: GcpClients,
         dead_letter_subscriptions: Mapping[str, str],
         *,
-        events_topic: str,
+        event_topics: Mapping[str, str],
         uploads_topic: str,
         storage_event_type: str | None = None,
     ) -> None:
@@ -203,7 +205,7 @@ class PubSubDeadLetterAdmin:
             c: clients.subscription_path(s) for c, s in dead_letter_subscriptions.items()
         }
         self.consumers = list(self._subscriptions)
-        self._events_topic = clients.topic_path(events_topic)
+        self._event_topics = {t: clients.topic_path(topic) for t, topic in event_topics.items()}
         self._uploads_topic = clients.topic_path(uploads_topic)
         catalog = default_catalog()
         self._storage_type = storage_event_type or catalog.event("ImageUploaded").type
@@ -319,9 +321,14 @@ class PubSubDeadLetterAdmin:
         if parked.event_type == self._storage_type:
             attributes["eventType"] = NOTIFICATION_FINALIZE
             return _Replay(self._uploads_topic, data, attributes)
+        topic = self._event_topics.get(parked.event_type or "")
+        if topic is None:
+            raise TransientError(
+                f"no producer topic carries {parked.event_type or 'an unreadable event'}"
+            )
         if parked.event_type and is_structured(message):
             attributes[ATTRIBUTE_PREFIX + "type"] = parked.event_type
-        return _Replay(self._events_topic, data, attributes)
+        return _Replay(topic, data, attributes)
 
     def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
         """Dead letters of every consumer (or one), leased briefly and released again."""
@@ -359,8 +366,8 @@ class PubSubDeadLetterAdmin:
                     if received is None:
                         failed.append((message_id, "not in the dead-letter subscription any more"))
                         continue
-                    replay = self._replay(self._parked(consumer, received))
                     try:
+                        replay = self._replay(self._parked(consumer, received))
                         publisher.publish(replay.topic, replay.data, **replay.attributes).result(
                             timeout=PUBLISH_TIMEOUT_SECONDS
                         )

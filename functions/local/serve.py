@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.local.backend import LocalBackend
-from functions.local.broker import Message
+from functions.local.broker import Message, Verdict
 from shared.catalog import default_catalog
 from shared.errors import PermanentError
 
@@ -157,7 +157,7 @@ def upload_server(backend: LocalBackend, port: int) -> ThreadingHTTPServer:
 def http_delivery(ports: dict[str, int]):  # type: ignore[no-untyped-def]
     """A broker deliver function that POSTs structured CloudEvents to each consumer's port."""
 
-    def deliver(message: Message) -> tuple[bool, str | None]:
+    def deliver(message: Message) -> Verdict:
         request = urllib.request.Request(
             f"http://127.0.0.1:{ports[message.consumer]}/",
             data=message.body,
@@ -169,11 +169,13 @@ def http_delivery(ports: dict[str, int]):  # type: ignore[no-untyped-def]
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                return 200 <= response.status < 300, None
+                return Verdict(200 <= response.status < 300)
         except urllib.error.HTTPError as exc:
-            return False, f"HTTP {exc.code} from {message.consumer}"
+            reason = f"HTTP {exc.code} from {message.consumer}"
+            lease = exc.headers.get("Retry-After") if exc.code == 503 else None
+            return Verdict(False, reason, float(lease) if lease else None)
         except OSError as exc:
-            return False, f"{message.consumer} unreachable: {exc}"
+            return Verdict(False, f"{message.consumer} unreachable: {exc}")
 
     return deliver
 

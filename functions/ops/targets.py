@@ -121,6 +121,12 @@ def local_home(home: Path | None, env: Mapping[str, str]) -> Path:
     return max(found, key=lambda h: (h / "broker.db").stat().st_mtime)
 
 
+def _required(port: Any, name: str) -> Any:
+    if port is None:
+        raise TargetError(f"the local backend has no {name} port")
+    return port
+
+
 def local_target(home: Path) -> Target:
     """The embedded backend rooted at an existing ``home``."""
     from functions.local.backend import LocalBackend
@@ -132,8 +138,8 @@ def local_target(home: Path) -> Target:
         uploads_bucket=backend.settings.uploads_bucket,
         uploads_prefix=catalog.storage["uploads_prefix"],
         _dead_letters=lambda: backend.broker,
-        _orders=lambda: backend.ports.require("orders"),
-        _index=lambda: backend.ports.require("index"),
+        _orders=lambda: _required(backend.ports.orders, "orders"),
+        _index=lambda: _required(backend.ports.index, "index"),
         _objects=lambda: backend.objects,
         after_redrive=(
             "the running `make serve` delivers them; otherwise run "
@@ -207,16 +213,49 @@ def aws_target(
 
 # -- Google Cloud ---------------------------------------------------------------------------
 
+NEEDS_FILE = Path(__file__).resolve().parents[2] / "shared" / "catalog" / "needs.json"
+_NEEDS_SECTIONS = ("consumers", "http_endpoints", "schedules")
+
+
+def _needs() -> dict[str, dict[str, Any]]:
+    """``shared/catalog/needs.json``: what each function uses and emits (Terraform reads it)."""
+    needs: dict[str, dict[str, Any]] = json.loads(NEEDS_FILE.read_text(encoding="utf-8"))
+    return needs
+
+
+def _producers() -> list[str]:
+    """Functions that publish (each has its own Pub/Sub topic on Google Cloud)."""
+    needs = _needs()
+    return [
+        name
+        for section in _NEEDS_SECTIONS
+        for name, need in needs.get(section, {}).items()
+        if "publisher" in need["ports"]
+    ]
+
+
+def event_topics_of(producer_topics: Mapping[str, str]) -> dict[str, str]:
+    """CloudEvents type -> the topic of a producer that emits it (consumers before endpoints
+    before schedules; any works, every consumer subscribes to each producer of its types)."""
+    catalog, needs = default_catalog(), _needs()
+    topics: dict[str, str] = {}
+    for section in _NEEDS_SECTIONS:
+        for name, need in needs.get(section, {}).items():
+            if name in producer_topics:
+                for event in need["emits"]:
+                    topics.setdefault(catalog.event(event).type, producer_topics[name])
+    return topics
+
 
 def gcp_target(
     env: Mapping[str, str], outputs: Callable[[], dict[str, Any]], clients: Any = None
 ) -> Target:
     """Pub/Sub dead-letter subscriptions, Firestore orders and index, the GCS uploads bucket.
 
-    From the environment: ``EVENTSUITE_GCP_PROJECT``, ``EVENTSUITE_GCP_PREFIX`` (topics
-    ``<prefix>-events`` / ``<prefix>-uploads``, subscriptions ``<prefix>-<consumer>-dlq-sub``
-    with ``_`` as ``-``), ``EVENTSUITE_FIRESTORE_DATABASE`` and ``EVENTSUITE_UPLOADS_BUCKET``;
-    otherwise the outputs of terraform/gcp.
+    From the environment: ``EVENTSUITE_GCP_PROJECT``, ``EVENTSUITE_GCP_PREFIX`` (producer topics
+    ``<prefix>-events-<producer>``, ``<prefix>-uploads``, subscriptions
+    ``<prefix>-<consumer>-dlq-sub``, ``_`` as ``-``), ``EVENTSUITE_FIRESTORE_DATABASE`` and
+    ``EVENTSUITE_UPLOADS_BUCKET``; otherwise the outputs of terraform/gcp.
     """
     from functions.gcp.clients import GcpClients
     from functions.gcp.firestore_stores import FirestoreMetadataIndex, FirestoreOrderStore
@@ -229,24 +268,27 @@ def gcp_target(
         project = env.get("EVENTSUITE_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT")
         database = env.get("EVENTSUITE_FIRESTORE_DATABASE")
         subscriptions = {c: f"{prefix}-{c.replace('_', '-')}-dlq-sub" for c in catalog.consumers}
-        topics = (f"{prefix}-events", f"{prefix}-uploads")
+        producers = {p: f"{prefix}-events-{p.replace('_', '-')}" for p in _producers()}
+        uploads_topic = f"{prefix}-uploads"
         bucket = env.get("EVENTSUITE_UPLOADS_BUCKET") or ""
     else:
         values = outputs()
         project = env.get("EVENTSUITE_GCP_PROJECT") or values.get("project_id")
         database = values.get("firestore_database")
         subscriptions = values["dead_letter_subscriptions"]
-        topics = (values["events_topic"], values["uploads_topic"])
+        producers = values["producer_topics"]
+        uploads_topic = values["uploads_topic"]
         bucket = env.get("EVENTSUITE_UPLOADS_BUCKET") or values["buckets"]["uploads"]
     if not project:
         raise TargetError("set EVENTSUITE_GCP_PROJECT (the Google Cloud project id)")
+    event_topics = event_topics_of(producers)
     gcp = clients or GcpClients(project=project, database=database or None)
     return Target(
         name="gcp",
         uploads_bucket=bucket,
         uploads_prefix=catalog.storage["uploads_prefix"],
         _dead_letters=lambda: PubSubDeadLetterAdmin(
-            gcp, subscriptions, events_topic=topics[0], uploads_topic=topics[1]
+            gcp, subscriptions, event_topics=event_topics, uploads_topic=uploads_topic
         ),
         _orders=lambda: FirestoreOrderStore(gcp.firestore),
         _index=lambda: FirestoreMetadataIndex(gcp.firestore),

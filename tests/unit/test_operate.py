@@ -131,7 +131,7 @@ def test_the_cli_reads_only_outputs_the_gcp_root_declares() -> None:
             "project_id": "p",
             "firestore_database": "db",
             "dead_letter_subscriptions": {"notifier": "x-notifier-dlq-sub"},
-            "events_topic": "x-events",
+            "producer_topics": {"payments": "x-events-payments", "orders_api": "x-events-o"},
             "uploads_topic": "x-uploads",
             "buckets": {"uploads": "p-x-uploads"},
         }
@@ -186,10 +186,20 @@ def test_every_backend_implements_the_dead_letter_admin_port() -> None:
     admins = [
         SqsDeadLetterAdmin(object(), {"notifier": ("q", "d")}),  # type: ignore[arg-type]
         PubSubDeadLetterAdmin(
-            GcpClients(project="p"), {"notifier": "s"}, events_topic="e", uploads_topic="u"
+            GcpClients(project="p"), {"notifier": "s"}, event_topics={}, uploads_topic="u"
         ),
         StorageDeadLetterAdmin(object()),
     ]
     for admin in admins:
         assert isinstance(admin, DeadLetterAdmin)
         assert "notifier" in admin.consumers
+
+
+def test_each_event_type_is_redriven_to_a_topic_of_one_of_its_producers() -> None:
+    from functions.ops.targets import _producers, event_topics_of
+
+    assert "payments" in _producers() and "orders_api" in _producers()
+    topics = event_topics_of({p: f"x-events-{p}" for p in _producers()})
+    assert topics["io.eventsuite.PaymentReceived"] == "x-events-payments"
+    assert topics["io.eventsuite.OrderPlaced"] == "x-events-orders_api"
+    assert "io.eventsuite.ImageUploaded" not in topics  # storage notifications: uploads topic

@@ -26,6 +26,7 @@ from functions.gcp.firestore_stores import FirestoreMetadataIndex, FirestoreOrde
 from functions.gcp.pubsub import DELIVERY_COUNT, PubSubDeadLetterSink
 from functions.gcp.translate import PubSubMessage, decode_message, encode_binary
 from functions.local.backend import LocalBackend
+from functions.ops.targets import _producers
 from shared.envelope import to_structured
 from shared.ports import OrderRecord, OrderStatus
 from tests.integration.gcp.conftest import emulator_host
@@ -60,13 +61,15 @@ def deployment(clients: GcpClients) -> Iterator[dict[str, Any]]:
 
     prefix = f"ops{uuid.uuid4().hex[:6]}"
     publisher, subscriber = clients.publisher(), clients.subscriber()
-    topics = [f"{prefix}-events", f"{prefix}-uploads"]
+    producers = [f"{prefix}-events-{p.replace('_', '-')}" for p in _producers()]
+    topics = [*producers, f"{prefix}-uploads"]
     subscriptions = {}
     for consumer in default_catalog().consumers:
         dlq = f"{prefix}-{consumer.replace('_', '-')}-dlq"
         topics.append(dlq)
         subscriptions[f"{dlq}-sub"] = dlq
-    subscriptions[f"{prefix}-notifier"] = f"{prefix}-events"
+    # The notifier's subscription to the payments function's topic (PaymentReceived).
+    subscriptions[f"{prefix}-notifier-from-payments"] = f"{prefix}-events-payments"
     subscriptions[f"{prefix}-thumbnailer"] = f"{prefix}-uploads"
     for topic in topics:
         publisher.create_topic(request={"name": clients.topic_path(topic)})
@@ -178,9 +181,10 @@ def test_park_list_fix_redrive_processed_once(
     assert redriven.out.count("redriven ") == 3
     assert json.loads(cli(gcp("--json", "dlq", "list"), env).out) == []
 
-    # The consumer's path: both order copies on the events topic, with a ce-type the
-    # subscription filter matches; the notification on the uploads topic as OBJECT_FINALIZE.
-    on_events = pull_all(clients, f"{prefix}-notifier")
+    # The consumer's path: both copies on the topic of the producer of PaymentReceived (the
+    # payments function), with a ce-type the subscription filter matches; the notification on
+    # the uploads topic as OBJECT_FINALIZE.
+    on_events = pull_all(clients, f"{prefix}-notifier-from-payments")
     assert len(on_events) == 2
     assert {m.attributes.get("ce-type") for m in on_events} == {event["type"]}
     assert {m.attributes["redrive_count"] for m in on_events} == {"1"}
