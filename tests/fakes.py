@@ -110,6 +110,10 @@ class FakeIdempotencyStore:
         if record is not None and record["state"] != "completed":
             del self.records[key]
 
+    def is_completed(self, key: str) -> bool:
+        record = self.records.get(key)
+        return record is not None and record["state"] == "completed"
+
 
 class FakeOrderStore:
     def __init__(self) -> None:
