@@ -69,8 +69,11 @@ def extract_metadata(
 ) -> dict[str, Any]:
     """The index document for an image; the image is also checked to decode completely."""
     with open_untrusted(data, max_pixels=max_pixels) as image:
-        exif = image.getexif()
-        exif_ifd = exif.get_ifd(_EXIF_IFD)
+        # getexif() reads chunks past the header (a PNG's eXIf may follow IDAT): a truncated
+        # file fails here already, and must be as permanent as when it fails in load().
+        with decoding_errors():
+            exif = image.getexif()
+            exif_ifd = exif.get_ifd(_EXIF_IFD)
         orientation = int(exif.get(_ORIENTATION, 1) or 1)
         width, height = image.size
         if orientation in (5, 6, 7, 8):
