@@ -18,7 +18,7 @@ from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
 from shared.ids import derived_event_id
 from shared.ports import Settings
 from tests.fault.harness import JournalView, Supervisor, fault_seed, integrity, rows
-from tests.fault.test_local_faults import check, soak, summary
+from tests.fault.soak import check, soak, summary
 from tests.fault.worker import WorkerConfig
 
 pytestmark = pytest.mark.fault
