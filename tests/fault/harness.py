@@ -11,9 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,9 +215,3 @@ def rows(path: Path, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[A
     """Rows of a read query on a SQLite file."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
         return connection.execute(sql, parameters).fetchall()
-
-
-@contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[float]:
-    """The monotonic time by which a phase must be done."""
-    yield time.monotonic() + seconds
