@@ -248,6 +248,18 @@ def check(run: Run) -> None:
     doubled = {k: n for k, n in transitions.items() if n > 1}
     assert doubled == {}, f"doubled transitions {doubled} ({context})"
 
+    # Payments ran every order's OrderPlaced and every refund webhook to completion.
+    payments = {
+        key.split(":", 1)[1]
+        for (key,) in rows(state, "SELECT key FROM claims WHERE state = 'completed'")
+        if key.startswith("payments:")
+    }
+    wanted = {derived_event_id("OrderPlaced", order_id) for order_id in stored} | {
+        derived_event_id("PaymentWebhookReceived", f"evt_refund_{order_id}")
+        for order_id in run.refunded
+    }
+    assert payments == wanted, context
+
     # Announcements: the notifier ran each expected event exactly once in effect (its
     # completed claims), and nothing it did not expect (no PaymentFailed for a paid order).
     expected = expected_emails(run)
