@@ -281,3 +281,17 @@ def test_a_truncated_png_is_corrupt_for_the_indexer_too() -> None:
     data = buffer.getvalue()
     with pytest.raises(CorruptImage):
         extract_metadata(data[: len(data) // 2], bucket="b", key="uploads/t.png")
+
+
+@pytest.mark.parametrize("attribute", ["correlationid", "traceparent", "subject", "source"])
+def test_a_cloudevent_attribute_with_a_control_character_is_an_invalid_envelope(
+    attribute: str,
+) -> None:
+    from shared.envelope import decode, from_structured, to_structured
+    from shared.errors import InvalidEnvelope
+    from tests.conftest import order_v2
+
+    body = to_structured(new_event("OrderPlaced", order_v2(), source="urn:t"))
+    body[attribute] = "value-1\r\nBcc: evil@example.com"
+    with pytest.raises(InvalidEnvelope, match="control characters"):
+        decode(from_structured(json.dumps(body).encode()))
