@@ -54,6 +54,14 @@ class DeliveryResult:
     outcome: Outcome
     event_id: str | None = None
     reason: str | None = None
+    # A retry because another attempt holds the lease: not a failed attempt. Platforms that can
+    # schedule the retry redeliver after ``retry_after`` seconds without counting an attempt.
+    retry_after: float | None = None
+
+    @property
+    def counts_attempt(self) -> bool:
+        """False for a retry that only waits for another attempt's lease."""
+        return self.retry_after is None
 
     @property
     def acknowledged(self) -> bool:
@@ -84,6 +92,16 @@ def resolve_handler(reference: str) -> Callable[..., Any]:
     return handler
 
 
+def claim_key(consumer: str, event_id: str) -> str:
+    """The idempotency key of ``consumer``'s processing of event ``event_id``."""
+    return f"{consumer}:{event_id}"
+
+
+def lease_seconds(spec: ConsumerSpec) -> float:
+    """How long a claim of ``spec`` protects an attempt: longer than any live attempt runs."""
+    return spec.timeout_seconds * 1.2 + 10
+
+
 class Dispatcher:
     """Delivers events to one consumer's handler, exactly once in effect.
 
@@ -107,6 +125,7 @@ class Dispatcher:
             dependencies,
             leading=1,
             role=f"consumer {consumer!r}",
+            extra={ConsumerSpec: self.spec},  # a handler may ask which consumer it serves
         )
         self.idempotency = _optional(dependencies, IdempotencyStore)
         self.dead_letters = _optional(dependencies, DeadLetterSink)
@@ -122,7 +141,7 @@ class Dispatcher:
         briefly, long enough that a live attempt is never taken over mid-flight.
         """
         override = self.settings.idempotency_lease_seconds
-        return override if override is not None else self.spec.timeout_seconds * 1.2 + 10
+        return override if override is not None else lease_seconds(self.spec)
 
     def deliver(
         self, decoder: Decoder | CloudEvent, *, attempt: int = 1, raw: bytes | None = None
@@ -149,7 +168,7 @@ class Dispatcher:
 
     def _run(self, event: Event, attempt: int) -> DeliveryResult:
         store = self.idempotency
-        key = f"{self.spec.name}:{event.id}"
+        key = claim_key(self.spec.name, event.id)
         now = self.clock.now()
         settings = self.settings
         if store is not None:
@@ -162,7 +181,7 @@ class Dispatcher:
                 # finish it. The platform's own redrive bounds these retries.
                 reason = "another delivery of this event holds the lease"
                 self._log(event, f"will retry: {reason}", attempt, level=logging.WARNING)
-                return DeliveryResult(Outcome.RETRY, event.id, reason)
+                return DeliveryResult(Outcome.RETRY, event.id, reason, self.lease_seconds)
         try:
             self.handler(event)
         except BaseException:

@@ -124,6 +124,10 @@ class IdempotencyStore(Protocol):
         """Drop an in-progress claim after a failure so a retry can start at once."""
         ...
 
+    def is_completed(self, key: str) -> bool:
+        """Whether the key was completed (and has not expired yet): a strongly consistent read."""
+        ...
+
 
 class OrderStatus(enum.StrEnum):
     """Life cycle of an order."""
@@ -156,6 +160,9 @@ class OrderRecord:
     paid_at: str | None = None
     payment_failed_at: str | None = None
     refunded_at: str | None = None
+    # The transactional outbox: events (structured CloudEvents) that announce this order's
+    # state, written in the same atomic write as the state change and removed once published.
+    outbox: tuple[JsonDict, ...] = ()
 
 
 @runtime_checkable
@@ -190,8 +197,22 @@ class OrderStore(Protocol):
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[JsonDict] | None = None,
     ) -> bool:
-        """Move the order from ``from_status`` to ``to_status``; False if it was not there."""
+        """Move the order from ``from_status`` to ``to_status``; False if it was not there.
+
+        With ``outbox``, the order's outbox becomes exactly those events, in the same atomic
+        write as the status change.
+        """
+        ...
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        """Remove published events from the order's outbox (a no-op for unknown ids)."""
+        ...
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        """Orders whose outbox is not empty and that changed before ``updated_before``
+        (ISO-8601 UTC), least recently changed first, at most ``limit``."""
         ...
 
 

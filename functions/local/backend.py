@@ -16,7 +16,7 @@ from typing import Any
 
 from functions.common.adapters.smtp import smtp_mailer_from_env
 from functions.common.runtime import ConsumerFunction, Runtime
-from functions.local.broker import LocalBroker, Message, RunStats
+from functions.local.broker import LocalBroker, Message, RunStats, Verdict
 from functions.local.objects import FilesystemObjectStore
 from functions.local.outbox import OutboxMailer
 from functions.local.sqlite import (
@@ -133,10 +133,12 @@ class LocalBackend:
         """The consumer function ``name``, built once."""
         return self.runtime.consumer(name)
 
-    def deliver_in_process(self, message: Message) -> tuple[bool, str | None]:
+    def deliver_in_process(self, message: Message) -> Verdict:
         """Deliver a broker message by calling the consumer's function directly."""
         result = self.consumer(message.consumer).deliver(broker_delivery(message))
-        return (True, None) if result is None else (result.acknowledged, result.reason)
+        if result is None:
+            return Verdict(True)
+        return Verdict(result.acknowledged, result.reason, result.retry_after)
 
     def run(self, *, max_seconds: float = 60.0) -> RunStats:
         """Drive every pending delivery through its consumer until the broker is idle."""

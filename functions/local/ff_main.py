@@ -8,6 +8,7 @@ A 2xx answer acknowledges; a 5xx makes the broker retry with backoff (as Pub/Sub
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from functools import cache
@@ -20,6 +21,7 @@ if str(_ROOT) not in sys.path:  # functions-framework loads this file by path
 import flask  # noqa: E402
 import functions_framework  # noqa: E402
 from cloudevents.http import CloudEvent  # noqa: E402
+from werkzeug.exceptions import ServiceUnavailable  # noqa: E402
 
 from functions.local.backend import LocalBackend  # noqa: E402
 from shared.dispatch import Delivery  # noqa: E402
@@ -42,6 +44,10 @@ def handle_event(cloud_event: CloudEvent) -> None:
     result = function.deliver(
         Delivery(str(cloud_event["id"]), lambda: cloud_event, attempt, flask.request.get_data())
     )
+    if result is not None and result.retry_after is not None:
+        # Another attempt holds the lease: 503 with Retry-After, so the broker redelivers
+        # once the lease has expired without counting this as an attempt.
+        raise ServiceUnavailable(result.reason, retry_after=math.ceil(result.retry_after))
     if result is not None and not result.acknowledged:
         raise RuntimeError(f"retry requested: {result.reason}")
 

@@ -13,10 +13,12 @@ from shared.orders.model import (
     order_from_dict,
     order_placed_data,
     order_to_dict,
+    outbox_fields,
     parse_order_request,
     same_order,
     transition_changes,
     transitioned,
+    without_announced,
 )
 
 __all__ = [
@@ -26,8 +28,10 @@ __all__ = [
     "order_from_dict",
     "order_placed_data",
     "order_to_dict",
+    "outbox_fields",
     "parse_order_request",
     "same_order",
     "transition_changes",
     "transitioned",
+    "without_announced",
 ]

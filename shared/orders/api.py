@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from shared.catalog import Catalog
-from shared.envelope import new_event, utc_now_iso
+from shared.envelope import new_event, to_structured, utc_now_iso
 from shared.errors import TransientError, ValidationFailed
 from shared.http import HttpProblem, HttpRequest, HttpResponse, correlation_id, json_body
 from shared.ids import derived_event_id
@@ -17,6 +18,7 @@ from shared.orders.model import (
     parse_order_request,
     same_order,
 )
+from shared.orders.outbox import relay
 from shared.ports import Clock, EventPublisher, OrderStore
 
 logger = logging.getLogger("eventsuite.orders")
@@ -85,25 +87,27 @@ def place_order(
         idempotency_key=key,
         correlation_id=correlation,
     )
-    stored, created = orders.create(candidate)
+    event_id = derived_event_id("OrderPlaced", candidate.order_id)
+    placed = new_event(
+        "OrderPlaced",
+        order_placed_data(candidate),
+        source=f"{catalog.source}/orders-api",
+        correlation_id=correlation,
+        subject=candidate.order_id,
+        event_id=event_id,
+        catalog=catalog,
+    )
+    # The order and the event that announces it are one write (the order's outbox).
+    stored, created = orders.create(replace(candidate, outbox=(to_structured(placed),)))
     if not created and not same_order(stored, candidate):
         raise HttpProblem(
             409, "Idempotency-Key was already used for a different order", headers=reply_headers
         )
-    event = new_event(
-        "OrderPlaced",
-        order_placed_data(stored),
-        source=f"{catalog.source}/orders-api",
-        correlation_id=stored.correlation_id or correlation,
-        subject=stored.order_id,
-        event_id=derived_event_id("OrderPlaced", stored.order_id),
-        catalog=catalog,
-    )
     announced = True
     try:
-        publisher.publish([event])
+        relay(orders, publisher, stored)
     except TransientError as exc:
-        # The order is stored, so it is accepted: the order reconciler announces it within
+        # The order is stored, so it is accepted: the scheduled relay announces it within
         # minutes with this same event id. Answering an error here would invite a client
         # without an Idempotency-Key to place (and pay for) the order twice.
         announced = False
@@ -113,7 +117,11 @@ def place_order(
             exc.reason,
             extra={"correlation_id": correlation},
         )
-    body = {"order_id": stored.order_id, "status": stored.status.value, "event_id": event["id"]}
+    body = {
+        "order_id": stored.order_id,
+        "status": stored.status.value,
+        "event_id": derived_event_id("OrderPlaced", stored.order_id),
+    }
     if not announced:
         body["announcement"] = "deferred"
     return HttpResponse(

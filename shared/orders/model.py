@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import ValidationFailed
@@ -184,6 +185,7 @@ def order_to_dict(order: OrderRecord) -> dict[str, Any]:
         "paid_at": order.paid_at,
         "payment_failed_at": order.payment_failed_at,
         "refunded_at": order.refunded_at,
+        **outbox_fields(order.outbox),
     }
 
 
@@ -211,15 +213,33 @@ def order_from_dict(data: Mapping[str, Any]) -> OrderRecord:
         paid_at=data.get("paid_at"),
         payment_failed_at=data.get("payment_failed_at"),
         refunded_at=data.get("refunded_at"),
+        outbox=_outbox(data.get("outbox")),
     )
 
 
-def transition_changes(
+def outbox_fields(outbox: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """How every store keeps an outbox: one JSON string (``None`` when empty) and a marker
+    ``outbox_pending = "1"`` that only orders with pending events carry (a sparse index)."""
+    if not outbox:
+        return {"outbox": None, "outbox_pending": None}
+    text = json.dumps([dict(event) for event in outbox], separators=(",", ":"), sort_keys=True)
+    return {"outbox": text, "outbox_pending": "1"}
+
+
+def _outbox(stored: Any) -> tuple[dict[str, Any], ...]:
+    if not stored:
+        return ()
+    events = json.loads(stored) if isinstance(stored, str) else stored
+    return tuple(dict(event) for event in events)
+
+
+def transition_changes(  # noqa: PLR0917 - mirrors OrderStore.transition's outcome fields
     to_status: OrderStatus,
     now: str,
     payment_id: str | None = None,
     decline_code: str | None = None,
     failure_reason: str | None = None,
+    outbox: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """The stored fields an ``OrderStore.transition`` sets, as :func:`order_to_dict` names them.
 
@@ -234,6 +254,8 @@ def transition_changes(
         "failure_reason": failure_reason,
     }
     changes.update({name: value for name, value in outcome.items() if value is not None})
+    if outbox:  # an empty outbox is written by ``announced``, never by a transition
+        changes.update({k: v for k, v in outbox_fields(outbox).items() if v is not None})
     return changes
 
 
@@ -241,4 +263,13 @@ def transitioned(order: OrderRecord, changes: Mapping[str, str]) -> OrderRecord:
     """``order`` with :func:`transition_changes` applied (stores that rewrite whole records)."""
     fields: dict[str, Any] = dict(changes)
     fields["status"] = OrderStatus(fields["status"])
+    fields.pop("outbox_pending", None)  # derived from the outbox
+    if "outbox" in fields:
+        fields["outbox"] = _outbox(fields["outbox"])
     return dataclasses.replace(order, **fields)
+
+
+def without_announced(order: OrderRecord, event_ids: Sequence[str]) -> tuple[dict[str, Any], ...]:
+    """The order's outbox less the events with ``event_ids``."""
+    published = set(event_ids)
+    return tuple(event for event in order.outbox if event.get("id") not in published)

@@ -52,7 +52,7 @@ def test_the_ast_walk_catches_a_cloud_import(tmp_path: Path) -> None:
         "shared.orders.payments",
         "shared.orders.api",
         "shared.orders.webhooks",
-        "shared.orders.reconcile",
+        "shared.orders.outbox",
         "shared.handlers.notifications",
         "shared.dispatch",
         "functions.common.runtime",

@@ -179,3 +179,17 @@ def test_one_bad_record_in_a_batch_of_ten_fails_only_itself() -> None:
 @pytest.mark.parametrize("consumer", ["thumbnailer", "indexer", "payments", "notifier"])
 def test_dispatchers_build_for_every_catalog_consumer(consumer: str) -> None:
     assert Dispatcher(consumer, fake_ports()).spec.name == consumer
+
+
+def test_a_held_lease_asks_for_a_retry_after_the_lease_without_counting_an_attempt() -> None:
+    ports = fake_ports()
+    dispatcher = Dispatcher("payments", ports, handler=RecordingHandler())
+    event = _event()
+    ports.idempotency.claim(
+        f"payments:{event['id']}", now=ports.clock.now(), lease_seconds=dispatcher.lease_seconds
+    )
+    result = dispatcher.deliver(event, attempt=5)  # even at the last attempt
+    assert result.outcome is Outcome.RETRY and not result.counts_attempt
+    assert result.retry_after == dispatcher.lease_seconds
+    failed = dispatcher.deliver(_event(order_id="ord_other000000000000000"), attempt=1)
+    assert failed.counts_attempt  # an ordinary outcome counts

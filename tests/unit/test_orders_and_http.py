@@ -11,14 +11,14 @@ from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
 from functions.common.runtime import Runtime
 from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import decode, new_event
-from shared.errors import InvalidSignature, ValidationFailed
+from shared.errors import InvalidSignature, TransientError, ValidationFailed
 from shared.http import HttpRequest
 from shared.notifications import format_money, render
 from shared.orders import parse_order_request
 from shared.orders.webhooks import SIGNATURE_HEADER, sign, verify
 from shared.ports import OrderStatus, Ports
 from tests.conftest import order_v2
-from tests.fakes import FakeOrderStore, fake_ports
+from tests.fakes import FakeIdempotencyStore, FakeMailer, FakeOrderStore, fake_ports
 
 ORDER = {
     "customer": {"email": "ann@example.com", "name": "Ann"},
@@ -127,7 +127,12 @@ def test_a_stored_order_is_accepted_even_when_its_announcement_fails() -> None:
     keyed = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
     retried = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
     assert (keyed.status, retried.status) == (202, 200)
-    assert "announcement" not in retried.body and len(ports.publisher.events) == 2
+    # The retry finds the order announced already: nothing is published twice.
+    assert "announcement" not in retried.body and len(ports.publisher.events) == 1
+    # The deferred order keeps its announcement in its outbox for the scheduled relay.
+    (pending,) = ports.orders.get(deferred.body["order_id"]).outbox
+    assert pending["type"] == "io.eventsuite.OrderPlaced"
+    assert ports.orders.get(keyed.body["order_id"]).outbox == ()
 
 
 def test_an_order_store_outage_is_503_and_stores_nothing() -> None:
@@ -370,64 +375,69 @@ def test_format_money() -> None:
 # -- reconciler ---------------------------------------------------------------------------
 
 
-def _reconcile(ports: Ports) -> Any:
-    from shared.orders.reconcile import republish_stale_orders
+def _relay(ports: Ports) -> Any:
+    from shared.orders.outbox import relay_pending_announcements
 
-    return republish_stale_orders(
+    return relay_pending_announcements(
         orders=ports.orders, publisher=ports.publisher, clock=ports.clock, catalog=ports.catalog
     )
 
 
-def test_reconciler_republishes_only_stale_placed_orders_with_the_same_event_id() -> None:
+def test_the_relay_announces_only_what_is_still_pending_with_the_same_event_id() -> None:
     ports = fake_ports()
     ports.publisher.fail_next = 1  # the API stored the order but could not announce it
     lost = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "lost-order-1"})
     assert lost.status == 202 and lost.body["announcement"] == "deferred"
-    fresh_id = _post(ports, "orders_api", ORDER).body["order_id"]  # announced, not yet charged
-    assert _reconcile(ports).republished == 0  # inside the grace period
+    fresh_id = _post(ports, "orders_api", ORDER).body["order_id"]  # announced at once
+    assert _relay(ports).relayed == 0  # inside the grace period
     ports.clock.advance(301)
-    report = _reconcile(ports)
-    (lost_id,) = [o for o in report.order_ids if o != fresh_id]
+    report = _relay(ports)
+    assert report.order_ids == (lost.body["order_id"],) and report.relayed == 1
+    lost_id = lost.body["order_id"]
     republished = [e for e in ports.publisher.events if e.get_data()["order_id"] == lost_id]
-    assert len(republished) == 1
     from shared.ids import derived_event_id
 
-    assert republished[0]["id"] == derived_event_id("OrderPlaced", lost_id)
+    assert [e["id"] for e in republished] == [derived_event_id("OrderPlaced", lost_id)]
     _drain(ports)
     assert ports.orders.get(lost_id).status is OrderStatus.PAID
     assert ports.orders.get(fresh_id).status is OrderStatus.PAID
-    assert ports.payments.charges == 2  # the fresh order's duplicate event was deduplicated
-    assert _reconcile(ports).republished == 0  # nothing PLACED any more
+    assert ports.payments.charges == 2
+    ports.clock.advance(301)
+    assert _relay(ports).relayed == 0  # every outbox is empty now
 
 
-def test_reconciler_leaves_orders_past_the_horizon_alone() -> None:
+def test_a_crash_between_the_charge_and_its_announcement_is_announced_by_the_relay() -> None:
+    # The crash window: charged and PAID, then the process died (here: the bus
+    # refused) before PaymentReceived was published. Nothing redelivers OrderPlaced.
     ports = fake_ports()
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    placed = ports.publisher.of_type("OrderPlaced")[0]
     ports.publisher.fail_next = 1
-    _post(ports, "orders_api", ORDER)
-    ports.clock.advance(2 * 24 * 3600)
-    assert _reconcile(ports).republished == 0
+    with pytest.raises(TransientError):
+        Dispatcher("payments", ports).handler(decode(placed))
+    order = ports.orders.get(order_id)
+    assert order.status is OrderStatus.PAID and ports.payments.charges == 1
+    (pending,) = order.outbox
+    assert pending["type"] == "io.eventsuite.PaymentReceived"
+    ports.clock.advance(301)
+    assert _relay(ports).order_ids == (order_id,)
+    (received,) = ports.publisher.of_type("PaymentReceived")
+    assert received["id"] == pending["id"] and ports.orders.get(order_id).outbox == ()
+    _drain(ports)
+    subjects = [m.subject for m in ports.mailer.sent]
+    assert any("Payment received" in s for s in subjects), subjects
+    assert ports.payments.charges == 1
 
 
-def test_a_stranded_order_is_reannounced_with_exponential_backoff_not_every_run() -> None:
-    from shared.orders.reconcile import age_windows
-
-    windows = age_windows(300, 24 * 3600)
-    assert windows[:4] == [(300, 600), (600, 900), (1200, 1500), (2400, 2700)]
-    assert windows[-1][0] < 24 * 3600 and len(windows) == 9
-
-    class BlackHoleBus:
-        def publish(self, events: Any) -> None:
-            pass  # the bus accepts events that never reach payments (e.g. a broken rule)
-
+def test_a_failed_relay_keeps_the_events_and_fails_the_run() -> None:
     ports = fake_ports()
-    ports.publisher.fail_next = 1
-    _post(ports, "orders_api", ORDER)
-    ports.publisher = BlackHoleBus()
-    runs_that_republished = 0
-    for _ in range(24 * 12 + 12):  # one run every 5 minutes for a day and an hour
-        ports.clock.advance(300)
-        runs_that_republished += _reconcile(ports).republished
-    assert runs_that_republished == len(windows)  # about nine, not 288
+    ports.publisher.fail_next = 2
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    ports.clock.advance(301)
+    with pytest.raises(TransientError, match=order_id):
+        _relay(ports)
+    assert len(ports.orders.get(order_id).outbox) == 1
+    assert _relay(ports).order_ids == (order_id,)
 
 
 def test_orders_adopted_from_events_store_placed_at_in_utc() -> None:
@@ -558,3 +568,33 @@ def test_get_order_refuses_other_methods() -> None:
         HttpRequest("DELETE", "/orders/ord_0123456789abcdef", {}, b"")
     )
     assert response.status == 405 and response.headers["Allow"] == "GET"
+
+
+def test_emails_go_out_in_business_order_whatever_order_the_deliveries_arrive_in() -> None:
+    import random
+
+    ports = fake_ports()
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    _drain(ports)  # charged: OrderPlaced, PaymentReceived
+    body = json.dumps(
+        {"id": "evt_refund_1", "type": "payment.refunded", "data": {"order_id": order_id}}
+    ).encode()
+    header = sign(body, "whsec_test", int(ports.clock.now()))
+    assert _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header}).status == 202
+    refund = ports.publisher.of_type("PaymentWebhookReceived")[0]
+    Dispatcher("payments", ports).deliver(refund)
+    facts = [e for e in ports.publisher.events if not e["type"].endswith("WebhookReceived")]
+    assert len(facts) == 3  # OrderPlaced, PaymentReceived, PaymentRefunded
+    for seed in range(5):
+        mailer = FakeMailer()
+        shuffled = fake_ports(mailer=mailer, idempotency=FakeIdempotencyStore())
+        notifier = Dispatcher("notifier", shuffled)
+        pending = facts * 2  # duplicated, then shuffled
+        random.Random(seed).shuffle(pending)
+        rounds = 0
+        while pending and rounds < 10:  # a retried delivery comes back in a later round
+            pending = [e for e in pending if not notifier.deliver(e).acknowledged]
+            rounds += 1
+        assert pending == []
+        kinds = [m.headers["X-Event-Type"] for m in mailer.sent]
+        assert kinds == ["OrderPlaced", "PaymentReceived", "PaymentRefunded"], (seed, kinds)

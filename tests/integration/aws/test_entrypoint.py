@@ -19,6 +19,7 @@ from shared.ids import derived_event_id
 from shared.images.metadata import image_id
 from shared.orders import new_order_id
 from shared.ports import OrderRecord, OrderStatus
+from tests.fakes import with_pending_announcement
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import FakeLambdaContext, Poller
 from tests.integration.aws.topology import Topology, create_topology
@@ -103,17 +104,19 @@ def test_handle_schedule_is_configured_by_the_environment(
         lambda_env.setenv(name, value)
     # Stored ten minutes ago, never announced (the orders API could not publish it).
     ten_minutes_ago = utc_now_iso(time.time() - 600)
-    lost = OrderRecord(
-        order_id=new_order_id(),
-        status=OrderStatus.PLACED,
-        customer_email="lost@example.com",
-        customer_name=None,
-        amount_minor=450,
-        currency="EUR",
-        items=({"sku": "tea", "name": None, "quantity": 1, "unit_price_minor": 450},),
-        placed_at=ten_minutes_ago,
-        idempotency_key=None,
-        updated_at=ten_minutes_ago,
+    lost = with_pending_announcement(
+        OrderRecord(
+            order_id=new_order_id(),
+            status=OrderStatus.PLACED,
+            customer_email="lost@example.com",
+            customer_name=None,
+            amount_minor=450,
+            currency="EUR",
+            items=({"sku": "tea", "name": None, "quantity": 1, "unit_price_minor": 450},),
+            placed_at=ten_minutes_ago,
+            idempotency_key=None,
+            updated_at=ten_minutes_ago,
+        )
     )
     DynamoOrderStore(clients, topology.names.tables["orders"]).create(lost)
     scheduled = {"schedule": "order_reconciler", "scheduled_time": "t", "execution_id": "e"}
@@ -122,7 +125,7 @@ def test_handle_schedule_is_configured_by_the_environment(
 
     assert report == {
         "schedule": "order_reconciler",
-        "report": {"republished": 1, "order_ids": [lost.order_id]},
+        "report": {"relayed": 1, "order_ids": [lost.order_id]},
     }
     assert entrypoint.schedule_function() is entrypoint.schedule_function()  # composed once
     queued = [

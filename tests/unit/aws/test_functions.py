@@ -25,9 +25,9 @@ from shared.envelope import new_event, to_json_bytes
 from shared.errors import TransientError
 from shared.ids import derived_event_id
 from shared.inject import MissingDependency
-from shared.orders.reconcile import ReconcileReport
+from shared.orders.outbox import RelayReport
 from shared.ports import OrderRecord, OrderStatus
-from tests.fakes import FakeClock, FakeOrderStore, fake_ports
+from tests.fakes import FakeClock, FakeOrderStore, fake_ports, with_pending_announcement
 
 
 class Context:
@@ -260,17 +260,20 @@ def test_secret_strings() -> None:
 
 
 def _stored_order(placed_at: str) -> OrderRecord:
-    return OrderRecord(
-        order_id="ord_" + "a" * 24,
-        status=OrderStatus.PLACED,
-        customer_email="ann@example.com",
-        customer_name=None,
-        amount_minor=1250,
-        currency="EUR",
-        items=({"sku": "mug", "name": None, "quantity": 1, "unit_price_minor": 1250},),
-        placed_at=placed_at,
-        idempotency_key=None,
-        updated_at=placed_at,
+    """An order stored while its announcement failed: ``OrderPlaced`` still in its outbox."""
+    return with_pending_announcement(
+        OrderRecord(
+            order_id="ord_" + "a" * 24,
+            status=OrderStatus.PLACED,
+            customer_email="ann@example.com",
+            customer_name=None,
+            amount_minor=1250,
+            currency="EUR",
+            items=({"sku": "mug", "name": None, "quantity": 1, "unit_price_minor": 1250},),
+            placed_at=placed_at,
+            idempotency_key=None,
+            updated_at=placed_at,
+        )
     )
 
 
@@ -283,17 +286,17 @@ def test_a_schedule_function_returns_its_report_as_a_dict() -> None:
 
     report = function({"schedule": "order_reconciler"}, Context(60_000))
 
-    expected = {"republished": 1, "order_ids": [order.order_id]}
+    expected = {"relayed": 1, "order_ids": [order.order_id]}
     assert report == {"schedule": "order_reconciler", "report": expected}
     assert json.loads(json.dumps(report)) == report  # what Lambda serialises
     (event,) = ports.publisher.events
     assert event["id"] == derived_event_id("OrderPlaced", order.order_id)
-    assert function(None, None)["report"] == expected
+    assert function(None, None)["report"] == {"relayed": 0, "order_ids": []}  # relayed once
 
 
 def test_a_failing_schedule_raises_so_lambda_retries_it() -> None:
     class DownStore(FakeOrderStore):
-        def stale_placed(self, **_: Any) -> list[OrderRecord]:
+        def pending_announcements(self, **_: Any) -> list[OrderRecord]:
             raise TransientError("DynamoDB Query: ThrottlingException")
 
     function = schedule_function_of("order_reconciler", fake_ports(orders=DownStore()))
@@ -321,8 +324,8 @@ def test_a_schedule_function_needs_a_known_schedule_name() -> None:
 
 
 def test_reports_become_json_ready_dicts() -> None:
-    assert report_dict(ReconcileReport(2, ("a", "b"))) == {
-        "republished": 2,
+    assert report_dict(RelayReport(2, ("a", "b"))) == {
+        "relayed": 2,
         "order_ids": ["a", "b"],
     }
     assert report_dict({"n": (1,)}) == {"n": [1]}

@@ -192,7 +192,7 @@ def test_each_timer_runs_its_own_schedule_with_the_runtime_ports(
     schedule: str, fake_runtime: dict[str, object], caplog: pytest.LogCaptureFixture
 ) -> None:
     # The reconciler is the only schedule today: an order stored whose OrderPlaced was lost.
-    assert CATALOG.schedule(schedule).handler == "shared.orders.reconcile:republish_stale_orders"
+    assert CATALOG.schedule(schedule).handler == "shared.orders.outbox:relay_pending_announcements"
     publisher, orders, clock = (fake_runtime[n] for n in ("publisher", "orders", "clock"))
     publisher.fail_next = 1  # type: ignore[attr-defined]
     response = user_function("orders_api")(
@@ -218,7 +218,7 @@ def test_each_timer_runs_its_own_schedule_with_the_runtime_ports(
     [event] = publisher.events  # type: ignore[attr-defined]
     [order] = orders.orders.values()  # type: ignore[attr-defined]
     assert f"schedule {schedule}: running late (past due)" in caplog.text
-    assert f"'republished': 1, 'order_ids': ['{order.order_id}']" in caplog.text  # the report
+    assert f"'relayed': 1, 'order_ids': ['{order.order_id}']" in caplog.text  # the report
     assert order.status is OrderStatus.PLACED
     assert event["id"] == derived_event_id("OrderPlaced", order.order_id)
     # The runtime built the job once and keeps it, with its ports, for the next tick.
@@ -231,7 +231,7 @@ def test_a_failing_schedule_raises_so_the_run_counts_as_failed(
     fake_runtime: dict[str, object],
 ) -> None:
     class BrokenStore:
-        def stale_placed(self, **_: object) -> list[object]:
+        def pending_announcements(self, **_: object) -> list[object]:
             raise TransientError("table storage unreachable")
 
     bootstrap.configure({}, overrides={**fake_runtime, "orders": BrokenStore()})
