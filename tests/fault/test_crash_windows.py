@@ -25,7 +25,6 @@ pytestmark = pytest.mark.fault
 
 LEASE = 10.0
 ORDER = b'{"customer": {"email": "ann@example.com"}, "currency": "EUR", "items": [{"sku": "mug", "quantity": 1, "unit_price_minor": 1250}]}'  # noqa: E501
-NEEDS_FIX = "needs the lead's outbox/lease fix"
 
 
 def _config(supervisor: Supervisor, **changes: object) -> WorkerConfig:
@@ -77,7 +76,6 @@ def _announced(home: Path, order_id: str) -> dict[str, object]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_FIX)
 def test_sigkill_between_the_transition_and_its_announcement_still_announces(
     tmp_path: Path,
 ) -> None:
@@ -115,7 +113,6 @@ def test_sigkill_between_the_transition_and_its_announcement_still_announces(
     assert integrity(home / "state.db") == integrity(home / "broker.db") == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_FIX)
 def test_a_duplicate_is_not_dead_lettered_while_the_lease_holder_is_still_running(
     tmp_path: Path,
 ) -> None:
@@ -161,7 +158,6 @@ def test_a_duplicate_is_not_dead_lettered_while_the_lease_holder_is_still_runnin
     }
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_FIX)
 def test_nothing_lost_when_the_lease_outlives_the_redeliveries(tmp_path: Path) -> None:
     """The soak of ``test_local_faults`` with kills inside the payments handler and a lease
     that outlives the broker's retries (the realistic relation)."""

@@ -248,7 +248,6 @@ def test_serve_loses_and_doubles_nothing_when_workers_are_killed(serve_run: Serv
     assert integrity(state) == integrity(broker) == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lead's outbox/lease fix")
 def test_serve_parks_nothing_and_announces_every_payment_after_the_kills(
     serve_run: ServeRun,
 ) -> None:
