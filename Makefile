@@ -11,7 +11,7 @@ HOME_DIR ?= .eventsuite
 SERVE_PORT ?= 8081
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint bench \
+.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast fault lint bench \
         ops dlq dlq-redrive orders upload readme-ops \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
@@ -100,6 +100,15 @@ lint: setup-dev ## ruff and mypy (strict on shared/)
 
 test: setup-dev setup-iac tests/node/node_modules/.package-lock.json lint ## the whole test suite (unit, emulators, e2e, terraform)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault suite at a larger size: FAULT_ORDERS orders (10,000 by default, about 50,000
+# deliveries) and a seed of its own per run, printed in the header (FAULT_SEED=... replays it).
+FAULT_ORDERS ?= 10000
+FAULT_SEED   ?= $(shell date +%s)
+
+fault: setup-dev ## the fault-injection suite, longer: FAULT_ORDERS=10000 FAULT_SEED=<printed>
+	EVENTSUITE_FAULT_ORDERS=$(FAULT_ORDERS) EVENTSUITE_FAULT_SEED=$(FAULT_SEED) \
+	  $(PY) -m pytest tests/fault -p no:cacheprovider -o timeout=3600 -s $(PYTEST_ARGS)
 
 test-fast: setup-dev ## unit tests only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -56,3 +56,13 @@ def image_event(key: str = "uploads/a.jpg", size: int = 100, bucket: str = "uplo
         },
         source="urn:test",
     )
+
+
+def pytest_report_header(config: Any) -> str:
+    """The fault suite's seed and size, so that any run can be replayed (tests/fault)."""
+    from tests.fault.harness import fault_seed, fault_size
+
+    return (
+        f"fault suite: EVENTSUITE_FAULT_SEED={fault_seed()} "
+        f"EVENTSUITE_FAULT_ORDERS={fault_size(0) or 'default'} (set them to replay a run)"
+    )

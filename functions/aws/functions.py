@@ -16,6 +16,7 @@ from functions.aws.translate import (
     batch_response,
     http_request,
     http_response,
+    ignored_reason,
     record_decoder,
 )
 from functions.common import runtime
@@ -36,18 +37,22 @@ class QueueFunction:
 
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         """Handle one SQS batch; the response lists only the records to redeliver."""
-        deliveries = (
-            Delivery(
-                message_id=str(record.get("messageId")),
-                decode=record_decoder(record),
-                attempt=attempt_of(record),
-                raw=str(record.get("body") or "").encode(),
-            )
-            for record in event.get("Records") or []
-        )
+        deliveries = (self._delivery(record) for record in event.get("Records") or [])
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         time_left = (lambda: float(remaining())) if callable(remaining) else None
         return batch_response(self.function.run_batch(deliveries, time_left))
+
+    @staticmethod
+    def _delivery(record: Mapping[str, Any]) -> Delivery:
+        body = str(record.get("body") or "")
+        ignored = ignored_reason(body)
+        return Delivery(
+            message_id=str(record.get("messageId")),
+            decode=None if ignored else record_decoder(record),
+            attempt=attempt_of(record),
+            raw=body.encode(),
+            ignored=ignored,
+        )
 
 
 class HttpFunction:
