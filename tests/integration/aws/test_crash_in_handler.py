@@ -135,12 +135,6 @@ def test_a_crashed_invocation_is_finished_by_the_redelivery(
     assert len(outcome["PaymentReceived emails"]) == 1, outcome
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQS: a lease-held retry still uses a receive (the visibility is not yet set to the "
-    "lease's expiry), so the message is parked after max receives; the outbox relays the "
-    "announcement only after the schedule's 5-minute grace",
-)
 def test_a_crash_under_a_live_lease_is_announced_not_parked(
     suite: Deployment, smtp: tuple[SmtpRecorder, int]
 ) -> None:
