@@ -94,7 +94,7 @@ readme-ops: setup ## regenerate the README's "Operating it" transcript from a re
 reconcile: setup ## run the catalog's scheduled jobs (order reconciler) once on the local backend
 	$(PY) -m functions.local --home $(HOME_DIR)/serve reconcile
 
-lint: setup-dev ## ruff and mypy (strict on shared/)
+lint: setup-dev ## ruff and mypy (strict on shared/ and functions/)
 	$(VENV)/bin/ruff check shared functions tests
 	$(VENV)/bin/mypy
 
