@@ -20,7 +20,7 @@ from functions.local.demo import run_demo
 from shared.envelope import from_structured, new_event
 from shared.ports import IndexQuery, OrderStatus
 from shared.webhooks import SIGNATURE_HEADER, sign
-from tests.conftest import order_v2
+from tests.builders import order_v2
 from tests.support import ROOT, wait_for_port
 
 pytestmark = pytest.mark.e2e

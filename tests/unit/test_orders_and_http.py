@@ -16,7 +16,7 @@ from shared.notifications import format_money, render
 from shared.orders import parse_order_request
 from shared.ports import OrderStatus, Ports
 from shared.webhooks import SIGNATURE_HEADER, sign, verify
-from tests.conftest import order_v2
+from tests.builders import order_v2
 from tests.fakes import FakeOrderStore, fake_ports
 
 ORDER = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,15 +35,8 @@ from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import new_event, utc_now_iso
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 from tests.fakes import fake_ports
-from tests.integration.gcp.conftest import emulator_host
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def firestore_host() -> Iterator[str]:
-    with emulator_host("firestore", "FIRESTORE_EMULATOR_HOST") as host:
-        yield host
 
 
 @pytest.fixture(scope="module")

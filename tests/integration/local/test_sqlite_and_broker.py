@@ -20,7 +20,7 @@ from functions.local.sqlite import (
 from shared.envelope import new_event
 from shared.errors import ObjectNotFound, PayloadTooLarge, PermanentError
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
-from tests.conftest import image_event, order_v2
+from tests.builders import image_event, order_v2
 
 
 class Clock:
