@@ -168,6 +168,21 @@ def emulator_host(kind: str, variable: str) -> Iterator[str]:
         yield host
 
 
+@contextlib.contextmanager
+def private_emulator(kind: str) -> Iterator[str | None]:
+    """A gcloud emulator of its own on 127.0.0.1 (environment untouched): its ``host:port``, or
+    None when no emulator is installed here (the caller then falls back to the shared one)."""
+    command = gcloud_emulator(kind)
+    if command is None:
+        yield None
+        return
+    port = free_port()
+    with background_process(
+        [*command, f"--host={LOOPBACK}", f"--port={port}"], port=port, timeout=120
+    ):
+        yield f"{LOOPBACK}:{port}"
+
+
 @pytest.fixture(scope="session")
 def firestore_host() -> Iterator[str]:
     """Google's Firestore emulator, once per session (projects keep the tests apart)."""

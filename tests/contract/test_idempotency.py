@@ -58,7 +58,7 @@ def test_keys_are_independent(idempotency_store: IdempotencyStore) -> None:
 
 
 def test_only_one_of_many_concurrent_first_claims_wins(
-    idempotency_store: IdempotencyStore,
+    racing_idempotency_store: IdempotencyStore,
 ) -> None:
     key = _key()
     contenders = 6
@@ -69,7 +69,7 @@ def test_only_one_of_many_concurrent_first_claims_wins(
     def contend() -> None:
         barrier.wait()
         try:
-            outcome: ClaimState | BaseException = idempotency_store.claim(
+            outcome: ClaimState | BaseException = racing_idempotency_store.claim(
                 key, now=NOW, lease_seconds=60
             )
         except Exception as exc:  # reported by the assertion below

@@ -184,30 +184,43 @@ def _race(count: int, attempt: Callable[[], object]) -> list[object]:
 
 
 @pytest.fixture
-def racing_order_store(order_store: OrderStore, request: pytest.FixtureRequest) -> OrderStore:
+def conflicting_order_store(order_store: OrderStore, request: pytest.FixtureRequest) -> OrderStore:
+    """The order store, for tests whose writes conflict (races, a batch that must fail)."""
     if "firestore" in request.node.callspec.id:
         pytest.skip(
-            "the Firestore emulator stalls concurrent conflicting batch writes until "
-            "DeadlineExceeded (see tests/integration/gcp/test_firestore_contract.py)"
+            "the Firestore emulator stalls conflicting batch writes until DeadlineExceeded "
+            "once it has served a few conditional writes (see "
+            "tests/integration/gcp/test_firestore_contract.py); Firestore documents them atomic"
         )
     return order_store
 
 
-def test_concurrent_creates_with_one_key_make_one_order(racing_order_store: OrderStore) -> None:
+def test_an_existing_order_id_wins_over_a_new_idempotency_key(
+    conflicting_order_store: OrderStore,
+) -> None:
+    order = order_record()
+    assert conflicting_order_store.create(order) == (order, True)
+    keyed = order_record(order.order_id, idempotency_key=f"key-{time.time_ns()}")
+    assert conflicting_order_store.create(keyed) == (order, False)  # the id alone is enough
+
+
+def test_concurrent_creates_with_one_key_make_one_order(
+    conflicting_order_store: OrderStore,
+) -> None:
     key = f"race-{time.time_ns()}"
-    outcomes = _race(6, lambda: racing_order_store.create(order_record(idempotency_key=key)))
+    outcomes = _race(6, lambda: conflicting_order_store.create(order_record(idempotency_key=key)))
     assert len(outcomes) == 6, outcomes
     stored = [o for o in outcomes if isinstance(o, tuple)]
     assert [created for _, created in stored].count(True) == 1, outcomes
     assert len({order.order_id for order, _ in stored}) == 1
 
 
-def test_concurrent_transitions_have_one_winner(racing_order_store: OrderStore) -> None:
+def test_concurrent_transitions_have_one_winner(conflicting_order_store: OrderStore) -> None:
     order = order_record()
-    racing_order_store.create(order)
+    conflicting_order_store.create(order)
     outcomes = _race(
         6,
-        lambda: racing_order_store.transition(
+        lambda: conflicting_order_store.transition(
             order.order_id,
             from_status=OrderStatus.PLACED,
             to_status=OrderStatus.PAID,
@@ -226,7 +239,7 @@ def test_orders_round_trip_every_field(order_store: OrderStore) -> None:
             {"sku": "mug", "name": "Mug", "quantity": 2, "unit_price_minor": 1250},
             {"sku": "tee", "name": None, "quantity": 1, "unit_price_minor": 0},
         ),
-        amount_minor=2500,
+        amount_minor=3_000_000_000,  # past 32 bits: Table Storage needs Int64
     )
     order_store.create(order)
     assert order_store.get(order.order_id) == order
