@@ -9,11 +9,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from cloudevents.abstract import CloudEvent
 
+from shared.catalog import Catalog, default_catalog
+from shared.inject import MissingDependency
+
 JsonDict = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,13 @@ class OrderRecord:
     failure_reason: str | None = None
     updated_at: str | None = None
     correlation_id: str | None = None
+    # When the order reached each later status (``transition_changes`` sets them).
+    paid_at: str | None = None
+    payment_failed_at: str | None = None
+    refunded_at: str | None = None
+    # The transactional outbox: events (structured CloudEvents) that announce this order's
+    # state, written in the same atomic write as the state change and removed once published.
+    outbox: tuple[JsonDict, ...] = ()
 
 
 @runtime_checkable
@@ -182,8 +193,22 @@ class OrderStore(Protocol):
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[JsonDict] | None = None,
     ) -> bool:
-        """Move the order from ``from_status`` to ``to_status``; False if it was not there."""
+        """Move the order from ``from_status`` to ``to_status``; False if it was not there.
+
+        With ``outbox``, the order's outbox becomes exactly those events, in the same atomic
+        write as the status change.
+        """
+        ...
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        """Remove published events from the order's outbox (a no-op for unknown ids)."""
+        ...
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        """Orders whose outbox is not empty and that changed before ``updated_before``
+        (ISO-8601 UTC), least recently changed first, at most ``limit``."""
         ...
 
 
@@ -292,11 +317,79 @@ class Settings:
     # None: derived per consumer from its timeout (see Dispatcher.lease_seconds).
     idempotency_lease_seconds: float | None = None
     idempotency_ttl_seconds: float = 7 * 24 * 3600.0
+    # Which PaymentGateway adapter charges orders (``EVENTSUITE_PAYMENT_PROVIDER``).
+    payment_provider: str = "simulated"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """The catalog's image settings, injected into the image handlers."""
+
+    thumbnail_sizes: tuple[int, ...]
+    max_pixels: int
+    max_upload_bytes: int
+    jpeg_quality: int
+    uploads_prefix: str
+    thumbnails_prefix: str
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog) -> ImageSettings:
+        """The image section and storage prefixes of ``catalog``."""
+        images = catalog.images
+        return cls(
+            thumbnail_sizes=tuple(int(size) for size in images["thumbnail_sizes"]),
+            max_pixels=int(images["max_pixels"]),
+            max_upload_bytes=int(images["max_upload_bytes"]),
+            jpeg_quality=int(images["jpeg_quality"]),
+            uploads_prefix=catalog.storage["uploads_prefix"],
+            thumbnails_prefix=catalog.storage["thumbnails_prefix"],
+        )
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """The payment webhook's signing secrets (current first) and replay window.
+
+    ``secrets`` may be a lazy sequence that reads the cloud's secret store on first use.
+    """
+
+    secrets: Sequence[str]
+    tolerance_seconds: int = 300
+
+
+def config_factories(catalog: Catalog, settings: Settings, clock: Clock) -> dict[type, Any]:
+    """The configuration every composition root injects besides the ports."""
+    return {
+        Catalog: lambda: catalog,
+        Settings: lambda: settings,
+        Clock: lambda: clock,
+        ImageSettings: lambda: ImageSettings.from_catalog(catalog),
+        WebhookConfig: lambda: WebhookConfig(
+            settings.webhook_secrets, settings.webhook_tolerance_seconds
+        ),
+    }
+
+
+# The ports a handler can ask for, by type, and the field of :class:`Ports` holding each.
+PORT_FIELDS: dict[type, str] = {
+    ObjectStore: "objects",
+    MetadataIndex: "index",
+    IdempotencyStore: "idempotency",
+    OrderStore: "orders",
+    EventPublisher: "publisher",
+    PaymentGateway: "payments",
+    Mailer: "mailer",
+    DeadLetterSink: "dead_letters",
+}
 
 
 @dataclass
 class Ports:
-    """Everything a handler may touch. Unused ports may be ``None`` for a given consumer."""
+    """A ready-made set of ports (the local backend, tests): provides them by type.
+
+    Unset ports are ``None`` and not provided. Configuration (settings, clock, catalog, image
+    and webhook settings) is derived from the fields.
+    """
 
     settings: Settings
     objects: ObjectStore | None = None
@@ -308,10 +401,24 @@ class Ports:
     mailer: Mailer | None = None
     dead_letters: DeadLetterSink | None = None
     clock: Clock = field(default_factory=SystemClock)
+    catalog: Catalog = field(default_factory=default_catalog)
 
-    def require(self, name: str) -> Any:
-        """Return the named port or fail loudly if the composition root did not wire it."""
-        value = getattr(self, name)
-        if value is None:
-            raise RuntimeError(f"port {name!r} is not configured for this function")
-        return value
+    def provides(self, kind: type[Any]) -> bool:
+        """Whether ``kind`` is a set port or derived configuration."""
+        if kind in PORT_FIELDS:
+            return getattr(self, PORT_FIELDS[kind]) is not None
+        return kind in config_factories(self.catalog, self.settings, self.clock)
+
+    def missing_reason(self, kind: type[Any]) -> str:
+        """Why ``kind`` is not provided."""
+        if kind in PORT_FIELDS:
+            return f"the {PORT_FIELDS[kind]!r} port is not set"
+        return "not a port or configuration this suite injects"
+
+    def get(self, kind: type[T]) -> T:
+        """The port or configuration of type ``kind``."""
+        if not self.provides(kind):
+            raise MissingDependency(f"{kind.__name__}: {self.missing_reason(kind)}")
+        if kind in PORT_FIELDS:
+            return cast(T, getattr(self, PORT_FIELDS[kind]))
+        return cast(T, config_factories(self.catalog, self.settings, self.clock)[kind]())

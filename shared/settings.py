@@ -21,6 +21,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         claims_bucket=env.get("EVENTSUITE_CLAIMS_BUCKET", defaults.claims_bucket),
         mail_from=env.get("EVENTSUITE_MAIL_FROM", defaults.mail_from),
         webhook_secrets=secrets,
+        payment_provider=env.get("EVENTSUITE_PAYMENT_PROVIDER", defaults.payment_provider)
+        .strip()
+        .lower(),
         webhook_tolerance_seconds=int(
             env.get("EVENTSUITE_WEBHOOK_TOLERANCE_SECONDS", defaults.webhook_tolerance_seconds)
         ),

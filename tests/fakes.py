@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
 from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
-from shared.orders import transition_changes, transitioned
+from shared.orders import transition_changes, transitioned, without_announced
 from shared.ports import (
     ClaimState,
     IndexQuery,
@@ -160,14 +161,31 @@ class FakeOrderStore:
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
         with self._lock:
             order = self.orders.get(order_id)
             if order is None or order.status is not from_status:
                 return False
-            changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+            changes = transition_changes(
+                to_status, now, payment_id, decline_code, failure_reason, outbox
+            )
             self.orders[order_id] = transitioned(order, changes)
             return True
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        with self._lock:
+            order = self.orders.get(order_id)
+            if order is not None:
+                self.orders[order_id] = replace(order, outbox=without_announced(order, event_ids))
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        pending = [
+            o
+            for o in self.orders.values()
+            if o.outbox and (o.updated_at or o.placed_at) < updated_before
+        ]
+        return sorted(pending, key=lambda o: o.updated_at or o.placed_at)[:limit]
 
 
 class FakePublisher:
@@ -233,3 +251,20 @@ def fake_ports(**overrides: Any) -> Ports:
     }
     values.update(overrides)
     return Ports(**values)
+
+
+def with_pending_announcement(order: OrderRecord) -> OrderRecord:
+    """``order`` with its ``OrderPlaced`` still in its outbox: stored, never announced."""
+    from shared.envelope import new_event, to_structured
+    from shared.ids import derived_event_id
+    from shared.orders import order_placed_data
+
+    event = new_event(
+        "OrderPlaced",
+        order_placed_data(order),
+        source="urn:eventsuite/orders-api",
+        subject=order.order_id,
+        correlation_id=order.correlation_id,
+        event_id=derived_event_id("OrderPlaced", order.order_id),
+    )
+    return replace(order, outbox=(to_structured(event),))

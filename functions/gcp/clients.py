@@ -64,7 +64,7 @@ class GcpClients(LazyClients):
 
     def _build(self, service: str) -> Any:
         if service == "storage":
-            from google.cloud import storage
+            from google.cloud import storage  # type: ignore[attr-defined]
 
             return storage.Client(project=self.project)
         if service == "firestore":
@@ -72,7 +72,7 @@ class GcpClients(LazyClients):
 
             return firestore.Client(project=self.project, database=self.database)
         if service == "publisher":
-            from google.cloud import pubsub_v1
+            from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
             return pubsub_v1.PublisherClient(
                 publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)

@@ -85,7 +85,20 @@ class RunStats:
     dead_lettered: int = 0
 
 
-DeliverFn = Callable[[Message], tuple[bool, str | None]]
+@dataclass(frozen=True)
+class Verdict:
+    """What a consumer made of a delivery.
+
+    ``retry_after``: the consumer could not start because another attempt holds the event's
+    lease; redeliver after that many seconds without counting this as an attempt.
+    """
+
+    acknowledged: bool
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+DeliverFn = Callable[[Message], Verdict]
 
 
 class LocalBroker:
@@ -178,10 +191,24 @@ class LocalBroker:
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
 
-    def nack(self, message: Message, reason: str | None) -> bool:
-        """Schedule a retry, or dead-letter at the consumer's max attempts; True if parked."""
+    def nack(
+        self, message: Message, reason: str | None, *, retry_after: float | None = None
+    ) -> bool:
+        """Schedule a retry, or dead-letter at the consumer's max attempts; True if parked.
+
+        With ``retry_after`` (another attempt holds the lease) the delivery comes back once
+        that lease has expired and the attempt is not counted: waiting for a live or crashed
+        attempt never spends the delivery's attempts, nor parks it.
+        """
         spec = self.catalog.consumer(message.consumer)
         with self._db.transaction() as tx:
+            if retry_after is not None:
+                tx.execute(
+                    "UPDATE deliveries SET attempts = attempts - 1, available_at = ?, "
+                    "last_error = ? WHERE id = ?",
+                    (self.clock() + retry_after, reason, message.id),
+                )
+                return False
             if message.attempt >= spec.max_delivery_attempts:
                 tx.execute(
                     "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, "
@@ -225,11 +252,11 @@ class LocalBroker:
                 continue
             for message in messages:
                 stats.delivered += 1
-                acknowledged, reason = deliver(message)
-                if acknowledged:
+                verdict = deliver(message)
+                if verdict.acknowledged:
                     self.ack(message)
                     stats.acknowledged += 1
-                elif self.nack(message, reason):
+                elif self.nack(message, verdict.reason, retry_after=verdict.retry_after):
                     stats.dead_lettered += 1
                 else:
                     stats.retried += 1

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from functions.local import samples
 from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
+from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery
-from shared.webhooks import SIGNATURE_HEADER, sign
 
 SAMPLES: dict[str, tuple[Callable[[], bytes], str]] = {
     "harbour.jpg": (samples.jpeg_with_exif, "image/jpeg"),
@@ -112,9 +112,9 @@ def _summary(
 ) -> dict[str, int]:
     settings, objects = backend.settings, backend.objects
     thumbnails = objects.list_keys(settings.thumbnails_bucket)
-    index = backend.ports.require("index")
+    index = backend.ports.index
     documents = index.search(IndexQuery(limit=1000))
-    orders = backend.ports.require("orders").all()
+    orders = backend.ports.orders.all()
     outbox = sorted((backend.home / "outbox").glob("*.eml"))
     dead = backend.broker.dead_letters()
     out("")

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from functions.local.backend import LocalBackend
-from functions.local.broker import Message
+from functions.local.broker import Message, Verdict
 from shared.catalog import default_catalog
 
 SOURCE = Path(__file__).with_name("ff_main.py")
@@ -63,7 +63,7 @@ def _wait_ready(port: int, timeout: float = 30.0) -> None:
 def http_delivery(ports: dict[str, int]):  # type: ignore[no-untyped-def]
     """A broker deliver function that POSTs structured CloudEvents to each consumer's port."""
 
-    def deliver(message: Message) -> tuple[bool, str | None]:
+    def deliver(message: Message) -> Verdict:
         request = urllib.request.Request(
             f"http://127.0.0.1:{ports[message.consumer]}/",
             data=message.body,
@@ -75,11 +75,13 @@ def http_delivery(ports: dict[str, int]):  # type: ignore[no-untyped-def]
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                return 200 <= response.status < 300, None
+                return Verdict(200 <= response.status < 300)
         except urllib.error.HTTPError as exc:
-            return False, f"HTTP {exc.code} from {message.consumer}"
+            reason = f"HTTP {exc.code} from {message.consumer}"
+            lease = exc.headers.get("Retry-After") if exc.code == 503 else None
+            return Verdict(False, reason, float(lease) if lease else None)
         except OSError as exc:
-            return False, f"{message.consumer} unreachable: {exc}"
+            return Verdict(False, f"{message.consumer} unreachable: {exc}")
 
     return deliver
 

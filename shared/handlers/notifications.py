@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from shared.envelope import Event
 from shared.notifications import render
-from shared.ports import Mailer, Ports
+from shared.ports import Mailer
 
 
-def notify_customer(event: Event, ports: Ports) -> None:
+def notify_customer(event: Event, *, mailer: Mailer) -> None:
     """Email the customer about ``event`` through the ``Mailer`` port."""
-    mailer: Mailer = ports.require("mailer")
     mailer.send(render(event))

@@ -18,8 +18,8 @@ from functions.local import samples
 from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
 from functions.local.demo import run_demo
 from shared.envelope import from_structured, new_event
+from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery, OrderStatus
-from shared.webhooks import SIGNATURE_HEADER, sign
 from tests.builders import order_v2
 from tests.support import ROOT, wait_for_port
 
@@ -68,20 +68,20 @@ def test_image_pipeline_produces_thumbnails_and_index_without_recursion(
         stored.content_type == "image/jpeg"
         and stored.metadata["source-key"] == "uploads/harbour.jpg"
     )
-    (document,) = backend.ports.require("index").search(IndexQuery(camera="X-T5"))
+    (document,) = backend.ports.index.search(IndexQuery(camera="X-T5"))
     assert document["width"] == 1200 and document["gps"]["lat"] == pytest.approx(38.7223, abs=1e-4)
     assert backend.broker.pending() == 0
 
 
 def test_duplicate_delivery_is_processed_once(backend: LocalBackend) -> None:
     event = new_event("OrderPlaced", order_v2(), source="urn:test")
-    backend.ports.require("publisher").publish([event])
-    backend.ports.require("publisher").publish([event])  # at-least-once: the bus repeats itself
+    backend.ports.publisher.publish([event])
+    backend.ports.publisher.publish([event])  # at-least-once: the bus repeats itself
     stats = backend.run(max_seconds=30)
     assert stats.delivered == 5 and stats.acknowledged == 5  # 2 x (payments, notifier) + receipt
     assert len(list((backend.home / "outbox").glob("*.eml"))) == 2  # OrderPlaced + PaymentReceived
     assert backend.database.query("SELECT COUNT(*) FROM charges") == [(1,)]
-    order = backend.ports.require("orders").get(order_v2()["order_id"])
+    order = backend.ports.orders.get(order_v2()["order_id"])
     assert order.status is OrderStatus.PAID
 
 
@@ -95,9 +95,7 @@ def test_poison_event_is_dead_lettered_after_max_attempts_and_nothing_is_lost(
             raise TransientError("relay down")
 
     backend.ports.mailer = DownMailer()
-    backend.ports.require("publisher").publish(
-        [new_event("OrderPlaced", order_v2(), source="urn:test")]
-    )
+    backend.ports.publisher.publish([new_event("OrderPlaced", order_v2(), source="urn:test")])
     stats = backend.run(max_seconds=60)
     attempts = backend.catalog.consumer("notifier").max_delivery_attempts
     notifier_letters = backend.broker.dead_letters("notifier")
@@ -111,7 +109,7 @@ def test_poison_event_is_dead_lettered_after_max_attempts_and_nothing_is_lost(
     parked = from_structured(notifier_letters[0].body)
     assert parked.get_data()["order_id"] == order_v2()["order_id"]  # the whole event is kept
     assert backend.broker.pending() == 0
-    assert backend.ports.require("orders").get(order_v2()["order_id"]).status is OrderStatus.PAID
+    assert backend.ports.orders.get(order_v2()["order_id"]).status is OrderStatus.PAID
 
 
 def test_claim_checked_large_event_flows_through(tmp_path: Path) -> None:
@@ -136,7 +134,7 @@ def test_claim_checked_large_event_flows_through(tmp_path: Path) -> None:
         backend.broker.nack(message, "peeked by the test")
         time.sleep(1.3)
         backend.run(max_seconds=30)
-        order = backend.ports.require("orders").get(response.body["order_id"])
+        order = backend.ports.orders.get(response.body["order_id"])
         assert order.status is OrderStatus.PAID and len(order.items) == 30
     finally:
         backend.close()
@@ -166,9 +164,7 @@ def test_signed_webhook_over_the_local_backend(backend: LocalBackend) -> None:
     body = json.dumps(
         {"id": "evt_x", "type": "payment.disputed", "data": {"order_id": order_v2()["order_id"]}}
     ).encode()
-    backend.ports.require("publisher").publish(
-        [new_event("OrderPlaced", order_v2(), source="urn:t")]
-    )
+    backend.ports.publisher.publish([new_event("OrderPlaced", order_v2(), source="urn:t")])
     backend.run(max_seconds=30)
     ok = backend.http(
         "payment_webhook",
@@ -255,13 +251,13 @@ def test_an_order_whose_announcement_failed_is_charged_after_the_reconciler_runs
         response = backend.http("orders_api", body)
         assert response.status == 202 and response.body["announcement"] == "deferred"
         backend.ports.publisher = real
-        order_id = backend.ports.require("orders").all()[0].order_id
+        order_id = backend.ports.orders.all()[0].order_id
         assert backend.run(max_seconds=10).delivered == 0  # nothing was announced
         clock.advance(400)
         reports = backend.run_schedules()
-        assert reports["order_reconciler"].order_ids == (order_id,)
+        assert reports["order_reconciler"]["order_ids"] == [order_id]
         backend.run(max_seconds=30)
-        assert backend.ports.require("orders").get(order_id).status is OrderStatus.PAID
+        assert backend.ports.orders.get(order_id).status is OrderStatus.PAID
         assert len(list((backend.home / "outbox").glob("*.eml"))) == 2
     finally:
         backend.close()

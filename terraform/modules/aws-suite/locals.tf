@@ -127,6 +127,7 @@ locals {
   orders_idempotency_index = "idempotency_key-index"
   # Orders by status and placed_at: the order reconciler's query (orders still PLACED).
   orders_status_index = "status-placed_at-index"
+  orders_outbox_index = "outbox_pending-updated_at-index"
 
   bus_name = "${var.name_prefix}-events"
 

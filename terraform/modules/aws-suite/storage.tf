@@ -312,6 +312,16 @@ resource "aws_dynamodb_table" "orders" {
     type = "S"
   }
 
+  attribute {
+    name = "outbox_pending"
+    type = "S"
+  }
+
+  attribute {
+    name = "updated_at"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = local.orders_idempotency_index
     hash_key        = "idempotency_key"
@@ -324,6 +334,15 @@ resource "aws_dynamodb_table" "orders" {
     name            = local.orders_status_index
     hash_key        = "status"
     range_key       = "placed_at"
+    projection_type = "ALL"
+  }
+
+  # The transactional outbox: only orders whose announcements are still pending carry
+  # outbox_pending (a sparse index), so the scheduled relay reads just those, oldest first.
+  global_secondary_index {
+    name            = local.orders_outbox_index
+    hash_key        = "outbox_pending"
+    range_key       = "updated_at"
     projection_type = "ALL"
   }
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def suite(clients: AwsClients) -> Deployment:
     topology = create_topology(clients, unique_prefix("img"), visibility_timeout_seconds=30)
-    return Deployment(clients, topology, env={"EVENTSUITE_MAILER": "none"})
+    return Deployment(clients, topology, env={"EVENTSUITE_MAILER": "ses"})
 
 
 @pytest.fixture(autouse=True)
