@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from shared.errors import TransientError
 from shared.ports import OrderRecord, OrderStatus, OrderStore
 from tests.builders import order_record
+from tests.fakes import with_pending_announcement
 
 
 def test_create_then_get_returns_the_order_as_stored(order_store: OrderStore) -> None:
@@ -243,3 +245,75 @@ def test_orders_round_trip_every_field(order_store: OrderStore) -> None:
     )
     order_store.create(order)
     assert order_store.get(order.order_id) == order
+
+
+def _announcement(event_type: str, order_id: str) -> dict[str, object]:
+    return {
+        "specversion": "1.0",
+        "id": f"{event_type}-{order_id}",
+        "type": f"com.eventsuite.{event_type}",
+        "source": "urn:eventsuite/test",
+        "subject": order_id,
+        "datacontenttype": "application/json",
+        "data": {"order_id": order_id, "amount_minor": 2500},
+    }
+
+
+def test_the_outbox_is_written_with_the_transition_and_emptied_by_announced(
+    order_store: OrderStore,
+) -> None:
+    order = with_pending_announcement(order_record())
+    assert order_store.create(order) == (order, True)
+    assert order_store.get(order.order_id) == order  # the OrderPlaced waits in the outbox
+    received = _announcement("PaymentReceived", order.order_id)
+    mail = _announcement("PaymentMailed", order.order_id)
+    assert order_store.transition(
+        order.order_id,
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAID,
+        now="2026-11-26T10:01:00.000Z",
+        payment_id="pay_1",
+        outbox=[received, mail],
+    )
+    paid = order_store.get(order.order_id)
+    assert paid is not None
+    assert paid.outbox == (received, mail)  # exactly the transition's events
+    assert (paid.paid_at, paid.updated_at) == ("2026-11-26T10:01:00.000Z",) * 2
+    # A losing transition writes nothing, its outbox included.
+    assert not order_store.transition(
+        order.order_id,
+        from_status=OrderStatus.PLACED,
+        to_status=OrderStatus.PAYMENT_FAILED,
+        now="2026-11-26T10:02:00.000Z",
+        outbox=[_announcement("PaymentFailed", order.order_id)],
+    )
+    order_store.announced(order.order_id, [str(received["id"]), "never-pending"])
+    announced = order_store.get(order.order_id)
+    assert announced is not None
+    assert announced.outbox == (mail,)
+    assert announced == replace(paid, outbox=(mail,))  # nothing else moved
+    order_store.announced("ord_missing0000000000000000", ["x"])  # no error
+
+
+def test_pending_announcements_are_orders_with_an_outbox_least_recently_changed_first(
+    order_store: OrderStore,
+) -> None:
+    # Before 2000: no other test's orders (the DynamoDB table is shared by the session).
+    horizon = "2000-01-01T00:00:00.000Z"
+    oldest = with_pending_announcement(order_record(placed_at="1999-01-01T00:00:00.000Z"))
+    middle = with_pending_announcement(order_record(placed_at="1999-01-03T00:00:00.000Z"))
+    latest = with_pending_announcement(order_record(placed_at="1999-12-31T23:59:59.999Z"))
+    announced = order_record(placed_at="1999-01-02T00:00:00.000Z")  # empty outbox
+    at_horizon = with_pending_announcement(order_record(placed_at=horizon))  # not before it
+    for order in (latest, announced, at_horizon, middle, oldest):
+        order_store.create(order)
+
+    assert order_store.pending_announcements(updated_before=horizon, limit=10) == [
+        oldest,
+        middle,
+        latest,
+    ]
+    assert order_store.pending_announcements(updated_before=horizon, limit=2) == [oldest, middle]
+    order_store.announced(oldest.order_id, [str(e["id"]) for e in oldest.outbox])
+    pending = order_store.pending_announcements(updated_before=horizon, limit=10)
+    assert [o.order_id for o in pending] == [middle.order_id, latest.order_id]
