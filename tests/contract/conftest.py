@@ -216,15 +216,51 @@ def object_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[O
 
         yield ObjectBackend(FakeObjectStore(), bucket, None)
     elif backend == "filesystem":
-        from functions.local.objects import FilesystemObjectStore
-
-        yield ObjectBackend(FilesystemObjectStore(tmp_path / "objects"), bucket, None)
+        yield from _filesystem_backend(tmp_path / "objects", bucket)
     elif backend == "s3":
         yield from _s3_backend(request.getfixturevalue("aws_backend"), bucket)
     elif backend == "gcs":
         yield from _gcs_backend(request.getfixturevalue("storage_client"), bucket)
     else:
         yield from _blob_backend(request.getfixturevalue("azurite"), bucket)
+
+
+class _CountingFile:
+    """A binary file that records how many bytes each ``read`` returned."""
+
+    def __init__(self, file: Any, reads: list[int]) -> None:
+        self._file, self._reads = file, reads
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._file.read(size)
+        self._reads.append(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def __enter__(self) -> _CountingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+
+def _filesystem_backend(root: Path, bucket: str) -> Iterator[ObjectBackend]:
+    from functions.local.objects import FilesystemObjectStore
+
+    reads: list[int] = []
+    opened = Path.open
+
+    def counting_open(path: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        file = opened(path, mode, *args, **kwargs)
+        if mode == "rb" and path.is_relative_to(root) and not path.name.endswith(".json"):
+            return _CountingFile(file, reads)  # object bodies, not the metadata sidecars
+        return file
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "open", counting_open)
+        yield ObjectBackend(FilesystemObjectStore(root), bucket, reads)
 
 
 def _s3_backend(aws: AwsBackend, bucket: str) -> Iterator[ObjectBackend]:

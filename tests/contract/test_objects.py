@@ -80,6 +80,8 @@ def test_a_bounded_read_refuses_a_larger_object_reading_at_most_the_limit_plus_o
         store.get(bucket, "uploads/big.bin", max_bytes=len(BIG) - 1)
     exact = store.get(bucket, "uploads/big.bin", max_bytes=len(BIG))
     assert (exact.data, exact.content_type) == (BIG, "image/jpeg")
+    if downloads is not None:
+        assert len(BIG) in downloads  # the probe sees the transfers it bounds
     assert store.get(bucket, "uploads/empty.bin", max_bytes=100).data == b""
     assert store.get(bucket, "uploads/empty.bin", max_bytes=0).data == b""
     if downloads is not None:
