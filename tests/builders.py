@@ -83,6 +83,37 @@ def order_v2(
     }
 
 
+def payment_received_data(
+    order_id: str = "ord_0123456789abcdef01234567",
+    email: str = "ann@example.com",
+    amount: int = 2500,
+    payment_id: str = "pay_1",
+) -> dict[str, Any]:
+    """Valid ``PaymentReceived`` v1 data."""
+    return {
+        "order_id": order_id,
+        "payment_id": payment_id,
+        "customer_email": email,
+        "amount": {"amount_minor": amount, "currency": "EUR"},
+    }
+
+
+def payment_failed_data(
+    order_id: str = "ord_0123456789abcdef01234567",
+    email: str = "ann@example.com",
+    amount: int = 2500,
+    reason: str = "declined",
+) -> dict[str, Any]:
+    """Valid ``PaymentFailed`` v1 data (a declined card)."""
+    return {
+        "order_id": order_id,
+        "decline_code": "card_declined",
+        "reason": reason,
+        "amount": {"amount_minor": amount, "currency": "EUR"},
+        "customer_email": email,
+    }
+
+
 def order_v1(order_id: str = "ord_0123456789abcdef01234567") -> dict[str, Any]:
     """Valid ``OrderPlaced`` v1 data (the superseded shape)."""
     return {

@@ -21,7 +21,7 @@ from functions.azure.names import INDEX_PARTITION, poison_queue_name
 from shared.envelope import from_structured, new_event
 from shared.errors import ObjectNotFound, TransientError
 from shared.ports import OrderRecord, OrderStatus
-from tests.builders import image_document, order_record
+from tests.builders import image_document, order_record, payment_failed_data
 from tests.integration.azure.harness import Deployment, EventGridEmulator, ServiceClients
 
 pytestmark = pytest.mark.integration
@@ -145,16 +145,7 @@ def test_stale_placed_orders_are_filtered_by_status_and_time_oldest_first_across
 
 def _payment_failed() -> object:
     return new_event(
-        "PaymentFailed",
-        {
-            "order_id": "ord_0123456789abcdef01234567",
-            "decline_code": "card_declined",
-            "reason": "declined",
-            "amount": {"amount_minor": 100, "currency": "EUR"},
-            "customer_email": "ann@example.com",
-        },
-        source="urn:test",
-        correlation_id="corr-12345678",
+        "PaymentFailed", payment_failed_data(), source="urn:test", correlation_id="corr-12345678"
     )
 
 

@@ -12,6 +12,7 @@ from functions.gcp.gcs import GcsObjectStore
 from shared.catalog import default_catalog
 from shared.envelope import ClaimCheckPublisher, decode, new_event
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
+from tests.builders import payment_failed_data
 from tests.fakes import FakePublisher
 
 pytestmark = pytest.mark.integration
@@ -106,13 +107,9 @@ def test_claim_check_through_cloud_storage(store: GcsObjectStore, buckets: dict[
     )
     big = new_event(
         "PaymentFailed",
-        {
-            "order_id": "ord_1234567890abcdef",
-            "decline_code": "card_declined",
-            "reason": "r" * 500,
-            "amount": {"amount_minor": 1, "currency": "EUR"},
-            "customer_email": "x" * 200 + "@example.com",
-        },
+        payment_failed_data(
+            "ord_1234567890abcdef", email="x" * 200 + "@example.com", amount=1, reason="r" * 500
+        ),
         source="urn:eventsuite/tests",
     )
 

@@ -27,6 +27,7 @@ from functions.gcp.pubsub import PubSubDeadLetterSink, PubSubPublisher
 from functions.gcp.translate import STRUCTURED_CONTENT_TYPE, PubSubMessage, decode_message
 from shared.envelope import decode, new_event
 from shared.errors import TransientError
+from tests.builders import order_v2, payment_received_data
 from tests.emulators import pubsub_pull as pull
 
 pytestmark = pytest.mark.integration
@@ -69,25 +70,11 @@ def topic(clients: GcpClients, subscriber: Any) -> Iterator[dict[str, str]]:
 
 def _order_events() -> list[Any]:
     placed = new_event(
-        "OrderPlaced",
-        {
-            "order_id": ORDER_ID,
-            "customer": {"email": "c@example.com", "name": None},
-            "total": {"amount_minor": 100, "currency": "EUR"},
-            "items": [{"sku": "A", "name": None, "quantity": 1, "unit_price_minor": 100}],
-            "placed_at": "2026-01-01T00:00:00.000Z",
-        },
-        source="urn:eventsuite/contract",
-        subject=ORDER_ID,
+        "OrderPlaced", order_v2(ORDER_ID), source="urn:eventsuite/contract", subject=ORDER_ID
     )
     paid = new_event(
         "PaymentReceived",
-        {
-            "order_id": ORDER_ID,
-            "payment_id": "pay_1",
-            "customer_email": "c@example.com",
-            "amount": {"amount_minor": 100, "currency": "EUR"},
-        },
+        payment_received_data(ORDER_ID),
         source="urn:eventsuite/contract",
         subject=ORDER_ID,
     )
