@@ -78,12 +78,25 @@ def build_container(
             ),
         )
     elif config.mailer == "smtp":
-        from functions.common.adapters.smtp import smtp_mailer_from_env
-
-        container.register(Mailer, lambda: smtp_mailer_from_env(settings.mail_from, config.environ))
+        container.register(Mailer, lambda: _smtp_mailer(config, clients))
     else:
         container.refuse(Mailer, "EVENTSUITE_MAILER is none")
     return install_overrides(container, overrides)
+
+
+def _smtp_mailer(config: AwsConfig, clients: AwsClients) -> Mailer:
+    """The SMTP mailer; its password comes from Secrets Manager, which Terraform lets only the
+    mail functions read (``EVENTSUITE_SMTP_PASSWORD_SECRET_ARN``), never from state."""
+    from functions.aws.errors import transient_errors
+    from functions.common.adapters.smtp import smtp_mailer_from_env
+
+    environ = config.environ
+    secret_arn = environ.get("EVENTSUITE_SMTP_PASSWORD_SECRET_ARN")
+    if secret_arn and not environ.get("EVENTSUITE_SMTP_PASSWORD"):
+        with transient_errors("Secrets Manager GetSecretValue (SMTP password)"):
+            secret = clients.secretsmanager.get_secret_value(SecretId=secret_arn)
+        environ = {**environ, "EVENTSUITE_SMTP_PASSWORD": secret.get("SecretString") or ""}
+    return smtp_mailer_from_env(config.settings.mail_from, environ)
 
 
 def _built(factory: Callable[..., Any], *arguments: Any) -> Callable[[], Any]:

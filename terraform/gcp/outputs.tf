@@ -1,6 +1,6 @@
-output "events_topic" {
-  description = "Pub/Sub topic for application events."
-  value       = module.gcp_suite.events_topic
+output "producer_topics" {
+  description = "Producer function => its own Pub/Sub events topic (only it may publish there)."
+  value       = module.gcp_suite.producer_topics
 }
 
 output "uploads_topic" {

@@ -374,3 +374,27 @@ resource "aws_secretsmanager_secret" "webhook" {
 
   tags = var.tags
 }
+
+# The SMTP relay's password (mailer = smtp): read by the mail functions only (grants.tf). Its
+# value is put out of band (`aws secretsmanager put-secret-value`), or written by Terraform
+# write-only from the ephemeral smtp_password when smtp_password_version is set: never in the
+# plan, the state or a Lambda environment.
+resource "aws_secretsmanager_secret" "smtp" {
+  #checkov:skip=CKV2_AWS_57:The relay's password is issued by the mail provider and rotated there; operators put the new value, so a rotation Lambda cannot apply
+  count = var.mailer == "smtp" ? 1 : 0
+
+  name                    = "${var.name_prefix}/smtp-password"
+  description             = "Password of the SMTP relay (EVENTSUITE_SMTP_PASSWORD_SECRET_ARN of the mail functions)."
+  kms_key_id              = aws_kms_key.suite.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "smtp" {
+  count = var.mailer == "smtp" && var.smtp_password_version != null ? 1 : 0
+
+  secret_id                = aws_secretsmanager_secret.smtp[0].id
+  secret_string_wo         = var.smtp_password
+  secret_string_wo_version = var.smtp_password_version
+}

@@ -186,3 +186,27 @@ def test_the_webhook_secret_is_read_once_and_only_when_used(moto_url: str) -> No
     assert len(secrets) == 2 and secrets[1] == "old-secret"
     assert calls == ["get"]
     assert "new-secret" not in repr(secrets)
+
+
+def test_the_smtp_password_comes_from_its_secret_when_only_the_arn_is_set(moto_url: str) -> None:
+    from functions.aws.bootstrap import build_container
+    from functions.aws.config import AwsConfig
+    from shared.ports import Mailer
+
+    clients = AwsClients(region="us-east-1", endpoint_url=moto_url)
+    arn = clients.secretsmanager.create_secret(
+        Name=unique_prefix("smtp"), SecretString="p@ss, with a comma"
+    )["ARN"]
+    environ = {
+        "EVENTSUITE_MAILER": "smtp",
+        "EVENTSUITE_MAIL_FROM": "orders@example.com",
+        "EVENTSUITE_SMTP_HOST": "127.0.0.1",
+        "EVENTSUITE_SMTP_USERNAME": "eventsuite",
+        "EVENTSUITE_SMTP_PASSWORD_SECRET_ARN": arn,
+    }
+    mailer: Any = build_container(AwsConfig.from_env(environ), clients).get(Mailer)
+    assert mailer.password == "p@ss, with a comma"  # the whole string, not a rotation list
+    # Without the ARN (every function but the mail ones) nothing is fetched and no password set.
+    del environ["EVENTSUITE_SMTP_PASSWORD_SECRET_ARN"]
+    without: Any = build_container(AwsConfig.from_env(environ), clients).get(Mailer)
+    assert without.password is None
