@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,22 @@ def fake_aws_env() -> Iterator[None]:
         yield
 
 
+class OneDynamoDBRequestAtATime:
+    """WSGI middleware for moto: DynamoDB applies each (conditional) write atomically, moto's
+    backend takes no lock, so two concurrent conditional puts could both pass their condition.
+    Serialising DynamoDB requests (only those: SQS long polls must not wait) restores that."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return self._app(environ, start_response)
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """A moto server in this process, on 127.0.0.1 and a free port."""
@@ -63,6 +80,9 @@ def moto_url() -> Iterator[str]:
 
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
     server.start()
+    wsgi = server._server
+    assert wsgi is not None
+    wsgi.app = OneDynamoDBRequestAtATime(wsgi.app)  # read by each request's handler
     host, port = server.get_host_and_port()
     try:
         yield f"http://{host}:{port}"
