@@ -92,6 +92,11 @@ def resolve_handler(reference: str) -> Callable[..., Any]:
     return handler
 
 
+def claim_key(consumer: str, event_id: str) -> str:
+    """The idempotency key of ``consumer``'s processing of event ``event_id``."""
+    return f"{consumer}:{event_id}"
+
+
 def lease_seconds(spec: ConsumerSpec) -> float:
     """How long a claim of ``spec`` protects an attempt: longer than any live attempt runs."""
     return spec.timeout_seconds * 1.2 + 10
@@ -120,6 +125,7 @@ class Dispatcher:
             dependencies,
             leading=1,
             role=f"consumer {consumer!r}",
+            extra={ConsumerSpec: self.spec},  # a handler may ask which consumer it serves
         )
         self.idempotency = _optional(dependencies, IdempotencyStore)
         self.dead_letters = _optional(dependencies, DeadLetterSink)
@@ -162,7 +168,7 @@ class Dispatcher:
 
     def _run(self, event: Event, attempt: int) -> DeliveryResult:
         store = self.idempotency
-        key = f"{self.spec.name}:{event.id}"
+        key = claim_key(self.spec.name, event.id)
         now = self.clock.now()
         settings = self.settings
         if store is not None:

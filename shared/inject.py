@@ -83,14 +83,19 @@ def needs_of(function: Callable[..., Any], *, leading: int) -> tuple[Need, ...]:
 
 
 def check_needs(
-    function: Callable[..., Any], dependencies: Dependencies, *, leading: int, role: str
+    function: Callable[..., Any],
+    dependencies: Dependencies,
+    *,
+    leading: int,
+    role: str,
+    extra: Mapping[type[Any], Any] | None = None,
 ) -> tuple[Need, ...]:
     """The needs of ``function``, or ``MissingDependency`` naming every one that is missing."""
     needs = needs_of(function, leading=leading)
     missing = [
         f"{need.parameter}: {need.kind.__name__} ({dependencies.missing_reason(need.kind)})"
         for need in needs
-        if not dependencies.provides(need.kind)
+        if need.kind not in (extra or {}) and not dependencies.provides(need.kind)
     ]
     if missing:
         raise MissingDependency(
@@ -100,11 +105,24 @@ def check_needs(
 
 
 def bind(
-    function: Callable[..., T], dependencies: Dependencies, *, leading: int, role: str
+    function: Callable[..., T],
+    dependencies: Dependencies,
+    *,
+    leading: int,
+    role: str,
+    extra: Mapping[type[Any], Any] | None = None,
 ) -> Callable[..., T]:
-    """``function`` with its dependencies resolved now; call it with its leading arguments."""
-    needs = check_needs(function, dependencies, leading=leading, role=role)
-    resolved = {need.parameter: dependencies.get(need.kind) for need in needs}
+    """``function`` with its dependencies resolved now; call it with its leading arguments.
+
+    ``extra`` provides what only this role knows (the consumer being served), before
+    ``dependencies``.
+    """
+    given = dict(extra or {})
+    needs = check_needs(function, dependencies, leading=leading, role=role, extra=given)
+    resolved = {
+        need.parameter: given[need.kind] if need.kind in given else dependencies.get(need.kind)
+        for need in needs
+    }
 
     def bound(*arguments: Any) -> T:
         return function(*arguments, **resolved)

@@ -124,6 +124,10 @@ class IdempotencyStore(Protocol):
         """Drop an in-progress claim after a failure so a retry can start at once."""
         ...
 
+    def is_completed(self, key: str) -> bool:
+        """Whether the key was completed (and has not expired yet): a strongly consistent read."""
+        ...
+
 
 class OrderStatus(enum.StrEnum):
     """Life cycle of an order."""

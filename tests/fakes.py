@@ -120,6 +120,10 @@ class FakeIdempotencyStore:
             if record is not None and record["state"] != "completed":
                 del self.records[key]
 
+    def is_completed(self, key: str) -> bool:
+        record = self.records.get(key)
+        return record is not None and record["state"] == "completed"
+
 
 class FakeOrderStore:
     """Creates and transitions under a lock: atomic like the real stores' conditional writes."""

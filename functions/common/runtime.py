@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from shared.catalog import Catalog, EndpointSpec, ScheduleSpec
+from shared.catalog import Catalog, ConsumerSpec, EndpointSpec, ScheduleSpec
 from shared.dispatch import Delivery, DeliveryResult, Dispatcher, resolve_handler
 from shared.errors import TransientError
 from shared.http import (
@@ -277,7 +277,14 @@ class Runtime:
             role = f"{kind}:{name}"
             if roles is not None and role not in roles:
                 continue
-            check_needs(resolve_handler(reference), self.dependencies, leading=leading, role=role)
+            extra = {ConsumerSpec: self.catalog.consumer(name)} if kind == "consumer" else None
+            check_needs(
+                resolve_handler(reference),
+                self.dependencies,
+                leading=leading,
+                role=role,
+                extra=extra,
+            )
 
 
 def catalog_roles(catalog: Catalog) -> list[tuple[str, str, str, int]]:

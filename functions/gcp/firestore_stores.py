@@ -233,6 +233,11 @@ class FirestoreIdempotencyStore:
         }
         _call("complete", lambda: self._doc(key).set(record, timeout=TIMEOUT_SECONDS))
 
+    def is_completed(self, key: str) -> bool:
+        """Whether the claim document says completed."""
+        snapshot = _call("read claim", lambda: self._doc(key).get(timeout=TIMEOUT_SECONDS))
+        return bool(snapshot.exists and (snapshot.to_dict() or {}).get("state") == "completed")
+
     def release(self, key: str) -> None:
         """Delete an in-progress claim (never a completed one, nor one changed meanwhile)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.mail import to_message
+from shared.mail import render_message
 from shared.ports import OutgoingEmail
 
 
@@ -23,5 +23,5 @@ class OutboxMailer:
         )
         target = self.outbox / f"{name}.eml"
         temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(bytes(to_message(email, self.sender)))
+        temporary.write_bytes(render_message(email, self.sender))
         temporary.replace(target)

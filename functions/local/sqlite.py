@@ -170,6 +170,11 @@ class SqliteIdempotencyStore:
             )
             return ClaimState.ACQUIRED
 
+    def is_completed(self, key: str) -> bool:
+        """Whether ``key`` was completed."""
+        rows = self.db.query("SELECT state FROM claims WHERE key = ?", (key,))
+        return bool(rows) and rows[0][0] == "completed"
+
     def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
         """Mark done until ``now + ttl_seconds``."""
         with self.db.transaction() as tx:

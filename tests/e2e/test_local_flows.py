@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from functions.local import samples
-from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
+from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend, broker_delivery
 from functions.local.demo import run_demo
 from shared.envelope import from_structured, new_event
+from shared.ids import derived_event_id
 from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery, OrderStatus
 from tests.builders import order_v2
@@ -100,9 +101,11 @@ def test_poison_event_is_dead_lettered_after_max_attempts_and_nothing_is_lost(
     attempts = backend.catalog.consumer("notifier").max_delivery_attempts
     notifier_letters = backend.broker.dead_letters("notifier")
     assert len(notifier_letters) == 2  # OrderPlaced and PaymentReceived mails, both parked
-    assert all(
-        f"gave up after {attempts} attempts: relay down" == letter.reason
-        for letter in notifier_letters
+    reasons = {letter.event_type.rsplit(".", 1)[-1]: letter.reason for letter in notifier_letters}
+    assert reasons["OrderPlaced"] == f"gave up after {attempts} attempts: relay down"
+    # The payment email never overtakes the confirmation: it waited for it, then was parked.
+    assert reasons["PaymentReceived"].startswith(
+        f"gave up after {attempts} attempts: waiting for the OrderPlaced email"
     )
     assert all(letter.attempts == attempts for letter in notifier_letters)
     assert stats.retried == 2 * (attempts - 1)
@@ -261,3 +264,66 @@ def test_an_order_whose_announcement_failed_is_charged_after_the_reconciler_runs
         assert len(list((backend.home / "outbox").glob("*.eml"))) == 2
     finally:
         backend.close()
+
+
+def test_the_broker_delivering_facts_out_of_order_still_mails_in_business_order(
+    backend: LocalBackend,
+) -> None:
+    # Publish an order's facts newest first, twice: the notifier holds each email until its
+    # predecessor's went out.
+    order = order_v2(order_id="ord_outoforder00000000000")
+    placed = new_event("OrderPlaced", order, source="urn:test")
+    amount = {"amount_minor": order["total"]["amount_minor"], "currency": "EUR"}
+    received = new_event(
+        "PaymentReceived",
+        {
+            "order_id": order["order_id"],
+            "payment_id": "pay_1",
+            "amount": amount,
+            "customer_email": "ann@example.com",
+        },
+        source="urn:test",
+        cause=placed_event(placed),
+        event_id=derived_event_id("PaymentReceived", order["order_id"]),
+    )
+    refunded = new_event(
+        "PaymentRefunded",
+        {
+            "order_id": order["order_id"],
+            "payment_id": "pay_1",
+            "amount": amount,
+            "customer_email": "ann@example.com",
+        },
+        source="urn:test",
+        event_id=derived_event_id("PaymentRefunded", order["order_id"]),
+    )
+    backend.broker.publish([refunded, received, refunded, placed, received])
+    deliver = backend.consumer("notifier")
+    for _ in range(200):  # the notifier alone, as its own queue sees it
+        messages = backend.broker.receive("notifier")
+        if not messages and backend.broker.pending("notifier") == 0:
+            break
+        for message in messages:
+            result = deliver.deliver(broker_delivery(message))
+            if result is None or result.acknowledged:
+                backend.broker.ack(message)
+            else:
+                backend.broker.nack(message, result.reason)
+        time.sleep(0.01)
+    mails = sorted((backend.home / "outbox").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    kinds = [
+        next(line for line in p.read_text().splitlines() if line.startswith("X-Event-Type:"))
+        for p in mails
+    ]
+    assert [k.split(": ")[1] for k in kinds] == [
+        "OrderPlaced",
+        "PaymentReceived",
+        "PaymentRefunded",
+    ]
+    assert backend.broker.dead_letters("notifier") == []
+
+
+def placed_event(event: Any) -> Any:
+    from shared.envelope import decode
+
+    return decode(event)

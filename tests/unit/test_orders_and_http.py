@@ -18,7 +18,7 @@ from shared.orders import parse_order_request
 from shared.orders.webhooks import SIGNATURE_HEADER, sign, verify
 from shared.ports import OrderStatus, Ports
 from tests.builders import order_v2
-from tests.fakes import FakeOrderStore, fake_ports
+from tests.fakes import FakeIdempotencyStore, FakeMailer, FakeOrderStore, fake_ports
 
 ORDER = {
     "customer": {"email": "ann@example.com", "name": "Ann"},
@@ -568,3 +568,33 @@ def test_get_order_refuses_other_methods() -> None:
         HttpRequest("DELETE", "/orders/ord_0123456789abcdef", {}, b"")
     )
     assert response.status == 405 and response.headers["Allow"] == "GET"
+
+
+def test_emails_go_out_in_business_order_whatever_order_the_deliveries_arrive_in() -> None:
+    import random
+
+    ports = fake_ports()
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    _drain(ports)  # charged: OrderPlaced, PaymentReceived
+    body = json.dumps(
+        {"id": "evt_refund_1", "type": "payment.refunded", "data": {"order_id": order_id}}
+    ).encode()
+    header = sign(body, "whsec_test", int(ports.clock.now()))
+    assert _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header}).status == 202
+    refund = ports.publisher.of_type("PaymentWebhookReceived")[0]
+    Dispatcher("payments", ports).deliver(refund)
+    facts = [e for e in ports.publisher.events if not e["type"].endswith("WebhookReceived")]
+    assert len(facts) == 3  # OrderPlaced, PaymentReceived, PaymentRefunded
+    for seed in range(5):
+        mailer = FakeMailer()
+        shuffled = fake_ports(mailer=mailer, idempotency=FakeIdempotencyStore())
+        notifier = Dispatcher("notifier", shuffled)
+        pending = facts * 2  # duplicated, then shuffled
+        random.Random(seed).shuffle(pending)
+        rounds = 0
+        while pending and rounds < 10:  # a retried delivery comes back in a later round
+            pending = [e for e in pending if not notifier.deliver(e).acknowledged]
+            rounds += 1
+        assert pending == []
+        kinds = [m.headers["X-Event-Type"] for m in mailer.sent]
+        assert kinds == ["OrderPlaced", "PaymentReceived", "PaymentRefunded"], (seed, kinds)

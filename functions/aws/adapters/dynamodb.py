@@ -200,6 +200,11 @@ class DynamoIdempotencyStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
+    def is_completed(self, key: str) -> bool:
+        """A consistent GetItem of the claim."""
+        item = self._get(key)
+        return item is not None and item.get("state", {}).get("S") == "completed"
+
     def _get(self, key: str) -> dict[str, Any] | None:
         with transient_errors(f"DynamoDB GetItem {self._table}"):
             response = self._clients.dynamodb.get_item(

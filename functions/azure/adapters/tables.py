@@ -231,6 +231,15 @@ class TableIdempotencyStore:
                 mode=UpdateMode.REPLACE,
             )
 
+    def is_completed(self, key: str) -> bool:
+        """Whether the claim entity says completed."""
+        partition, row = self._keys(key)
+        with transient_azure_errors("reading an idempotency key"):
+            try:
+                return bool(self._table.get_entity(partition, row).get("state") == "completed")
+            except ResourceNotFoundError:
+                return False
+
     def release(self, key: str) -> None:
         """Drop an in-progress claim (never a completed one) so a retry can start at once."""
         partition, row = self._keys(key)
