@@ -85,3 +85,15 @@ def test_only_one_of_many_concurrent_first_claims_wins(
     assert sorted(str(r) for r in results) == sorted(
         [str(ClaimState.ACQUIRED)] + [str(ClaimState.IN_PROGRESS)] * (contenders - 1)
     )
+
+
+def test_is_completed_only_after_complete(idempotency_store: IdempotencyStore) -> None:
+    key = _key("notifier")
+    assert not idempotency_store.is_completed(key)  # never claimed
+    idempotency_store.claim(key, now=NOW, lease_seconds=60)
+    assert not idempotency_store.is_completed(key)  # in progress
+    idempotency_store.complete(key, now=NOW + 1, ttl_seconds=3600)
+    assert idempotency_store.is_completed(key)
+    idempotency_store.release(key)
+    assert idempotency_store.is_completed(key)
+    assert not idempotency_store.is_completed(_key("notifier"))
