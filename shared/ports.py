@@ -74,6 +74,23 @@ class IndexQuery:
     captured_to: str | None = None
     min_width: int | None = None
     limit: int = 100
+    max_width: int | None = None
+    min_height: int | None = None
+    max_height: int | None = None
+    min_bytes: int | None = None
+    max_bytes: int | None = None
+    # Image format as Pillow names it (JPEG, PNG, GIF, ...), compared case-insensitively.
+    format: str | None = None
+    # (south, west, north, east) in decimal degrees, inclusive; west > east crosses 180.
+    gps_box: tuple[float, float, float, float] | None = None
+
+    def has_filters(self) -> bool:
+        """Whether any filter is set (only ``limit`` otherwise)."""
+        return any(
+            getattr(self, name) not in (None, "")
+            for name in self.__dataclass_fields__
+            if name != "limit"
+        )
 
 
 @runtime_checkable
@@ -92,7 +109,9 @@ class MetadataIndex(Protocol):
         """Documents matching every given filter, ordered by ``image_id``.
 
         ``camera`` matches make or model case-insensitively as a substring; the capture range
-        compares ISO-8601 strings inclusively; ``min_width`` is inclusive.
+        compares ISO-8601 strings inclusively; every size bound (width, height, bytes) is
+        inclusive; ``format`` is case-insensitive; ``gps_box`` keeps documents with a GPS
+        position inside the box. :func:`shared.index.matches` is the reference semantics.
         """
         ...
 
@@ -185,6 +204,11 @@ class OrderStore(Protocol):
     ) -> list[OrderRecord]:
         """Orders still ``PLACED`` whose ``placed_at`` lies in ``[placed_after, placed_before)``
         (ISO-8601 UTC strings compare in time order), oldest first, at most ``limit``."""
+        ...
+
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders currently in ``status``, oldest ``placed_at`` first (ties by id), at most
+        ``limit`` (the operator's ``orders list --status``)."""
         ...
 
     def transition(
@@ -286,6 +310,66 @@ class DeadLetterSink(Protocol):
         attempts: int,
     ) -> None:
         """Record the failed delivery. ``event`` is the structured CloudEvent when readable."""
+        ...
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    """A dead letter as an operator sees it, the same on every backend.
+
+    ``id`` names the parked message in its backend (a row id, an SQS or Pub/Sub message id,
+    a poison-queue message id, a dead-letter blob and position); ``event`` is the structured
+    CloudEvent when the payload could be read; ``body`` is the payload as parked.
+    """
+
+    id: str
+    consumer: str
+    reason: str
+    attempts: int
+    event_id: str | None = None
+    event_type: str | None = None
+    subject: str | None = None
+    dead_lettered_at: float | None = None
+    redrive_count: int = 0
+    event: JsonDict | None = None
+    body: bytes | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RedriveResult:
+    """What a redrive did: the ids sent back (and removed), and the ones left parked, why."""
+
+    redriven: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class DeadLetterAdmin(Protocol):
+    """The operator's side of a backend's dead letters: list, show, redrive, purge.
+
+    A redrive sends a parked message back to its consumer's own queue or subscription with its
+    original event id (consumers that already processed it deduplicate) and a redrive counter,
+    and only then removes it from the dead letters: a failure in between leaves it parked or
+    delivered twice (deduplicated), never lost.
+    """
+
+    consumers: Sequence[str]
+
+    def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
+        """Parked messages (of one consumer, or all), oldest first, at most ``limit``."""
+        ...
+
+    def show(self, message_id: str) -> ParkedMessage | None:
+        """One parked message by its id (or its event id), or None."""
+        ...
+
+    def redrive(self, messages: Sequence[ParkedMessage]) -> RedriveResult:
+        """Send each message back to its consumer, then remove it from the dead letters."""
+        ...
+
+    def purge(self, consumer: str) -> int:
+        """Delete every parked message of ``consumer``; return how many."""
         ...
 
 

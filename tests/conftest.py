@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from shared.ports import Ports
@@ -20,3 +22,13 @@ pytest_plugins = ["tests.emulators"]
 def ports() -> Ports:
     """A complete set of in-memory fake ports."""
     return fake_ports()
+
+
+def pytest_report_header(config: Any) -> str:
+    """The fault suite's seed and size, so that any run can be replayed (tests/fault)."""
+    from tests.fault.harness import fault_seed, fault_size
+
+    return (
+        f"fault suite: EVENTSUITE_FAULT_SEED={fault_seed()} "
+        f"EVENTSUITE_FAULT_ORDERS={fault_size(0) or 'default'} (set them to replay a run)"
+    )

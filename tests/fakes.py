@@ -155,6 +155,10 @@ class FakeOrderStore:
         ]
         return sorted(stale, key=lambda o: o.placed_at)[:limit]
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        found = [o for o in self.orders.values() if o.status is OrderStatus(status)]
+        return sorted(found, key=lambda o: (o.placed_at, o.order_id))[: max(0, limit)]
+
     def transition(
         self,
         order_id: str,

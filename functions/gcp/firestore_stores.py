@@ -145,7 +145,7 @@ class FirestoreMetadataIndex:
                     ref = ref.where(filter=FieldFilter("captured_at", "<=", query.captured_to))
             elif query.min_width is not None:
                 ref = ref.where(filter=FieldFilter("width", ">=", query.min_width))
-            elif not query.camera:
+            elif not query.has_filters():
                 ref = ref.order_by(FieldPath.document_id()).limit(query.limit)
             return [doc.to_dict() for doc in ref.stream(timeout=TIMEOUT_SECONDS)]
 
@@ -346,6 +346,25 @@ class FirestoreOrderStore:
             return [order_from_dict(doc.to_dict()) for doc in query.stream(timeout=TIMEOUT_SECONDS)]
 
         return _call("query stale orders", run)
+
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first: equality on ``status`` ordered by ``placed_at``,
+        served by the same composite index (``status``, ``placed_at``) as :meth:`stale_placed`."""
+        if limit <= 0:
+            return []
+        from google.cloud.firestore import FieldFilter
+
+        def run() -> list[OrderRecord]:
+            query = (
+                self._client()
+                .collection(self._orders)
+                .where(filter=FieldFilter("status", "==", OrderStatus(status).value))
+                .order_by("placed_at")
+                .limit(limit)
+            )
+            return [order_from_dict(doc.to_dict()) for doc in query.stream(timeout=TIMEOUT_SECONDS)]
+
+        return _call("list orders by status", run)
 
     def transition(
         self,

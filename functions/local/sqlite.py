@@ -269,6 +269,15 @@ class SqliteOrderStore:
             )
             return True
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first."""
+        rows = self.db.query(
+            "SELECT record FROM orders WHERE status = ? "
+            "ORDER BY json_extract(record, '$.placed_at'), order_id LIMIT ?",
+            (OrderStatus(status).value, max(0, limit)),
+        )
+        return [_record_from_json(row[0]) for row in rows]
+
     def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
         """Remove published events from the order's outbox."""
         with self.db.transaction() as tx:

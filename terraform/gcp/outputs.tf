@@ -67,3 +67,8 @@ output "schedule_jobs" {
   description = "Catalog schedule -> Cloud Scheduler job (id, cron in UTC, function URI)."
   value       = module.gcp_suite.schedule_jobs
 }
+
+output "project_id" {
+  description = "Project the suite runs in (the operator CLI's EVENTSUITE_GCP_PROJECT)."
+  value       = var.project_id
+}

@@ -54,6 +54,9 @@ def test_demo_runs_twice_with_the_same_results(tmp_path: Path) -> None:
     assert "REFUNDED" in text and "PAYMENT_FAILED (card_declined)" in text
     assert "uploads/broken.jpg: image data is corrupt or truncated" in text
     assert "with a forged signature -> 401" in text
+    # It ends by showing how to inspect and redrive the dead letters, with commands that work.
+    assert f"eventsuite --home {tmp_path / 'demo'} dlq list" in text
+    assert f"eventsuite --home {tmp_path / 'demo'} dlq show 1" in text
 
 
 def test_image_pipeline_produces_thumbnails_and_index_without_recursion(

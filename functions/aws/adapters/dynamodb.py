@@ -327,6 +327,30 @@ class DynamoOrderStore:
                 return found
             arguments["ExclusiveStartKey"] = last
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first: a ``Query`` of the status index, paged."""
+        if limit <= 0:
+            return []
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": ORDERS_STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": OrderStatus(status).value}},
+            "ScanIndexForward": True,
+        }
+        found: list[OrderRecord] = []
+        while len(found) < limit:
+            arguments["Limit"] = limit - len(found)
+            with transient_errors(f"DynamoDB Query {self._table}/{ORDERS_STATUS_INDEX}"):
+                response = self._clients.dynamodb.query(**arguments)
+            found.extend(_order_record(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            arguments["ExclusiveStartKey"] = last
+        return found[:limit]
+
     def transition(
         self,
         order_id: str,

@@ -395,6 +395,22 @@ class TableOrderStore:
             )
         return [_order_record(entity) for entity in oldest]
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first (a filtered scan, like :meth:`stale_placed`)."""
+        if limit <= 0:
+            return []
+        parameters = {"row": ORDER_ROW, "status": OrderStatus(status).value}
+        with transient_azure_errors("listing orders by status"):
+            entities = self._table.query_entities(
+                "RowKey eq @row and status eq @status",
+                parameters=parameters,
+                results_per_page=self._page_size,
+            )
+            oldest = heapq.nsmallest(
+                limit, entities, key=lambda e: (str(e["placed_at"]), str(e["order_id"]))
+            )
+        return [_order_record(entity) for entity in oldest]
+
     def transition(
         self,
         order_id: str,
