@@ -13,13 +13,16 @@ from typing import Any
 import pytest
 
 from functions.gcp import bootstrap
-from tests.emulators import GCP_PROJECT
+from tests.emulators import GCP_PROJECT, emulator_host, gcloud_emulator
 from tests.support import ROOT, SmtpRecorder
 from tests.support import smtp_server as running_smtp_server
 
 MAIN = ROOT / "functions" / "gcp" / "main.py"
 EVENTS = ROOT / "tests" / "events" / "gcp"
 PROJECT = GCP_PROJECT
+# The emulator helpers live in tests/emulators.py (session fixtures firestore_host, pubsub_host);
+# importable from here too for older modules.
+__all__ = ["PROJECT", "emulator_host", "gcloud_emulator", "load_event", "make_app", "sample_jpeg"]
 
 
 def load_event(name: str) -> Any:
