@@ -39,7 +39,7 @@ from shared.envelope import from_structured, new_event, to_structured
 from shared.http import HttpRequest
 from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import Ports
-from tests.conftest import order_v2
+from tests.builders import order_v2
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -289,7 +289,7 @@ def test_a_cloudevent_attribute_with_a_control_character_is_an_invalid_envelope(
 ) -> None:
     from shared.envelope import decode, from_structured, to_structured
     from shared.errors import InvalidEnvelope
-    from tests.conftest import order_v2
+    from tests.builders import order_v2
 
     body = to_structured(new_event("OrderPlaced", order_v2(), source="urn:t"))
     body[attribute] = "value-1\r\nBcc: evil@example.com"
