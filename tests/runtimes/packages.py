@@ -1,0 +1,148 @@
+"""The packages the runtime tests run, built once and cached under ``build/runtimes/``.
+
+* the Lambda zips for THIS machine's architecture, from the same lock files as
+  ``make package-aws`` (same names and versions; the hashes in the locks are those of the
+  arm64 wheels, so this variant installs ``name==version`` without them);
+* the Lambda runtime's own packages (``awslambdaric``, ``boto3``: what ``/var/runtime``
+  holds) for the Python version the plan names;
+* an interpreter of that version (``python3.X`` on PATH or under pyenv).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+from functions.aws import package as aws_package
+from functions.packaging import pip_install_target
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / "build" / "runtimes"
+COMPLETE = ".complete"
+ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[
+    platform.machine().lower()
+]
+LOCAL_PLATFORMS = (f"manylinux2014_{ARCH}", f"manylinux_2_28_{ARCH}")
+
+
+def find_python(python_version: str) -> str | None:
+    """An interpreter of ``python_version`` (``3.12``): this one, PATH, or pyenv."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+        return sys.executable
+    found = shutil.which(f"python{python_version}")
+    if found and "/shims/" not in found:  # a pyenv shim may refuse a version not selected
+        return found
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for candidate in sorted(pyenv.glob(f"{python_version}.*"), reverse=True):
+        binary = candidate / "bin" / f"python{python_version}"
+        if binary.exists():
+            return str(binary)
+    return None
+
+
+def _cached(target: Path, build: object) -> Path:
+    """Run ``build(staging)`` once per ``target``; a half-built folder is never used."""
+    if (target / COMPLETE).exists():
+        return target
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    build(staging)  # type: ignore[operator]
+    (staging / COMPLETE).write_text("ok")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def unpinned_lock(group: str) -> list[str]:
+    """The group's lock as ``name==version`` lines (hashes dropped: they are arm64 wheels')."""
+    lines = aws_package.requirements_file(group).read_text(encoding="utf-8").splitlines()
+    return [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
+
+
+def aws_local_zip(group: str, python_version: str) -> Path:
+    """``<group>.zip`` with the group's locked dependencies for this machine's architecture."""
+    requirements = unpinned_lock(group)
+    digest = hashlib.sha256("\n".join([*requirements, ARCH, python_version]).encode()).hexdigest()[
+        :12
+    ]
+    output = CACHE / "aws" / f"{ARCH}-py{python_version}"
+
+    def installer(lock: Path, target: Path) -> None:
+        pip_install_target(
+            requirements,
+            target,
+            platforms=LOCAL_PLATFORMS,
+            python_version=python_version,
+            options=["--no-deps"],
+        )
+
+    deps = output / ".deps"
+    site = _cached(deps / f"{group}-{digest}", lambda staging: installer(Path(), staging))
+    files = [
+        *aws_package.core_files(),
+        *aws_package.aws_files(),
+        *aws_package.dependency_files(site),
+    ]
+    target = output / f"{group}.zip"
+    aws_package.write_zip(target, files)
+    return target
+
+
+def unzip(archive: Path, target: Path) -> Path:
+    """Extract a zip into a fresh folder, read-only like Lambda's ``/var/task``."""
+    shutil.rmtree(target, ignore_errors=True)
+    with zipfile.ZipFile(archive) as handle:
+        handle.extractall(target)
+    for path in sorted(target.rglob("*"), reverse=True):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    target.chmod(0o555)
+    return target
+
+
+def make_writable(folder: Path) -> None:
+    """Undo :func:`unzip`'s read-only modes so the folder can be removed."""
+    if folder.exists():
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def aws_runtime_dir(python_version: str) -> Path:
+    """What the Lambda runtime provides (``/var/runtime``): awslambdaric and boto3, at the
+    versions installed in this virtualenv, for ``python_version`` on this architecture."""
+    pins = [f"awslambdaric=={version('awslambdaric')}", f"boto3=={version('boto3')}"]
+    digest = hashlib.sha256("\n".join([*pins, ARCH, python_version]).encode()).hexdigest()[:12]
+    target = CACHE / f"aws-runtime-{ARCH}-py{python_version}-{digest}"
+    return _cached(
+        target,
+        lambda staging: pip_install_target(
+            pins, staging, platforms=LOCAL_PLATFORMS, python_version=python_version
+        ),
+    )
+
+
+def wheel_tags(archive: Path) -> dict[str, list[str]]:
+    """Every ``*.dist-info/WHEEL``'s ``Tag:`` lines in a zip, by distribution folder."""
+    tags: dict[str, list[str]] = {}
+    with zipfile.ZipFile(archive) as handle:
+        for name in handle.namelist():
+            if name.endswith(".dist-info/WHEEL"):
+                text = handle.read(name).decode()
+                tags[name.split("/")[0]] = [
+                    line.split(":", 1)[1].strip()
+                    for line in text.splitlines()
+                    if line.startswith("Tag:")
+                ]
+    return tags
+
+
+def run_checked(command: list[str]) -> str:
+    """Run a command, returning its output (for diagnostics in failures)."""
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
