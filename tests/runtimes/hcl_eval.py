@@ -448,14 +448,20 @@ def _for(node: Node, scope: Scope) -> Any:
         out_list = []
         for key, value in pairs:
             inner = scope.child(**({key_name: key} if key_name else {}), **{value_name: value})
-            if condition is None or _truthy(evaluate(condition, inner)):
+            keep = True if condition is None else evaluate(condition, inner)
+            if isinstance(keep, Unknown):
+                return Unknown(_text(node))
+            if keep:
                 out_list.append(evaluate(body, inner))
         return out_list
     key_expr, body, condition, grouped = node[4], node[5], node[6], node[7]
     out: dict[str, Any] = {}
     for key, value in pairs:
         inner = scope.child(**({key_name: key} if key_name else {}), **{value_name: value})
-        if condition is not None and not _truthy(evaluate(condition, inner)):
+        keep = True if condition is None else evaluate(condition, inner)
+        if isinstance(keep, Unknown):
+            return Unknown(_text(node))
+        if not keep:
             continue
         result_key = evaluate(key_expr, inner)
         if isinstance(result_key, Unknown):
@@ -517,6 +523,8 @@ def _call(node: Node, scope: Scope) -> Any:
         "tolist": list,
         "tomap": dict,
         "replace": lambda s, a, b: s.replace(a, b),
+        "startswith": lambda s, p: s.startswith(p),
+        "endswith": lambda s, p: s.endswith(p),
         "lower": str.lower,
         "upper": str.upper,
         "join": lambda sep, xs: sep.join(xs),

@@ -146,3 +146,42 @@ def wheel_tags(archive: Path) -> dict[str, list[str]]:
 def run_checked(command: list[str]) -> str:
     """Run a command, returning its output (for diagnostics in failures)."""
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def gcp_source(group: str, target: Path) -> Path:
+    """``make package-gcp``'s zip of ``group``, built and unpacked into ``target`` (the
+    source Cloud Build receives)."""
+    from functions.gcp import package as gcp_package
+
+    archive, _ = gcp_package.build(group, CACHE / "gcp" / "src")
+    shutil.rmtree(target, ignore_errors=True)
+    with zipfile.ZipFile(archive) as handle:
+        handle.extractall(target)
+    return target
+
+
+def gcp_venv(python: str, requirements: Path) -> Path:
+    """A fresh virtualenv with the zip's ``requirements.txt`` installed (what the buildpack
+    does), cached by the requirements' hash and the interpreter."""
+    text = requirements.read_bytes()
+    digest = hashlib.sha256(text + python.encode()).hexdigest()[:12]
+    target = CACHE / f"gcp-venv-{ARCH}-{digest}"
+    if (target / COMPLETE).exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    subprocess.run([python, "-m", "venv", str(target)], check=True)
+    subprocess.run(
+        [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(requirements),
+        ],
+        check=True,
+    )
+    (target / COMPLETE).write_text("ok")
+    return target

@@ -103,12 +103,13 @@ class Configuration:
         for block in self.blocks:
             for variable in block.get("variable", []):
                 for name, body in variable.items():
-                    default = body.get("default")
-                    defaults[name.strip('"')] = (
-                        None
-                        if default is None
-                        else evaluate(parse_value(default), Scope({}, directory))
-                    )
+                    key = name.strip('"')
+                    if "default" not in body:  # required: unknown unless the caller sets it
+                        defaults[key] = Unknown(f"var.{key}")
+                    elif body["default"] is None:
+                        defaults[key] = None
+                    else:
+                        defaults[key] = evaluate(parse_value(body["default"]), Scope({}, directory))
         variables = {**defaults, **inputs}
         expressions = {
             k: v
@@ -161,16 +162,22 @@ class Configuration:
         return evaluate(parse_value(body), scope)
 
 
+SUITE_MODULES = {"aws": "suite", "gcp": "gcp_suite", "azure": "suite"}
+
+
 def module_of(cloud: str, variables: Mapping[str, Any] | None = None) -> Configuration:
     """The cloud's suite module, evaluated with the arguments its root passes."""
     root = Configuration(TERRAFORM / cloud, dict(variables or {}))
-    source, arguments = root.module_call("suite")
+    source, arguments = root.module_call(SUITE_MODULES[cloud])
     return Configuration(source, arguments)
 
 
 def _split_environment(variables: Any, where: str) -> tuple[dict[str, str], dict[str, str]]:
     if isinstance(variables, Unknown):
         raise ValueError(f"{where}: the whole environment is unknown at plan time: {variables}")
+    nulls = [k for k, v in variables.items() if v is None]
+    if nulls:
+        raise ValueError(f"{where}: environment variables set to null: {', '.join(nulls)}")
     known = {k: str(v) for k, v in variables.items() if not isinstance(v, Unknown)}
     unknown = {k: v.expression for k, v in variables.items() if isinstance(v, Unknown)}
     return known, unknown
