@@ -10,6 +10,7 @@ way a plan marks a value "known after apply".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -524,6 +525,7 @@ def _call(node: Node, scope: Scope) -> Any:
         "tomap": dict,
         "replace": lambda s, a, b: s.replace(a, b),
         "startswith": lambda s, p: s.startswith(p),
+        "md5": lambda s: hashlib.md5(s.encode()).hexdigest(),
         "endswith": lambda s, p: s.endswith(p),
         "lower": str.lower,
         "upper": str.upper,

@@ -185,3 +185,42 @@ def gcp_venv(python: str, requirements: Path) -> Path:
     )
     (target / COMPLETE).write_text("ok")
     return target
+
+
+AZURE_WORKER = ("azure-functions-runtime==1.3.0", "azurefunctions-extensions-base==1.2.0")
+
+
+def azure_app(python_version: str, target: Path) -> Path:
+    """``make package-azure``'s app zip (dependencies for ``python_version``), unpacked into
+    ``target``; the site-packages install is cached by the pins and the version."""
+    from functions.azure import package as azure_package
+
+    pins = "\n".join([*azure_package.requirements(), *azure_package.constraints()])
+    digest = hashlib.sha256(f"{pins}\n{python_version}".encode()).hexdigest()[:12]
+    site = CACHE / "azure" / f"site-py{python_version}-{digest}"
+    if not (site / COMPLETE).exists():
+        azure_package.install_dependencies(site, python_version=python_version)
+        (site / COMPLETE).write_text("ok")
+    archive = CACHE / "azure" / "functionapp.zip"
+    azure_package.build(archive, site_packages=site, work_dir=CACHE / "azure" / "work")
+    shutil.rmtree(target, ignore_errors=True)
+    with zipfile.ZipFile(archive) as handle:
+        handle.extractall(target)
+    return target
+
+
+def azure_worker_dir(python_version: str) -> Path:
+    """The Functions Python worker's own code (``azure-functions-runtime``: its loader indexes
+    v2-model apps), installed apart from the app like the platform's worker directory.
+    Its wheel declares Python >= 3.13 (the version whose worker it is); the indexing code is
+    installed for ``python_version`` regardless, see tests/runtimes/README.md."""
+    digest = hashlib.sha256("\n".join([*AZURE_WORKER, python_version]).encode()).hexdigest()[:12]
+    return _cached(
+        CACHE / f"azure-worker-py{python_version}-{digest}",
+        lambda staging: pip_install_target(
+            list(AZURE_WORKER),
+            staging,
+            python_version=python_version,
+            options=["--no-deps", "--ignore-requires-python", "--only-binary=:all:"],
+        ),
+    )

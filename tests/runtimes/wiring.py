@@ -51,6 +51,9 @@ class Wiring:
     timeout_seconds: int | None = None
     signature_type: str | None = None  # GCP: cloudevent | http
     architecture: str | None = None  # AWS: arm64 | x86_64
+    app: str | None = None  # Azure: the function app that runs it (the others disable it)
+    queue: str | None = None  # Azure consumers: the Storage queue Terraform creates for it
+    storage_identity: bool | None = None  # Azure: host storage over Entra ID (else a key)
 
     @property
     def variable_names(self) -> set[str]:
@@ -165,9 +168,11 @@ class Configuration:
 SUITE_MODULES = {"aws": "suite", "gcp": "gcp_suite", "azure": "suite"}
 
 
-def module_of(cloud: str, variables: Mapping[str, Any] | None = None) -> Configuration:
+def module_of(
+    cloud: str, variables: Mapping[str, Any] | None = None, terraform: Path = TERRAFORM
+) -> Configuration:
     """The cloud's suite module, evaluated with the arguments its root passes."""
-    root = Configuration(TERRAFORM / cloud, dict(variables or {}))
+    root = Configuration(terraform / cloud, dict(variables or {}))
     source, arguments = root.module_call(SUITE_MODULES[cloud])
     return Configuration(source, arguments)
 
@@ -245,13 +250,56 @@ def _gcp(module: Configuration) -> dict[str, Wiring]:
     return wirings
 
 
-def load(cloud: str, variables: Mapping[str, Any] | None = None) -> dict[str, Wiring]:
+def _azure(module: Configuration) -> dict[str, Wiring]:
+    kinds = module.locals["function_kinds"]
+    queues = {consumer: queue for queue, consumer in module.locals["all_queues"].items()}
+    queue_of = {c: q for c, q in queues.items()}
+    for queue, consumer in module.locals["all_queues"].items():
+        if not queue.endswith("-poison"):
+            queue_of[consumer] = queue
+    wirings: dict[str, Wiring] = {}
+    for app, scope, body in module.instances("azurerm_function_app_flex_consumption", "this"):
+        settings = module.value(body["app_settings"], scope)
+        known, unknown = _split_environment(
+            settings, f"azurerm_function_app_flex_consumption[{app}]"
+        )
+        auth = module.value(body["storage_authentication_type"], scope)
+        disabled = {
+            name.removeprefix("AzureWebJobs.").removesuffix(".Disabled")
+            for name, value in known.items()
+            if name.startswith("AzureWebJobs.") and name.endswith(".Disabled") and value == "true"
+        }
+        for function in scope.names["each"]["value"]:
+            if function in disabled:
+                continue
+            kind = kinds[function]
+            wirings[function] = Wiring(
+                cloud="azure",
+                name=function,
+                kind="http" if kind == "read" else kind,  # "read": a GET endpoint
+                group="app",
+                handler=function,
+                runtime=module.value(body["runtime_version"], scope),
+                environment=known,
+                unknown=unknown,
+                unknown_parts=tuple(getattr(settings, "unknown_parts", ())),
+                memory_mb=module.value(body["instance_memory_in_mb"], scope),
+                app=app,
+                queue=queue_of.get(function),
+                storage_identity=auth == "SystemAssignedIdentity",
+            )
+    return wirings
+
+
+def load(
+    cloud: str, variables: Mapping[str, Any] | None = None, terraform: Path = TERRAFORM
+) -> dict[str, Wiring]:
     """Every function Terraform declares for ``cloud``, with the root ``variables`` given
     (``-var`` style overrides of the root's defaults). See the module docstring for where the
     plan JSON replaces this reading."""
-    return _from_hcl(cloud, variables or {})
+    return _from_hcl(cloud, variables or {}, terraform)
 
 
-def _from_hcl(cloud: str, variables: Mapping[str, Any]) -> dict[str, Wiring]:
-    readers = {"aws": _aws, "gcp": _gcp}
-    return readers[cloud](module_of(cloud, variables))
+def _from_hcl(cloud: str, variables: Mapping[str, Any], terraform: Path) -> dict[str, Wiring]:
+    readers = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+    return readers[cloud](module_of(cloud, variables, terraform))
