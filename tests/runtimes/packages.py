@@ -224,3 +224,10 @@ def azure_worker_dir(python_version: str) -> Path:
             options=["--no-deps", "--ignore-requires-python", "--only-binary=:all:"],
         ),
     )
+
+
+def aws_release_zip(group: str) -> Path:
+    """The zip ``make package-aws`` ships (arm64 wheels from the hashed locks), built into the
+    runtime tests' cache (its dependency install is cached by lock hash)."""
+    output = CACHE / "aws" / "release"
+    return aws_package.build_group(group, output, cache=output / ".deps").path

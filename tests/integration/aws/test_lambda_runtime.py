@@ -437,3 +437,29 @@ def test_a_consumer_without_its_dead_letter_queue_fails_at_start(
     with start_function(function, environment=environment) as process:
         message = _failure(process, {"Records": []})
     assert "EVENTSUITE_DLQ_URL" in message, message
+
+
+def test_the_released_arm64_zips_carry_only_arm64_or_pure_wheels(
+    wirings: dict[str, wiring.Wiring],
+) -> None:
+    """The shipped zips cannot run here (arm64): their wheels' tags are checked instead."""
+    (architecture,) = {w.architecture for w in wirings.values()}
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
+    for group in sorted({w.group for w in wirings.values()}):
+        try:
+            archive = packages.aws_release_zip(group)
+        except (Exception, SystemExit) as exc:  # pip could not reach PyPI
+            _missing(f"cannot build the released {group} zip: {exc}")
+        tags = packages.wheel_tags(archive)
+        assert tags, f"{group}: no wheels in {archive}"
+        wrong = {
+            dist: found
+            for dist, found in tags.items()
+            if not all(t.endswith("-none-any") or t.endswith(f"_{machine}") for t in found)
+        }
+        assert not wrong, f"{group}: wheels not for {architecture}: {wrong}"
+        python = next(iter(wirings.values())).python_version.replace(".", "")
+        compiled = [t for found in tags.values() for t in found if not t.endswith("-none-any")]
+        assert all(t.startswith(f"cp{python}-cp{python}-") or "-abi3-" in t for t in compiled), (
+            f"{group}: compiled wheels not for Python {python}: {compiled}"
+        )
