@@ -38,6 +38,8 @@ pytestmark = pytest.mark.integration
 IN_CI = os.environ.get("CI", "").lower() == "true"
 WEBHOOK_SECRET = "whsec-runtime-test"
 COLD_STARTS: dict[str, dict[str, float]] = {}
+# Set to 1 to unzip with precompiled bytecode (cold start comparison; the zips ship none).
+PRECOMPILE_VARIABLE = "EVENTSUITE_RUNTIME_PRECOMPILE"
 
 
 def _missing(reason: str) -> None:
@@ -83,7 +85,10 @@ def runtime_dir(python_version: str) -> Path:
 
 @pytest.fixture(scope="module")
 def task_roots(
-    wirings: dict[str, wiring.Wiring], python_version: str, tmp_path_factory: pytest.TempPathFactory
+    wirings: dict[str, wiring.Wiring],
+    python_version: str,
+    runtime_python: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Path]]:
     """Each group's zip for this machine, unzipped read-only (Lambda's /var/task)."""
     roots: dict[str, Path] = {}
@@ -93,7 +98,8 @@ def task_roots(
             archive = packages.aws_local_zip(group, python_version)
         except Exception as exc:
             _missing(f"cannot build the {group} zip for this machine: {exc}")
-        roots[group] = packages.unzip(archive, base / group)
+        precompile = runtime_python if os.environ.get(PRECOMPILE_VARIABLE) == "1" else None
+        roots[group] = packages.unzip(archive, base / group, precompile_with=precompile)
     yield roots
     for root in roots.values():
         packages.make_writable(root)
@@ -204,7 +210,8 @@ def functions(wirings: dict[str, wiring.Wiring], start_function: Any) -> Iterato
     yield running
     running.close()
     if COLD_STARTS:
-        out = packages.CACHE / "coldstart-aws.json"
+        suffix = "-precompiled" if os.environ.get(PRECOMPILE_VARIABLE) == "1" else ""
+        out = packages.CACHE / f"coldstart-aws{suffix}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(COLD_STARTS, indent=2, sort_keys=True))
 
