@@ -215,7 +215,9 @@ def serve(
             ]
             started = time.perf_counter()
             process = stack_of_processes.enter_context(
-                background_process(command, port=port, env=env, cwd=source, timeout=90)
+                background_process(
+                    command, port=port, env=env, cwd=source, timeout=90, inherit_env=False
+                )
             )
             COLD_STARTS[f"{name} (listening)"] = round(time.perf_counter() - started, 3)
             running[name] = Served(f"http://{LOOPBACK}:{port}", process)
