@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -162,6 +163,49 @@ class Served:
             return error.code, error.read()
 
 
+def emulator_hosts(pubsub: str, firestore: str, storage: str) -> dict[str, str]:
+    """The emulators standing in for the Google APIs (test-only variables)."""
+    return {
+        "PUBSUB_EMULATOR_HOST": pubsub,
+        "FIRESTORE_EMULATOR_HOST": firestore,
+        "STORAGE_EMULATOR_HOST": storage,
+    }
+
+
+def launch(
+    function: wiring.Wiring,
+    venv: Path,
+    port: int,
+    hosts: dict[str, str],
+    *,
+    target: str | None = None,
+    drop: tuple[str, ...] = (),
+) -> tuple[list[str], dict[str, str]]:
+    """The functions-framework command and the whole environment of one function: what Cloud
+    Run sets, the function's own variables from Terraform (less ``drop``), the emulators."""
+    service = function.name.replace("_", "-")
+    signature = function.signature_type or "http"
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(venv),
+        "PORT": str(port),
+        "K_SERVICE": service,
+        "K_REVISION": f"{service}-00001",
+        "K_CONFIGURATION": service,
+        "FUNCTION_TARGET": target or function.handler,
+        "FUNCTION_SIGNATURE_TYPE": signature,
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        **{k: v for k, v in function.environment.items() if k not in drop},
+        **hosts,
+    }
+    command = [
+        str(venv / "bin" / "functions-framework"),
+        *("--target", target or function.handler, "--signature-type", signature),
+        *("--source", "main.py", "--host", LOOPBACK, "--port", str(port)),
+    ]
+    return command, env
+
+
 @pytest.fixture(scope="module")
 def serve(
     wirings: dict[str, wiring.Wiring],
@@ -173,6 +217,7 @@ def serve(
 ) -> Iterator[Any]:
     import contextlib
 
+    hosts = emulator_hosts(pubsub_host, firestore_host, gcs_emulator)
     running: dict[str, Served] = {}
     with contextlib.ExitStack() as stack_of_processes:
 
@@ -183,36 +228,7 @@ def serve(
             assert not function.unknown, f"{name}: no value for {function.unknown}"
             source, venv = venvs[function.group]
             port = free_port()
-            env = {
-                "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-                "HOME": str(source),
-                # What Cloud Run sets, then the function's own environment from Terraform.
-                "PORT": str(port),
-                "K_SERVICE": name.replace("_", "-"),
-                "K_REVISION": f"{name.replace('_', '-')}-00001",
-                "K_CONFIGURATION": name.replace("_", "-"),
-                "FUNCTION_TARGET": function.handler,
-                "FUNCTION_SIGNATURE_TYPE": function.signature_type or "http",
-                "GOOGLE_CLOUD_PROJECT": PROJECT,
-                **function.environment,
-                # The emulators stand in for the Google APIs (test-only).
-                "PUBSUB_EMULATOR_HOST": pubsub_host,
-                "FIRESTORE_EMULATOR_HOST": firestore_host,
-                "STORAGE_EMULATOR_HOST": gcs_emulator,
-            }
-            command = [
-                str(venv / "bin" / "functions-framework"),
-                "--target",
-                function.handler,
-                "--signature-type",
-                function.signature_type or "http",
-                "--source",
-                "main.py",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(port),
-            ]
+            command, env = launch(function, venv, port, hosts)
             started = time.perf_counter()
             process = stack_of_processes.enter_context(
                 background_process(
@@ -370,3 +386,105 @@ def _find_index_document(client: Any, document_id: str) -> dict[str, Any] | None
         if snapshot.exists:
             return snapshot.to_dict()
     return None
+
+
+# --- bad wiring: each fails with the function and the missing piece named -------------------
+
+
+def run_broken(
+    function: wiring.Wiring,
+    source: Path,
+    venv: Path,
+    hosts: dict[str, str],
+    log: Path,
+    request: tuple[str, str, bytes, dict[str, str]] | None = None,
+    **changes: Any,
+) -> str:
+    """Start the function as configured with ``changes``; the first request (if it listens),
+    then its output, prefixed with the function's name."""
+    import subprocess
+
+    port = free_port()
+    command, env = launch(function, venv, port, hosts, **changes)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=source, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 60
+            status: int | None = None
+            while time.monotonic() < deadline and process.poll() is None:
+                with socket.socket() as probe:
+                    listening = probe.connect_ex((LOOPBACK, port)) == 0
+                if not listening:
+                    time.sleep(0.1)
+                    continue
+                if request is not None:
+                    status, _ = Served(f"http://{LOOPBACK}:{port}", process).request(*request)
+                break
+        finally:
+            process.terminate()
+            process.wait(10)
+    return f"{function.name} (status {status}): {log.read_text(errors='replace')}"
+
+
+@pytest.fixture(scope="module")
+def hosts(pubsub_host: str, firestore_host: str, gcs_emulator: str) -> dict[str, str]:
+    return emulator_hosts(pubsub_host, firestore_host, gcs_emulator)
+
+
+def test_an_entry_point_that_does_not_resolve_is_named(
+    wirings: dict[str, wiring.Wiring],
+    venvs: dict[str, tuple[Path, Path]],
+    hosts: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    function = wirings["payments"]
+    source, venv = venvs[function.group]
+    output = run_broken(function, source, venv, hosts, tmp_path / "log", target="handle_evnt")
+    assert "handle_evnt" in output and "payments" in output, output
+
+
+def test_a_module_missing_from_the_zip_is_named(
+    wirings: dict[str, wiring.Wiring],
+    venvs: dict[str, tuple[Path, Path]],
+    hosts: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    function = wirings["orders_api"]
+    source, venv = venvs[function.group]
+    broken = tmp_path / "src"
+    shutil.copytree(source, broken)
+    (broken / "functions" / "gcp" / "entrypoint.py").unlink()
+    output = run_broken(function, broken, venv, hosts, tmp_path / "log")
+    assert "cannot import name 'entrypoint' from 'functions.gcp'" in output, output
+    assert "orders_api" in output, output
+
+
+def test_a_missing_environment_variable_is_named(
+    wirings: dict[str, wiring.Wiring],
+    venvs: dict[str, tuple[Path, Path]],
+    hosts: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    function = wirings["orders_api"]
+    source, venv = venvs[function.group]
+    order = json.dumps(
+        {
+            "customer": {"email": "x@example.com"},
+            "currency": "EUR",
+            "items": [{"sku": "tea", "quantity": 1, "unit_price_minor": 1}],
+        }
+    )
+    output = run_broken(
+        function,
+        source,
+        venv,
+        hosts,
+        tmp_path / "log",
+        request=("POST", "/orders", order.encode(), {"Content-Type": "application/json"}),
+        drop=("EVENTSUITE_EVENTS_TOPIC",),
+    )
+    assert "EVENTSUITE_EVENTS_TOPIC" in output and "orders_api" in output, output
