@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import platform
@@ -17,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -47,17 +50,32 @@ def find_python(python_version: str) -> str | None:
     return None
 
 
-def _cached(target: Path, build: object) -> Path:
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    """One builder of ``target`` at a time (pytest-xdist workers, parallel sessions)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f".{target.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _cached(target: Path, build: Callable[[Path], None]) -> Path:
     """Run ``build(staging)`` once per ``target``; a half-built folder is never used."""
     if (target / COMPLETE).exists():
         return target
-    staging = target.with_name(target.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    build(staging)  # type: ignore[operator]
-    (staging / COMPLETE).write_text("ok")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    with _locked(target):
+        if (target / COMPLETE).exists():
+            return target
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        build(staging)
+        (staging / COMPLETE).write_text("ok")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
     return target
 
 
@@ -184,22 +202,14 @@ def gcp_venv(python: str, requirements: Path) -> Path:
     target = CACHE / f"gcp-venv-{ARCH}-{digest}"
     if (target / COMPLETE).exists():
         return target
-    shutil.rmtree(target, ignore_errors=True)
-    subprocess.run([python, "-m", "venv", str(target)], check=True)
-    subprocess.run(
-        [
-            str(target / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            str(requirements),
-        ],
-        check=True,
-    )
-    (target / COMPLETE).write_text("ok")
+    with _locked(target):  # a venv cannot be moved: built in place, under the lock
+        if not (target / COMPLETE).exists():
+            shutil.rmtree(target, ignore_errors=True)
+            subprocess.run([python, "-m", "venv", str(target)], check=True)
+            pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+            pip += ["--disable-pip-version-check", "-r", str(requirements)]
+            subprocess.run(pip, check=True)
+            (target / COMPLETE).write_text("ok")
     return target
 
 
@@ -213,10 +223,13 @@ def azure_app(python_version: str, target: Path) -> Path:
 
     pins = "\n".join([*azure_package.requirements(), *azure_package.constraints()])
     digest = hashlib.sha256(f"{pins}\n{python_version}".encode()).hexdigest()[:12]
-    site = CACHE / "azure" / f"site-py{python_version}-{digest}"
-    if not (site / COMPLETE).exists():
-        azure_package.install_dependencies(site, python_version=python_version)
-        (site / COMPLETE).write_text("ok")
+    cached = _cached(  # the marker sits beside site-packages, never inside the zip
+        CACHE / "azure" / f"deps-py{python_version}-{digest}",
+        lambda staging: azure_package.install_dependencies(
+            staging / "site-packages", python_version=python_version
+        ),
+    )
+    site = cached / "site-packages"
     archive = CACHE / "azure" / "functionapp.zip"
     azure_package.build(archive, site_packages=site, work_dir=CACHE / "azure" / "work")
     shutil.rmtree(target, ignore_errors=True)
