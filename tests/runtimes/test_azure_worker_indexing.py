@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from shared.catalog import default_catalog
+from shared.inject import MissingDependency
 from tests.runtimes import packages, wiring
 
 pytestmark = pytest.mark.integration
@@ -31,6 +32,8 @@ DRIVER = Path(__file__).with_name("azure_index.py")
 ROOT_VARIABLES = {
     "subscription_id": "00000000-0000-0000-0000-000000000000",
     "mail_from": "o@x.test",
+    # A deployment sets its relay: without one the mail functions refuse to start (tested).
+    "smtp": {"host": "smtp.example.test", "port": 587, "username": "u", "starttls": True},
 }
 # Settings that make an identity-based connection (the host's ``<name>__*`` convention).
 IDENTITY_SUFFIXES = ("__accountName", "__queueServiceUri", "__serviceUri")
@@ -205,3 +208,40 @@ def test_a_module_missing_from_the_zip_fails_indexing_naming_it(
     result = index(python[1], worker_dir, broken)
     assert result.returncode != 0
     assert "functions.azure.names" in result.stderr, result.stderr[-2000:]
+
+
+def app_settings(function: wiring.Wiring, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """The app settings Terraform gives ``function``'s app; values only apply knows (endpoints,
+    names) are stand-ins: composing builds no client and opens no connection."""
+    settings = dict(function.environment)
+    for name in function.unknown:
+        settings[name] = (
+            "https://known-after-apply.invalid/"
+            if name.endswith(("_URL", "_ENDPOINT"))
+            else "known-after-apply"
+        )
+    return {k: v for k, v in settings.items() if k not in drop}
+
+
+def compose(function: wiring.Wiring, drop: tuple[str, ...] = ()) -> None:
+    """Build the function the way its first invocation does (refusals name what is missing)."""
+    from functions.azure.bootstrap import build_container
+    from functions.common.runtime import Runtime
+
+    runtime = Runtime(build_container(app_settings(function, drop)))
+    role = {"consumer": runtime.consumer, "http": runtime.endpoint}.get(function.kind)
+    (role or runtime.schedule)(function.name)
+
+
+def test_every_function_starts_with_the_app_settings_terraform_gives_it(
+    wirings: dict[str, wiring.Wiring],
+) -> None:
+    for function in wirings.values():
+        compose(function)
+
+
+def test_a_missing_app_setting_is_named(wirings: dict[str, wiring.Wiring]) -> None:
+    with pytest.raises(MissingDependency, match=r"orders_api.*EVENTSUITE_EVENTGRID_ENDPOINT"):
+        compose(wirings["orders_api"], drop=("EVENTSUITE_EVENTGRID_ENDPOINT",))
+    with pytest.raises(MissingDependency, match=r"notifier.*EVENTSUITE_SMTP_HOST"):
+        compose(wirings["notifier"], drop=("EVENTSUITE_SMTP_HOST",))
