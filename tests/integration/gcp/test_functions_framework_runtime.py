@@ -94,7 +94,7 @@ def venvs(
 @pytest.fixture(scope="module")
 def stack(
     pubsub_host: str, firestore_host: str, storage_client: Any, wirings: dict[str, wiring.Wiring]
-) -> dict[str, Any]:
+) -> Iterator[dict[str, Any]]:
     """Topics (with a pull subscription each) and buckets that Terraform would create."""
     from google.cloud import pubsub_v1
 
@@ -119,7 +119,9 @@ def stack(
         "EVENTSUITE_CLAIMS_BUCKET",
     ):
         storage_client.create_bucket(any_function.environment[name])
-    return {"subscriber": subscriber, "storage": storage_client}
+    yield {"subscriber": subscriber, "storage": storage_client}
+    subscriber.close()
+    publisher.transport.close()
 
 
 def pull(stack: dict[str, Any], topic: str, *, expect: int = 1, timeout: float = 15) -> list[Any]:
@@ -301,7 +303,27 @@ def test_an_unknown_future_version_pushed_is_dead_lettered_once(
     assert "version 3 is unknown" in parked.attributes["reason"]
 
 
-def test_orders_are_placed_and_read_over_http(serve: Any) -> None:
+def push_body(message: Any, topic: str, attempt: int = 1) -> bytes:
+    """The body a push subscription posts for a pulled message."""
+    import base64
+
+    return json.dumps(
+        {
+            "message": {
+                "data": base64.b64encode(message.data).decode(),
+                "attributes": dict(message.attributes),
+                "messageId": message.message_id,
+                "publishTime": "2026-12-07T12:00:00Z",
+            },
+            "subscription": f"projects/{PROJECT}/subscriptions/{topic}-payments",
+            "deliveryAttempt": attempt,
+        }
+    ).encode()
+
+
+def test_orders_are_placed_charged_and_read_over_http(
+    serve: Any, wirings: dict[str, wiring.Wiring], stack: dict[str, Any]
+) -> None:
     order = {
         "customer": {"email": "gcp-rt@example.com"},
         "currency": "EUR",
@@ -320,6 +342,23 @@ def test_orders_are_placed_and_read_over_http(serve: Any) -> None:
     )
     assert status == 200, answer
     assert json.loads(answer)["status"] == "PLACED"
+    # What the orders API published, pushed to payments as its subscription would.
+    orders_topic = wirings["orders_api"].environment["EVENTSUITE_EVENTS_TOPIC"]
+    (placed,) = pull(stack, orders_topic)
+    assert placed.attributes.get("ce-type", "").endswith("OrderPlaced") or b"OrderPlaced" in (
+        placed.data
+    ), placed
+    status, answer = serve("payments").post(
+        push_path(orders_topic),
+        push_body(placed, orders_topic),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 200, answer
+    payments_topic = wirings["payments"].environment["EVENTSUITE_EVENTS_TOPIC"]
+    (outcome,) = pull(stack, payments_topic)
+    assert order_id.encode() in outcome.data or order_id in json.dumps(dict(outcome.attributes))
+    status, answer = serve("order_status").request("GET", f"/orders/{order_id}")
+    assert json.loads(answer)["status"] in ("PAID", "PAYMENT_FAILED"), answer
 
 
 def test_cloud_scheduler_runs_the_reconciler(serve: Any) -> None:
