@@ -352,6 +352,34 @@ def test_an_order_is_placed_read_charged_and_mailed(
     assert recorder.to("rt@example.com"), "the notifier sent no mail"
 
 
+def test_a_transient_failure_is_reported_in_batch_item_failures_then_retried(
+    functions: Functions,
+    stack: tuple[Topology, str],
+    clients: AwsClients,
+    smtp: tuple[SmtpRecorder, int],
+) -> None:
+    topology, _ = stack
+    recorder, _ = smtp
+    for consumer in ("payments", "notifier"):  # start from empty queues
+        Poller(clients, topology, consumer, functions.handler(consumer)).drain()
+    recorder.tempfail.add("later@example.com")
+    order = {
+        "customer": {"email": "later@example.com"},
+        "currency": "EUR",
+        "items": [{"sku": "tea", "quantity": 1, "unit_price_minor": 450}],
+    }
+    placed = functions.invoke("orders_api", api_request("POST", "/orders", order)).body
+    assert placed["statusCode"] == 202, placed
+    notifier = Poller(clients, topology, "notifier", functions.handler("notifier"))
+    invocation = notifier.poll_once()
+    assert invocation is not None
+    assert invocation.failures == invocation.message_ids  # the relay said "try later"
+    recorder.tempfail.clear()
+    retried = notifier.drain()
+    assert retried and all(i.failures == [] for i in retried), retried
+    assert recorder.to("later@example.com"), "the retried mail was not sent"
+
+
 def test_an_unsigned_webhook_is_refused(functions: Functions) -> None:
     response = functions.invoke(
         "payment_webhook", api_request("POST", "/webhooks/payments", {"id": "evt_1"})
