@@ -577,4 +577,8 @@ def _text(node: Node) -> str:
         return f"{_text(node[2])} {node[1]} {_text(node[3])}"
     if tag == "cond":
         return f"{_text(node[1])} ? {_text(node[2])} : {_text(node[3])}"
+    if tag in ("for_object", "for_tuple"):
+        names = ", ".join(n for n in (node[1], node[2]) if n)
+        open_, close = ("{", "}") if tag == "for_object" else ("[", "]")
+        return f"{open_}for {names} in {_text(node[3])} : ...{close}"
     return tag
