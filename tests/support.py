@@ -62,12 +62,14 @@ def background_process(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60.0,
+    inherit_env: bool = True,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``command`` in its own process group, wait for ``port``, stop it (by PID) after."""
+    """Start ``command`` in its own process group, wait for ``port``, stop it (by PID) after.
+    ``inherit_env=False`` gives it ``env`` alone (a platform's process sees only its own)."""
     process = subprocess.Popen(
         list(command),
         cwd=cwd or ROOT,
-        env={**os.environ, **(env or {})},
+        env={**(os.environ if inherit_env else {}), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -5,9 +5,11 @@ CloudEvent):
 
 * ``google.cloud.pubsub.topic.v1.messagePublished`` - from Eventarc, or functions-framework's
   own conversion of a raw Pub/Sub push body ``{"message": {...}, "subscription": ...}`` (it
-  converts bodies whose message has ``data`` and ``messageId``). The message carries either
-  our event (binary or structured mode, see :mod:`functions.gcp.translate`) or a Cloud Storage
-  notification (``eventType=OBJECT_FINALIZE``), which becomes ``ImageUploaded``;
+  converts bodies whose message has ``data`` and ``messageId``; main.py's middleware gives an
+  attribute-only message ``"data": ""`` first, see ``complete_attribute_only_push``). The
+  message carries either our event (binary or structured mode, see
+  :mod:`functions.gcp.translate`) or a Cloud Storage notification
+  (``eventType=OBJECT_FINALIZE``), which becomes ``ImageUploaded``;
 * ``google.cloud.storage.object.v1.finalized`` from Eventarc -> ``ImageUploaded``;
 * our own CloudEvents posted directly in binary or structured HTTP mode (``make serve``, tests).
 
@@ -50,6 +52,53 @@ from shared.dispatch import Decoder, Delivery, DeliveryResult
 from shared.envelope import to_json_bytes
 from shared.errors import InvalidEnvelope
 from shared.http import HttpRequest, HttpResponse, problem, problem_for
+
+
+def complete_attribute_only_push(body: bytes) -> bytes:
+    """A raw Pub/Sub push body whose message has no ``data`` (attribute-only messages are
+    legal) gets ``"data": ""``; every other body is returned unchanged.
+
+    functions-framework converts a push body to a CloudEvent only when its message has
+    ``data`` and answers 400 before our code runs otherwise, so Pub/Sub would redeliver it
+    until the dead-letter policy parks it with no reason. Completed, it reaches the
+    dispatcher like any message with an empty payload and ends with a reason.
+    """
+    if b'"message"' not in body or b'"subscription"' not in body:
+        return body
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    message = payload.get("message") if isinstance(payload, dict) else None
+    if (
+        not isinstance(message, dict)
+        or "subscription" not in payload
+        or "context" in payload
+        or "messageId" not in message
+        or "data" in message
+    ):
+        return body
+    message["data"] = ""
+    return json.dumps(payload).encode()
+
+
+class AttributeOnlyPushMiddleware:
+    """WSGI middleware applying :func:`complete_attribute_only_push` to JSON POST bodies."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        content_type = str(environ.get("CONTENT_TYPE") or "")
+        if environ.get("REQUEST_METHOD") == "POST" and content_type.startswith("application/json"):
+            import io
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length > 0 else b""
+            completed = complete_attribute_only_push(body)
+            environ["wsgi.input"] = io.BytesIO(completed)
+            environ["CONTENT_LENGTH"] = str(len(completed))
+        return self.app(environ, start_response)
 
 
 class RetryDelivery(RuntimeError):

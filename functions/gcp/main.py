@@ -32,6 +32,20 @@ from shared.observability import configure_logging
 if os.environ.get("K_SERVICE"):  # on Cloud Run / Cloud Functions: JSON lines for Cloud Logging
     configure_logging()
 
+
+def _install_push_middleware() -> None:
+    """functions-framework loads this file inside its Flask app's context: let attribute-only
+    Pub/Sub push messages reach ``handle_event`` (see ``complete_attribute_only_push``)."""
+    import flask
+
+    if flask.has_app_context():
+        app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+        if not isinstance(app.wsgi_app, entrypoint.AttributeOnlyPushMiddleware):
+            app.wsgi_app = entrypoint.AttributeOnlyPushMiddleware(app.wsgi_app)
+
+
+_install_push_middleware()
+
 CONSUMER = os.environ.get("EVENTSUITE_CONSUMER", "")
 ENDPOINT = os.environ.get("EVENTSUITE_ENDPOINT", "")
 SCHEDULE = os.environ.get("EVENTSUITE_SCHEDULE", "")

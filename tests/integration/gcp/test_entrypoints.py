@@ -413,3 +413,42 @@ def test_payment_webhook_checks_the_signature_and_publishes() -> None:
     assert accepted.status_code == 202
     [event] = ports.publisher.of_type("PaymentWebhookReceived")
     assert event["id"] == derived_event_id("PaymentWebhookReceived", "evt_provider_1")
+
+
+@pytest.mark.parametrize("consumer", ["payments", "notifier"])
+def test_an_attribute_only_push_message_reaches_our_code_and_is_dead_lettered_with_a_reason(
+    consumer: str,
+) -> None:
+    """Pub/Sub allows messages with attributes and no data; functions-framework alone answers
+    400 to such a push body (Pub/Sub would retry it until the subscription parks it with no
+    reason). main.py's middleware completes it with empty data, so the dispatcher sees it."""
+    ports = fake_ports()
+    client = consumer_client(consumer, ports)
+    body = load_event("pubsub_push_order_placed_binary.json")
+    del body["message"]["data"]
+    body["deliveryAttempt"] = 2
+
+    response = client.post(PUSH_PATH, json=body)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [entry] = ports.dead_letters.entries
+    assert entry["consumer"] == consumer
+    assert entry["attempts"] == 2
+    assert entry["reason"], entry
+    assert json.loads(entry["raw"])["data"] == ""
+    assert ports.publisher.events == []
+
+
+def test_the_push_completion_leaves_every_other_body_unchanged() -> None:
+    from functions.gcp.entrypoint import complete_attribute_only_push
+
+    with_data = json.dumps(load_event("pubsub_push_order_placed_binary.json")).encode()
+    assert complete_attribute_only_push(with_data) == with_data
+    for body in (b"", b"not json", b'{"message": 1, "subscription": "s"}', b"[1]"):
+        assert complete_attribute_only_push(body) == body
+    background = {"context": {}, "message": {"messageId": "1"}, "subscription": "s"}
+    raw = json.dumps(background).encode()
+    assert complete_attribute_only_push(raw) == raw
+    attribute_only = {"message": {"messageId": "1", "attributes": {"a": "b"}}, "subscription": "s"}
+    completed = json.loads(complete_attribute_only_push(json.dumps(attribute_only).encode()))
+    assert completed["message"] == {"messageId": "1", "attributes": {"a": "b"}, "data": ""}
