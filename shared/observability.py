@@ -51,12 +51,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str | None = None) -> None:
-    """Route the ``eventsuite`` loggers to stderr as JSON (idempotent)."""
+    """Route the ``eventsuite`` loggers to stderr as JSON (idempotent), and also append them
+    to ``EVENTSUITE_LOG_FILE`` when it is set (``make serve`` gathers every process there)."""
     logger = logging.getLogger("eventsuite")
     if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         return
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    log_file = os.environ.get("EVENTSUITE_LOG_FILE")
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, mode="a", encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
     logger.setLevel(level or os.environ.get("EVENTSUITE_LOG_LEVEL", "INFO"))
     logger.propagate = False

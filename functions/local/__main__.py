@@ -11,13 +11,14 @@ from pathlib import Path
 from functions.local.backend import DEFAULT_HOME
 
 
-def _log_to_file(home: Path) -> None:
-    """Keep the console for the summary; structured logs go to ``<home>.log``."""
+def _log_to_file(home: Path, *, fresh: bool = False) -> None:
+    """Keep the console for the summary; structured logs go to ``<home>.log`` (started anew
+    with ``fresh``: each demo run has a log of its own)."""
     from shared.observability import JsonFormatter
 
     log_path = home.with_name(home.name + ".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler = logging.FileHandler(log_path, mode="w" if fresh else "a", encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("eventsuite")
     logger.addHandler(handler)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"no local state in {args.home}/{hint}", file=sys.stderr)
         return 1
-    _log_to_file(args.home)
+    _log_to_file(args.home, fresh=args.command == "demo" and not args.keep)
 
     if args.command == "demo":
         from functions.local.demo import run_demo

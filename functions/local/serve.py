@@ -241,7 +241,10 @@ class _Serving:
         self.backend: LocalBackend | None = None
 
     def start(self) -> None:
-        env = {"EVENTSUITE_HOME": str(self.home.resolve())}
+        home = self.home.resolve()
+        # Every process appends its JSON lines to one log beside the state (and to the console).
+        log_file = home.with_name(home.name + ".log")
+        env = {"EVENTSUITE_HOME": str(home), "EVENTSUITE_LOG_FILE": str(log_file)}
         roles = [
             *(
                 ("handle_event", "cloudevent", name, port, "EVENTSUITE_CONSUMER")

@@ -223,6 +223,17 @@ def test_serve_runs_consumers_under_functions_framework(tmp_path: Path) -> None:
         mails = sorted((home / "outbox").glob("*.eml"))
         assert len(mails) == 2
         assert any(b"Payment received" in m.read_bytes() for m in mails)
+        # Every process wrote its JSON lines into one log beside the state: the request,
+        # then each consumer's delivery, all with the order's correlation id.
+        lines = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
+        request = next(
+            line
+            for line in lines
+            if line.get("endpoint") == "orders_api" and line.get("method") == "POST"
+        )
+        assert request["status"] == 202 and request["route"] == "/orders"
+        story = [line for line in lines if line.get("correlation_id") == request["correlation_id"]]
+        assert {line.get("consumer") for line in story} >= {"payments", "notifier"}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
@@ -330,3 +341,16 @@ def placed_event(event: Any) -> Any:
     from shared.envelope import decode
 
     return decode(event)
+
+
+def test_each_demo_run_starts_a_fresh_log(tmp_path: Path) -> None:
+    home, log = tmp_path / "demo", tmp_path / "demo.log"
+    command = [sys.executable, "-m", "functions.local", "--home", str(home), "demo"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    first = log.read_text().splitlines()
+    between = time.time()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    second = log.read_text().splitlines()
+    stamps = [json.loads(line)["timestamp"] for line in second]
+    assert first and second
+    assert min(stamps) >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(between))
