@@ -97,7 +97,8 @@ variable "smtp" {
     username = optional(string, "")
     starttls = optional(bool, true)
   })
-  default = {}
+  default  = {}
+  nullable = false # null means the default: no relay
 }
 
 variable "smtp_password_secret_id" {

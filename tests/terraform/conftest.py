@@ -1,7 +1,8 @@
 """Fixtures for the offline Terraform checks (tests/terraform).
 
-The checks themselves live in terraform/tools/ (tfcheck.py, gen_module_docs.py) so that
-pre-commit and the CLI run exactly the same code as these tests.
+The checks themselves live in terraform/tools/ (tfgate.py and standin_provider.py: the real
+terraform against stand-in providers; tfcheck.py: fmt and checkov; gen_module_docs.py) so that
+pre-commit and the CLI run exactly the same code as these tests. Plans: tests/terraform/plans.py.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +38,34 @@ def missing_tool(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: a missing tool fails; run `make test`, which installs it)")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def gate() -> tuple[Any, Path]:
+    """The terraform binary with the stand-in provider mirror and the initialized tree."""
+    from tests.terraform import plans
+
+    try:
+        return plans.gate()
+    except plans.TerraformUnavailable as exc:
+        missing_tool(str(exc))
+        raise
+
+
+@pytest.fixture(scope="session")
+def all_plans(gate: tuple[Any, Path]) -> dict[tuple[str, str], Any]:
+    """Every (root, variant) plan, planned in parallel once per session (cached on disk)."""
+    from tests.terraform import plans
+
+    return plans.all_plans()
+
+
+@pytest.fixture(scope="session")
+def plan_json(gate: tuple[Any, Path]) -> Callable[[str, str], dict[str, Any]]:
+    """`plan_json(root, variant)` -> `terraform show -json` of that plan (see plans.py)."""
+    from tests.terraform import plans
+
+    return plans.plan_json
 
 
 @pytest.fixture(scope="session")
