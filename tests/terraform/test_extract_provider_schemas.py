@@ -15,7 +15,7 @@ import standin_provider as sp
 
 # The shape cdktf generates (trimmed): a nested block struct with its ToHcl mapper and
 # OutputReference class, a computed list of objects, and the resource class.
-INDEX_JS = '''
+INDEX_JS = """
 function fooQueueScalingToHclTerraform(struct) {
     const attrs = {
         maximum: {
@@ -101,7 +101,7 @@ class FooQueue extends cdktn.TerraformResource {
         };
     }
 }
-'''
+"""
 
 EXPECTED = {
     "attributes": {
@@ -115,7 +115,10 @@ EXPECTED = {
         "scaling": {
             "nesting_mode": "list",
             "max_items": 1,
-            "block": {"attributes": {"maximum": {"required": True, "type": "number"}}, "block_types": {}},
+            "block": {
+                "attributes": {"maximum": {"required": True, "type": "number"}},
+                "block_types": {},
+            },
         }
     },
 }
@@ -130,7 +133,10 @@ def test_compiles_the_generated_javascript_into_a_terraform_schema() -> None:
 def _wheel(tmp_path: Path, readme: str) -> Path:
     tgz = io.BytesIO()
     with tarfile.open(fileobj=tgz, mode="w:gz") as tar:
-        for name, text in (("package/README.md", readme), ("package/lib/foo-queue/index.js", INDEX_JS)):
+        for name, text in (
+            ("package/README.md", readme),
+            ("package/lib/foo-queue/index.js", INDEX_JS),
+        ):
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -141,14 +147,21 @@ def _wheel(tmp_path: Path, readme: str) -> Path:
     return wheel
 
 
-def test_extracts_a_wheel_deterministically_and_checks_its_provider(tmp_path: Path, monkeypatch) -> None:
+def test_extracts_a_wheel_deterministically_and_checks_its_provider(
+    tmp_path: Path, monkeypatch
+) -> None:
     _wheel(tmp_path, "# prebuilt bindings for hashicorp/aws provider version 6.1.0\n")
     monkeypatch.setitem(eps.PINS, ("aws", 6), ("cdktn-provider-aws", "99.0.0"))
     out = eps.extract_one("aws", 6, tmp_path, tmp_path / "out")
     first = out.read_bytes()
     doc = json.loads(gzip.decompress(first))
     assert doc["eventsuite"]["provider_version"] == "6.1.0"
-    assert doc["provider_schemas"]["registry.terraform.io/hashicorp/aws"]["resource_schemas"]["foo_queue"]["block"] == EXPECTED
+    assert (
+        doc["provider_schemas"]["registry.terraform.io/hashicorp/aws"]["resource_schemas"][
+            "foo_queue"
+        ]["block"]
+        == EXPECTED
+    )
     assert eps.extract_one("aws", 6, tmp_path, tmp_path / "out").read_bytes() == first
 
 
@@ -157,13 +170,20 @@ def test_refuses_a_wheel_of_another_provider_major(tmp_path: Path, monkeypatch) 
 
     _wheel(tmp_path, "# prebuilt bindings for hashicorp/aws provider version 5.9.0\n")
     monkeypatch.setitem(eps.PINS, ("aws", 6), ("cdktn-provider-aws", "99.0.0"))
-    with pytest.raises(SystemExit, match="not hashicorp/aws 6.x"):
+    with pytest.raises(SystemExit, match=r"not hashicorp/aws 6\.x"):
         eps.extract_one("aws", 6, tmp_path, tmp_path / "out")
 
 
 def test_a_real_terraform_schema_file_can_be_used_instead(tmp_path: Path) -> None:
-    real = {"format_version": "1.0", "provider_schemas": {"registry.terraform.io/hashicorp/aws": {
-        "provider": {"version": 0, "block": {}}, "resource_schemas": {"foo_queue": {"version": 1, "block": EXPECTED}}}}}
+    real = {
+        "format_version": "1.0",
+        "provider_schemas": {
+            "registry.terraform.io/hashicorp/aws": {
+                "provider": {"version": 0, "block": {}},
+                "resource_schemas": {"foo_queue": {"version": 1, "block": EXPECTED}},
+            }
+        },
+    }
     src = tmp_path / "schema.json"
     src.write_text(json.dumps(real))
     (out,) = eps.from_terraform(src, {"hashicorp/aws": "6.2.0"}, tmp_path)
@@ -176,12 +196,28 @@ def test_a_real_terraform_schema_file_can_be_used_instead(tmp_path: Path) -> Non
 
 def test_stand_in_plans_computed_nulls_as_unknown_and_mocks_data_sources() -> None:
     block = EXPECTED
-    planned = sp.fill_computed(block, {"name": "q", "arn": None, "labels": None, "types": None, "status": None,
-                                       "scaling": [{"maximum": 3}]}, sp._unknown)
-    assert planned["arn"] == sp.UNKNOWN and planned["labels"] == sp.UNKNOWN and planned["status"] == sp.UNKNOWN
+    planned = sp.fill_computed(
+        block,
+        {
+            "name": "q",
+            "arn": None,
+            "labels": None,
+            "types": None,
+            "status": None,
+            "scaling": [{"maximum": 3}],
+        },
+        sp._unknown,
+    )
+    assert (
+        planned["arn"] == sp.UNKNOWN
+        and planned["labels"] == sp.UNKNOWN
+        and planned["status"] == sp.UNKNOWN
+    )
     assert planned["types"] is None, "optional, not computed: stays null"
     assert planned["name"] == "q" and planned["scaling"] == [{"maximum": 3}]
-    read = sp.fill_computed(block, {"name": "q", "arn": None, "labels": None, "status": None}, sp._mock)
+    read = sp.fill_computed(
+        block, {"name": "q", "arn": None, "labels": None, "status": None}, sp._mock
+    )
     assert read["arn"] == "mock-arn" and read["labels"] == {} and read["status"] == []
     packed = sp._encode(planned)
     assert msgpack.unpackb(packed.msgpack, raw=False)["arn"] == sp.UNKNOWN
@@ -190,10 +226,17 @@ def test_stand_in_plans_computed_nulls_as_unknown_and_mocks_data_sources() -> No
 def test_stand_in_schema_response_round_trips() -> None:
     from tf.gen import tfplugin_pb2 as pb
 
-    schema = {"provider": {"version": 0, "block": {}}, "resource_schemas": {"foo_queue": {"version": 0, "block": EXPECTED}}}
+    schema = {
+        "provider": {"version": 0, "block": {}},
+        "resource_schemas": {"foo_queue": {"version": 0, "block": EXPECTED}},
+    }
     resp = pb.GetProviderSchema.Response.FromString(sp.compile_schema(schema))
     attrs = {a.name: a for a in resp.resource_schemas["foo_queue"].block.attributes}
     assert json.loads(attrs["types"].type) == ["set", "string"]
     assert attrs["arn"].computed and not attrs["arn"].optional
     (scaling,) = resp.resource_schemas["foo_queue"].block.block_types
-    assert (scaling.type_name, scaling.max_items, scaling.nesting) == ("scaling", 1, pb.Schema.NestedBlock.LIST)
+    assert (scaling.type_name, scaling.max_items, scaling.nesting) == (
+        "scaling",
+        1,
+        pb.Schema.NestedBlock.LIST,
+    )

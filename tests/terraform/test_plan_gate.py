@@ -24,17 +24,25 @@ def test_validate_is_clean(gate: tuple[Any, Path], root: str) -> None:
     import tfgate
 
     result = tfgate.validate(gate[0], gate[1], root)
-    problems = [f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result["diagnostics"]]
+    problems = [
+        f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result["diagnostics"]
+    ]
     assert result["valid"] and not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("root", ROOTS)
 def test_every_root_has_variants_beyond_the_example(root: str) -> None:
-    assert len(plans.variants(root)) >= 4, f"add tfvars variants under tests/terraform/variants/{root}/"
+    assert len(plans.variants(root)) >= 4, (
+        f"add tfvars variants under tests/terraform/variants/{root}/"
+    )
 
 
 def test_every_variant_plans_without_errors(all_plans: dict[tuple[str, str], Any]) -> None:
-    failures = {f"{root}/{name}": str(r) for (root, name), r in all_plans.items() if isinstance(r, Exception)}
+    failures = {
+        f"{root}/{name}": str(r)
+        for (root, name), r in all_plans.items()
+        if isinstance(r, Exception)
+    }
     assert not failures, "\n\n".join(f"== {k}\n{v}" for k, v in failures.items())
     for (root, name), plan in all_plans.items():
         assert plan["errored"] is False, f"{root}/{name}"

@@ -1,8 +1,9 @@
 """The committed provider schemas (tests/terraform/schemas/) that the stand-in providers serve.
 
 Each file is one provider in the shape of `terraform providers schema -json`, rebuilt from the
-generated JavaScript in the pinned cdktn-provider wheel (terraform/tools/extract_provider_schemas.py)
-and recording where it came from. The spot checks are facts from the providers' documentation.
+generated JavaScript in the pinned cdktn-provider wheel (extract_provider_schemas.py) and
+recording where it came from. The spot checks are facts from the providers' documentation.
+
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def test_every_pin_has_a_committed_schema_recording_its_origin(provider: str, ma
 def test_every_provider_the_roots_pin_has_a_schema() -> None:
     pinned = set()
     for path in VERSIONS_TF:
-        for source, constraint in re.findall(r'source\s*=\s*"hashicorp/(\w+)"\s*\n\s*version\s*=\s*"~>\s*(\d+)', path.read_text()):
+        for source, constraint in re.findall(
+            r'source\s*=\s*"hashicorp/(\w+)"\s*\n\s*version\s*=\s*"~>\s*(\d+)', path.read_text()
+        ):
             pinned.add((source, int(constraint)))
     assert pinned, "no required_providers found"
     assert pinned <= set(eps.PINS), f"no schema pin for {sorted(pinned - set(eps.PINS))}"
@@ -59,7 +62,10 @@ def test_schemas_stay_small_and_deterministic() -> None:
 def test_aws_schema_matches_the_provider_docs() -> None:
     _, aws = load("aws", 6)
     esm = aws["resource_schemas"]["aws_lambda_event_source_mapping"]["block"]
-    assert esm["attributes"]["function_response_types"] == {"optional": True, "type": ["set", "string"]}
+    assert esm["attributes"]["function_response_types"] == {
+        "optional": True,
+        "type": ["set", "string"],
+    }
     assert esm["attributes"]["function_name"] == {"required": True, "type": "string"}
     assert esm["attributes"]["uuid"] == {"computed": True, "type": "string"}
     assert esm["block_types"]["scaling_config"]["max_items"] == 1
@@ -74,7 +80,10 @@ def test_aws_schema_matches_the_provider_docs() -> None:
     doc = aws["data_source_schemas"]["aws_iam_policy_document"]["block"]
     assert doc["attributes"]["json"]["computed"] is True
     assert doc["block_types"]["statement"]["nesting_mode"] == "list"
-    assert doc["block_types"]["statement"]["block"]["block_types"]["condition"]["nesting_mode"] == "set"
+    assert (
+        doc["block_types"]["statement"]["block"]["block_types"]["condition"]["nesting_mode"]
+        == "set"
+    )
     assert "region" in aws["provider"]["block"]["attributes"]
     assert "alias" not in aws["provider"]["block"]["attributes"], "a meta-argument, not schema"
 
@@ -84,7 +93,12 @@ def test_google_and_azurerm_schemas_match_the_provider_docs() -> None:
     sub = google["resource_schemas"]["google_pubsub_subscription"]["block"]
     assert sub["attributes"]["topic"]["required"] is True
     assert sub["block_types"]["dead_letter_policy"]["max_items"] == 1
-    assert sub["block_types"]["dead_letter_policy"]["block"]["attributes"]["max_delivery_attempts"]["type"] == "number"
+    assert (
+        sub["block_types"]["dead_letter_policy"]["block"]["attributes"]["max_delivery_attempts"][
+            "type"
+        ]
+        == "number"
+    )
     fn = google["resource_schemas"]["google_cloudfunctions2_function"]["block"]
     assert fn["block_types"]["service_config"]["block"]["attributes"]["uri"]["computed"] is True
     _, azurerm = load("azurerm", 4)
