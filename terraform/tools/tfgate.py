@@ -193,14 +193,16 @@ def _package_sources() -> list[Path]:
     return sorted(p for d in ("shared", "functions") for p in (REPO / d).rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def prepare_tree(tf: Terraform, repo: Path = REPO) -> Path:
-    """A copy of `repo`'s Terraform (+ catalog, + zips) with every root initialized; cached."""
-    key = _digest([tf.version, tf.mirror_key, *_files_digest(repo, source_files(repo)),
+def prepare_tree(tf: Terraform, repo: Path = REPO, roots: Iterable[str] = ROOTS) -> Path:
+    """A copy of `repo`'s Terraform (+ files the roots read, + zips) with `roots` initialized; cached
+    under a hash of its content (a mutated copy of the repository gets its own tree)."""
+    roots = tuple(roots)
+    key = _digest([tf.version, tf.mirror_key, *roots, *_files_digest(repo, source_files(repo)),
                    *_files_digest(REPO, _package_sources())])
     tree = cache_dir() / f"tree-{key}"
     if (tree / ".ready").is_file():
         return tree
-    tmp = cache_dir() / f".tree-{key}.{os.getpid()}"
+    tmp = cache_dir() / f".tree-{key}.{os.getpid()}.{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)
     for d in _TREE_DIRS:
         shutil.copytree(repo / "terraform" / d, tmp / "terraform" / d,
@@ -208,15 +210,33 @@ def prepare_tree(tf: Terraform, repo: Path = REPO) -> Path:
     for name in READ_BY_ROOTS:
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repo / name, tmp / name)
-    _build_zips(tmp)
-    for root in ROOTS:
-        tf.run(["init", "-input=false", "-no-color"], tmp / "terraform" / root)
+    _zips(tmp)
+    try:
+        for root in roots:
+            tf.run(["init", "-input=false", "-no-color"], tmp / "terraform" / root)
+    except GateError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     (tmp / ".ready").write_text("")
     try:
         tmp.rename(tree)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
     return tree
+
+
+def _zips(dest: Path) -> None:
+    """Build the zips once per packaged code, then copy them into each tree."""
+    key = _digest(_files_digest(REPO, _package_sources()))
+    built = cache_dir() / f"zips-{key}"
+    if not built.is_dir():
+        tmp = cache_dir() / f".zips-{key}.{os.getpid()}.{threading.get_ident()}"
+        _build_zips(tmp)
+        try:
+            tmp.rename(built)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(built / "build", dest / "build")
 
 
 def variants(root: str) -> dict[str, Path]:
@@ -230,33 +250,56 @@ def plan_key(tf: Terraform, tree: Path, root: str, tfvars_text: str) -> str:
     return _digest([tree.name, root, tfvars_text, "plan-v1"])
 
 
-def plan(tf: Terraform, tree: Path, root: str, tfvars_text: str, *, use_cache: bool = True) -> dict[str, Any]:
-    """`terraform plan` of one root with one tfvars text, then `terraform show -json` of it."""
+def _use_cache() -> bool:
+    return os.environ.get("EVENTSUITE_TFGATE_REPLAN", "") not in ("1", "true", "yes")
+
+
+def plan(tf: Terraform, tree: Path, root: str, tfvars_text: str, *, use_cache: bool | None = None) -> dict[str, Any]:
+    """`terraform plan` of one root with one tfvars text, then `terraform show -json` of it.
+    Cached (successes and failures) unless EVENTSUITE_TFGATE_REPLAN=1."""
+    use_cache = _use_cache() if use_cache is None else use_cache
     key = plan_key(tf, tree, root, tfvars_text)
     cached = cache_dir() / "plans" / f"{key}.json"
+    failed = cached.with_suffix(".err")
     if use_cache and cached.is_file():
         return json.loads(cached.read_text())
+    if use_cache and failed.is_file():
+        raise GateError(failed.read_text())
     (cache_dir() / "runs").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=cache_dir() / "runs"))
     try:
         (work / "vars.tfvars").write_text(tfvars_text)
         root_dir = tree / "terraform" / root
-        tf.run(["plan", "-input=false", "-lock=false", "-no-color", "-refresh=false",
-                f"-var-file={work / 'vars.tfvars'}", f"-out={work / 'tfplan'}"], root_dir)
+        try:
+            tf.run(["plan", "-input=false", "-lock=false", "-no-color", "-refresh=false",
+                    f"-var-file={work / 'vars.tfvars'}", f"-out={work / 'tfplan'}"], root_dir)
+        except GateError as exc:  # same inputs, same diagnostics: remembered like a success
+            _write_atomic(failed, str(exc))
+            raise
         shown = tf.run(["show", "-json", "-no-color", str(work / "tfplan")], root_dir)
         result: dict[str, Any] = json.loads(shown.stdout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(cached)
+    _write_atomic(cached, json.dumps(result))
     return result
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def validate(tf: Terraform, tree: Path, root: str) -> dict[str, Any]:
+    """`terraform validate -json` of one root of a tree (cached with the tree's content hash)."""
+    cached = cache_dir() / "plans" / f"{_digest([tree.name, root, 'validate-v1'])}.validate.json"
+    if _use_cache() and cached.is_file():
+        return json.loads(cached.read_text())
     proc = tf.run(["validate", "-json", "-no-color"], tree / "terraform" / root, check=False)
-    return json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    _write_atomic(cached, json.dumps(result))
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
