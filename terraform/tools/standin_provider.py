@@ -10,6 +10,9 @@ package `tf`) and answers the way a provider answers a plan with no prior state:
 * Validate*, ConfigureProvider: no diagnostics (provider-side validation cannot run here);
 * PlanResourceChange: the proposed new state with every computed attribute the configuration
   leaves null marked unknown (what the plugin SDKs do on create);
+* with EVENTSUITE_STANDIN_RESOLVE_COMPUTED=1 (a "resolved" plan, for reading the wiring only):
+  those computed attributes get placeholders unique to the resource instead ("mock-arn-<hash>"),
+  as if applied, so the plan shows which queue a mapping reads or which topic receives dead letters;
 * ReadDataSource: the configuration plus a placeholder for every computed attribute it leaves null
   (what `terraform test`'s mock_provider does): strings "mock-<name>", numbers 0, bools false,
   empty collections;
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gzip
+import hashlib
 import json
 import os
 import sys
@@ -41,6 +45,9 @@ from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
 UNKNOWN = msgpack.ExtType(0, b"\x00")
+# Set by tfgate.py for a "resolved" plan: computed attributes get per-resource placeholders
+# instead of unknown (like values after an apply). Only for reading wiring; never the gate.
+RESOLVE_ENV = "EVENTSUITE_STANDIN_RESOLVE_COMPUTED"
 _NESTING = {"single": "SINGLE", "list": "LIST", "set": "SET", "map": "MAP", "group": "GROUP"}
 
 
@@ -179,6 +186,18 @@ def _mock(a: dict[str, Any], name: str) -> Any:
     return _placeholder(a.get("type") or _nested_type_to_type(a["nested_type"]), name)
 
 
+def _resolver(type_name: str, config: Any) -> Any:
+    """Placeholders unique to one resource, standing in for the values an apply would return, so
+    that a plan can show which resource another one points at (RESOLVE_ENV mode only)."""
+    digest = hashlib.sha256(type_name.encode() + msgpack.packb(config, use_bin_type=True)).hexdigest()[:12]
+
+    def fill(a: dict[str, Any], name: str) -> Any:
+        value = _mock(a, name)
+        return f"{value}-{digest}" if isinstance(value, str) else value
+
+    return fill
+
+
 def _error(summary: str, detail: str = "") -> pb.Diagnostic:
     return pb.Diagnostic(severity=pb.Diagnostic.ERROR, summary=summary, detail=detail)
 
@@ -230,7 +249,12 @@ class StandInProvider(rpc.ProviderServicer):
             return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state)
         block = self._schema()["resource_schemas"][request.type_name]["block"]
         prior = _decode(request.prior_state)
-        planned = fill_computed(block, proposed, _unknown) if prior is None else proposed
+        if prior is not None:
+            planned = proposed
+        elif os.environ.get(RESOLVE_ENV) == "1":
+            planned = fill_computed(block, proposed, _resolver(request.type_name, proposed))
+        else:
+            planned = fill_computed(block, proposed, _unknown)
         return pb.PlanResourceChange.Response(planned_state=_encode(planned))
 
     def ApplyResourceChange(self, request: Any, context: Any) -> Any:

@@ -49,6 +49,7 @@ ROOTS = ("aws", "gcp", "azure")
 # Files outside terraform/ that the roots read with file(): copied into the gate's tree.
 READ_BY_ROOTS = ("shared/catalog/catalog.json", "functions/azure/host.json")
 _TREE_DIRS = ("aws", "gcp", "azure", "modules")
+RESOLVE_ENV = "EVENTSUITE_STANDIN_RESOLVE_COMPUTED"  # standin_provider.RESOLVE_ENV
 
 
 class GateError(RuntimeError):
@@ -88,7 +89,7 @@ class Terraform:
     version: str
     mirror_key: str
 
-    def env(self, data_dir: Path | None = None) -> dict[str, str]:
+    def env(self, data_dir: Path | None = None, resolved: bool = False) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "CHECKPOINT_"))}
         env.update(
             TF_CLI_CONFIG_FILE=str(self.cli_config),
@@ -98,11 +99,15 @@ class Terraform:
         )
         if data_dir is not None:
             env["TF_DATA_DIR"] = str(data_dir)
+        env.pop(RESOLVE_ENV, None)
+        if resolved:
+            env[RESOLVE_ENV] = "1"
         return env
 
-    def run(self, args: list[str], cwd: Path, data_dir: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, args: list[str], cwd: Path, data_dir: Path | None = None, check: bool = True,
+            resolved: bool = False) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [self.binary, *args], cwd=cwd, env=self.env(data_dir), capture_output=True, text=True, timeout=600
+            [self.binary, *args], cwd=cwd, env=self.env(data_dir, resolved), capture_output=True, text=True, timeout=600
         )
         if check and proc.returncode != 0:
             raise GateError(f"terraform {args[0]} failed in {cwd.name}:\n{proc.stderr.strip() or proc.stdout[-4000:]}")
@@ -246,19 +251,22 @@ def variants(root: str) -> dict[str, Path]:
     return out
 
 
-def plan_key(tf: Terraform, tree: Path, root: str, tfvars_text: str) -> str:
-    return _digest([tree.name, root, tfvars_text, "plan-v1"])
+def plan_key(tf: Terraform, tree: Path, root: str, tfvars_text: str, resolved: bool = False) -> str:
+    return _digest([tree.name, root, tfvars_text, "plan-v1", "resolved" if resolved else "faithful"])
 
 
 def _use_cache() -> bool:
     return os.environ.get("EVENTSUITE_TFGATE_REPLAN", "") not in ("1", "true", "yes")
 
 
-def plan(tf: Terraform, tree: Path, root: str, tfvars_text: str, *, use_cache: bool | None = None) -> dict[str, Any]:
+def plan(tf: Terraform, tree: Path, root: str, tfvars_text: str, *, resolved: bool = False,
+         use_cache: bool | None = None) -> dict[str, Any]:
     """`terraform plan` of one root with one tfvars text, then `terraform show -json` of it.
-    Cached (successes and failures) unless EVENTSUITE_TFGATE_REPLAN=1."""
+    Cached (successes and failures) unless EVENTSUITE_TFGATE_REPLAN=1. `resolved`: computed
+    attributes hold per-resource placeholders instead of unknown (for reading the wiring; a
+    resolved plan is no gate: for_each over apply-time values passes there)."""
     use_cache = _use_cache() if use_cache is None else use_cache
-    key = plan_key(tf, tree, root, tfvars_text)
+    key = plan_key(tf, tree, root, tfvars_text, resolved)
     cached = cache_dir() / "plans" / f"{key}.json"
     failed = cached.with_suffix(".err")
     if use_cache and cached.is_file():
@@ -272,11 +280,11 @@ def plan(tf: Terraform, tree: Path, root: str, tfvars_text: str, *, use_cache: b
         root_dir = tree / "terraform" / root
         try:
             tf.run(["plan", "-input=false", "-lock=false", "-no-color", "-refresh=false",
-                    f"-var-file={work / 'vars.tfvars'}", f"-out={work / 'tfplan'}"], root_dir)
+                    f"-var-file={work / 'vars.tfvars'}", f"-out={work / 'tfplan'}"], root_dir, resolved=resolved)
         except GateError as exc:  # same inputs, same diagnostics: remembered like a success
             _write_atomic(failed, str(exc))
             raise
-        shown = tf.run(["show", "-json", "-no-color", str(work / "tfplan")], root_dir)
+        shown = tf.run(["show", "-json", "-no-color", str(work / "tfplan")], root_dir, resolved=resolved)
         result: dict[str, Any] = json.loads(shown.stdout)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -55,26 +55,31 @@ def variants(root: str) -> dict[str, Path]:
     return tfgate.variants(root)
 
 
-def plan_json(root: str, variant: str = "example") -> dict[str, Any]:
-    """`terraform show -json` of the plan of `root` with one of its variants (cached)."""
+def plan_json(root: str, variant: str = "example", *, resolved: bool = False) -> dict[str, Any]:
+    """`terraform show -json` of the plan of `root` with one of its variants (cached).
+
+    resolved=True: computed attributes hold placeholders unique to each resource
+    ("mock-arn-<hash>") instead of being unknown, as after an apply, so the plan shows the wiring
+    (which queue a mapping reads, where dead letters go). Use it to read wiring, never as a gate.
+    """
     tf, tree = gate()
-    return tfgate.plan(tf, tree, root, variants(root)[variant].read_text())
+    return tfgate.plan(tf, tree, root, variants(root)[variant].read_text(), resolved=resolved)
 
 
-def plan_text(root: str, tfvars_text: str) -> dict[str, Any]:
+def plan_text(root: str, tfvars_text: str, *, resolved: bool = False) -> dict[str, Any]:
     """The same for an ad-hoc tfvars text."""
     tf, tree = gate()
-    return tfgate.plan(tf, tree, root, tfvars_text)
+    return tfgate.plan(tf, tree, root, tfvars_text, resolved=resolved)
 
 
-def all_plans() -> dict[tuple[str, str], dict[str, Any] | GateError]:
+def all_plans(*, resolved: bool = False) -> dict[tuple[str, str], dict[str, Any] | GateError]:
     """Every (root, variant) planned in parallel; a failure is returned, not raised."""
     gate()
     jobs = [(root, name) for root in ROOTS for name in variants(root)]
 
     def one(job: tuple[str, str]) -> dict[str, Any] | GateError:
         try:
-            return plan_json(*job)
+            return plan_json(*job, resolved=resolved)
         except GateError as exc:
             return exc
 
