@@ -78,13 +78,13 @@ test: setup-dev setup-iac tests/node/node_modules/.package-lock.json lint ## the
 test-fast: setup-dev ## unit tests only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-tf-check: setup-dev setup-iac ## offline Terraform checks only (schemas, fmt, checkov, catalog parity)
+tf-check: setup-dev setup-iac ## Terraform checks only: real terraform validate + plan of every root and variant (offline), catalog parity on the plans, fmt, checkov, docs
 	$(PY) -m pytest tests/terraform $(PYTEST_ARGS)
 
 tf-docs: setup-dev ## regenerate the module READMEs' inputs/outputs tables
 	$(PY) terraform/tools/gen_module_docs.py
 
-tf-schemas: setup-dev ## refresh the provider schemas from the pinned cdktn wheels (needs PyPI)
+tf-schemas: setup-dev ## rebuild the provider schemas the Terraform gate serves, from the pinned cdktn wheels (needs PyPI)
 	$(PY) terraform/tools/extract_provider_schemas.py
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-dev

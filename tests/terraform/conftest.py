@@ -8,7 +8,6 @@ pre-commit and the CLI run exactly the same code as these tests. Plans: tests/te
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -71,21 +70,3 @@ def plan_json(gate: tuple[Any, Path]) -> Callable[[str, str], dict[str, Any]]:
 @pytest.fixture(scope="session")
 def terraform_dir() -> Path:
     return tfcheck.TERRAFORM_DIR
-
-
-@pytest.fixture
-def tf_copy(tmp_path: Path) -> Path:
-    """A private copy of terraform/ (and the catalog at the same relative place) to break."""
-    dst = tmp_path / "repo"
-    shutil.copytree(
-        tfcheck.TERRAFORM_DIR,
-        dst / "terraform",
-        ignore=shutil.ignore_patterns(".terraform", "node_modules", "*.tfstate*", "tools"),
-    )
-    (dst / "shared" / "catalog").mkdir(parents=True)
-    shutil.copy2(tfcheck.CATALOG, dst / "shared" / "catalog" / "catalog.json")
-    return dst / "terraform"
-
-
-def report(findings: list[tfcheck.Finding]) -> str:
-    return "\n".join(str(f) for f in findings)
