@@ -35,6 +35,7 @@ if str(REPO / "terraform" / "tools") not in sys.path:
 import tfgate  # noqa: E402
 
 ROOTS = tfgate.ROOTS
+REPO = tfgate.REPO
 GateError = tfgate.GateError
 
 

@@ -9,6 +9,8 @@ cloud plan.
 
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,76 @@ def test_plans_mark_computed_attributes_unknown(plan_json: Any) -> None:
     for queue in queues:
         assert queue["change"]["after_unknown"].get("arn") is True, "computed-only: unknown"
         assert queue["change"]["after"]["name"], "set by the configuration: known"
+
+
+# Minimal tfvars per root: the required inputs only.
+REQUIRED = {
+    "aws": "",
+    "gcp": 'project_id = "eventsuite-test-1"\nmail_from = "orders@example.com"\n',
+    "azure": 'mail_from = "orders@example.com"\n',
+}
+# Terraform's summaries for a value the configuration refused on purpose (a variable's type,
+# nullable = false on a required input, or a validation message) ...
+CLEAR_REFUSALS = (
+    "Required variable not set",
+    "Invalid value for variable",
+    "Invalid value for input variable",
+)
+
+
+def _null_cases() -> list[tuple[str, str, str]]:
+    cases = []
+    for root in ROOTS:
+        text = (plans.REPO / "terraform" / root / "variables.tf").read_text(encoding="utf-8")
+        for name in re.findall(r'^variable "(\w+)"', text, re.M):
+            base = re.sub(rf"^{name}\s*=.*\n", "", REQUIRED[root], flags=re.M)
+            cases.append((root, name, f"{base}{name} = null\n"))
+    return cases
+
+
+def test_every_input_set_to_null_plans_or_is_refused_clearly(gate: tuple[Any, Path]) -> None:
+    """`x = null` for every root input: either it means the default (nullable = false), or it
+    is optional by design, or Terraform refuses it with the variable's own message; never a
+    crash inside a resource ("Attempt to get attribute from null value", "Null condition")."""
+
+    def one(case: tuple[str, str, str]) -> str | None:
+        root, name, text = case
+        try:
+            plans.plan_text(root, text)
+            return None
+        except plans.GateError as exc:
+            summaries = set(re.findall(r"^Error: (.+)$", str(exc), re.M))
+            if summaries and all(s.startswith(CLEAR_REFUSALS) for s in summaries):
+                return None
+            return f"{root}: {name} = null -> {sorted(summaries)}\n{exc}"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        crashes = [c for c in pool.map(one, _null_cases()) if c]
+    assert not crashes, "\n\n".join(crashes)
+
+
+@pytest.mark.parametrize(
+    ("root", "tfvars", "message"),
+    [
+        ("aws", 'mailer = "smtp"\n', 'mailer = "smtp" needs var.smtp'),
+        ("aws", 'orders_api_auth = { mode = "JWT" }\n', "needs jwt_issuer"),
+        ("aws", 'mailer = "sendmail"\n', 'mailer must be "ses" or "smtp"'),
+        ("gcp", REQUIRED["gcp"] + "smtp = { port = 0 }\n", "smtp.port must be a TCP port"),
+        ("gcp", 'mail_from = "orders@example.com"\n', "No value for required variable"),
+        ("azure", REQUIRED["azure"] + 'name_prefix = "Bad_Prefix"\n', "name_prefix must be"),
+    ],
+    ids=[
+        "aws-smtp-without-relay",
+        "aws-jwt-without-issuer",
+        "aws-unknown-mailer",
+        "gcp-bad-port",
+        "gcp-no-project",
+        "azure-bad-prefix",
+    ],
+)
+def test_wrong_inputs_are_refused_with_their_message(
+    gate: tuple[Any, Path], root: str, tfvars: str, message: str
+) -> None:
+    with pytest.raises(plans.GateError) as err:
+        plans.plan_text(root, tfvars)
+    assert message in re.sub(r"\s+", " ", str(err.value).replace("│", " ")), str(err.value)
