@@ -48,6 +48,9 @@ UNKNOWN = msgpack.ExtType(0, b"\x00")
 # Set by tfgate.py for a "resolved" plan: computed attributes get per-resource placeholders
 # instead of unknown (like values after an apply). Only for reading wiring; never the gate.
 RESOLVE_ENV = "EVENTSUITE_STANDIN_RESOLVE_COMPUTED"
+# get_provider_schema_optional: Terraform may reuse the schema it already holds for this provider
+# instead of asking every plugin instance again (it starts ~3 per plan).
+_CAPABILITIES = pb.ServerCapabilities(plan_destroy=True, get_provider_schema_optional=True)
 _NESTING = {"single": "SINGLE", "list": "LIST", "set": "SET", "map": "MAP", "group": "GROUP"}
 
 
@@ -102,7 +105,7 @@ def compile_schema(schema: dict[str, Any]) -> bytes:
     """A serialized GetProviderSchema.Response for one provider's `providers schema -json` entry."""
     resp = pb.GetProviderSchema.Response(
         provider=pb.Schema(block=_block(schema["provider"]["block"])),
-        server_capabilities=pb.ServerCapabilities(plan_destroy=True),
+        server_capabilities=_CAPABILITIES,
     )
     for kind, field in (("resource_schemas", resp.resource_schemas), ("data_source_schemas", resp.data_source_schemas)):
         for name, s in sorted(schema.get(kind, {}).items()):
@@ -217,7 +220,7 @@ class StandInProvider(rpc.ProviderServicer):
         return self._json
 
     def GetMetadata(self, request: Any, context: Any) -> Any:
-        return pb.GetMetadata.Response(server_capabilities=pb.ServerCapabilities(plan_destroy=True))
+        return pb.GetMetadata.Response(server_capabilities=_CAPABILITIES)
 
     def GetProviderSchema(self, request: Any, context: Any) -> Any:
         if self._pb is None:
