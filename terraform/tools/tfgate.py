@@ -46,6 +46,11 @@ SCHEMA_DIR = REPO / "tests" / "terraform" / "schemas"
 VARIANT_DIR = REPO / "tests" / "terraform" / "variants"
 CATALOG = REPO / "shared" / "catalog" / "catalog.json"
 ROOTS = ("aws", "gcp", "azure")
+# A harness is a root plus the override files in tests/terraform/harness/<root>/ (Terraform merges
+# `*_override.tf` into the root's module block), exposing module-only inputs to the variants.
+HARNESS_DIR = REPO / "tests" / "terraform" / "harness"
+HARNESSES = tuple(f"{r}-harness" for r in ROOTS)
+ALL_ROOTS = (*ROOTS, *HARNESSES)
 # Files outside terraform/ that the roots read with file(): copied into the gate's tree.
 READ_BY_ROOTS = ("shared/catalog/catalog.json", "functions/azure/host.json")
 _TREE_DIRS = ("aws", "gcp", "azure", "modules")
@@ -174,7 +179,8 @@ def setup(binary: str | None = None) -> Terraform:
 
 # -- the tree: terraform/, the catalog and the zips ------------------------------------------------
 def source_files(repo: Path = REPO) -> list[Path]:
-    files = [p for d in _TREE_DIRS for p in (repo / "terraform" / d).rglob("*") if p.is_file()
+    dirs = [repo / "terraform" / d for d in _TREE_DIRS] + [repo / "tests" / "terraform" / "harness"]
+    files = [p for d in dirs if d.is_dir() for p in d.rglob("*") if p.is_file()
              and p.suffix in (".tf", ".json", ".tpl", ".tftpl", ".yaml", ".hcl") and ".terraform" not in p.parts]
     return [*files, *(repo / f for f in READ_BY_ROOTS)]
 
@@ -198,7 +204,7 @@ def _package_sources() -> list[Path]:
     return sorted(p for d in ("shared", "functions") for p in (REPO / d).rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def prepare_tree(tf: Terraform, repo: Path = REPO, roots: Iterable[str] = ROOTS) -> Path:
+def prepare_tree(tf: Terraform, repo: Path = REPO, roots: Iterable[str] = ALL_ROOTS) -> Path:
     """A copy of `repo`'s Terraform (+ files the roots read, + zips) with `roots` initialized; cached
     under a hash of its content (a mutated copy of the repository gets its own tree)."""
     roots = tuple(roots)
@@ -215,6 +221,12 @@ def prepare_tree(tf: Terraform, repo: Path = REPO, roots: Iterable[str] = ROOTS)
     for name in READ_BY_ROOTS:
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repo / name, tmp / name)
+    for root in roots:
+        if root.endswith("-harness"):
+            base = root.removesuffix("-harness")
+            shutil.copytree(tmp / "terraform" / base, tmp / "terraform" / root, ignore=shutil.ignore_patterns(".terraform"))
+            for extra in sorted((repo / "tests" / "terraform" / "harness" / base).glob("*.tf")):
+                shutil.copy2(extra, tmp / "terraform" / root / extra.name)
     _zips(tmp)
     try:
         for root in roots:
@@ -245,8 +257,9 @@ def _zips(dest: Path) -> None:
 
 
 def variants(root: str) -> dict[str, Path]:
-    """The tfvars variants of a root: tests/terraform/variants/<root>/*.tfvars plus the example."""
-    out = {"example": REPO / "terraform" / root / "terraform.tfvars.example"}
+    """The tfvars variants of a root: tests/terraform/variants/<root>/*.tfvars plus the example
+    (a harness's example is its root's)."""
+    out = {"example": REPO / "terraform" / root.removesuffix("-harness") / "terraform.tfvars.example"}
     out.update({p.stem: p for p in sorted((VARIANT_DIR / root).glob("*.tfvars"))})
     return out
 
@@ -313,7 +326,7 @@ def validate(tf: Terraform, tree: Path, root: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=("plan", "validate"))
-    ap.add_argument("root", choices=ROOTS)
+    ap.add_argument("root", choices=ALL_ROOTS)
     ap.add_argument("variant", nargs="*", help="variant names (default: every one)")
     args = ap.parse_args(argv)
     tf = setup()

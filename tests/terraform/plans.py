@@ -6,13 +6,19 @@
         r["values"]["memory_size"], r["address"]
 
 Variants are tests/terraform/variants/<root>/<name>.tfvars plus "example" (the root's
-terraform.tfvars.example). A plan runs the real `terraform` against stand-in providers that serve
-the pinned providers' schemas (terraform/tools/tfgate.py); computed attributes are unknown in
-`planned_values` (listed in `resource_changes[].change.after_unknown`), data sources hold
-placeholders ("mock-<attribute>"). Results are cached on disk (`.terraform-gate/plans/`) under a
-hash of everything that can change them: the terraform version, the schemas and the plugin, every
-file of terraform/, the catalog, the packaged code, and the tfvars text. So a warm call costs a file
-read, and the cache never answers for inputs it has not seen.
+terraform.tfvars.example). Roots: "aws", "gcp", "azure", and "<root>-harness" (the same root
+with the override files of tests/terraform/harness/<root>/, which expose module-only inputs).
+
+A plan runs the real `terraform` against stand-in providers that serve the pinned providers'
+schemas (terraform/tools/tfgate.py): computed attributes are unknown in `planned_values`
+(listed in `resource_changes[].change.after_unknown`) and data sources hold placeholders
+("mock-<attribute>"). With resolved=True, computed attributes hold per-resource placeholders
+instead ("mock-arn-<hash>"), as after an apply, to follow the wiring.
+
+Results are cached on disk (`.terraform-gate/plans/`) under a hash of everything that can change
+them: the terraform version, the schemas and the plugin, every file of terraform/ and of
+tests/terraform/harness/, the catalog, the packaged code, and the tfvars text. So a warm call
+costs a file read, and the cache never answers for inputs it has not seen.
 
 Raises `TerraformUnavailable` when there is no terraform binary (tests turn it into a skip, or a
 failure under CI=true, through the `plan_json` fixture in conftest.py) and `tfgate.GateError`
@@ -34,7 +40,8 @@ if str(REPO / "terraform" / "tools") not in sys.path:
 
 import tfgate  # noqa: E402
 
-ROOTS = tfgate.ROOTS
+ROOTS = tfgate.ROOTS  # the three root configurations
+ALL_ROOTS = tfgate.ALL_ROOTS  # plus "<root>-harness": the root with module-only inputs exposed
 REPO = tfgate.REPO
 GateError = tfgate.GateError
 
@@ -76,7 +83,7 @@ def plan_text(root: str, tfvars_text: str, *, resolved: bool = False) -> dict[st
 def all_plans(*, resolved: bool = False) -> dict[tuple[str, str], dict[str, Any] | GateError]:
     """Every (root, variant) planned in parallel; a failure is returned, not raised."""
     gate()
-    jobs = [(root, name) for root in ROOTS for name in variants(root)]
+    jobs = [(root, name) for root in ALL_ROOTS for name in variants(root)]
 
     def one(job: tuple[str, str]) -> dict[str, Any] | GateError:
         try:

@@ -25,7 +25,7 @@ import tfgate
 from tests.terraform import plans
 
 CATALOG = json.loads(tfgate.CATALOG.read_text(encoding="utf-8"))
-VARIANTS = [(root, name) for root in plans.ROOTS for name in plans.variants(root)]
+VARIANTS = [(root, name) for root in plans.ALL_ROOTS for name in plans.variants(root)]
 
 
 def find(plan: dict[str, Any], type_: str, key: str, name: str | None = None) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def event_types(consumer: dict[str, Any]) -> set[str]:
 UPLOAD_EVENT = "ImageUploaded"  # delivered by the storage service, not the app's bus/topic
 
 
-def check_aws(plan: dict[str, Any], catalog: dict[str, Any]) -> None:
+def check_aws(plan: dict[str, Any], catalog: dict[str, Any], alerts: bool = True) -> None:
     for key, c in catalog["consumers"].items():
         queue = find(plan, "aws_sqs_queue", key, "queue")
         dlq = find(plan, "aws_sqs_queue", key, "dlq")
@@ -113,7 +113,7 @@ def _memory_mib(value: str) -> int:
     return int(m.group(1)) * (1024 if m.group(2).startswith("G") else 1)
 
 
-def check_gcp(plan: dict[str, Any], catalog: dict[str, Any]) -> None:
+def check_gcp(plan: dict[str, Any], catalog: dict[str, Any], alerts: bool = True) -> None:
     policies = [p["values"] for p in all_of(plan, "google_monitoring_alert_policy")]
     for key, c in catalog["consumers"].items():
         fn = find(plan, "google_cloudfunctions2_function", key, "consumer")
@@ -162,9 +162,11 @@ def check_gcp(plan: dict[str, Any], catalog: dict[str, Any]) -> None:
         assert job["schedule"] == f"*/{s['every_minutes']} * * * *", key
         assert job["http_target"][0]["uri"].startswith(svc["uri"]), key
         find(plan, "google_monitoring_alert_policy", key, "schedule_failures")
+    # alerts_enabled = false keeps the policies, switched off
+    assert {p["enabled"] for p in policies} == {alerts}
 
 
-def check_azure(plan: dict[str, Any], catalog: dict[str, Any]) -> None:
+def check_azure(plan: dict[str, Any], catalog: dict[str, Any], alerts: bool = True) -> None:
     (app,) = [r["values"] for r in all_of(plan, "azurerm_function_app_flex_consumption")]
     # One Flex Consumption app hosts every function: instance memory is per app, timeouts and
     # maxDequeueCount live in host.json (functions.azure.hostjson --check), not in Terraform.
@@ -234,7 +236,9 @@ def test_plan_matches_the_catalog(
     plan = resolved_plans[(root, variant)]
     if isinstance(plan, Exception):
         pytest.fail(str(plan))
-    CHECKS[root](plan, CATALOG)
+    tfvars = plans.variants(root)[variant].read_text(encoding="utf-8")
+    alerts = re.search(r"^harness_alerts_enabled\s*=\s*false", tfvars, re.M) is None
+    CHECKS[root.removesuffix("-harness")](plan, CATALOG, alerts)
 
 
 @pytest.mark.parametrize("root", plans.ROOTS)
