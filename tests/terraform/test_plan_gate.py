@@ -147,3 +147,10 @@ def test_wrong_inputs_are_refused_with_their_message(
     with pytest.raises(plans.GateError) as err:
         plans.plan_text(root, tfvars)
     assert message in re.sub(r"\s+", " ", str(err.value).replace("│", " ")), str(err.value)
+
+
+def test_variants_and_harnesses_are_formatted(gate: tuple[Any, Path]) -> None:
+    proc = gate[0].run(
+        ["fmt", "-check", "-recursive", "-diff", "tests/terraform"], plans.REPO, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
