@@ -40,12 +40,20 @@ $(IAC_VENV)/.stamp: terraform/tools/requirements-iac.txt
 	$(IAC_PY) -m pip install --quiet --disable-pip-version-check -r terraform/tools/requirements-iac.txt
 	@touch $@
 
+# The Terraform gate's stand-in provider plugins: PyPI `tf` pins protobuf < 6, so its own venv.
+TFGATE_VENV ?= .venv-tfgate
+
+$(TFGATE_VENV)/.stamp: terraform/tools/requirements-tfgate.txt
+	$(PYTHON) -m venv $(TFGATE_VENV)
+	$(TFGATE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r terraform/tools/requirements-tfgate.txt
+	@touch $@
+
 # The terraform-fmt fallback formatter for machines without a terraform binary.
 terraform/tools/node_modules/.package-lock.json: terraform/tools/package.json terraform/tools/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm (node) is needed for the fmt fallback"; exit 2; }
 	npm ci --prefix terraform/tools --no-audit --no-fund --loglevel=error
 
-setup-iac: $(IAC_VENV)/.stamp terraform/tools/node_modules/.package-lock.json ## checkov, check-jsonschema, offline fmt fallback
+setup-iac: $(IAC_VENV)/.stamp $(TFGATE_VENV)/.stamp terraform/tools/node_modules/.package-lock.json ## checkov, check-jsonschema, the Terraform gate's plugins, offline fmt fallback
 
 # Emulators from npm (azurite), pinned by tests/node/package-lock.json.
 tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json

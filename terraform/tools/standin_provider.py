@@ -36,21 +36,28 @@ from concurrent import futures
 from pathlib import Path
 from typing import Any
 
-import grpc
-import msgpack
-from tf.gen import grpc_controller_pb2 as controller_pb
-from tf.gen import grpc_controller_pb2_grpc as controller_rpc
-from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
-from tf.gen import tfplugin_pb2 as pb
-from tf.gen import tfplugin_pb2_grpc as rpc
+# grpc, msgpack and the `tf` stubs live in .venv-tfgate (terraform/tools/requirements-tfgate.txt);
+# the value logic below imports none of them, so the app's test venv can unit-test it.
 
-UNKNOWN = msgpack.ExtType(0, b"\x00")
+
+class _Unknown:
+    """A value known only after apply (msgpack extension 0 on the wire)."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
 # Set by tfgate.py for a "resolved" plan: computed attributes get per-resource placeholders
 # instead of unknown (like values after an apply). Only for reading wiring; never the gate.
 RESOLVE_ENV = "EVENTSUITE_STANDIN_RESOLVE_COMPUTED"
 # get_provider_schema_optional: Terraform may reuse the schema it already holds for this provider
 # instead of asking every plugin instance again (it starts ~3 per plan).
-_CAPABILITIES = pb.ServerCapabilities(plan_destroy=True, get_provider_schema_optional=True)
+def _capabilities() -> Any:
+    from tf.gen import tfplugin_pb2 as pb
+
+    return pb.ServerCapabilities(plan_destroy=True, get_provider_schema_optional=True)
+
 _NESTING = {"single": "SINGLE", "list": "LIST", "set": "SET", "map": "MAP", "group": "GROUP"}
 
 
@@ -63,7 +70,9 @@ def load_schema_json(path: Path) -> tuple[str, dict[str, Any]]:
     return address, schema
 
 
-def _attribute(name: str, a: dict[str, Any]) -> pb.Schema.Attribute:
+def _attribute(name: str, a: dict[str, Any]) -> Any:
+    from tf.gen import tfplugin_pb2 as pb
+
     out = pb.Schema.Attribute(
         name=name,
         required=bool(a.get("required")),
@@ -85,7 +94,9 @@ def _attribute(name: str, a: dict[str, Any]) -> pb.Schema.Attribute:
     return out
 
 
-def _block(b: dict[str, Any]) -> pb.Schema.Block:
+def _block(b: dict[str, Any]) -> Any:
+    from tf.gen import tfplugin_pb2 as pb
+
     return pb.Schema.Block(
         attributes=[_attribute(n, a) for n, a in sorted(b.get("attributes", {}).items())],
         block_types=[
@@ -103,9 +114,11 @@ def _block(b: dict[str, Any]) -> pb.Schema.Block:
 
 def compile_schema(schema: dict[str, Any]) -> bytes:
     """A serialized GetProviderSchema.Response for one provider's `providers schema -json` entry."""
+    from tf.gen import tfplugin_pb2 as pb
+
     resp = pb.GetProviderSchema.Response(
         provider=pb.Schema(block=_block(schema["provider"]["block"])),
-        server_capabilities=_CAPABILITIES,
+        server_capabilities=_capabilities(),
     )
     for kind, field in (("resource_schemas", resp.resource_schemas), ("data_source_schemas", resp.data_source_schemas)):
         for name, s in sorted(schema.get(kind, {}).items()):
@@ -114,16 +127,35 @@ def compile_schema(schema: dict[str, Any]) -> bytes:
 
 
 # -- values -------------------------------------------------------------------------------------
-def _decode(dv: pb.DynamicValue) -> Any:
+def _ext_hook(code: int, data: bytes) -> Any:
+    import msgpack
+
+    return UNKNOWN if code == 0 else msgpack.ExtType(code, data)  # 12: unknown with refinements
+
+
+def _ext_default(obj: Any) -> Any:
+    import msgpack
+
+    if obj is UNKNOWN:
+        return msgpack.ExtType(0, b"\x00")
+    raise TypeError(f"cannot encode {obj!r}")
+
+
+def _decode(dv: Any) -> Any:
+    import msgpack
+
     if dv.msgpack:
-        return msgpack.unpackb(dv.msgpack, raw=False, strict_map_key=False)
+        return msgpack.unpackb(dv.msgpack, raw=False, strict_map_key=False, ext_hook=_ext_hook)
     if dv.json:
         return json.loads(dv.json)
     return None
 
 
-def _encode(value: Any) -> pb.DynamicValue:
-    return pb.DynamicValue(msgpack=msgpack.packb(value, use_bin_type=True))
+def _encode(value: Any) -> Any:
+    import msgpack
+    from tf.gen import tfplugin_pb2 as pb
+
+    return pb.DynamicValue(msgpack=msgpack.packb(value, use_bin_type=True, default=_ext_default))
 
 
 def _placeholder(typ: Any, name: str) -> Any:
@@ -170,7 +202,7 @@ def fill_computed(block: dict[str, Any], value: Any, fill: Any) -> Any:
 
 
 def _each(v: Any, mode: str, block: dict[str, Any], fill: Any) -> Any:
-    if isinstance(v, msgpack.ExtType):
+    if not isinstance(v, (dict, list)):  # unknown (or refined unknown): left as it is
         return v
     if mode in ("single", "group"):
         return fill_computed(block, v, fill)
@@ -192,7 +224,11 @@ def _mock(a: dict[str, Any], name: str) -> Any:
 def _resolver(type_name: str, config: Any) -> Any:
     """Placeholders unique to one resource, standing in for the values an apply would return, so
     that a plan can show which resource another one points at (RESOLVE_ENV mode only)."""
-    digest = hashlib.sha256(type_name.encode() + msgpack.packb(config, use_bin_type=True)).hexdigest()[:12]
+    import msgpack
+
+    digest = hashlib.sha256(
+        type_name.encode() + msgpack.packb(config, use_bin_type=True, default=_ext_default)
+    ).hexdigest()[:12]
 
     def fill(a: dict[str, Any], name: str) -> Any:
         value = _mock(a, name)
@@ -201,91 +237,106 @@ def _resolver(type_name: str, config: Any) -> Any:
     return fill
 
 
-def _error(summary: str, detail: str = "") -> pb.Diagnostic:
+def _error(summary: str, detail: str = "") -> Any:
+    from tf.gen import tfplugin_pb2 as pb
+
     return pb.Diagnostic(severity=pb.Diagnostic.ERROR, summary=summary, detail=detail)
 
 
 # -- the gRPC servicer --------------------------------------------------------------------------
-class StandInProvider(rpc.ProviderServicer):
-    def __init__(self, schema_json: Path, schema_pb: Path, stop: Any) -> None:
-        self._schema_json = schema_json
-        self._schema_pb = schema_pb
-        self._json: dict[str, Any] | None = None
-        self._pb: pb.GetProviderSchema.Response | None = None
-        self._stop = stop
+def _servicer_class() -> Any:
+    from tf.gen import tfplugin_pb2 as pb
+    from tf.gen import tfplugin_pb2_grpc as rpc
 
-    def _schema(self) -> dict[str, Any]:
-        if self._json is None:
-            self._json = load_schema_json(self._schema_json)[1]
-        return self._json
+    class StandInProvider(rpc.ProviderServicer):  # type: ignore[misc]
+        def __init__(self, schema_json: Path, schema_pb: Path, stop: Any) -> None:
+            self._schema_json = schema_json
+            self._schema_pb = schema_pb
+            self._json: dict[str, Any] | None = None
+            self._pb: pb.GetProviderSchema.Response | None = None
+            self._stop = stop
 
-    def GetMetadata(self, request: Any, context: Any) -> Any:
-        return pb.GetMetadata.Response(server_capabilities=_CAPABILITIES)
+        def _schema(self) -> dict[str, Any]:
+            if self._json is None:
+                self._json = load_schema_json(self._schema_json)[1]
+            return self._json
 
-    def GetProviderSchema(self, request: Any, context: Any) -> Any:
-        if self._pb is None:
-            self._pb = pb.GetProviderSchema.Response.FromString(self._schema_pb.read_bytes())
-        return self._pb
+        def GetMetadata(self, request: Any, context: Any) -> Any:
+            return pb.GetMetadata.Response(server_capabilities=_capabilities())
 
-    def ValidateProviderConfig(self, request: Any, context: Any) -> Any:
-        return pb.ValidateProviderConfig.Response()
+        def GetProviderSchema(self, request: Any, context: Any) -> Any:
+            if self._pb is None:
+                self._pb = pb.GetProviderSchema.Response.FromString(self._schema_pb.read_bytes())
+            return self._pb
 
-    def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
-        return pb.ValidateResourceConfig.Response()
+        def ValidateProviderConfig(self, request: Any, context: Any) -> Any:
+            return pb.ValidateProviderConfig.Response()
 
-    def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
-        return pb.ValidateDataResourceConfig.Response()
+        def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
+            return pb.ValidateResourceConfig.Response()
 
-    def ConfigureProvider(self, request: Any, context: Any) -> Any:
-        return pb.ConfigureProvider.Response()
+        def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
+            return pb.ValidateDataResourceConfig.Response()
 
-    def UpgradeResourceState(self, request: Any, context: Any) -> Any:
-        state = json.loads(request.raw_state.json) if request.raw_state.json else None
-        return pb.UpgradeResourceState.Response(upgraded_state=_encode(state))
+        def ConfigureProvider(self, request: Any, context: Any) -> Any:
+            return pb.ConfigureProvider.Response()
 
-    def ReadResource(self, request: Any, context: Any) -> Any:
-        return pb.ReadResource.Response(new_state=request.current_state, private=request.private)
+        def UpgradeResourceState(self, request: Any, context: Any) -> Any:
+            state = json.loads(request.raw_state.json) if request.raw_state.json else None
+            return pb.UpgradeResourceState.Response(upgraded_state=_encode(state))
 
-    def PlanResourceChange(self, request: Any, context: Any) -> Any:
-        proposed = _decode(request.proposed_new_state)
-        if proposed is None:  # destroy
-            return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state)
-        block = self._schema()["resource_schemas"][request.type_name]["block"]
-        prior = _decode(request.prior_state)
-        if prior is not None:
-            planned = proposed
-        elif os.environ.get(RESOLVE_ENV) == "1":
-            planned = fill_computed(block, proposed, _resolver(request.type_name, proposed))
-        else:
-            planned = fill_computed(block, proposed, _unknown)
-        return pb.PlanResourceChange.Response(planned_state=_encode(planned))
+        def ReadResource(self, request: Any, context: Any) -> Any:
+            return pb.ReadResource.Response(new_state=request.current_state, private=request.private)
 
-    def ApplyResourceChange(self, request: Any, context: Any) -> Any:
-        return pb.ApplyResourceChange.Response(
-            diagnostics=[_error("Stand-in provider: apply refused", "This plugin only serves schemas for offline plans.")]
-        )
+        def PlanResourceChange(self, request: Any, context: Any) -> Any:
+            proposed = _decode(request.proposed_new_state)
+            if proposed is None:  # destroy
+                return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state)
+            block = self._schema()["resource_schemas"][request.type_name]["block"]
+            prior = _decode(request.prior_state)
+            if prior is not None:
+                planned = proposed
+            elif os.environ.get(RESOLVE_ENV) == "1":
+                planned = fill_computed(block, proposed, _resolver(request.type_name, proposed))
+            else:
+                planned = fill_computed(block, proposed, _unknown)
+            return pb.PlanResourceChange.Response(planned_state=_encode(planned))
 
-    def ImportResourceState(self, request: Any, context: Any) -> Any:
-        return pb.ImportResourceState.Response(diagnostics=[_error("Stand-in provider: import refused")])
+        def ApplyResourceChange(self, request: Any, context: Any) -> Any:
+            return pb.ApplyResourceChange.Response(
+                diagnostics=[_error("Stand-in provider: apply refused", "This plugin only serves schemas for offline plans.")]
+            )
 
-    def ReadDataSource(self, request: Any, context: Any) -> Any:
-        config = _decode(request.config)
-        block = self._schema()["data_source_schemas"][request.type_name]["block"]
-        return pb.ReadDataSource.Response(state=_encode(fill_computed(block, config, _mock)))
+        def ImportResourceState(self, request: Any, context: Any) -> Any:
+            return pb.ImportResourceState.Response(diagnostics=[_error("Stand-in provider: import refused")])
 
-    def GetFunctions(self, request: Any, context: Any) -> Any:
-        return pb.GetFunctions.Response()
+        def ReadDataSource(self, request: Any, context: Any) -> Any:
+            config = _decode(request.config)
+            block = self._schema()["data_source_schemas"][request.type_name]["block"]
+            return pb.ReadDataSource.Response(state=_encode(fill_computed(block, config, _mock)))
 
-    def StopProvider(self, request: Any, context: Any) -> Any:
-        self._stop()
-        return pb.StopProvider.Response()
+        def GetFunctions(self, request: Any, context: Any) -> Any:
+            return pb.GetFunctions.Response()
+
+        def StopProvider(self, request: Any, context: Any) -> Any:
+            self._stop()
+            return pb.StopProvider.Response()
+
+    return StandInProvider
 
 
 def serve(schema_json: Path, schema_pb: Path, tls_dir: Path) -> None:
     """go-plugin handshake on a unix socket with the TLS certificate tfgate.py made."""
+    import grpc
+    from tf.gen import grpc_controller_pb2 as controller_pb
+    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
+    from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
+    from tf.gen import tfplugin_pb2_grpc as rpc
+
     stopped = {"flag": False}
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    rpc.add_ProviderServicer_to_server(StandInProvider(schema_json, schema_pb, lambda: stopped.update(flag=True)), server)
+    servicer = _servicer_class()(schema_json, schema_pb, lambda: stopped.update(flag=True))
+    rpc.add_ProviderServicer_to_server(servicer, server)
 
     class Controller(controller_rpc.GRPCControllerServicer):
         def Shutdown(self, request: Any, context: Any) -> Any:
@@ -352,7 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--schema-json", type=Path, required=True)
     ap.add_argument("--schema-pb", type=Path, required=True)
     ap.add_argument("--tls-dir", type=Path, required=True)
+    ap.add_argument("--prepare", action="store_true",
+                    help="(tfgate.py) compile --schema-json into --schema-pb, make the TLS files if absent")
     args = ap.parse_args(argv)
+    if args.prepare:
+        args.schema_pb.parent.mkdir(parents=True, exist_ok=True)
+        args.schema_pb.write_bytes(compile_schema(load_schema_json(args.schema_json)[1]))
+        if not (args.tls_dir / "cert.der").is_file():
+            make_tls(args.tls_dir)
+        return 0
     if os.environ.get("TF_PLUGIN_MAGIC_COOKIE") is None:
         print("This is a Terraform provider plugin; Terraform starts it.", file=sys.stderr)
         return 1

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,14 @@ def terraform_binary() -> str | None:
     if explicit:
         return explicit if Path(explicit).is_file() else None
     return shutil.which("terraform")
+
+
+def plugin_python() -> str | None:
+    """The interpreter of the stand-in plugins: EVENTSUITE_TFGATE_PYTHON, else .venv-tfgate
+    (`make setup-iac`; the PyPI `tf` package pins protobuf < 6, so it has its own venv)."""
+    explicit = os.environ.get("EVENTSUITE_TFGATE_PYTHON")
+    candidate = Path(explicit) if explicit else REPO / ".venv-tfgate" / "bin" / "python"
+    return str(candidate) if candidate.is_file() else None
 
 
 def _digest(parts: Iterable[bytes | str]) -> str:
@@ -129,6 +138,25 @@ def _platform() -> str:
     return f"{platform.system().lower()}_{machine}"
 
 
+# What the cache keeps: the newest trees (a repository state makes ~25: roots, mutated copies),
+# mirrors and zips; plan results for two weeks. Older entries are for inputs long gone.
+KEEP_TREES, KEEP_BUILDS, KEEP_PLAN_SECONDS = 80, 3, 14 * 24 * 3600
+
+
+def prune_cache() -> None:
+    base = cache_dir()
+    if not base.is_dir():
+        return
+    for prefix, keep in (("tree-", KEEP_TREES), ("mirror-", KEEP_BUILDS), ("zips-", KEEP_BUILDS)):
+        entries = sorted(base.glob(prefix + "*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[keep:]:
+            shutil.rmtree(old, ignore_errors=True)
+    cutoff = time.time() - KEEP_PLAN_SECONDS
+    for result in (base / "plans").glob("*"):
+        if result.stat().st_mtime < cutoff:
+            result.unlink(missing_ok=True)
+
+
 def setup(binary: str | None = None) -> Terraform:
     """Build (once per inputs) the mirror of stand-in plugins and the CLI configuration."""
     binary = binary or terraform_binary()
@@ -136,32 +164,40 @@ def setup(binary: str | None = None) -> Terraform:
         raise GateError("terraform not found (install it, or set EVENTSUITE_TERRAFORM)")
     version = json.loads(subprocess.run([binary, "version", "-json"], capture_output=True, text=True, check=True,
                                         env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull}).stdout)["terraform_version"]
-    key = _digest([sys.executable, *_files_digest(REPO, [*_schema_files(), TOOLS / "standin_provider.py"])])
+    python = plugin_python()
+    if python is None:
+        raise GateError("the stand-in providers' venv is missing: run `make setup-iac` (or set EVENTSUITE_TFGATE_PYTHON)")
+    key = _digest([python, *_files_digest(REPO, [*_schema_files(), TOOLS / "standin_provider.py"])])
     root = cache_dir() / f"mirror-{key}"
     cli_config = root / "terraformrc"
-    if not cli_config.is_file():
-        sys.path.insert(0, str(TOOLS))
-        import standin_provider as sp
-
+    if cli_config.is_file():
+        os.utime(root)
+    else:
+        prune_cache()
         tmp = cache_dir() / f".mirror-{key}.{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        sp.make_tls(tmp / "tls")
+        plugin_code = TOOLS / "standin_provider.py"
         for path in _schema_files():
             raw = json.loads(gzip.decompress(path.read_bytes()))
             meta = raw["eventsuite"]
-            address, schema = next(iter(raw["provider_schemas"].items()))
+            address = next(iter(raw["provider_schemas"]))
             host, namespace, name = address.split("/")
             version_dir = meta["provider_version"]
-            (tmp / "schemas").mkdir(parents=True, exist_ok=True)
-            pb_path = root / "schemas" / f"{name}-{version_dir}.pb"
-            (tmp / "schemas" / pb_path.name).write_bytes(sp.compile_schema(schema))
+            pb_name = f"{name}-{version_dir}.pb"
+            proc = subprocess.run(
+                [python, str(plugin_code), "--prepare", "--schema-json", str(path),
+                 "--schema-pb", str(tmp / "schemas" / pb_name), "--tls-dir", str(tmp / "tls")],
+                capture_output=True, text=True,
+            )
+            if proc.returncode != 0:
+                raise GateError(f"compiling {path.name} for the stand-in provider failed:\n{proc.stderr}")
             plugin_dir = tmp / "providers" / host / namespace / name / version_dir / _platform()
             plugin_dir.mkdir(parents=True)
             plugin = plugin_dir / f"terraform-provider-{name}_v{version_dir}"
             plugin.write_text(
                 "#!/bin/sh\n"
-                f"exec '{sys.executable}' '{TOOLS / 'standin_provider.py'}' --schema-json '{path}' "
-                f"--schema-pb '{pb_path}' --tls-dir '{root / 'tls'}'\n"
+                f"exec '{python}' '{plugin_code}' --schema-json '{path}' "
+                f"--schema-pb '{root / 'schemas' / pb_name}' --tls-dir '{root / 'tls'}'\n"
             )
             plugin.chmod(0o755)
         (tmp / "terraformrc").write_text(
@@ -212,7 +248,9 @@ def prepare_tree(tf: Terraform, repo: Path = REPO, roots: Iterable[str] = ALL_RO
                    *_files_digest(REPO, _package_sources())])
     tree = cache_dir() / f"tree-{key}"
     if (tree / ".ready").is_file():
+        os.utime(tree)
         return tree
+    prune_cache()
     tmp = cache_dir() / f".tree-{key}.{os.getpid()}.{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)
     for d in _TREE_DIRS:

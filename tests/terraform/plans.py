@@ -47,7 +47,7 @@ GateError = tfgate.GateError
 
 
 class TerraformUnavailable(RuntimeError):
-    """No terraform binary on PATH (or at EVENTSUITE_TERRAFORM)."""
+    """No terraform binary on PATH (or at EVENTSUITE_TERRAFORM), or no plugin venv."""
 
 
 @functools.cache
@@ -55,6 +55,11 @@ def gate() -> tuple[tfgate.Terraform, Path]:
     """The terraform binary with its stand-in provider mirror, and the initialized tree (once)."""
     if tfgate.terraform_binary() is None:
         raise TerraformUnavailable("terraform not found on PATH (or EVENTSUITE_TERRAFORM)")
+    if tfgate.plugin_python() is None:
+        raise TerraformUnavailable(
+            "the stand-in providers' venv .venv-tfgate is missing: `make setup-iac`"
+            " (or set EVENTSUITE_TFGATE_PYTHON)"
+        )
     tf = tfgate.setup()
     return tf, tfgate.prepare_tree(tf)
 

@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import extract_provider_schemas as eps  # terraform/tools is on sys.path (conftest)
-import msgpack
 import standin_provider as sp
 
 # The shape cdktf generates (trimmed): a nested block struct with its ToHcl mapper and
@@ -195,48 +194,55 @@ def test_a_real_terraform_schema_file_can_be_used_instead(tmp_path: Path) -> Non
 
 
 def test_stand_in_plans_computed_nulls_as_unknown_and_mocks_data_sources() -> None:
-    block = EXPECTED
-    planned = sp.fill_computed(
-        block,
-        {
-            "name": "q",
-            "arn": None,
-            "labels": None,
-            "types": None,
-            "status": None,
-            "scaling": [{"maximum": 3}],
-        },
-        sp._unknown,
-    )
-    assert (
-        planned["arn"] == sp.UNKNOWN
-        and planned["labels"] == sp.UNKNOWN
-        and planned["status"] == sp.UNKNOWN
-    )
+    config = {"name": "q", "arn": None, "labels": None, "types": None, "status": None}
+    planned = sp.fill_computed(EXPECTED, {**config, "scaling": [{"maximum": 3}]}, sp._unknown)
+    assert planned["arn"] is sp.UNKNOWN and planned["labels"] is sp.UNKNOWN
+    assert planned["status"] is sp.UNKNOWN
     assert planned["types"] is None, "optional, not computed: stays null"
     assert planned["name"] == "q" and planned["scaling"] == [{"maximum": 3}]
-    read = sp.fill_computed(
-        block, {"name": "q", "arn": None, "labels": None, "status": None}, sp._mock
-    )
+    read = sp.fill_computed(EXPECTED, config, sp._mock)
     assert read["arn"] == "mock-arn" and read["labels"] == {} and read["status"] == []
-    packed = sp._encode(planned)
-    assert msgpack.unpackb(packed.msgpack, raw=False)["arn"] == sp.UNKNOWN
 
 
-def test_stand_in_schema_response_round_trips() -> None:
-    from tf.gen import tfplugin_pb2 as pb
+WIRE_CHECK = """
+import json, sys
+import msgpack
+import standin_provider as sp
+from tf.gen import tfplugin_pb2 as pb
+expected = json.loads(sys.argv[1])
+schema = {"provider": {"version": 0, "block": {}},
+          "resource_schemas": {"foo_queue": {"version": 0, "block": expected}}}
+resp = pb.GetProviderSchema.Response.FromString(sp.compile_schema(schema))
+attrs = {a.name: a for a in resp.resource_schemas["foo_queue"].block.attributes}
+assert json.loads(attrs["types"].type) == ["set", "string"]
+assert attrs["arn"].computed and not attrs["arn"].optional
+(scaling,) = resp.resource_schemas["foo_queue"].block.block_types
+assert (scaling.type_name, scaling.max_items) == ("scaling", 1)
+assert scaling.nesting == pb.Schema.NestedBlock.LIST
+assert resp.server_capabilities.get_provider_schema_optional
+wire = sp._encode({"arn": sp.UNKNOWN, "name": "q"})
+assert msgpack.unpackb(wire.msgpack)["arn"] == msgpack.ExtType(0, b"\\x00")
+assert sp._decode(wire)["arn"] is sp.UNKNOWN
+print("ok")
+"""
 
-    schema = {
-        "provider": {"version": 0, "block": {}},
-        "resource_schemas": {"foo_queue": {"version": 0, "block": EXPECTED}},
-    }
-    resp = pb.GetProviderSchema.Response.FromString(sp.compile_schema(schema))
-    attrs = {a.name: a for a in resp.resource_schemas["foo_queue"].block.attributes}
-    assert json.loads(attrs["types"].type) == ["set", "string"]
-    assert attrs["arn"].computed and not attrs["arn"].optional
-    (scaling,) = resp.resource_schemas["foo_queue"].block.block_types
-    assert (scaling.type_name, scaling.max_items, scaling.nesting) == (
-        "scaling",
-        1,
-        pb.Schema.NestedBlock.LIST,
+
+def test_stand_in_wire_format_in_its_own_venv() -> None:
+    """Schema protobuf and msgpack unknowns, with the plugin's interpreter (.venv-tfgate)."""
+    import subprocess
+
+    import tfgate
+
+    from tests.terraform.conftest import missing_tool
+
+    python = tfgate.plugin_python()
+    if python is None:
+        missing_tool("the stand-in providers' venv .venv-tfgate is missing: `make setup-iac`")
+    proc = subprocess.run(
+        [python, "-c", WIRE_CHECK, json.dumps(EXPECTED)],
+        capture_output=True,
+        text=True,
+        cwd=tfgate.TOOLS,
+        check=False,
     )
+    assert proc.stdout.strip() == "ok", proc.stderr
