@@ -8,9 +8,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 HOME_DIR ?= .eventsuite
+SERVE_PORT ?= 8081
 PYTEST_ARGS ?=
 
 .PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint bench \
+        ops dlq dlq-redrive orders upload readme-ops \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
@@ -68,10 +70,34 @@ demo: setup ## run the whole system on the embedded local backend and print a su
 	$(PY) -m functions.local --home $(HOME_DIR)/demo demo
 
 serve: setup ## every consumer under functions-framework on local ports, fed by the local broker
-	$(PY) -m functions.local --home $(HOME_DIR)/serve serve
+	$(PY) -m functions.local --home $(HOME_DIR)/serve serve --base-port $(SERVE_PORT)
 
 run: setup ## deliver whatever is pending in the local broker, then exit
 	$(PY) -m functions.local --home $(HOME_DIR)/serve run
+
+# --- operating it: the `eventsuite` CLI (functions/ops) on any backend ----------------------
+# BACKEND=local (default: the newest of $(HOME_DIR)/serve and $(HOME_DIR)/demo) | aws | gcp | azure
+BACKEND ?= local
+OPS_SETUP := $(if $(filter local,$(BACKEND)),setup,setup-dev)
+OPS := $(PY) -m functions.ops --backend $(BACKEND)
+
+ops: $(OPS_SETUP) ## any operator command: make ops ARGS="dlq show 3" (BACKEND=local|aws|gcp|azure)
+	$(OPS) $(ARGS)
+
+dlq: $(OPS_SETUP) ## list the dead letters (ARGS="--consumer indexer --since 1h")
+	$(OPS) dlq list $(ARGS)
+
+dlq-redrive: $(OPS_SETUP) ## send dead letters back to their consumer (ARGS="--id 3" or "--all")
+	$(OPS) dlq redrive $(ARGS)
+
+orders: $(OPS_SETUP) ## orders in a status: make orders STATUS=PAID
+	$(OPS) orders list --status $(or $(STATUS),PLACED)
+
+upload: $(OPS_SETUP) ## upload images: make upload FILES="a.jpg b.png" (ImageUploaded follows)
+	$(OPS) upload $(FILES)
+
+readme-ops: setup ## regenerate the README's "Operating it" transcript from a real run
+	$(PY) -m functions.ops.transcript --write README.md
 
 reconcile: setup ## run the catalog's scheduled jobs (order reconciler) once on the local backend
 	$(PY) -m functions.local --home $(HOME_DIR)/serve reconcile

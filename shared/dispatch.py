@@ -1,10 +1,10 @@
 """Dispatch: the one path from a platform delivery to a handler call.
 
 decode -> validate -> upcast -> idempotency claim (consumer, event id) with a lease ->
-handler(event, ports) -> complete. Errors are classified: permanent ones are dead-lettered
-with their reason (through the ``DeadLetterSink`` port, so no retries are burnt), transient
-ones and unexpected exceptions are retried by the platform until the consumer's max delivery
-attempts, after which the last attempt dead-letters with the reason itself.
+handler(event, <its injected dependencies>) -> complete. Errors are classified: permanent
+ones are dead-lettered with their reason (through the ``DeadLetterSink`` port, so no retries
+are burnt), transient ones and unexpected exceptions are retried by the platform until the
+consumer's max delivery attempts, after which the last attempt dead-letters with the reason.
 """
 
 from __future__ import annotations
@@ -13,18 +13,27 @@ import enum
 import importlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from cloudevents.abstract import CloudEvent
 
-from shared.catalog import Catalog, ConsumerSpec, default_catalog
+from shared.catalog import Catalog, ConsumerSpec
 from shared.envelope import Event, decode, to_structured
 from shared.errors import PermanentError, TransientError
-from shared.ports import ClaimState, Ports
+from shared.inject import Dependencies, bind
+from shared.ports import (
+    ClaimState,
+    Clock,
+    DeadLetterSink,
+    IdempotencyStore,
+    ObjectStore,
+    Settings,
+)
 
-Handler = Callable[[Event, Ports], None]
+T = TypeVar("T")
+
 Decoder = Callable[[], CloudEvent]
 logger = logging.getLogger("eventsuite.dispatch")
 
@@ -45,6 +54,14 @@ class DeliveryResult:
     outcome: Outcome
     event_id: str | None = None
     reason: str | None = None
+    # A retry because another attempt holds the lease: not a failed attempt. Platforms that can
+    # schedule the retry redeliver after ``retry_after`` seconds without counting an attempt.
+    retry_after: float | None = None
+
+    @property
+    def counts_attempt(self) -> bool:
+        """False for a retry that only waits for another attempt's lease."""
+        return self.retry_after is None
 
     @property
     def acknowledged(self) -> bool:
@@ -54,36 +71,67 @@ class DeliveryResult:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One message of a batch: how to decode it, its platform id and attempt number."""
+    """One platform delivery as the runtime hands it over.
+
+    ``decode`` turns it into a CloudEvent (and may raise a permanent error); ``ignored`` says why
+    a delivery that is not for us (a storage event outside the uploads prefix, a folder
+    marker) is acknowledged without running anything.
+    """
 
     message_id: str
-    decode: Decoder
+    decode: Decoder | None
     attempt: int = 1
     raw: bytes | None = None
+    ignored: str | None = None
 
 
-def resolve_handler(reference: str) -> Handler:
+def resolve_handler(reference: str) -> Callable[..., Any]:
     """Import ``package.module:function`` lazily (image handlers pull Pillow only when used)."""
     module_name, _, attribute = reference.partition(":")
-    handler: Handler = getattr(importlib.import_module(module_name), attribute)
+    handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
     return handler
 
 
+def claim_key(consumer: str, event_id: str) -> str:
+    """The idempotency key of ``consumer``'s processing of event ``event_id``."""
+    return f"{consumer}:{event_id}"
+
+
+def lease_seconds(spec: ConsumerSpec) -> float:
+    """How long a claim of ``spec`` protects an attempt: longer than any live attempt runs."""
+    return spec.timeout_seconds * 1.2 + 10
+
+
 class Dispatcher:
-    """Delivers events to one consumer's handler, exactly once in effect."""
+    """Delivers events to one consumer's handler, exactly once in effect.
+
+    The handler's own dependencies are injected from ``dependencies`` (see
+    :mod:`shared.inject`); the dispatcher itself uses the idempotency store, the dead-letter
+    sink and the object store (claim checks) when they are provided.
+    """
 
     def __init__(
         self,
         consumer: str,
-        ports: Ports,
+        dependencies: Dependencies,
         *,
         catalog: Catalog | None = None,
-        handler: Handler | None = None,
+        handler: Callable[..., Any] | None = None,
     ) -> None:
-        self.catalog = catalog or default_catalog()
+        self.catalog = catalog or dependencies.get(Catalog)
         self.spec: ConsumerSpec = self.catalog.consumer(consumer)
-        self.ports = ports
-        self.handler = handler or resolve_handler(self.spec.handler)
+        self.handler = bind(
+            handler or resolve_handler(self.spec.handler),
+            dependencies,
+            leading=1,
+            role=f"consumer {consumer!r}",
+            extra={ConsumerSpec: self.spec},  # a handler may ask which consumer it serves
+        )
+        self.idempotency = _optional(dependencies, IdempotencyStore)
+        self.dead_letters = _optional(dependencies, DeadLetterSink)
+        self.objects = _optional(dependencies, ObjectStore)
+        self.clock = dependencies.get(Clock)
+        self.settings = dependencies.get(Settings)
 
     @property
     def lease_seconds(self) -> float:
@@ -92,8 +140,8 @@ class Dispatcher:
         Short enough that a crashed attempt (timeout, OOM kill) blocks its redeliveries only
         briefly, long enough that a live attempt is never taken over mid-flight.
         """
-        override = self.ports.settings.idempotency_lease_seconds
-        return override if override is not None else self.spec.timeout_seconds * 1.2 + 10
+        override = self.settings.idempotency_lease_seconds
+        return override if override is not None else lease_seconds(self.spec)
 
     def deliver(
         self, decoder: Decoder | CloudEvent, *, attempt: int = 1, raw: bytes | None = None
@@ -103,7 +151,7 @@ class Dispatcher:
         event: Event | None = None
         try:
             cloud_event = decoder() if callable(decoder) else decoder
-            event = decode(cloud_event, catalog=self.catalog, objects=self.ports.objects)
+            event = decode(cloud_event, catalog=self.catalog, objects=self.objects)
             if event.name not in self.spec.subscribes:
                 raise PermanentError(
                     f"consumer {self.spec.name!r} does not subscribe to {event.name} (misrouted)"
@@ -118,17 +166,11 @@ class Dispatcher:
             reason = f"unexpected {type(exc).__name__}: {exc}"
             return self._retry_or_give_up(cloud_event, raw, reason, attempt, event)
 
-    def deliver_batch(self, deliveries: Sequence[Delivery]) -> dict[str, DeliveryResult]:
-        """Process a batch record by record; one bad record never fails the others."""
-        return {
-            d.message_id: self.deliver(d.decode, attempt=d.attempt, raw=d.raw) for d in deliveries
-        }
-
     def _run(self, event: Event, attempt: int) -> DeliveryResult:
-        store = self.ports.idempotency
-        key = f"{self.spec.name}:{event.id}"
-        now = self.ports.clock.now()
-        settings = self.ports.settings
+        store = self.idempotency
+        key = claim_key(self.spec.name, event.id)
+        now = self.clock.now()
+        settings = self.settings
         if store is not None:
             state = store.claim(key, now=now, lease_seconds=self.lease_seconds)
             if state is ClaimState.COMPLETED:
@@ -139,17 +181,15 @@ class Dispatcher:
                 # finish it. The platform's own redrive bounds these retries.
                 reason = "another delivery of this event holds the lease"
                 self._log(event, f"will retry: {reason}", attempt, level=logging.WARNING)
-                return DeliveryResult(Outcome.RETRY, event.id, reason)
+                return DeliveryResult(Outcome.RETRY, event.id, reason, self.lease_seconds)
         try:
-            self.handler(event, self.ports)
+            self.handler(event)
         except BaseException:
             if store is not None:
                 store.release(key)
             raise
         if store is not None:
-            store.complete(
-                key, now=self.ports.clock.now(), ttl_seconds=settings.idempotency_ttl_seconds
-            )
+            store.complete(key, now=self.clock.now(), ttl_seconds=settings.idempotency_ttl_seconds)
         self._log(event, "processed", attempt)
         return DeliveryResult(Outcome.PROCESSED, event.id)
 
@@ -177,7 +217,7 @@ class Dispatcher:
         event: Event | None,
     ) -> DeliveryResult:
         event_id = event.id if event else (str(cloud_event["id"]) if cloud_event else None)
-        sink = self.ports.dead_letters
+        sink = self.dead_letters
         if sink is None:
             # No sink on this platform: let its own redrive policy park the message.
             self._log(
@@ -221,3 +261,7 @@ class Dispatcher:
                 "attempt": attempt,
             },
         )
+
+
+def _optional(dependencies: Dependencies, kind: type[T]) -> T | None:
+    return dependencies.get(kind) if dependencies.provides(kind) else None

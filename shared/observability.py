@@ -6,9 +6,26 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import UTC, datetime
 from typing import Any
 
-_FIELDS = ("consumer", "event_id", "event_type", "correlation_id", "traceparent", "attempt")
+# The fields the runtime and the dispatcher attach to their records (``extra=``), in the order
+# they appear on a line: what ran, for which event or request, and how it ended.
+_FIELDS = (
+    "consumer",
+    "endpoint",
+    "schedule",
+    "event_id",
+    "event_type",
+    "message_id",
+    "attempt",
+    "method",
+    "route",
+    "status",
+    "latency_ms",
+    "correlation_id",
+    "traceparent",
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,6 +34,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """One JSON line."""
         payload: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
             "severity": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

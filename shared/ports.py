@@ -9,11 +9,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from cloudevents.abstract import CloudEvent
 
+from shared.catalog import Catalog, default_catalog
+from shared.inject import MissingDependency
+
 JsonDict = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,23 @@ class IndexQuery:
     captured_to: str | None = None
     min_width: int | None = None
     limit: int = 100
+    max_width: int | None = None
+    min_height: int | None = None
+    max_height: int | None = None
+    min_bytes: int | None = None
+    max_bytes: int | None = None
+    # Image format as Pillow names it (JPEG, PNG, GIF, ...), compared case-insensitively.
+    format: str | None = None
+    # (south, west, north, east) in decimal degrees, inclusive; west > east crosses 180.
+    gps_box: tuple[float, float, float, float] | None = None
+
+    def has_filters(self) -> bool:
+        """Whether any filter is set (only ``limit`` otherwise)."""
+        return any(
+            getattr(self, name) not in (None, "")
+            for name in self.__dataclass_fields__
+            if name != "limit"
+        )
 
 
 @runtime_checkable
@@ -88,7 +109,9 @@ class MetadataIndex(Protocol):
         """Documents matching every given filter, ordered by ``image_id``.
 
         ``camera`` matches make or model case-insensitively as a substring; the capture range
-        compares ISO-8601 strings inclusively; ``min_width`` is inclusive.
+        compares ISO-8601 strings inclusively; every size bound (width, height, bytes) is
+        inclusive; ``format`` is case-insensitive; ``gps_box`` keeps documents with a GPS
+        position inside the box. :func:`shared.index.matches` is the reference semantics.
         """
         ...
 
@@ -120,6 +143,10 @@ class IdempotencyStore(Protocol):
         """Drop an in-progress claim after a failure so a retry can start at once."""
         ...
 
+    def is_completed(self, key: str) -> bool:
+        """Whether the key was completed (and has not expired yet): a strongly consistent read."""
+        ...
+
 
 class OrderStatus(enum.StrEnum):
     """Life cycle of an order."""
@@ -148,6 +175,13 @@ class OrderRecord:
     failure_reason: str | None = None
     updated_at: str | None = None
     correlation_id: str | None = None
+    # When the order reached each later status (``transition_changes`` sets them).
+    paid_at: str | None = None
+    payment_failed_at: str | None = None
+    refunded_at: str | None = None
+    # The transactional outbox: events (structured CloudEvents) that announce this order's
+    # state, written in the same atomic write as the state change and removed once published.
+    outbox: tuple[JsonDict, ...] = ()
 
 
 @runtime_checkable
@@ -172,6 +206,11 @@ class OrderStore(Protocol):
         (ISO-8601 UTC strings compare in time order), oldest first, at most ``limit``."""
         ...
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders currently in ``status``, oldest ``placed_at`` first (ties by id), at most
+        ``limit`` (the operator's ``orders list --status``)."""
+        ...
+
     def transition(
         self,
         order_id: str,
@@ -182,8 +221,22 @@ class OrderStore(Protocol):
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[JsonDict] | None = None,
     ) -> bool:
-        """Move the order from ``from_status`` to ``to_status``; False if it was not there."""
+        """Move the order from ``from_status`` to ``to_status``; False if it was not there.
+
+        With ``outbox``, the order's outbox becomes exactly those events, in the same atomic
+        write as the status change.
+        """
+        ...
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        """Remove published events from the order's outbox (a no-op for unknown ids)."""
+        ...
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        """Orders whose outbox is not empty and that changed before ``updated_before``
+        (ISO-8601 UTC), least recently changed first, at most ``limit``."""
         ...
 
 
@@ -260,6 +313,66 @@ class DeadLetterSink(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ParkedMessage:
+    """A dead letter as an operator sees it, the same on every backend.
+
+    ``id`` names the parked message in its backend (a row id, an SQS or Pub/Sub message id,
+    a poison-queue message id, a dead-letter blob and position); ``event`` is the structured
+    CloudEvent when the payload could be read; ``body`` is the payload as parked.
+    """
+
+    id: str
+    consumer: str
+    reason: str
+    attempts: int
+    event_id: str | None = None
+    event_type: str | None = None
+    subject: str | None = None
+    dead_lettered_at: float | None = None
+    redrive_count: int = 0
+    event: JsonDict | None = None
+    body: bytes | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RedriveResult:
+    """What a redrive did: the ids sent back (and removed), and the ones left parked, why."""
+
+    redriven: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class DeadLetterAdmin(Protocol):
+    """The operator's side of a backend's dead letters: list, show, redrive, purge.
+
+    A redrive sends a parked message back to its consumer's own queue or subscription with its
+    original event id (consumers that already processed it deduplicate) and a redrive counter,
+    and only then removes it from the dead letters: a failure in between leaves it parked or
+    delivered twice (deduplicated), never lost.
+    """
+
+    consumers: Sequence[str]
+
+    def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
+        """Parked messages (of one consumer, or all), oldest first, at most ``limit``."""
+        ...
+
+    def show(self, message_id: str) -> ParkedMessage | None:
+        """One parked message by its id (or its event id), or None."""
+        ...
+
+    def redrive(self, messages: Sequence[ParkedMessage]) -> RedriveResult:
+        """Send each message back to its consumer, then remove it from the dead letters."""
+        ...
+
+    def purge(self, consumer: str) -> int:
+        """Delete every parked message of ``consumer``; return how many."""
+        ...
+
+
 @runtime_checkable
 class Clock(Protocol):
     """Time source; injectable so tests control leases and webhook windows."""
@@ -292,11 +405,79 @@ class Settings:
     # None: derived per consumer from its timeout (see Dispatcher.lease_seconds).
     idempotency_lease_seconds: float | None = None
     idempotency_ttl_seconds: float = 7 * 24 * 3600.0
+    # Which PaymentGateway adapter charges orders (``EVENTSUITE_PAYMENT_PROVIDER``).
+    payment_provider: str = "simulated"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """The catalog's image settings, injected into the image handlers."""
+
+    thumbnail_sizes: tuple[int, ...]
+    max_pixels: int
+    max_upload_bytes: int
+    jpeg_quality: int
+    uploads_prefix: str
+    thumbnails_prefix: str
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog) -> ImageSettings:
+        """The image section and storage prefixes of ``catalog``."""
+        images = catalog.images
+        return cls(
+            thumbnail_sizes=tuple(int(size) for size in images["thumbnail_sizes"]),
+            max_pixels=int(images["max_pixels"]),
+            max_upload_bytes=int(images["max_upload_bytes"]),
+            jpeg_quality=int(images["jpeg_quality"]),
+            uploads_prefix=catalog.storage["uploads_prefix"],
+            thumbnails_prefix=catalog.storage["thumbnails_prefix"],
+        )
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """The payment webhook's signing secrets (current first) and replay window.
+
+    ``secrets`` may be a lazy sequence that reads the cloud's secret store on first use.
+    """
+
+    secrets: Sequence[str]
+    tolerance_seconds: int = 300
+
+
+def config_factories(catalog: Catalog, settings: Settings, clock: Clock) -> dict[type, Any]:
+    """The configuration every composition root injects besides the ports."""
+    return {
+        Catalog: lambda: catalog,
+        Settings: lambda: settings,
+        Clock: lambda: clock,
+        ImageSettings: lambda: ImageSettings.from_catalog(catalog),
+        WebhookConfig: lambda: WebhookConfig(
+            settings.webhook_secrets, settings.webhook_tolerance_seconds
+        ),
+    }
+
+
+# The ports a handler can ask for, by type, and the field of :class:`Ports` holding each.
+PORT_FIELDS: dict[type, str] = {
+    ObjectStore: "objects",
+    MetadataIndex: "index",
+    IdempotencyStore: "idempotency",
+    OrderStore: "orders",
+    EventPublisher: "publisher",
+    PaymentGateway: "payments",
+    Mailer: "mailer",
+    DeadLetterSink: "dead_letters",
+}
 
 
 @dataclass
 class Ports:
-    """Everything a handler may touch. Unused ports may be ``None`` for a given consumer."""
+    """A ready-made set of ports (the local backend, tests): provides them by type.
+
+    Unset ports are ``None`` and not provided. Configuration (settings, clock, catalog, image
+    and webhook settings) is derived from the fields.
+    """
 
     settings: Settings
     objects: ObjectStore | None = None
@@ -308,10 +489,24 @@ class Ports:
     mailer: Mailer | None = None
     dead_letters: DeadLetterSink | None = None
     clock: Clock = field(default_factory=SystemClock)
+    catalog: Catalog = field(default_factory=default_catalog)
 
-    def require(self, name: str) -> Any:
-        """Return the named port or fail loudly if the composition root did not wire it."""
-        value = getattr(self, name)
-        if value is None:
-            raise RuntimeError(f"port {name!r} is not configured for this function")
-        return value
+    def provides(self, kind: type[Any]) -> bool:
+        """Whether ``kind`` is a set port or derived configuration."""
+        if kind in PORT_FIELDS:
+            return getattr(self, PORT_FIELDS[kind]) is not None
+        return kind in config_factories(self.catalog, self.settings, self.clock)
+
+    def missing_reason(self, kind: type[Any]) -> str:
+        """Why ``kind`` is not provided."""
+        if kind in PORT_FIELDS:
+            return f"the {PORT_FIELDS[kind]!r} port is not set"
+        return "not a port or configuration this suite injects"
+
+    def get(self, kind: type[T]) -> T:
+        """The port or configuration of type ``kind``."""
+        if not self.provides(kind):
+            raise MissingDependency(f"{kind.__name__}: {self.missing_reason(kind)}")
+        if kind in PORT_FIELDS:
+            return cast(T, getattr(self, PORT_FIELDS[kind]))
+        return cast(T, config_factories(self.catalog, self.settings, self.clock)[kind]())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from shared.mail import SmtpMailer
 from shared.ports import Settings
 
 
@@ -22,23 +21,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         claims_bucket=env.get("EVENTSUITE_CLAIMS_BUCKET", defaults.claims_bucket),
         mail_from=env.get("EVENTSUITE_MAIL_FROM", defaults.mail_from),
         webhook_secrets=secrets,
+        payment_provider=env.get("EVENTSUITE_PAYMENT_PROVIDER", defaults.payment_provider)
+        .strip()
+        .lower(),
         webhook_tolerance_seconds=int(
             env.get("EVENTSUITE_WEBHOOK_TOLERANCE_SECONDS", defaults.webhook_tolerance_seconds)
         ),
-    )
-
-
-def smtp_mailer_from_env(sender: str, environ: Mapping[str, str] | None = None) -> SmtpMailer:
-    """An SMTP mailer configured by ``EVENTSUITE_SMTP_*``; fails clearly when no host is set."""
-    env = os.environ if environ is None else environ
-    host = env.get("EVENTSUITE_SMTP_HOST")
-    if not host:
-        raise RuntimeError("EVENTSUITE_SMTP_HOST is not set (EVENTSUITE_MAILER=smtp needs a relay)")
-    return SmtpMailer(
-        host,
-        int(env.get("EVENTSUITE_SMTP_PORT", "587")),
-        sender=sender,
-        username=env.get("EVENTSUITE_SMTP_USERNAME") or None,
-        password=env.get("EVENTSUITE_SMTP_PASSWORD") or None,
-        starttls=env.get("EVENTSUITE_SMTP_STARTTLS", "true").lower() not in ("0", "false", "no"),
     )

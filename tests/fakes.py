@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
+from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
-from shared.orders import SimulatedPaymentGateway, transition_changes, transitioned
+from shared.orders import transition_changes, transitioned, without_announced
 from shared.ports import (
     ClaimState,
     IndexQuery,
@@ -108,6 +110,10 @@ class FakeIdempotencyStore:
         if record is not None and record["state"] != "completed":
             del self.records[key]
 
+    def is_completed(self, key: str) -> bool:
+        record = self.records.get(key)
+        return record is not None and record["state"] == "completed"
+
 
 class FakeOrderStore:
     def __init__(self) -> None:
@@ -135,6 +141,10 @@ class FakeOrderStore:
         ]
         return sorted(stale, key=lambda o: o.placed_at)[:limit]
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        found = [o for o in self.orders.values() if o.status is OrderStatus(status)]
+        return sorted(found, key=lambda o: (o.placed_at, o.order_id))[: max(0, limit)]
+
     def transition(
         self,
         order_id: str,
@@ -145,13 +155,29 @@ class FakeOrderStore:
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
         order = self.orders.get(order_id)
         if order is None or order.status is not from_status:
             return False
-        changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+        changes = transition_changes(
+            to_status, now, payment_id, decline_code, failure_reason, outbox
+        )
         self.orders[order_id] = transitioned(order, changes)
         return True
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        order = self.orders.get(order_id)
+        if order is not None:
+            self.orders[order_id] = replace(order, outbox=without_announced(order, event_ids))
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        pending = [
+            o
+            for o in self.orders.values()
+            if o.outbox and (o.updated_at or o.placed_at) < updated_before
+        ]
+        return sorted(pending, key=lambda o: o.updated_at or o.placed_at)[:limit]
 
 
 class FakePublisher:
@@ -217,3 +243,20 @@ def fake_ports(**overrides: Any) -> Ports:
     }
     values.update(overrides)
     return Ports(**values)
+
+
+def with_pending_announcement(order: OrderRecord) -> OrderRecord:
+    """``order`` with its ``OrderPlaced`` still in its outbox: stored, never announced."""
+    from shared.envelope import new_event, to_structured
+    from shared.ids import derived_event_id
+    from shared.orders import order_placed_data
+
+    event = new_event(
+        "OrderPlaced",
+        order_placed_data(order),
+        source="urn:eventsuite/orders-api",
+        subject=order.order_id,
+        correlation_id=order.correlation_id,
+        event_id=derived_event_id("OrderPlaced", order.order_id),
+    )
+    return replace(order, outbox=(to_structured(event),))

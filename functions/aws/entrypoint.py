@@ -2,9 +2,9 @@
 / ``handle_schedule``).
 
 Importing this module imports nothing but the standard library: the function is composed on
-its first invocation (``bootstrap``) and reused for the life of the execution environment.
-Which consumer, endpoint or schedule this is comes from ``EVENTSUITE_CONSUMER`` /
-``EVENTSUITE_ENDPOINT`` / ``EVENTSUITE_SCHEDULE``.
+its first invocation and reused for the life of the execution environment. Which consumer,
+endpoint or schedule this is comes from ``EVENTSUITE_CONSUMER`` / ``EVENTSUITE_ENDPOINT`` /
+``EVENTSUITE_SCHEDULE``.
 """
 
 from __future__ import annotations
@@ -14,31 +14,34 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from functions.aws.bootstrap import HttpFunction, QueueFunction, ScheduleFunction
+    from functions.aws.functions import HttpFunction, QueueFunction, ScheduleFunction
 
 
 @cache
 def queue_function() -> QueueFunction:
     """The consumer function, built once per process from the environment."""
-    from functions.aws.bootstrap import queue_function_from_env
+    from functions.aws.functions import from_env
 
-    return queue_function_from_env()
+    function: QueueFunction = from_env("queue")
+    return function
 
 
 @cache
 def http_function() -> HttpFunction:
     """The HTTP function, built once per process from the environment."""
-    from functions.aws.bootstrap import http_function_from_env
+    from functions.aws.functions import from_env
 
-    return http_function_from_env()
+    function: HttpFunction = from_env("http")
+    return function
 
 
 @cache
 def schedule_function() -> ScheduleFunction:
     """The scheduled job, built once per process from the environment."""
-    from functions.aws.bootstrap import schedule_function_from_env
+    from functions.aws.functions import from_env
 
-    return schedule_function_from_env()
+    function: ScheduleFunction = from_env("schedule")
+    return function
 
 
 def handle_queue(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

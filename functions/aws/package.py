@@ -1,7 +1,7 @@
 """Build the Lambda zips, one per catalog function group: ``python -m functions.aws.package``.
 
 * ``build/aws/<group>.zip`` holds ``shared/`` (the core), the AWS entry points and adapters
-  (not this packager, not the topology helper) and the group's locked dependencies, installed
+  (not this packager) and the group's locked dependencies, installed
   for Lambda ``python3.12`` on ``arm64`` from binary wheels only
   (``pip install --platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.12``);
 * dependencies come from ``functions/aws/requirements/<group>.txt``: fully pinned, hashed,
@@ -52,8 +52,8 @@ DEFAULT_OUTPUT = ROOT / "build" / "aws"
 GROUPS = ("images", "orders")
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
-# Runtime code of the AWS flavour; the packager, the topology helper and the locks stay out.
-_EXCLUDED = {"package.py", "topology.py"}
+# Runtime code of the AWS flavour; the packager and the locks stay out.
+_EXCLUDED = {"package.py"}
 _EXCLUDED_DEPENDENCY_PARTS = {"bin", "__pycache__"}
 _EXCLUDED_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 

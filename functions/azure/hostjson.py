@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from shared.catalog import Catalog, default_catalog
+from shared.dispatch import lease_seconds
 
 HOST_JSON = Path(__file__).with_name("host.json")
-RETRY_BACKOFF = "00:00:30"  # visibilityTimeout: wait before a failed message is tried again
 MAX_POLLING_INTERVAL = "00:00:10"  # latency bound for an idle queue vs. storage transactions
 HTTP_ROUTE_PREFIX = ""  # URL path = catalog path (/orders), as on AWS and Google Cloud
 
@@ -49,6 +50,10 @@ def render(catalog: Catalog | None = None) -> dict[str, Any]:
     catalog = catalog or default_catalog()
     consumers = list(catalog.consumers.values())
     batch_size = min(c.batch_size for c in consumers)
+    # visibilityTimeout, the wait before a failed message is tried again, outlasts every
+    # consumer's idempotency lease: a retry because a crashed attempt still holds the lease
+    # then finds it expired, instead of burning the message's dequeues while it waits.
+    retry_backoff = 10 * math.ceil(max(lease_seconds(c) for c in consumers) / 10)
     timeouts = (
         [c.timeout_seconds for c in consumers]
         + [e.timeout_seconds for e in catalog.endpoints.values()]
@@ -80,7 +85,7 @@ def render(catalog: Catalog | None = None) -> dict[str, Any]:
                 "maxDequeueCount": max(c.max_delivery_attempts for c in consumers),
                 "batchSize": batch_size,
                 "newBatchThreshold": batch_size // 2,
-                "visibilityTimeout": RETRY_BACKOFF,
+                "visibilityTimeout": _timespan(retry_backoff),
                 "maxPollingInterval": MAX_POLLING_INTERVAL,
             },
             "http": {"routePrefix": HTTP_ROUTE_PREFIX},

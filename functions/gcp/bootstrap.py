@@ -1,177 +1,115 @@
-"""Composition root for Google Cloud: ports per consumer, endpoint or schedule, built once per
-process.
+"""Composition root for Google Cloud: environment -> adapters -> the one runtime, per role.
 
-Nothing is built at import time: :func:`dispatcher` and :func:`ports_for` build on the first
-invocation and cache. SDK clients are lazier still (see :mod:`functions.gcp.clients`).
-Tests call :func:`install` with their own ports (or :func:`build_ports` with emulator-backed
-clients) and :func:`reset` afterwards.
-
-What each function gets (``EVENTSUITE_*`` variables, see functions/README.md):
-
-* every consumer: Cloud Storage objects (claim checks, images), Firestore idempotency, the
-  dead-letter sink on ``EVENTSUITE_DEAD_LETTER_TOPIC`` (none when unset: the subscription's own
-  dead-letter policy then parks permanent failures after its max delivery attempts);
-* image consumers (``group: images``): the Firestore metadata index;
-* order consumers and the HTTP endpoints (``group: orders``): the Firestore order store, the
-  claim-checking Pub/Sub publisher on ``EVENTSUITE_EVENTS_TOPIC``, the simulated payment
-  gateway and, when ``EVENTSUITE_SMTP_HOST`` is set, the SMTP mailer;
-* catalog schedules (``EVENTSUITE_SCHEDULE``, e.g. the order reconciler, ``group: orders``):
-  the objects, the order store and the publisher only - a scheduled job charges nobody and
-  mails nobody, it announces facts that the consumers then act on.
+Each Cloud Function deployment serves one role (a consumer, an endpoint or a schedule, named by
+``EVENTSUITE_CONSUMER`` / ``_ENDPOINT`` / ``_SCHEDULE``). Nothing is built at import time: the
+runtime of a role is composed on its first invocation, and each adapter on first use, so a
+function builds only what its handler's signature asks for. Tests :func:`install` their own
+dependencies for a role and :func:`reset` afterwards.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from functions.gcp.clients import GcpClients
-from functions.gcp.firestore_stores import (
-    FirestoreIdempotencyStore,
-    FirestoreMetadataIndex,
-    FirestoreOrderStore,
+from functions.common.composition import (
+    base_container,
+    install_overrides,
+    register_publisher,
+    register_smtp_mailer,
 )
-from functions.gcp.gcs import GcsObjectStore
-from functions.gcp.pubsub import PubSubDeadLetterSink, PubSubPublisher
-from shared.catalog import default_catalog
-from shared.dispatch import Dispatcher
-from shared.envelope import ClaimCheckPublisher
-from shared.orders import SimulatedPaymentGateway
-from shared.ports import Ports
-from shared.settings import settings_from_env, smtp_mailer_from_env
-
-logger = logging.getLogger("eventsuite.gcp.bootstrap")
-
-_lock = threading.RLock()
-_ports: dict[str, Ports] = {}
-_dispatchers: dict[str, Dispatcher] = {}
-
-
-def _role(consumer: str | None, endpoint: str | None, schedule: str | None = None) -> str:
-    given = [
-        f"{kind}:{name}"
-        for kind, name in (("consumer", consumer), ("endpoint", endpoint), ("schedule", schedule))
-        if name is not None
-    ]
-    if len(given) != 1:
-        raise ValueError("give exactly one of consumer, endpoint or schedule")
-    return given[0]
+from functions.common.runtime import Runtime, Runtimes
+from functions.gcp.clients import GcpClients
+from shared.catalog import Catalog
+from shared.inject import Container, Dependencies
+from shared.ports import (
+    DeadLetterSink,
+    EventPublisher,
+    IdempotencyStore,
+    MetadataIndex,
+    ObjectStore,
+    OrderStore,
+    Settings,
+)
+from shared.settings import settings_from_env
 
 
-def _group(consumer: str | None, endpoint: str | None, schedule: str | None) -> str:
-    catalog = default_catalog()
-    if consumer:
-        return catalog.consumer(consumer).group
-    if endpoint:
-        return catalog.endpoint(endpoint).group
-    return catalog.schedule(str(schedule)).group
-
-
-def build_ports(
+def build_container(
     *,
-    consumer: str | None = None,
-    endpoint: str | None = None,
-    schedule: str | None = None,
     environ: Mapping[str, str] | None = None,
     clients: GcpClients | None = None,
     **overrides: Any,
-) -> Ports:
-    """The ports of one consumer, endpoint or schedule; ``overrides`` replace any port by name."""
+) -> Container:
+    """Every adapter a Google Cloud function may need, each built on first use;
+    ``overrides`` replace any port or setting by name."""
     env = os.environ if environ is None else environ
-    catalog = default_catalog()
-    role = _role(consumer, endpoint, schedule)
-    group = _group(consumer, endpoint, schedule)
-    clients = clients or GcpClients.from_env(env)
-    settings = settings_from_env(env)
-    objects = GcsObjectStore(clients.storage)
-    ports = Ports(settings=settings, objects=objects)
-    if consumer:
-        ports.idempotency = FirestoreIdempotencyStore(
-            clients.firestore, ttl_seconds=settings.idempotency_ttl_seconds
-        )
-        dead_letter_topic = env.get("EVENTSUITE_DEAD_LETTER_TOPIC")
-        if dead_letter_topic:
-            ports.dead_letters = PubSubDeadLetterSink(
-                clients.publisher, clients.topic_path(dead_letter_topic)
-            )
-        else:
-            logger.warning(
-                "%s: EVENTSUITE_DEAD_LETTER_TOPIC is not set; permanent failures "
-                "are left to the subscription's dead-letter policy",
-                role,
-            )
-    if group == "images":
-        ports.index = FirestoreMetadataIndex(clients.firestore)
+    gcp = clients or GcpClients.from_env(env)
+    container = base_container(settings_from_env(env))
+    from functions.gcp import firestore_stores as stores
+    from functions.gcp.gcs import GcsObjectStore
+
+    ttl = container.get(Settings).idempotency_ttl_seconds
+    container.register(ObjectStore, lambda: GcsObjectStore(gcp.storage))
+    container.register(MetadataIndex, lambda: stores.FirestoreMetadataIndex(gcp.firestore))
+    container.register(OrderStore, lambda: stores.FirestoreOrderStore(gcp.firestore))
+    container.register(
+        IdempotencyStore,
+        lambda: stores.FirestoreIdempotencyStore(gcp.firestore, ttl_seconds=ttl),
+    )
+    events_topic = env.get("EVENTSUITE_EVENTS_TOPIC")
+    if events_topic:
+        register_publisher(container, lambda: _publisher(gcp, events_topic, container))
     else:
-        ports.orders = FirestoreOrderStore(clients.firestore)
-        events_topic = env.get("EVENTSUITE_EVENTS_TOPIC")
-        if events_topic:
-            ports.publisher = ClaimCheckPublisher(
-                PubSubPublisher(
-                    clients.publisher, clients.topic_path(events_topic), catalog=catalog
-                ),
-                objects,
-                bucket=settings.claims_bucket,
-                threshold_bytes=catalog.claim_check_threshold_bytes,
-                prefix=catalog.storage["claims_prefix"],
-            )
-    if group != "images" and schedule is None:
-        ports.payments = SimulatedPaymentGateway()
-        mailer_kind = env.get("EVENTSUITE_MAILER", "smtp").lower()
-        if mailer_kind != "smtp":
-            raise RuntimeError(
-                f"EVENTSUITE_MAILER={mailer_kind!r} is not available on Google Cloud; use smtp"
-            )
-        if env.get("EVENTSUITE_SMTP_HOST"):
-            ports.mailer = smtp_mailer_from_env(settings.mail_from, env)
-    for name, value in overrides.items():
-        if not hasattr(ports, name):
-            raise TypeError(f"Ports has no port {name!r}")
-        setattr(ports, name, value)
-    return ports
+        container.refuse(EventPublisher, "EVENTSUITE_EVENTS_TOPIC is not set")
+    dead_letter_topic = env.get("EVENTSUITE_DEAD_LETTER_TOPIC")
+    if dead_letter_topic:
+        container.register(DeadLetterSink, lambda: _dead_letters(gcp, dead_letter_topic))
+    else:
+        container.refuse(DeadLetterSink, "EVENTSUITE_DEAD_LETTER_TOPIC is not set")
+    register_smtp_mailer(container, env)
+    return install_overrides(container, overrides)
 
 
-def ports_for(
-    *, consumer: str | None = None, endpoint: str | None = None, schedule: str | None = None
-) -> Ports:
-    """The cached ports of a consumer, endpoint or schedule (built from the environment on
-    first use)."""
-    role = _role(consumer, endpoint, schedule)
-    with _lock:
-        if role not in _ports:
-            _ports[role] = build_ports(consumer=consumer, endpoint=endpoint, schedule=schedule)
-        return _ports[role]
+_runtimes = Runtimes(build_container)
 
 
-def dispatcher(consumer: str) -> Dispatcher:
-    """The cached dispatcher of a consumer."""
-    with _lock:
-        if consumer not in _dispatchers:
-            _dispatchers[consumer] = Dispatcher(consumer, ports_for(consumer=consumer))
-        return _dispatchers[consumer]
+def _publisher(gcp: GcpClients, topic: str, container: Container) -> EventPublisher:
+    from functions.gcp.pubsub import PubSubPublisher
+
+    return PubSubPublisher(gcp.publisher, gcp.topic_path(topic), catalog=container.get(Catalog))
+
+
+def _dead_letters(gcp: GcpClients, topic: str) -> DeadLetterSink:
+    from functions.gcp.pubsub import PubSubDeadLetterSink
+
+    return PubSubDeadLetterSink(gcp.publisher, gcp.topic_path(topic))
+
+
+def runtime(role: str) -> Runtime:
+    """The runtime of ``role`` (``consumer:<name>`` ...), composed from the environment once."""
+    return _runtimes.get(role)
 
 
 def install(
-    ports: Ports,
+    dependencies: Dependencies,
     *,
     consumer: str | None = None,
     endpoint: str | None = None,
     schedule: str | None = None,
-) -> None:
-    """Use ``ports`` for a consumer, endpoint or schedule in this process (tests, local
-    serving): e.g. a schedule's ports with a fake clock."""
-    role = _role(consumer, endpoint, schedule)
-    with _lock:
-        _ports[role] = ports
-        if consumer:
-            _dispatchers.pop(consumer, None)
+) -> Runtime:
+    """Serve one consumer, endpoint or schedule from ``dependencies`` in this process
+    (tests, local serving)."""
+    roles = [
+        f"{kind}:{name}"
+        for kind, name in (("consumer", consumer), ("endpoint", endpoint), ("schedule", schedule))
+        if name
+    ]
+    if len(roles) != 1:
+        raise ValueError("give exactly one of consumer, endpoint or schedule")
+    return _runtimes.install(dependencies, roles[0])
 
 
 def reset() -> None:
-    """Forget every cached port and dispatcher."""
-    with _lock:
-        _ports.clear()
-        _dispatchers.clear()
+    """Forget every composed runtime."""
+    _runtimes.reset()

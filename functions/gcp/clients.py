@@ -30,8 +30,14 @@ class GcpClients(LazyClients):
         storage: Any = None,
         firestore: Any = None,
         publisher: Any = None,
+        subscriber: Any = None,
     ) -> None:
-        ready = {"storage": storage, "firestore": firestore, "publisher": publisher}
+        ready = {
+            "storage": storage,
+            "firestore": firestore,
+            "publisher": publisher,
+            "subscriber": subscriber,
+        }
         super().__init__({name: client for name, client in ready.items() if client is not None})
         self.project = project
         self.database = database
@@ -62,9 +68,24 @@ class GcpClients(LazyClients):
         """
         return self.client("publisher")
 
+    def subscriber(self) -> Any:
+        """``google.cloud.pubsub_v1.SubscriberClient`` (the operator tools pull dead letters)."""
+        return self.client("subscriber")
+
+    def subscription_path(self, subscription: str) -> str:
+        """``projects/<project>/subscriptions/<name>`` unless already a full path."""
+        if subscription.startswith("projects/"):
+            return subscription
+        if not self.project:
+            raise RuntimeError(
+                f"subscription {subscription!r} is not a full path and EVENTSUITE_GCP_PROJECT "
+                "is not set"
+            )
+        return f"projects/{self.project}/subscriptions/{subscription}"
+
     def _build(self, service: str) -> Any:
         if service == "storage":
-            from google.cloud import storage
+            from google.cloud import storage  # type: ignore[attr-defined]
 
             return storage.Client(project=self.project)
         if service == "firestore":
@@ -72,11 +93,15 @@ class GcpClients(LazyClients):
 
             return firestore.Client(project=self.project, database=self.database)
         if service == "publisher":
-            from google.cloud import pubsub_v1
+            from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
             return pubsub_v1.PublisherClient(
                 publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
             )
+        if service == "subscriber":
+            from google.cloud import pubsub_v1
+
+            return pubsub_v1.SubscriberClient()
         raise ValueError(f"unknown Google Cloud client {service!r}")
 
     def topic_path(self, topic: str) -> str:

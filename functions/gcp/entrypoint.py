@@ -39,36 +39,21 @@ attempt is taken as 1 and the subscription's ``max_delivery_attempts`` bounds th
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
 from functions.gcp import bootstrap, translate
-from shared.dispatch import Decoder, DeliveryResult
+from shared.dispatch import Decoder, Delivery, DeliveryResult
 from shared.envelope import to_json_bytes
 from shared.errors import InvalidEnvelope
-from shared.http import HttpRequest, HttpResponse, handle_endpoint
-
-logger = logging.getLogger("eventsuite.gcp")
+from shared.http import HttpRequest, HttpResponse, problem, problem_for
 
 
 class RetryDelivery(RuntimeError):
     """Raised to make functions-framework answer 500 so that Pub/Sub redelivers."""
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One delivery as the dispatcher needs it, or the reason to ignore it."""
-
-    decode: Decoder | None
-    attempt: int = 1
-    raw: bytes | None = None
-    ignored: str | None = None
 
 
 def _raw_request() -> tuple[Mapping[str, Any] | None, bytes | None]:
@@ -99,40 +84,44 @@ def _fail(error: Exception) -> Decoder:
     return decoder
 
 
-def _pubsub_delivery(payload: Mapping[str, Any], attempt: int, raw_body: bytes | None) -> Delivery:
+def _pubsub_delivery(
+    message_id: str, payload: Mapping[str, Any], attempt: int, raw_body: bytes | None
+) -> Delivery:
     try:
         message = translate.PubSubMessage.from_json(payload.get("message"))
     except InvalidEnvelope as exc:
-        return Delivery(_fail(exc), attempt, raw_body)
+        return Delivery(message_id, _fail(exc), attempt, raw_body)
     raw = message.to_json_bytes()
     if not translate.is_storage_notification(message):
-        return Delivery(lambda: translate.decode_message(message), attempt, raw)
+        return Delivery(message_id, lambda: translate.decode_message(message), attempt, raw)
     skip = translate.notification_skip_reason(message)
     if skip:
-        return Delivery(None, attempt, raw, ignored=skip)
-    return Delivery(lambda: translate.notification_event(message), attempt, raw)
+        return Delivery(message_id, None, attempt, raw, ignored=skip)
+    return Delivery(message_id, lambda: translate.notification_event(message), attempt, raw)
 
 
 def classify(cloud_event: CloudEvent) -> Delivery:
     """Work out what a CloudEvent handed over by functions-framework carries."""
     body, raw_body = _raw_request()
     event_type = str(cloud_event["type"])
+    message_id = str(cloud_event["id"])
     if event_type == translate.PUBSUB_MESSAGE_PUBLISHED:
         data = cloud_event.get_data()
         payload = data if isinstance(data, Mapping) else {}
         attempt = _attempt((body or {}).get("deliveryAttempt"), payload.get("deliveryAttempt"))
-        return _pubsub_delivery(payload, attempt, raw_body)
+        return _pubsub_delivery(message_id, payload, attempt, raw_body)
     if event_type.startswith(translate.STORAGE_TYPE_PREFIX):
         skip = translate.finalized_skip_reason(cloud_event)
         if skip:
-            return Delivery(None, ignored=skip)
+            return Delivery(message_id, None, ignored=skip)
         return Delivery(
+            message_id,
             lambda: translate.finalized_event(cloud_event),
             raw=raw_body or to_json_bytes(cloud_event),
         )
     # Our own CloudEvent posted directly (a binary post without ce-id never gets here:
     # functions-framework rejects it with 400 instead of inventing an id).
-    return Delivery(lambda: cloud_event, raw=raw_body)
+    return Delivery(message_id, lambda: cloud_event, raw=raw_body)
 
 
 def handle_event(cloud_event: CloudEvent, consumer: str) -> DeliveryResult | None:
@@ -141,13 +130,9 @@ def handle_event(cloud_event: CloudEvent, consumer: str) -> DeliveryResult | Non
     Returns the dispatcher's result, or None when the delivery is not for us (acknowledged).
     """
     delivery = classify(cloud_event)
-    if delivery.decode is None:
-        logger.info("%s: ignored %s: %s", consumer, cloud_event["id"], delivery.ignored)
-        return None
-    result = bootstrap.dispatcher(consumer).deliver(
-        delivery.decode, attempt=delivery.attempt, raw=delivery.raw
-    )
-    if not result.acknowledged:
+    function = bootstrap.runtime(f"consumer:{consumer}").consumer(consumer)
+    result = function.deliver(delivery)
+    if result is not None and not result.acknowledged:
         raise RetryDelivery(
             f"{consumer}: delivery {result.event_id} not processed, "
             f"attempt {delivery.attempt}: {result.reason}"
@@ -165,47 +150,30 @@ def to_http_request(request: Any) -> HttpRequest:
     )
 
 
-def handle_http(request: Any, endpoint: str) -> tuple[bytes, int, dict[str, str]]:
-    """Serve the catalog endpoint ``endpoint``; returns a Flask response tuple."""
-    response: HttpResponse = handle_endpoint(
-        endpoint, to_http_request(request), bootstrap.ports_for(endpoint=endpoint)
-    )
+def _flask(response: HttpResponse) -> tuple[bytes, int, dict[str, str]]:
     return response.json_bytes(), response.status, response.all_headers()
 
 
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def _report_json(report: Any) -> Any:
-    """A job's report as JSON values (a dataclass becomes an object, tuples become lists)."""
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return dataclasses.asdict(report)
-    return report
+def handle_http(request: Any, endpoint: str) -> tuple[bytes, int, dict[str, str]]:
+    """Serve the catalog endpoint ``endpoint`` (the function's URL is its route)."""
+    runtime = bootstrap.runtime(f"endpoint:{endpoint}")
+    trace = request.headers.get("X-Cloud-Trace-Context")
+    return _flask(
+        runtime.answer(endpoint, to_http_request(request), request_id=trace, root_is_route=True)
+    )
 
 
 def handle_schedule(request: Any, schedule: str) -> tuple[bytes, int, dict[str, str]]:
     """Run the catalog schedule ``schedule`` once for Cloud Scheduler's POST.
 
-    200 with ``{"schedule", "report"}`` when the job ran; 500 with the error when it failed,
-    so Cloud Scheduler retries with its ``retry_config`` backoff (re-running is safe: the
-    reconciler re-publishes with derived event ids, which consumers dedupe); 405 for anything
-    but POST (Cloud Scheduler's ``http_target`` posts).
+    200 with ``{"schedule", "report"}`` when the job ran; 500 when it failed, so Cloud
+    Scheduler retries with its ``retry_config`` backoff (re-running is safe: the reconciler
+    re-publishes with derived event ids, which consumers dedupe); 405 for anything but POST.
     """
     if request.method != "POST":
-        body = {"schedule": schedule, "error": f"method {request.method} not allowed: POST"}
-        return json.dumps(body).encode(), 405, {**JSON_HEADERS, "Allow": "POST"}
-    from shared.schedules import run_schedule  # the job's modules load on the first run
-
+        return _flask(problem(405, "method not allowed", headers={"Allow": "POST"}))
     try:
-        report = run_schedule(schedule, bootstrap.ports_for(schedule=schedule))
-    except Exception as exc:  # any failure: answer 500 and let Cloud Scheduler retry
-        logger.exception("schedule %s failed", schedule)
-        body = {"schedule": schedule, "error": f"{type(exc).__name__}: {exc}"}
-        return json.dumps(body).encode(), 500, JSON_HEADERS
-    result = _report_json(report)
-    logger.info("schedule %s ran: %s", schedule, result)
-    return (
-        json.dumps({"schedule": schedule, "report": result}, default=str).encode(),
-        200,
-        JSON_HEADERS,
-    )
+        report = bootstrap.runtime(f"schedule:{schedule}").schedule(schedule)()
+    except Exception as exc:  # logged by the runtime; 500 makes Cloud Scheduler retry
+        return _flask(problem_for(exc))
+    return json.dumps(report, default=str).encode(), 200, {"Content-Type": "application/json"}

@@ -26,17 +26,29 @@ production too. Preconditions never lock.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from functions.gcp.clients import ClientFactory, as_transient
 from shared.errors import TransientError
 from shared.index import matches
-from shared.orders import order_from_dict, order_to_dict, transition_changes
-from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus, Settings
+from shared.orders import (
+    order_from_dict,
+    order_to_dict,
+    outbox_fields,
+    transition_changes,
+    without_announced,
+)
+from shared.ports import (
+    ClaimState,
+    IndexQuery,
+    JsonDict,
+    OrderRecord,
+    OrderStatus,
+    Settings,
+)
 
-JsonDict = dict[str, Any]
 T = TypeVar("T")
 
 IMAGES = "images"
@@ -133,7 +145,7 @@ class FirestoreMetadataIndex:
                     ref = ref.where(filter=FieldFilter("captured_at", "<=", query.captured_to))
             elif query.min_width is not None:
                 ref = ref.where(filter=FieldFilter("width", ">=", query.min_width))
-            elif not query.camera:
+            elif not query.has_filters():
                 ref = ref.order_by(FieldPath.document_id()).limit(query.limit)
             return [doc.to_dict() for doc in ref.stream(timeout=TIMEOUT_SECONDS)]
 
@@ -220,6 +232,11 @@ class FirestoreIdempotencyStore:
             "expires_at": _timestamp(now + ttl_seconds),
         }
         _call("complete", lambda: self._doc(key).set(record, timeout=TIMEOUT_SECONDS))
+
+    def is_completed(self, key: str) -> bool:
+        """Whether the claim document says completed."""
+        snapshot = _call("read claim", lambda: self._doc(key).get(timeout=TIMEOUT_SECONDS))
+        return bool(snapshot.exists and (snapshot.to_dict() or {}).get("state") == "completed")
 
     def release(self, key: str) -> None:
         """Delete an in-progress claim (never a completed one, nor one changed meanwhile)."""
@@ -330,6 +347,25 @@ class FirestoreOrderStore:
 
         return _call("query stale orders", run)
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first: equality on ``status`` ordered by ``placed_at``,
+        served by the same composite index (``status``, ``placed_at``) as :meth:`stale_placed`."""
+        if limit <= 0:
+            return []
+        from google.cloud.firestore import FieldFilter
+
+        def run() -> list[OrderRecord]:
+            query = (
+                self._client()
+                .collection(self._orders)
+                .where(filter=FieldFilter("status", "==", OrderStatus(status).value))
+                .order_by("placed_at")
+                .limit(limit)
+            )
+            return [order_from_dict(doc.to_dict()) for doc in query.stream(timeout=TIMEOUT_SECONDS)]
+
+        return _call("list orders by status", run)
+
     def transition(
         self,
         order_id: str,
@@ -340,9 +376,13 @@ class FirestoreOrderStore:
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[JsonDict] | None = None,
     ) -> bool:
-        """Compare-and-set the status; False when the order is not in ``from_status``."""
-        updates = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+        """Compare-and-set the status (the outbox in the same update); False when the order
+        is not in ``from_status``."""
+        updates = transition_changes(
+            to_status, now, payment_id, decline_code, failure_reason, outbox
+        )
 
         def attempt() -> bool | None:
             ref = self._order(order_id)
@@ -366,3 +406,58 @@ class FirestoreOrderStore:
             if moved is not None:
                 return moved
         raise TransientError(f"order {order_id} kept changing under us; retry")
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        """Remove published events from the outbox (compare-and-set on the document)."""
+
+        def attempt() -> bool | None:
+            ref = self._order(order_id)
+            snapshot = ref.get(timeout=TIMEOUT_SECONDS)
+            if not snapshot.exists:
+                return True
+            order = order_from_dict(snapshot.to_dict())
+            remaining = without_announced(order, event_ids)
+            if remaining == order.outbox:
+                return True
+            try:
+                ref.update(
+                    outbox_fields(remaining),
+                    option=_unchanged_since(self._client(), snapshot),
+                    timeout=TIMEOUT_SECONDS,
+                )
+            except Exception as exc:
+                if _is_stale(exc):
+                    return None
+                raise
+            return True
+
+        for _ in range(CAS_ATTEMPTS):
+            if _call("update order outbox", attempt) is not None:
+                return
+        raise TransientError(f"outbox of order {order_id} kept changing under us; retry")
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        """Orders with pending outbox events changed before ``updated_before``, oldest first.
+
+        An equality filter on ``outbox_pending`` (set only while events are pending, so the
+        query reads only those) served by Firestore's automatic single-field index; the time
+        filter and the order are applied here, as pending outboxes are few.
+        """
+        if limit <= 0:
+            return []
+        from google.cloud.firestore import FieldFilter
+
+        def run() -> list[OrderRecord]:
+            query = (
+                self._client()
+                .collection(self._orders)
+                .where(filter=FieldFilter("outbox_pending", "==", "1"))
+            )
+            return [order_from_dict(doc.to_dict()) for doc in query.stream(timeout=TIMEOUT_SECONDS)]
+
+        pending = [
+            order
+            for order in _call("list pending announcements", run)
+            if (order.updated_at or order.placed_at) < updated_before
+        ]
+        return sorted(pending, key=lambda order: order.updated_at or order.placed_at)[:limit]

@@ -34,7 +34,7 @@ COMMON_REQUIREMENTS: tuple[str, ...] = (
     "functions-framework==3.10.2",
     "google-cloud-firestore==2.34.1",
     "google-cloud-pubsub==2.44.0",
-    "google-cloud-storage==3.17.1",
+    "google-cloud-storage==3.17.2",
     "jsonschema==4.26.0",
 )
 GROUP_REQUIREMENTS: dict[str, tuple[str, ...]] = {

@@ -43,6 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--base-port", type=int, default=8081)
     serve.add_argument("--once", action="store_true", help="exit when the broker is idle")
     args = parser.parse_args(argv)
+    if args.command in ("run", "status", "reconcile") and not (args.home / "broker.db").is_file():
+        # Never create an empty state folder just to report that it is empty.
+        others = [
+            h for h in (args.home / "demo", args.home / "serve") if (h / "broker.db").is_file()
+        ]
+        hint = (
+            f"; found state in {', '.join(f'{h}/' for h in others)}: pass --home"
+            if others
+            else (": run `make demo` or `make serve` first, or pass --home")
+        )
+        print(f"no local state in {args.home}/{hint}", file=sys.stderr)
+        return 1
     _log_to_file(args.home)
 
     if args.command == "demo":

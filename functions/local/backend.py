@@ -9,12 +9,15 @@ Layout under ``home``: ``objects/<bucket>/...`` (filesystem object store), ``sta
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from functions.local.broker import LocalBroker, Message, RunStats
+from functions.common.adapters.smtp import smtp_mailer_from_env
+from functions.common.runtime import ConsumerFunction, Runtime
+from functions.local.broker import LocalBroker, Message, RunStats, Verdict
 from functions.local.objects import FilesystemObjectStore
+from functions.local.outbox import OutboxMailer
 from functions.local.sqlite import (
     Database,
     SqliteIdempotencyStore,
@@ -23,14 +26,11 @@ from functions.local.sqlite import (
     SqlitePaymentGateway,
 )
 from shared.catalog import Catalog, default_catalog
-from shared.dispatch import Dispatcher
+from shared.dispatch import Delivery
 from shared.envelope import ClaimCheckPublisher, utc_now_iso
 from shared.errors import PermanentError
-from shared.http import HttpRequest, HttpResponse, handle_endpoint
-from shared.mail import OutboxMailer
+from shared.http import HttpRequest, HttpResponse
 from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
-from shared.schedules import run_schedule
-from shared.settings import smtp_mailer_from_env
 from shared.storage_events import image_uploaded, is_upload
 
 DEFAULT_HOME = Path(".eventsuite")
@@ -56,7 +56,7 @@ class LocalBackend:
     objects: FilesystemObjectStore
     ports: Ports
     catalog: Catalog
-    _dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
+    runtime: Runtime
 
     @classmethod
     def open(
@@ -118,23 +118,20 @@ class LocalBackend:
             mailer=mailer or default_mailer(home, settings.mail_from),
             dead_letters=broker,
             clock=clock or SystemClock(),
+            catalog=catalog,
         )
-        return cls(home, settings, broker, database, objects, ports, catalog)
+        return cls(home, settings, broker, database, objects, ports, catalog, Runtime(ports))
 
-    def dispatcher(self, consumer: str) -> Dispatcher:
-        """The consumer's dispatcher, built once."""
-        if consumer not in self._dispatchers:
-            self._dispatchers[consumer] = Dispatcher(consumer, self.ports, catalog=self.catalog)
-        return self._dispatchers[consumer]
+    def consumer(self, name: str) -> ConsumerFunction:
+        """The consumer function ``name``, built once."""
+        return self.runtime.consumer(name)
 
-    def deliver_in_process(self, message: Message) -> tuple[bool, str | None]:
-        """Deliver a broker message by calling the consumer's dispatcher directly."""
-        from shared.envelope import from_structured
-
-        result = self.dispatcher(message.consumer).deliver(
-            lambda: from_structured(message.body), attempt=message.attempt, raw=message.body
-        )
-        return result.acknowledged, result.reason
+    def deliver_in_process(self, message: Message) -> Verdict:
+        """Deliver a broker message by calling the consumer's function directly."""
+        result = self.consumer(message.consumer).deliver(broker_delivery(message))
+        if result is None:
+            return Verdict(True)
+        return Verdict(result.acknowledged, result.reason, result.retry_after)
 
     def run(self, *, max_seconds: float = 60.0) -> RunStats:
         """Drive every pending delivery through its consumer until the broker is idle."""
@@ -142,7 +139,7 @@ class LocalBackend:
 
     def run_schedules(self) -> dict[str, Any]:
         """Run every catalog schedule once (the clouds run them on timers)."""
-        return {name: run_schedule(name, self.ports) for name in self.catalog.schedules}
+        return {name: self.runtime.schedule(name)()["report"] for name in self.catalog.schedules}
 
     def upload(self, name: str, data: bytes, *, content_type: str | None = None) -> str:
         """Store a file under the uploads prefix (publishes ``ImageUploaded``); return its key."""
@@ -157,11 +154,23 @@ class LocalBackend:
     ) -> HttpResponse:
         """Call a catalog HTTP endpoint in process."""
         spec = self.catalog.endpoint(endpoint)
-        return handle_endpoint(
-            endpoint, HttpRequest(spec.method, spec.path, headers or {}, body), self.ports
+        return self.runtime.endpoint(endpoint)(
+            HttpRequest(spec.method, spec.path, headers or {}, body)
         )
 
     def close(self) -> None:
         """Release the database connections."""
         self.broker.close()
         self.database.close()
+
+
+def broker_delivery(message: Message, *, attempt: int | None = None) -> Delivery:
+    """A local broker message (a structured CloudEvent) as the runtime's delivery."""
+    from shared.envelope import from_structured
+
+    return Delivery(
+        message_id=str(message.id),
+        decode=lambda: from_structured(message.body),
+        attempt=attempt or message.attempt,
+        raw=message.body,
+    )

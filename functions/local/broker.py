@@ -5,7 +5,10 @@
 * ``receive`` leases due deliveries for a visibility timeout and counts the attempt;
 * a failed delivery becomes visible again after exponential backoff with jitter, and after the
   consumer's ``max_delivery_attempts`` it moves to ``dead_letters`` with its reason (redrive);
-* the broker is also the local ``DeadLetterSink``, so permanent failures park at once.
+* the broker is also the local ``DeadLetterSink``, so permanent failures park at once, and
+  the local ``DeadLetterAdmin``: list, show, redrive (back into ``deliveries`` with the
+  original event id and a ``redrivecount`` extension, in the same transaction that removes the
+  dead letter) and purge.
 Nothing is deleted before it is acknowledged, so a crash loses nothing.
 """
 
@@ -23,8 +26,15 @@ from cloudevents.abstract import CloudEvent
 
 from functions.local.sqlite import Database
 from shared.catalog import Catalog, default_catalog
-from shared.deadletter import DeadLetterRecord
+from shared.deadletter import (
+    DeadLetterRecord,
+    count_redrive,
+    redrive_count,
+    structured_event,
+    subject_of,
+)
 from shared.envelope import to_json_bytes
+from shared.ports import ParkedMessage, RedriveResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -85,7 +95,20 @@ class RunStats:
     dead_lettered: int = 0
 
 
-DeliverFn = Callable[[Message], tuple[bool, str | None]]
+@dataclass(frozen=True)
+class Verdict:
+    """What a consumer made of a delivery.
+
+    ``retry_after``: the consumer could not start because another attempt holds the event's
+    lease; redeliver after that many seconds without counting this as an attempt.
+    """
+
+    acknowledged: bool
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+DeliverFn = Callable[[Message], Verdict]
 
 
 class LocalBroker:
@@ -106,6 +129,11 @@ class LocalBroker:
         self.visibility_timeout = visibility_timeout
         self.clock = clock
         self._db = Database(path, schema=_SCHEMA)
+
+    @property
+    def consumers(self) -> list[str]:
+        """The catalog's consumers (``DeadLetterAdmin``)."""
+        return list(self.catalog.consumers)
 
     # -- EventPublisher -------------------------------------------------------------------
     def publish(self, events: Sequence[CloudEvent]) -> None:
@@ -178,10 +206,24 @@ class LocalBroker:
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
 
-    def nack(self, message: Message, reason: str | None) -> bool:
-        """Schedule a retry, or dead-letter at the consumer's max attempts; True if parked."""
+    def nack(
+        self, message: Message, reason: str | None, *, retry_after: float | None = None
+    ) -> bool:
+        """Schedule a retry, or dead-letter at the consumer's max attempts; True if parked.
+
+        With ``retry_after`` (another attempt holds the lease) the delivery comes back once
+        that lease has expired and the attempt is not counted: waiting for a live or crashed
+        attempt never spends the delivery's attempts, nor parks it.
+        """
         spec = self.catalog.consumer(message.consumer)
         with self._db.transaction() as tx:
+            if retry_after is not None:
+                tx.execute(
+                    "UPDATE deliveries SET attempts = attempts - 1, available_at = ?, "
+                    "last_error = ? WHERE id = ?",
+                    (self.clock() + retry_after, reason, message.id),
+                )
+                return False
             if message.attempt >= spec.max_delivery_attempts:
                 tx.execute(
                     "INSERT INTO dead_letters(consumer, event_id, event_type, body, reason, "
@@ -225,11 +267,11 @@ class LocalBroker:
                 continue
             for message in messages:
                 stats.delivered += 1
-                acknowledged, reason = deliver(message)
-                if acknowledged:
+                verdict = deliver(message)
+                if verdict.acknowledged:
                     self.ack(message)
                     stats.acknowledged += 1
-                elif self.nack(message, reason):
+                elif self.nack(message, verdict.reason, retry_after=verdict.retry_after):
                     stats.dead_lettered += 1
                 else:
                     stats.retried += 1
@@ -255,6 +297,78 @@ class LocalBroker:
             DeadLetter(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None, r[4], r[5])
             for r in rows
         ]
+
+    # -- DeadLetterAdmin ------------------------------------------------------------------
+    _PARKED = (
+        "SELECT id, consumer, event_id, event_type, body, reason, attempts, dead_lettered_at "
+        "FROM dead_letters"
+    )
+
+    @staticmethod
+    def _parked(row: tuple[Any, ...]) -> ParkedMessage:
+        body = bytes(row[4]) if row[4] is not None else None
+        event = structured_event(body)
+        return ParkedMessage(
+            id=str(row[0]),
+            consumer=row[1],
+            reason=row[5],
+            attempts=int(row[6]),
+            event_id=row[2],
+            event_type=row[3],
+            subject=subject_of(event),
+            dead_lettered_at=row[7],
+            redrive_count=redrive_count(event),
+            event=event,
+            body=body,
+        )
+
+    def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
+        """Parked deliveries, oldest first."""
+        where = " WHERE consumer = ?" if consumer else ""
+        parameters: tuple[Any, ...] = (consumer, limit) if consumer else (limit,)
+        rows = self._db.query(f"{self._PARKED}{where} ORDER BY id LIMIT ?", parameters)
+        return [self._parked(row) for row in rows]
+
+    def show(self, message_id: str) -> ParkedMessage | None:
+        """One parked delivery by its row id, or the first one with that event id."""
+        rows = self._db.query(
+            f"{self._PARKED} WHERE CAST(id AS TEXT) = ? OR event_id = ? ORDER BY id LIMIT 1",
+            (message_id, message_id),
+        )
+        return self._parked(rows[0]) if rows else None
+
+    def redrive(self, messages: Sequence[ParkedMessage]) -> RedriveResult:
+        """Move each parked delivery back to its consumer's queue, one transaction each."""
+        redriven: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for message in messages:
+            now = self.clock()
+            with self._db.transaction() as tx:
+                row = tx.execute(
+                    "SELECT consumer, event_id, event_type, body FROM dead_letters WHERE id = ?",
+                    (int(message.id),),
+                ).fetchone()
+                if row is None:
+                    failed.append((message.id, "no longer dead-lettered"))
+                    continue
+                if row[3] is None:
+                    failed.append((message.id, "nothing to redrive: the payload was not kept"))
+                    continue
+                tx.execute(
+                    "INSERT INTO deliveries(consumer, event_id, event_type, body, available_at, "
+                    "published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (row[0], row[1] or "", row[2] or "", count_redrive(bytes(row[3]))[0], now, now),
+                )
+                tx.execute("DELETE FROM dead_letters WHERE id = ?", (int(message.id),))
+            redriven.append(message.id)
+        return RedriveResult(tuple(redriven), tuple(failed))
+
+    def purge(self, consumer: str) -> int:
+        """Delete every dead letter of ``consumer``."""
+        with self._db.transaction() as tx:
+            return int(
+                tx.execute("DELETE FROM dead_letters WHERE consumer = ?", (consumer,)).rowcount
+            )
 
     def close(self) -> None:
         """Close the connection."""

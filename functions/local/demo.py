@@ -10,8 +10,8 @@ from pathlib import Path
 
 from functions.local import samples
 from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
+from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery
-from shared.webhooks import SIGNATURE_HEADER, sign
 
 SAMPLES: dict[str, tuple[Callable[[], bytes], str]] = {
     "harbour.jpg": (samples.jpeg_with_exif, "image/jpeg"),
@@ -112,9 +112,9 @@ def _summary(
 ) -> dict[str, int]:
     settings, objects = backend.settings, backend.objects
     thumbnails = objects.list_keys(settings.thumbnails_bucket)
-    index = backend.ports.require("index")
+    index = backend.ports.index
     documents = index.search(IndexQuery(limit=1000))
-    orders = backend.ports.require("orders").all()
+    orders = backend.ports.orders.all()
     outbox = sorted((backend.home / "outbox").glob("*.eml"))
     dead = backend.broker.dead_letters()
     out("")
@@ -145,6 +145,8 @@ def _summary(
         out(f"    [{letter.consumer}] {subject}: {letter.reason}")
     out(f"  pending deliveries: {backend.broker.pending()}")
     out(f"  structured logs: {backend.home.with_name(backend.home.name + '.log')}")
+    if dead:
+        _operator_hints(backend, out)
     return {
         "thumbnails": len(thumbnails),
         "documents": len(documents),
@@ -153,3 +155,19 @@ def _summary(
         "dead_letters": len(dead),
         "pending": backend.broker.pending(),
     }
+
+
+def _operator_hints(backend: LocalBackend, out: Callable[[str], None]) -> None:
+    """How to inspect and redrive this run's dead letters (the ids are this run's own)."""
+    first = backend.broker.parked(limit=1)[0]
+    cli = f"eventsuite --home {backend.home}"
+    out("")
+    out("next: inspect and redrive the dead letters (`make dlq`; the CLI is .venv/bin/eventsuite)")
+    out(f"  {cli} dlq list")
+    out(f"  {cli} dlq show {first.id}")
+    out(f"  {cli} dlq redrive --consumer {first.consumer} --all --dry-run")
+    out(
+        f"  (fix the cause, redrive without --dry-run, then deliver: "
+        f"python -m functions.local --home {backend.home} run)"
+    )
+    out(f"  {cli} dlq purge --consumer {first.consumer} --yes")

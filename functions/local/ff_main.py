@@ -1,4 +1,4 @@
-"""Functions-framework targets for ``make serve``: the same core, the local backend's ports.
+"""Functions-framework targets for ``make serve``: the same runtime, the local backend's ports.
 
 Run one process per consumer: ``functions-framework --source functions/local/ff_main.py
 --target handle_event --signature-type cloudevent`` with ``EVENTSUITE_CONSUMER`` set; the local
@@ -8,6 +8,7 @@ A 2xx answer acknowledges; a 5xx makes the broker retry with backoff (as Pub/Sub
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from functools import cache
@@ -20,14 +21,18 @@ if str(_ROOT) not in sys.path:  # functions-framework loads this file by path
 import flask  # noqa: E402
 import functions_framework  # noqa: E402
 from cloudevents.http import CloudEvent  # noqa: E402
+from werkzeug.exceptions import ServiceUnavailable  # noqa: E402
 
 from functions.local.backend import LocalBackend  # noqa: E402
-from shared.http import HttpRequest, handle_endpoint  # noqa: E402
+from shared.dispatch import Delivery  # noqa: E402
+from shared.http import HttpRequest  # noqa: E402
+from shared.observability import configure_logging  # noqa: E402
 
 
 @cache
 def bootstrap() -> LocalBackend:
     """The backend for this process, opened on first use."""
+    configure_logging()
     return LocalBackend.open(Path(os.environ.get("EVENTSUITE_HOME", ".eventsuite")))
 
 
@@ -35,21 +40,25 @@ def bootstrap() -> LocalBackend:
 def handle_event(cloud_event: CloudEvent) -> None:
     """Deliver one CloudEvent to ``EVENTSUITE_CONSUMER``; raise to ask for a retry."""
     attempt = int(flask.request.headers.get("X-Delivery-Attempt", "1"))
-    backend = bootstrap()
-    result = backend.dispatcher(os.environ["EVENTSUITE_CONSUMER"]).deliver(
-        cloud_event, attempt=attempt
+    function = bootstrap().consumer(os.environ["EVENTSUITE_CONSUMER"])
+    result = function.deliver(
+        Delivery(str(cloud_event["id"]), lambda: cloud_event, attempt, flask.request.get_data())
     )
-    if not result.acknowledged:
+    if result is not None and result.retry_after is not None:
+        # Another attempt holds the lease: 503 with Retry-After, so the broker redelivers
+        # once the lease has expired without counting this as an attempt.
+        raise ServiceUnavailable(result.reason, retry_after=math.ceil(result.retry_after))
+    if result is not None and not result.acknowledged:
         raise RuntimeError(f"retry requested: {result.reason}")
 
 
 @functions_framework.http
 def handle_http(request: flask.Request) -> flask.Response:
     """Serve the catalog endpoint named by ``EVENTSUITE_ENDPOINT``."""
-    response = handle_endpoint(
+    response = bootstrap().runtime.answer(
         os.environ["EVENTSUITE_ENDPOINT"],
         HttpRequest(request.method, request.path, dict(request.headers), request.get_data()),
-        bootstrap().ports,
+        root_is_route=True,
     )
     return flask.Response(
         response.json_bytes(), status=response.status, headers=response.all_headers()

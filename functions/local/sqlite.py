@@ -10,20 +10,29 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from functions.common.adapters.simulated_payments import simulated_decision
 from shared.index import matches
 from shared.orders import (
     order_from_dict,
     order_to_dict,
-    simulated_decision,
     transition_changes,
     transitioned,
+    without_announced,
 )
-from shared.ports import ChargeResult, ClaimState, IndexQuery, OrderRecord, OrderStatus
+from shared.ports import (
+    ChargeResult,
+    ClaimState,
+    IndexQuery,
+    JsonDict,
+    OrderRecord,
+    OrderStatus,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -161,6 +170,11 @@ class SqliteIdempotencyStore:
             )
             return ClaimState.ACQUIRED
 
+    def is_completed(self, key: str) -> bool:
+        """Whether ``key`` was completed."""
+        rows = self.db.query("SELECT state FROM claims WHERE key = ?", (key,))
+        return bool(rows) and rows[0][0] == "completed"
+
     def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
         """Mark done until ``now + ttl_seconds``."""
         with self.db.transaction() as tx:
@@ -235,8 +249,9 @@ class SqliteOrderStore:
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[JsonDict] | None = None,
     ) -> bool:
-        """Compare-and-set on the status."""
+        """Compare-and-set on the status (with the outbox, in one transaction)."""
         with self.db.transaction() as tx:
             row = tx.execute(
                 "SELECT record FROM orders WHERE order_id = ? AND status = ?",
@@ -244,13 +259,48 @@ class SqliteOrderStore:
             ).fetchone()
             if row is None:
                 return False
-            changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+            changes = transition_changes(
+                to_status, now, payment_id, decline_code, failure_reason, outbox
+            )
             updated = transitioned(_record_from_json(row[0]), changes)
             tx.execute(
                 "UPDATE orders SET status = ?, record = ? WHERE order_id = ?",
                 (to_status.value, _record_to_json(updated), order_id),
             )
             return True
+
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first."""
+        rows = self.db.query(
+            "SELECT record FROM orders WHERE status = ? "
+            "ORDER BY json_extract(record, '$.placed_at'), order_id LIMIT ?",
+            (OrderStatus(status).value, max(0, limit)),
+        )
+        return [_record_from_json(row[0]) for row in rows]
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        """Remove published events from the order's outbox."""
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT record FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+            if row is None:
+                return
+            order = _record_from_json(row[0])
+            remaining = without_announced(order, event_ids)
+            if remaining != order.outbox:
+                tx.execute(
+                    "UPDATE orders SET record = ? WHERE order_id = ?",
+                    (_record_to_json(replace(order, outbox=remaining)), order_id),
+                )
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        """Orders with pending outbox events, changed before ``updated_before``, oldest first."""
+        rows = self.db.query(
+            "SELECT record FROM orders WHERE json_extract(record, '$.outbox_pending') = '1' "
+            "AND json_extract(record, '$.updated_at') < ? "
+            "ORDER BY json_extract(record, '$.updated_at') LIMIT ?",
+            (updated_before, limit),
+        )
+        return [_record_from_json(row[0]) for row in rows]
 
     def all(self) -> list[OrderRecord]:
         """Every order (for the demo summary)."""

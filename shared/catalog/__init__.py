@@ -113,6 +113,7 @@ class ConsumerSpec:
     timeout_seconds: int
     memory_mb: int
     batch_size: int
+    emits: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,9 @@ def _load_consumer(name: str, raw: Any, events: Mapping[str, EventSpec]) -> Cons
     handler = _require(raw, "handler", where, str)
     if ":" not in handler:
         raise CatalogError(f"{where}: handler must look like 'package.module:function'")
+    emits = raw.get("emits", [])
+    if not isinstance(emits, list) or any(event not in events for event in emits):
+        raise CatalogError(f"{where}: emits must list catalog events, got {emits!r}")
     return ConsumerSpec(
         name=name,
         description=str(raw.get("description", "")),
@@ -308,6 +312,7 @@ def _load_consumer(name: str, raw: Any, events: Mapping[str, EventSpec]) -> Cons
         group=_require(raw, "group", where, str),
         subscribes=tuple(subscribes),
         **_check_limits(where, raw),
+        emits=tuple(emits),
     )
 
 

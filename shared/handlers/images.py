@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from shared.catalog import default_catalog
 from shared.envelope import Event, utc_now_iso
 from shared.errors import PayloadTooLarge, PermanentError
 from shared.images.metadata import extract_metadata
 from shared.images.thumbnails import render_thumbnails
-from shared.ports import MetadataIndex, ObjectStore, Ports
+from shared.ports import Clock, ImageSettings, MetadataIndex, ObjectStore, Settings
 
 
-def _relative_key(key: str) -> str:
-    prefix = default_catalog().storage["uploads_prefix"]
-    return key[len(prefix) :] if key.startswith(prefix) else key
-
-
-def _load_upload(event: Event, objects: ObjectStore) -> bytes:
-    limit = int(default_catalog().images["max_upload_bytes"])
+def _load_upload(event: Event, objects: ObjectStore, limit: int) -> bytes:
     size = int(event.data.get("size") or 0)
     if size > limit:
         raise PayloadTooLarge(f"upload is {size} bytes, limit is {limit}")
@@ -28,29 +21,29 @@ def _load_upload(event: Event, objects: ObjectStore) -> bytes:
     return stored.data
 
 
-def thumbnail_key(upload_key: str, box: int, extension: str) -> str:
+def thumbnail_key(upload_key: str, box: int, extension: str, images: ImageSettings) -> str:
     """Where a rendition is stored in the thumbnails bucket (deterministic: retries overwrite)."""
-    prefix = default_catalog().storage["thumbnails_prefix"]
-    return f"{prefix}{_relative_key(upload_key)}/{box}.{extension}"
+    prefix = images.uploads_prefix
+    relative = upload_key[len(prefix) :] if upload_key.startswith(prefix) else upload_key
+    return f"{images.thumbnails_prefix}{relative}/{box}.{extension}"
 
 
-def make_thumbnails(event: Event, ports: Ports) -> None:
+def make_thumbnails(
+    event: Event, *, objects: ObjectStore, settings: Settings, images: ImageSettings
+) -> None:
     """Render every configured box and write it to the thumbnails bucket, never the uploads one."""
-    objects: ObjectStore = ports.require("objects")
-    settings = ports.settings
     if settings.thumbnails_bucket == event.data["bucket"]:
         raise PermanentError("refusing to write thumbnails into the bucket that triggers us")
-    images = default_catalog().images
     renditions = render_thumbnails(
-        _load_upload(event, objects),
-        images["thumbnail_sizes"],
-        max_pixels=images["max_pixels"],
-        quality=images["jpeg_quality"],
+        _load_upload(event, objects, images.max_upload_bytes),
+        list(images.thumbnail_sizes),
+        max_pixels=images.max_pixels,
+        quality=images.jpeg_quality,
     )
     for rendition in renditions:
         objects.put(
             settings.thumbnails_bucket,
-            thumbnail_key(event.data["key"], rendition.box, rendition.extension),
+            thumbnail_key(event.data["key"], rendition.box, rendition.extension, images),
             rendition.data,
             content_type=rendition.content_type,
             metadata={
@@ -63,16 +56,21 @@ def make_thumbnails(event: Event, ports: Ports) -> None:
         )
 
 
-def index_metadata(event: Event, ports: Ports) -> None:
+def index_metadata(
+    event: Event,
+    *,
+    objects: ObjectStore,
+    index: MetadataIndex,
+    clock: Clock,
+    images: ImageSettings,
+) -> None:
     """Extract the image's metadata and upsert it into the metadata index."""
-    objects: ObjectStore = ports.require("objects")
-    index: MetadataIndex = ports.require("index")
     document = extract_metadata(
-        _load_upload(event, objects),
+        _load_upload(event, objects, images.max_upload_bytes),
         bucket=event.data["bucket"],
         key=event.data["key"],
-        max_pixels=default_catalog().images["max_pixels"],
+        max_pixels=images.max_pixels,
     )
-    document["indexed_at"] = utc_now_iso(ports.clock.now())
+    document["indexed_at"] = utc_now_iso(clock.now())
     document["correlation_id"] = event.correlation_id
     index.put(document)

@@ -8,7 +8,12 @@ from typing import Any
 
 from PIL import Image
 
-from shared.images.decoding import DEFAULT_MAX_PIXELS, decoding_errors, open_untrusted
+from shared.images.decoding import (
+    DEFAULT_MAX_PIXELS,
+    check_structure,
+    decoding_errors,
+    open_untrusted,
+)
 
 _MAKE, _MODEL, _ORIENTATION, _DATETIME = 0x010F, 0x0110, 0x0112, 0x0132
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -67,15 +72,29 @@ def _gps(exif: Image.Exif) -> dict[str, float] | None:
 def extract_metadata(
     data: bytes, *, bucket: str, key: str, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> dict[str, Any]:
-    """The index document for an image; the image is also checked to decode completely."""
-    with open_untrusted(data, max_pixels=max_pixels) as image:
-        exif = image.getexif()
+    """The index document for an image, from its header and bytes alone (no pixel decode).
+
+    The container is checked whole (:func:`check_structure`: truncated or damaged files are
+    refused with ``CorruptImage`` at the first attempt); decoding the pixels is the
+    thumbnailer's job, and a file that passes here but fails to decode is refused there.
+    """
+    with open_untrusted(data, max_pixels=max_pixels) as image, decoding_errors():
+        structure = check_structure(data, image.format)
+        if image.format == "PNG":
+            # PNG's getexif() would decode the whole image to look for an eXIf chunk
+            # after the pixels; the structure walk has already found it.
+            exif = Image.Exif()
+            raw = structure.exif or image.info.get("exif")
+            if raw:
+                exif.load(raw)
+        else:
+            exif = image.getexif()
         exif_ifd = exif.get_ifd(_EXIF_IFD)
         orientation = int(exif.get(_ORIENTATION, 1) or 1)
         width, height = image.size
         if orientation in (5, 6, 7, 8):
             width, height = height, width
-        document: dict[str, Any] = {
+        return {
             "image_id": image_id(bucket, key),
             "bucket": bucket,
             "key": key,
@@ -91,8 +110,3 @@ def extract_metadata(
             "orientation": orientation,
             "gps": _gps(exif),
         }
-        with decoding_errors():
-            if image.format == "JPEG":
-                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
-            image.load()
-    return document

@@ -1,21 +1,23 @@
-"""Thumbnail renditions that fit square boxes, fast and memory-frugal.
+"""Thumbnail renditions that fit square boxes: one decode, no aliasing, sRGB out.
 
-Where the time goes, and what this module does about it (numbers: BENCHMARKS.md):
+How (the measurements behind each choice are in BENCHMARKS.md):
 
-* JPEG: libjpeg can decode at 1/2, 1/4 or 1/8 scale in the DCT domain (``Image.draft``). We ask
-  for the fitted size of the largest box itself (Pillow's ``thumbnail()`` asks for twice it), so a
-  24 MP photo decodes as 750x500 for 256 px and 1500x1000 for 1024 px. (Keeping YCbCr from
-  decoder to encoder was measured and is slower: libjpeg-turbo's SIMD colour conversion beats
-  its plain-C pass-through.)
-* ``reducing_gap``: shrink by an integer box filter (``Image.reduce``) until the remaining factor
-  is below the gap, then one LANCZOS pass, instead of a LANCZOS kernel dozens of pixels wide.
-* WebP: Pillow decodes a frame into a ``bytes`` canvas and then copies it into the image; we
-  map that canvas without the copy (``Image.frombuffer``), falling back to ``load()`` if the
-  Pillow internals used for it change.
-* 16-bit greyscale PNG is decoded straight to 8 bits (the high byte of each sample, which is
-  v/257 within one level), so no 16- or 32-bit full-size image ever exists.
-* EXIF orientation is applied to the small result (a transpose of 0.2 MP, not of 24 MP), and
-  nothing is copied or converted at full size that does not have to be.
+* **One decode** for every box (:func:`shared.images.decoding.decode`), as small as quality
+  allows: JPEG is decoded in the DCT domain at the smallest of 1/1, 1/2, 1/4, 1/8 that leaves
+  the largest box a reduction of at least :data:`MIN_FINAL_FACTOR` (2, like libvips and
+  Pillow's ``thumbnail()``). A DCT-scaled decode is a block average: asking for just the box
+  size (a remaining factor near 1) aliases fine detail, 3-5 dB PSNR worse on photographs.
+* **Resize**: integer box reduction (``Image.reduce``) only while at least
+  :data:`REDUCING_GAP` (2) remains for the final LANCZOS pass, which then does the
+  anti-aliasing. A gap of 1.25 left a short LANCZOS pass after a large block average: aliasing.
+* **Smaller boxes cascade** from the largest rendition's pixels (before encoding) when that is
+  at least twice their size, by LANCZOS alone: from an already band-limited 1024 px image it
+  is better than a box-reduced decode, and nearly free.
+* **Colour**: CMYK and embedded ICC profiles are converted to sRGB with LittleCMS before any
+  resizing (resampling in CMYK or a wide-gamut space shifts colours); renditions are sRGB, and
+  carry a compact sRGB profile when their source had a profile, so colour-managed viewers and
+  the web's "untagged is sRGB" rule agree.
+* **Orientation** (EXIF) is applied to each small result, never to the full-size image.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageFile
+from PIL import Image
 
 from shared.errors import CorruptImage
-from shared.images.decoding import DEFAULT_MAX_PIXELS, decoding_errors, open_untrusted
+from shared.images import decoding
+from shared.images.decoding import DEFAULT_MAX_PIXELS, SRGB_PROFILE, decoding_errors, has_alpha
 
-REDUCING_GAP = 1.25
 RESAMPLE = Image.Resampling.LANCZOS
-_ORIENTATION_TAG = 0x0112
+REDUCING_GAP = 2.0
+MIN_FINAL_FACTOR = 2
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -41,8 +44,6 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_JPEG_OUTPUT_MODES = ("L", "RGB")
 
 
 @dataclass(frozen=True)
@@ -69,74 +70,34 @@ def fit(size: tuple[int, int], box: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-
-
-def _webp_canvas(image: Image.Image) -> Image.Image | None:
-    """The first WebP frame mapped over Pillow's decoded canvas (no copy), if possible."""
-    decoder = getattr(image, "_decoder", None)
-    rawmode = getattr(image, "rawmode", None)
-    if decoder is None or rawmode not in ("RGBX", "RGBA") or not hasattr(decoder, "get_next"):
-        return None
-    frame = decoder.get_next()
-    if not frame:
-        raise CorruptImage("failed to decode the WebP frame")
-    canvas = Image.frombuffer(rawmode, image.size, frame[0], "raw", rawmode, 0, 1)
-    if canvas.size != image.size:
-        raise CorruptImage("WebP frame does not match the image size")
-    return canvas
-
-
-def _png16_as_8bit(image: Image.Image) -> None:
-    """Make a 16-bit greyscale PNG decode as 8-bit L (like JPEG's draft, for bit depth)."""
-    if not isinstance(image, ImageFile.ImageFile) or len(image.tile) != 1:
-        return
-    tile = image.tile[0]
-    if getattr(tile, "codec_name", None) != "zip" or getattr(tile, "args", None) != "I;16B":
-        return
-    image.tile = [tile._replace(args="L;16B")]
-    image._mode = "L"
-
-
-def _decode(image: Image.Image, largest: tuple[int, int], alpha: bool) -> Image.Image:
-    """Decode as little as the largest rendition needs; the result is L, RGB, RGBX, RGBA,
-    CMYK or I (made L, RGB or RGBA after the resize, where it is cheap)."""
-    if image.format == "JPEG" and image.mode in ("RGB", "L", "CMYK"):
-        image.draft(image.mode, largest)
-    elif image.format == "PNG" and image.mode == "I;16":
-        _png16_as_8bit(image)
-    elif image.format == "WEBP" and not getattr(image, "is_animated", False):
-        canvas = _webp_canvas(image)
-        if canvas is not None:
-            return canvas
-    image.load()
-    if image.mode in _SIXTEEN_BIT:
-        return image if image.mode == "I" else image.convert("I")
-    if image.mode not in ("L", "RGB", "RGBA", "RGBX", "CMYK"):
-        # Palette, LA, PA, 1, ...: resizing needs a continuous-tone mode.
-        return image.convert("RGBA" if alpha else "RGB")
-    return image
-
-
 def _to_output_mode(image: Image.Image, alpha: bool) -> Image.Image:
     """L/RGB for JPEG, RGBA for WebP; 32-bit scaled (a plain convert would clip)."""
     if image.mode == "I":
         return image.point(lambda v: v * (1 / 257)).convert("L")
     if alpha:
         return image if image.mode == "RGBA" else image.convert("RGBA")
-    if image.mode in _JPEG_OUTPUT_MODES:
+    if image.mode in ("L", "RGB"):
         return image
     return image.convert("RGB")
 
 
-def _encode(image: Image.Image, alpha: bool, quality: int) -> tuple[str, str, bytes]:
+def _encode(image: Image.Image, alpha: bool, quality: int, profile: bool) -> tuple[str, str, bytes]:
     buffer = io.BytesIO()
+    options: dict[str, object] = {"icc_profile": SRGB_PROFILE} if profile else {}
     if alpha:
-        image.save(buffer, "WEBP", quality=quality, method=4)
+        image.save(buffer, "WEBP", quality=quality, method=4, **options)
         return "WEBP", "image/webp", buffer.getvalue()
-    image.save(buffer, "JPEG", quality=quality, optimize=False)
+    image.save(buffer, "JPEG", quality=quality, optimize=False, **options)
     return "JPEG", "image/jpeg", buffer.getvalue()
+
+
+def _resize(source: Image.Image, target: tuple[int, int], *, decoded: bool) -> Image.Image:
+    """LANCZOS to ``target``; from the decode, box-reduce first while a gap of 2 remains.
+    A rendition being cascaded is resized by LANCZOS alone: it is small, and a 2x2 block
+    average of it costs ~5 dB on fine detail."""
+    if source.size == target:
+        return source
+    return source.resize(target, RESAMPLE, reducing_gap=REDUCING_GAP if decoded else None)
 
 
 def render_thumbnails(
@@ -146,32 +107,35 @@ def render_thumbnails(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     quality: int = 85,
 ) -> list[Rendition]:
-    """Render one rendition per box (largest first decoded once), in the order of ``boxes``."""
+    """Render one rendition per box from a single decode, in the order of ``boxes``."""
     if not boxes or min(boxes) < 1:
         raise ValueError("boxes must be positive sizes")
-    with open_untrusted(data, max_pixels=max_pixels) as image:
-        alpha = _has_alpha(image)
+    with decoding.open_untrusted(data, max_pixels=max_pixels) as image:
+        alpha = has_alpha(image)
         original = image.size
+        largest = fit(original, max(boxes))
+        at_least = (largest[0] * MIN_FINAL_FACTOR, largest[1] * MIN_FINAL_FACTOR)
         with decoding_errors():
-            source = _decode(image, fit(original, max(boxes)), alpha)
-            # Read after decoding: PNG's getexif() loads the image (eXIf may follow the
-            # pixels), which would come before the 8-bit decode set up in _decode.
-            orientation = int(image.getexif().get(_ORIENTATION_TAG, 1) or 1)
+            decoded = decoding.decode(image, data, at_least=at_least)
+            # Candidate sources, largest first: the decode, then each rendition's pixels.
+            sources = [decoded.image]
             renditions: dict[int, Rendition] = {}
             for box in sorted(set(boxes), reverse=True):
                 # Fit against the original size: the DCT-scaled size may round differently.
                 target = fit(original, box)
-                scaled = (
-                    source
-                    if target == source.size
-                    else source.resize(target, RESAMPLE, reducing_gap=REDUCING_GAP)
+                source = min(
+                    (s for s in sources if s.width >= MIN_FINAL_FACTOR * target[0]),
+                    key=lambda s: s.width,
+                    default=sources[0],
                 )
-                scaled = _to_output_mode(scaled, alpha)
-                if orientation in _TRANSPOSE:
-                    scaled = scaled.transpose(_TRANSPOSE[orientation])
-                fmt, content_type, encoded = _encode(scaled, alpha, quality)
+                scaled = _resize(source, target, decoded=source is sources[0])
+                sources.append(scaled)
+                output = _to_output_mode(scaled, alpha)
+                if decoded.orientation in _TRANSPOSE:
+                    output = output.transpose(_TRANSPOSE[decoded.orientation])
+                fmt, content_type, encoded = _encode(output, alpha, quality, decoded.colour_managed)
                 renditions[box] = Rendition(
-                    box, scaled.width, scaled.height, fmt, content_type, encoded
+                    box, output.width, output.height, fmt, content_type, encoded
                 )
     if not renditions:
         raise CorruptImage("no rendition produced")

@@ -3,6 +3,8 @@
 # Terraform change.
 locals {
   catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
+  # The ports each function's handlers declare (generated from the code): its grants follow.
+  needs = jsondecode(file("${path.root}/../../shared/catalog/needs.json"))
 
   groups = distinct(concat(
     [for c in values(local.catalog.consumers) : c.group],
@@ -20,13 +22,15 @@ module "suite" {
   http_endpoints = try(local.catalog.http_endpoints, {})
   schedules      = try(local.catalog.schedules, {})
   storage        = local.catalog.storage
+  function_needs = local.needs
 
   package_paths = { for g in local.groups : g => "${path.module}/${var.package_dir}/${g}.zip" }
 
-  mailer        = var.mailer
-  mail_from     = var.mail_from
-  smtp          = var.smtp
-  smtp_password = var.smtp_password
+  mailer                = var.mailer
+  mail_from             = var.mail_from
+  smtp                  = var.smtp
+  smtp_password         = var.smtp_password
+  smtp_password_version = var.smtp_password_version
 
   log_retention_days                = var.log_retention_days
   reserved_concurrency              = var.reserved_concurrency

@@ -77,3 +77,8 @@ output "alarm_topic_arn" {
   description = "Alarm SNS topic ARN."
   value       = module.suite.alarm_topic_arn
 }
+
+output "smtp_password_secret_arn" {
+  description = "Secrets Manager secret to fill with the SMTP relay's password (mailer = smtp)."
+  value       = module.suite.smtp_password_secret_arn
+}

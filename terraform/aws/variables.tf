@@ -79,10 +79,17 @@ variable "smtp" {
 }
 
 variable "smtp_password" {
-  description = "SMTP password (only with mailer = smtp)."
+  description = "SMTP password (only with mailer = smtp), written write-only into the `<prefix>/smtp-password` Secrets Manager secret when smtp_password_version is set. Ephemeral: never in the plan, the state or a Lambda environment. Preferred: leave it null and put the value out of band (`aws secretsmanager put-secret-value`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "smtp_password_version" {
+  description = "Set (1, 2, ...) to have Terraform write smtp_password into its secret; increase it to write a new value. null: the secret's value is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "alarm_email" {

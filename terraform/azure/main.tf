@@ -6,6 +6,8 @@
 
 locals {
   catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
+  # The ports each function's handlers declare (generated from the code): its grants follow.
+  needs = jsondecode(file("${path.root}/../../shared/catalog/needs.json"))
 
   events = {
     for name, e in local.catalog.events : name => {
@@ -66,6 +68,9 @@ module "suite" {
   http_endpoints    = local.http_endpoints
   schedules         = local.schedules
   uploads_prefix    = local.uploads_prefix
+  function_needs    = local.needs
+  function_apps     = var.function_apps
+  orders_api_auth   = var.orders_api_auth
 
   shared_access_key_enabled = var.shared_access_key_enabled
   storage_replication_type  = var.storage_replication_type
@@ -75,10 +80,12 @@ module "suite" {
   instance_memory_mb     = var.instance_memory_mb
   package_path           = var.package_path
 
-  mail_from      = var.mail_from
-  smtp           = var.smtp
-  smtp_password  = var.smtp_password
-  webhook_secret = var.webhook_secret
+  mail_from              = var.mail_from
+  smtp                   = var.smtp
+  smtp_password          = var.smtp_password
+  smtp_password_version  = var.smtp_password_version
+  webhook_secret         = var.webhook_secret
+  webhook_secret_version = var.webhook_secret_version
 
   log_retention_days    = var.log_retention_days
   alert_email_addresses = var.alert_email_addresses

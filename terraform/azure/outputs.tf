@@ -28,9 +28,9 @@ output "host_max_dequeue_count" {
   value       = module.suite.host_max_dequeue_count
 }
 
-output "events_topic_endpoint" {
-  description = "Event Grid custom topic endpoint."
-  value       = module.suite.events_topic_endpoint
+output "producer_topic_endpoints" {
+  description = "Producer function => its own Event Grid topic endpoint."
+  value       = module.suite.producer_topic_endpoints
 }
 
 output "event_subscriptions" {
@@ -38,14 +38,19 @@ output "event_subscriptions" {
   value       = module.suite.event_subscriptions
 }
 
-output "function_app_name" {
-  description = "Function app name."
-  value       = module.suite.function_app_name
+output "function_apps" {
+  description = "App key => the catalog functions enabled in that app."
+  value       = module.suite.function_apps
 }
 
-output "function_app_default_hostname" {
-  description = "Function app default hostname."
-  value       = module.suite.function_app_default_hostname
+output "function_app_names" {
+  description = "App key => function app name."
+  value       = module.suite.function_app_names
+}
+
+output "function_app_default_hostnames" {
+  description = "App key => function app default hostname."
+  value       = module.suite.function_app_default_hostnames
 }
 
 output "http_endpoint_urls" {

@@ -118,27 +118,61 @@ variable "smtp" {
   default = {
     host = ""
   }
-  nullable = false # null means the default: no relay (EVENTSUITE_SMTP_HOST empty)
+  nullable = false
 }
 
 variable "smtp_password" {
-  description = "SMTP password stored in Key Vault (null: set the `smtp-password` secret out of band)."
+  description = "SMTP password, written by Terraform into Key Vault secret `smtp-password` (EVENTSUITE_SMTP_PASSWORD of the mail functions' apps) only when smtp_password_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set the secret out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "smtp_password_version" {
+  description = "Set (1, 2, ...) to have Terraform write smtp_password into Key Vault; increase it to write a new value. null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "webhook_secret" {
-  description = "Payment webhook HMAC secret(s), comma separated, stored in Key Vault (null: set the `webhook-secret` secret out of band and keep it out of state)."
+  description = "Payment webhook HMAC secret(s), comma separated, written by Terraform into Key Vault secret `webhook-secret` (EVENTSUITE_WEBHOOK_SECRET of the webhook's app) only when webhook_secret_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set it out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "webhook_secret_version" {
+  description = "Set (1, 2, ...) to have Terraform write webhook_secret into Key Vault; increase it to write a new value (rotation). null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "log_retention_days" {
-  description = "Log Analytics retention in days (30-730)."
+  description = "Log Analytics retention in days of the storage access (audit) logs and Application Insights (90-730)."
   type        = number
-  default     = 30
+  default     = 90
+  nullable    = false
+}
+
+variable "orders_api_auth" {
+  description = "Authentication of the orders API (every HTTP endpoint but the signed webhook): mode \"entra\" (default; App Service authentication with an Entra ID token for the API's app registration client_id, optionally only allowed_client_applications) or \"function_key\" (the key alone, explicit opt-in)."
+  type = object({
+    mode                        = string
+    client_id                   = optional(string)
+    tenant_id                   = optional(string)
+    allowed_audiences           = optional(list(string))
+    allowed_client_applications = optional(list(string))
+  })
+  default  = { mode = "entra" }
+  nullable = false
+}
+
+variable "function_apps" {
+  description = "Optional grouping of catalog functions into apps (app key => function names). Empty: one app, one identity per function."
+  type        = map(list(string))
+  default     = {}
   nullable    = false
 }
 

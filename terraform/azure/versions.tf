@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.11" # ephemeral variables, write-only secret values
 
   required_providers {
     azurerm = {

@@ -4,6 +4,8 @@
 
 locals {
   catalog = jsondecode(file("${path.root}/../../shared/catalog/catalog.json"))
+  # The ports each function's handlers declare (generated from the code): its grants follow.
+  needs = jsondecode(file("${path.root}/../../shared/catalog/needs.json"))
 
   events = {
     for name, e in local.catalog.events : name => {
@@ -74,6 +76,7 @@ module "gcp_suite" {
   schedules      = local.schedules
   storage        = local.catalog.storage
   package_paths  = local.package_paths
+  function_needs = local.needs
 
   max_instance_count = var.max_instance_count
   min_instance_count = var.min_instance_count
@@ -89,11 +92,14 @@ module "gcp_suite" {
   smtp                    = var.smtp
   smtp_password_secret_id = var.smtp_password_secret_id
 
-  public_http          = var.public_http
-  http_invoker_members = var.http_invoker_members
+  public_http_endpoints = var.public_http_endpoints
+  http_invoker_members  = var.http_invoker_members
 
   alert_oldest_unacked_age_seconds = var.alert_oldest_unacked_age_seconds
   alert_email                      = var.alert_email
+
+  audit_log_retention_days        = var.audit_log_retention_days
+  enable_storage_data_access_logs = var.enable_storage_data_access_logs
 
   force_destroy_buckets   = var.force_destroy_buckets
   enable_project_services = var.enable_project_services

@@ -1,6 +1,6 @@
-output "events_topic" {
-  description = "Pub/Sub topic for application events."
-  value       = module.gcp_suite.events_topic
+output "producer_topics" {
+  description = "Producer function => its own Pub/Sub events topic (only it may publish there)."
+  value       = module.gcp_suite.producer_topics
 }
 
 output "uploads_topic" {
@@ -66,4 +66,9 @@ output "schedule_function_names" {
 output "schedule_jobs" {
   description = "Catalog schedule -> Cloud Scheduler job (id, cron in UTC, function URI)."
   value       = module.gcp_suite.schedule_jobs
+}
+
+output "project_id" {
+  description = "Project the suite runs in (the operator CLI's EVENTSUITE_GCP_PROJECT)."
+  value       = var.project_id
 }

@@ -109,7 +109,7 @@ variable "smtp" {
     starttls = optional(bool, true)
   })
   default  = {}
-  nullable = false # null means the default: no relay
+  nullable = false
 }
 
 variable "smtp_password_secret_id" {
@@ -118,15 +118,15 @@ variable "smtp_password_secret_id" {
   default     = null
 }
 
-variable "public_http" {
-  description = "Allow unauthenticated invocation of the HTTP endpoints. Default false: put an API gateway / load balancer with IAP in front and list its identity in http_invoker_members."
-  type        = bool
-  default     = false
+variable "public_http_endpoints" {
+  description = "HTTP endpoints anyone may invoke (allUsers run.invoker on that endpoint only). Only endpoints that verify a signature on every call (the webhook_secrets port, e.g. [\"payment_webhook\"]) are accepted; everything else goes through the front door in http_invoker_members."
+  type        = list(string)
+  default     = []
   nullable    = false
 }
 
 variable "http_invoker_members" {
-  description = "IAM members allowed to invoke the HTTP endpoints (e.g. the API gateway's service account)."
+  description = "IAM members allowed to invoke every HTTP endpoint (e.g. the API gateway's service account)."
   type        = list(string)
   default     = []
   nullable    = false
@@ -154,6 +154,20 @@ variable "force_destroy_buckets" {
 
 variable "enable_project_services" {
   description = "Enable the required Google APIs from Terraform."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "audit_log_retention_days" {
+  description = "Days the suite's audit log bucket keeps its Cloud Audit Logs (90-3650)."
+  type        = number
+  default     = 365
+  nullable    = false
+}
+
+variable "enable_storage_data_access_logs" {
+  description = "Enable Data Access audit logs for Cloud Storage in the project (authoritative for that service's project-level audit config)."
   type        = bool
   default     = true
   nullable    = false

@@ -53,7 +53,7 @@ HARNESS_DIR = REPO / "tests" / "terraform" / "harness"
 HARNESSES = tuple(f"{r}-harness" for r in ROOTS)
 ALL_ROOTS = (*ROOTS, *HARNESSES)
 # Files outside terraform/ that the roots read with file(): copied into the gate's tree.
-READ_BY_ROOTS = ("shared/catalog/catalog.json", "functions/azure/host.json")
+READ_BY_ROOTS = ("shared/catalog/catalog.json", "shared/catalog/needs.json", "functions/azure/host.json")
 _TREE_DIRS = ("aws", "gcp", "azure", "modules")
 RESOLVE_ENV = "EVENTSUITE_STANDIN_RESOLVE_COMPUTED"  # standin_provider.RESOLVE_ENV
 

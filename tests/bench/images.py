@@ -1,21 +1,51 @@
-"""Deterministic, photo-like sample images made at run time (no files in the repository).
+"""Benchmark inputs, made at run time from packaged real photographs or from a seed.
 
-A "scene" is a smooth vertical gradient with large blurred blobs (out-of-focus background),
-sharp-edged blocks with fine stripes (buildings, windows), a mid-frequency texture and a fine
-grain. At JPEG quality 90 a 24 MP scene is ~4 MB, like a camera photo, not a 15 MB noise field.
-Everything is drawn from ``random.Random(seed)``: same seed, same bytes.
+* **photo mosaics** (the main inputs): the real photographs that scikit-image ships in its
+  wheel (``astronaut``, ``coffee``, ``chelsea``, ``rocket``, ``motorcycle_left``,
+  ``hubble_deep_field``, ``retina``, ``ihc`` and the ``grass``, ``gravel`` and ``brick``
+  texture photographs: foliage, stone, masonry, fabric of a space suit, fur) tiled at their
+  *native* resolution (never upscaled), randomly cropped and flipped, into a 12 or 24 MP
+  canvas. Each tile keeps the photograph's own fine detail, and the seams add hard edges;
+  nothing is smoothed. Read straight from the installed package's data folder (no download,
+  no import of scikit-image itself).
+* **synthetic detail** (named as synthetic): generated foliage-like, fabric-like and text
+  textures with energy up to the pixel level, the hardest case for aliasing.
+* **CMYK + ICC**: a mosaic converted to CMYK through a real press profile (Ghostscript's
+  ``default_cmyk.icc`` from Debian's ``libgs-common``) with that profile embedded; skipped,
+  with the reason, where the profile is not installed.
+
+Everything is deterministic (``random.Random(seed)``); nothing is committed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter, ImageFont
 
 ORIENTATION_TAG = 0x0112
+CMYK_PROFILE_PATHS = (
+    Path("/usr/share/color/icc/ghostscript/default_cmyk.icc"),
+    Path("/usr/share/color/icc/ghostscript/ps_cmyk.icc"),
+)
+PHOTOS = (
+    "astronaut.png",
+    "coffee.png",
+    "chelsea.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+    "ihc.png",
+    "grass.png",
+    "gravel.png",
+    "brick.png",
+)
+ROW_HEIGHT = 288
 
 
 @dataclass(frozen=True)
@@ -32,51 +62,99 @@ class Sample:
         return self.path.stat().st_size
 
 
-def scene(width: int, height: int, seed: int) -> Image.Image:
-    """A photo-like RGB image of ``width`` x ``height`` pixels."""
+def photo_directory() -> Path | None:
+    """scikit-image's packaged data folder, if the package is installed."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "data"
+    return folder if all((folder / name).exists() for name in PHOTOS) else None
+
+
+def cmyk_profile_path() -> Path | None:
+    """A CMYK ICC profile installed on this machine, if any."""
+    return next((path for path in CMYK_PROFILE_PATHS if path.exists()), None)
+
+
+def mosaic(width: int, height: int, seed: int, folder: Path) -> Image.Image:
+    """Real photographs at native resolution, shelf-packed into ``width`` x ``height``."""
     rng = random.Random(seed)
-    low_w, low_h = max(8, width // 16), max(8, height // 16)
-    top = tuple(rng.randrange(60, 200) for _ in range(3))
-    bottom = tuple(rng.randrange(20, 160) for _ in range(3))
-    ramp = Image.linear_gradient("L").resize((low_w, low_h), Image.Resampling.BILINEAR)
-    base = Image.composite(
-        Image.new("RGB", (low_w, low_h), bottom), Image.new("RGB", (low_w, low_h), top), ramp
+    photos = [Image.open(folder / name).convert("RGB") for name in PHOTOS]
+    canvas = Image.new("RGB", (width, height))
+    y = 0
+    while y < height:
+        x = 0
+        while x < width:
+            photo = rng.choice(photos)
+            tile_w = min(photo.width, rng.randrange(200, 520), width - x)
+            top = rng.randrange(0, photo.height - ROW_HEIGHT + 1)
+            left = rng.randrange(0, photo.width - tile_w + 1)
+            tile = photo.crop((left, top, left + tile_w, top + ROW_HEIGHT))
+            if rng.random() < 0.5:
+                tile = tile.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            canvas.paste(tile, (x, y))
+            x += tile_w
+        y += ROW_HEIGHT
+    return canvas
+
+
+def synthetic_detail(width: int, height: int, seed: int) -> Image.Image:
+    """Synthetic photo-like detail: foliage (noise), fabric (fine weave) and text bands."""
+    rng = random.Random(seed)
+    third = height // 3
+    # Foliage: multi-scale noise, green-tinted, with energy at every frequency.
+    leaves = Image.new("L", (width, third), 110)
+    for scale in (1, 3, 9, 27):
+        w, h = max(1, width // scale), max(1, third // scale)
+        layer = Image.frombytes("L", (w, h), rng.randbytes(w * h)).resize(
+            (width, third), Image.Resampling.BICUBIC
+        )
+        leaves = ImageChops.add(leaves, layer.point(lambda v: v // 5), 1.0, -25)
+    foliage = Image.merge(
+        "RGB", (leaves.point(lambda v: v // 2), leaves, leaves.point(lambda v: v // 3))
     )
-    draw = ImageDraw.Draw(base)
-    for _ in range(40):
-        x, y = rng.randrange(low_w), rng.randrange(low_h)
-        radius = rng.randrange(low_w // 30 + 1, low_w // 5 + 2)
-        colour = tuple(rng.randrange(256) for _ in range(3))
-        draw.ellipse((x - radius, y - radius // 2, x + radius, y + radius // 2), fill=colour)
-    image = base.filter(ImageFilter.GaussianBlur(2)).resize(
-        (width, height), Image.Resampling.BICUBIC
-    )
-    draw = ImageDraw.Draw(image)
-    for _ in range(25):
-        x0, y0 = rng.randrange(width), rng.randrange(height // 3, height)
-        x1 = x0 + rng.randrange(max(1, width // 40), max(2, width // 8))
-        colour = tuple(rng.randrange(40, 220) for _ in range(3))
-        draw.rectangle((x0, y0, x1, height), fill=colour)
-        darker = tuple(max(0, c - 25) for c in colour)
-        for row in range(y0 + 10, height, max(6, height // 150)):
-            draw.line((x0, row, x1, row), fill=darker, width=2)
-    mid_w, mid_h = max(2, width // 4), max(2, height // 4)
-    mid = Image.frombytes("L", (mid_w, mid_h), rng.randbytes(mid_w * mid_h))
-    mid = mid.resize((width, height), Image.Resampling.BILINEAR).point(lambda v: v * 24 // 255)
-    image = ImageChops.add(image, Image.merge("RGB", (mid, mid, mid)), 1.0, -12)
+    # Fabric: a two-pixel weave modulated by a slow colour field.
+    weave = Image.new("L", (width, third))
+    pattern = bytes((180 if (i // 2) % 2 == 0 else 70) for i in range(width))
+    rows = [pattern if (r // 2) % 2 == 0 else pattern[2:] + pattern[:2] for r in range(4)]
+    weave = Image.frombytes("L", (width, third), b"".join(rows[r % 4] for r in range(third)))
+    tint = Image.new("RGB", (8, 8))
+    tint.putdata([tuple(rng.randrange(40, 220) for _ in range(3)) for _ in range(64)])
+    tint = tint.resize((width, third), Image.Resampling.BICUBIC)
+    fabric = ImageChops.multiply(tint, Image.merge("RGB", (weave, weave, weave)))
+    # Text: lines of small type, black on paper.
+    paper = Image.new("RGB", (width, height - 2 * third), (236, 232, 220))
+    draw = ImageDraw.Draw(paper)
+    font = ImageFont.load_default(size=14)
+    words = ["thumbnail", "aliasing", "moire", "lanczos", "photograph", "detail", "ink"]
+    for line_y in range(4, paper.height - 16, 17):
+        text = " ".join(rng.choice(words) for _ in range(width // 60))
+        draw.text((6, line_y), text, fill=(20, 20, 30), font=font)
+    canvas = Image.new("RGB", (width, height))
+    canvas.paste(foliage, (0, 0))
+    canvas.paste(fabric, (0, third))
+    canvas.paste(paper, (0, 2 * third))
+    return canvas
+
+
+def scene(width: int, height: int, seed: int) -> Image.Image:
+    """A smooth photo-like scene (used by the throughput benchmark's small uploads)."""
+    rng = random.Random(seed)
+    base = Image.new("RGB", (16, 12))
+    base.putdata([tuple(rng.randrange(30, 230) for _ in range(3)) for _ in range(16 * 12)])
+    image = base.resize((width, height), Image.Resampling.BICUBIC)
     grain = Image.frombytes("L", (width, height), rng.randbytes(width * height))
-    grain = grain.point(lambda v: v * 8 // 255)
-    return ImageChops.add(image, Image.merge("RGB", (grain, grain, grain)), 1.0, -4)
+    grain = grain.filter(ImageFilter.BoxBlur(1)).point(lambda v: v * 16 // 255)
+    return ImageChops.add(image, Image.merge("RGB", (grain, grain, grain)), 1.0, -8)
 
 
-def _jpeg(image: Image.Image, *, orientation: int | None = None) -> bytes:
+def _jpeg(image: Image.Image, *, orientation: int | None = None, **options: object) -> bytes:
     out = io.BytesIO()
-    options: dict[str, object] = {"quality": 90}
     if orientation is not None:
         exif = Image.Exif()
         exif[ORIENTATION_TAG] = orientation
         options["exif"] = exif.tobytes()
-    image.save(out, "JPEG", **options)
+    image.save(out, "JPEG", quality=90, **options)
     return out.getvalue()
 
 
@@ -97,27 +175,74 @@ def _grey16(image: Image.Image) -> Image.Image:
     return image.convert("L").convert("I").point(lambda v: v * 257).convert("I;16")
 
 
-def make_samples(directory: Path, *, seed: int = 7) -> list[Sample]:
-    """Write every benchmark sample into ``directory`` and describe it."""
+def cmyk_with_profile(image: Image.Image, profile: Path) -> bytes:
+    """``image`` converted to CMYK through ``profile`` (relative colorimetric), profile embedded."""
+    srgb = ImageCms.createProfile("sRGB")
+    cmyk = ImageCms.getOpenProfile(str(profile))
+    converted = ImageCms.profileToProfile(image, srgb, cmyk, outputMode="CMYK")
+    assert converted is not None
+    return _jpeg(converted, icc_profile=cmyk.tobytes())
+
+
+def make_samples(directory: Path, *, seed: int = 7) -> tuple[list[Sample], list[str]]:
+    """Write every benchmark sample into ``directory``; also say what was skipped and why."""
     directory.mkdir(parents=True, exist_ok=True)
-    big = scene(6000, 4000, seed)
-    medium = scene(4240, 2832, seed + 1)
-    small = big.resize((1728, 1152), Image.Resampling.LANCZOS)
-    specs: list[tuple[str, str, bytes]] = [
-        ("jpeg-24mp", "JPEG 6000x4000 q90", _jpeg(big)),
-        ("jpeg-12mp", "JPEG 4240x2832 q90", _jpeg(medium)),
-        ("jpeg-2mp", "JPEG 1728x1152 q90", _jpeg(small)),
-        ("jpeg-exif6", "JPEG 4240x2832 q90, EXIF orientation 6", _jpeg(medium, orientation=6)),
-        ("jpeg-cmyk", "CMYK JPEG 4240x2832 q90", _jpeg(medium.convert("CMYK"))),
-        ("png-12mp", "PNG 4240x2832 RGB, zlib level 6", _png(medium)),
-        ("webp-12mp", "WebP 4240x2832 q90", _webp(medium)),
-    ]
-    del big
-    grey = _grey16(medium.resize((3000, 2000), Image.Resampling.BILINEAR))
-    specs.append(("png16-6mp", "16-bit greyscale PNG 3000x2000", _png(grey)))
+    skipped: list[str] = []
+    specs: list[tuple[str, str, bytes]] = []
+    folder = photo_directory()
+    if folder is None:
+        skipped.append(
+            "real-photograph mosaics: scikit-image (its packaged photographs) is not installed"
+        )
+    else:
+        what = "mosaic of real photographs at native resolution"
+        big = mosaic(6000, 4000, seed, folder)
+        specs.append(("photo-24mp.jpg", f"JPEG 6000x4000 q90, {what}", _jpeg(big)))
+        del big
+        medium = mosaic(4240, 2832, seed + 1, folder)
+        specs += [
+            ("photo-12mp.jpg", f"JPEG 4240x2832 q90, {what}", _jpeg(medium)),
+            (
+                "photo-12mp-exif6.jpg",
+                f"JPEG 4240x2832 q90, EXIF orientation 6, {what}",
+                _jpeg(medium, orientation=6),
+            ),
+            ("photo-12mp.png", f"PNG 4240x2832 RGB, {what}", _png(medium)),
+            ("photo-12mp.webp", f"WebP 4240x2832 q90, {what}", _webp(medium)),
+        ]
+        profile = cmyk_profile_path()
+        if profile is None:
+            skipped.append(
+                "CMYK JPEG with an ICC profile: no CMYK profile installed "
+                f"(looked for {', '.join(map(str, CMYK_PROFILE_PATHS))}; "
+                "Debian package libgs-common)"
+            )
+        else:
+            specs.append(
+                (
+                    "photo-12mp-cmyk-icc.jpg",
+                    f"CMYK JPEG 4240x2832 q90 with embedded ICC ({profile.name}), {what}",
+                    cmyk_with_profile(medium, profile),
+                )
+            )
+        small = mosaic(1728, 1152, seed + 2, folder)
+        specs.append(("photo-2mp.jpg", f"JPEG 1728x1152 q90, {what}", _jpeg(small)))
+        grey = mosaic(3000, 2016, seed + 3, folder)
+        specs.append(
+            ("photo-6mp-16bit.png", f"16-bit greyscale PNG 3000x2016, {what}", _png(_grey16(grey)))
+        )
+        del medium, small, grey
+    detail = synthetic_detail(4240, 2832, seed + 4)
+    specs.append(
+        (
+            "synthetic-12mp.jpg",
+            "JPEG 4240x2832 q90, SYNTHETIC foliage/fabric/text detail",
+            _jpeg(detail),
+        )
+    )
     samples = []
     for name, description, data in specs:
-        path = directory / f"{name}.bin"
+        path = directory / name
         path.write_bytes(data)
-        samples.append(Sample(name, description, path))
-    return samples
+        samples.append(Sample(name.replace(".", "-"), description, path))
+    return samples, skipped

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from functions.local import samples
-from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
+from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend, broker_delivery
 from functions.local.demo import run_demo
 from shared.envelope import from_structured, new_event
+from shared.ids import derived_event_id
+from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery, OrderStatus
-from shared.webhooks import SIGNATURE_HEADER, sign
 from tests.conftest import order_v2
 from tests.support import ROOT, wait_for_port
 
@@ -53,6 +54,9 @@ def test_demo_runs_twice_with_the_same_results(tmp_path: Path) -> None:
     assert "REFUNDED" in text and "PAYMENT_FAILED (card_declined)" in text
     assert "uploads/broken.jpg: image data is corrupt or truncated" in text
     assert "with a forged signature -> 401" in text
+    # It ends by showing how to inspect and redrive the dead letters, with commands that work.
+    assert f"eventsuite --home {tmp_path / 'demo'} dlq list" in text
+    assert f"eventsuite --home {tmp_path / 'demo'} dlq show 1" in text
 
 
 def test_image_pipeline_produces_thumbnails_and_index_without_recursion(
@@ -68,20 +72,20 @@ def test_image_pipeline_produces_thumbnails_and_index_without_recursion(
         stored.content_type == "image/jpeg"
         and stored.metadata["source-key"] == "uploads/harbour.jpg"
     )
-    (document,) = backend.ports.require("index").search(IndexQuery(camera="X-T5"))
+    (document,) = backend.ports.index.search(IndexQuery(camera="X-T5"))
     assert document["width"] == 1200 and document["gps"]["lat"] == pytest.approx(38.7223, abs=1e-4)
     assert backend.broker.pending() == 0
 
 
 def test_duplicate_delivery_is_processed_once(backend: LocalBackend) -> None:
     event = new_event("OrderPlaced", order_v2(), source="urn:test")
-    backend.ports.require("publisher").publish([event])
-    backend.ports.require("publisher").publish([event])  # at-least-once: the bus repeats itself
+    backend.ports.publisher.publish([event])
+    backend.ports.publisher.publish([event])  # at-least-once: the bus repeats itself
     stats = backend.run(max_seconds=30)
     assert stats.delivered == 5 and stats.acknowledged == 5  # 2 x (payments, notifier) + receipt
     assert len(list((backend.home / "outbox").glob("*.eml"))) == 2  # OrderPlaced + PaymentReceived
     assert backend.database.query("SELECT COUNT(*) FROM charges") == [(1,)]
-    order = backend.ports.require("orders").get(order_v2()["order_id"])
+    order = backend.ports.orders.get(order_v2()["order_id"])
     assert order.status is OrderStatus.PAID
 
 
@@ -95,23 +99,23 @@ def test_poison_event_is_dead_lettered_after_max_attempts_and_nothing_is_lost(
             raise TransientError("relay down")
 
     backend.ports.mailer = DownMailer()
-    backend.ports.require("publisher").publish(
-        [new_event("OrderPlaced", order_v2(), source="urn:test")]
-    )
+    backend.ports.publisher.publish([new_event("OrderPlaced", order_v2(), source="urn:test")])
     stats = backend.run(max_seconds=60)
     attempts = backend.catalog.consumer("notifier").max_delivery_attempts
     notifier_letters = backend.broker.dead_letters("notifier")
     assert len(notifier_letters) == 2  # OrderPlaced and PaymentReceived mails, both parked
-    assert all(
-        f"gave up after {attempts} attempts: relay down" == letter.reason
-        for letter in notifier_letters
+    reasons = {letter.event_type.rsplit(".", 1)[-1]: letter.reason for letter in notifier_letters}
+    assert reasons["OrderPlaced"] == f"gave up after {attempts} attempts: relay down"
+    # The payment email never overtakes the confirmation: it waited for it, then was parked.
+    assert reasons["PaymentReceived"].startswith(
+        f"gave up after {attempts} attempts: waiting for the OrderPlaced email"
     )
     assert all(letter.attempts == attempts for letter in notifier_letters)
     assert stats.retried == 2 * (attempts - 1)
     parked = from_structured(notifier_letters[0].body)
     assert parked.get_data()["order_id"] == order_v2()["order_id"]  # the whole event is kept
     assert backend.broker.pending() == 0
-    assert backend.ports.require("orders").get(order_v2()["order_id"]).status is OrderStatus.PAID
+    assert backend.ports.orders.get(order_v2()["order_id"]).status is OrderStatus.PAID
 
 
 def test_claim_checked_large_event_flows_through(tmp_path: Path) -> None:
@@ -136,7 +140,7 @@ def test_claim_checked_large_event_flows_through(tmp_path: Path) -> None:
         backend.broker.nack(message, "peeked by the test")
         time.sleep(1.3)
         backend.run(max_seconds=30)
-        order = backend.ports.require("orders").get(response.body["order_id"])
+        order = backend.ports.orders.get(response.body["order_id"])
         assert order.status is OrderStatus.PAID and len(order.items) == 30
     finally:
         backend.close()
@@ -166,9 +170,7 @@ def test_signed_webhook_over_the_local_backend(backend: LocalBackend) -> None:
     body = json.dumps(
         {"id": "evt_x", "type": "payment.disputed", "data": {"order_id": order_v2()["order_id"]}}
     ).encode()
-    backend.ports.require("publisher").publish(
-        [new_event("OrderPlaced", order_v2(), source="urn:t")]
-    )
+    backend.ports.publisher.publish([new_event("OrderPlaced", order_v2(), source="urn:t")])
     backend.run(max_seconds=30)
     ok = backend.http(
         "payment_webhook",
@@ -255,13 +257,76 @@ def test_an_order_whose_announcement_failed_is_charged_after_the_reconciler_runs
         response = backend.http("orders_api", body)
         assert response.status == 202 and response.body["announcement"] == "deferred"
         backend.ports.publisher = real
-        order_id = backend.ports.require("orders").all()[0].order_id
+        order_id = backend.ports.orders.all()[0].order_id
         assert backend.run(max_seconds=10).delivered == 0  # nothing was announced
         clock.advance(400)
         reports = backend.run_schedules()
-        assert reports["order_reconciler"].order_ids == (order_id,)
+        assert reports["order_reconciler"]["order_ids"] == [order_id]
         backend.run(max_seconds=30)
-        assert backend.ports.require("orders").get(order_id).status is OrderStatus.PAID
+        assert backend.ports.orders.get(order_id).status is OrderStatus.PAID
         assert len(list((backend.home / "outbox").glob("*.eml"))) == 2
     finally:
         backend.close()
+
+
+def test_the_broker_delivering_facts_out_of_order_still_mails_in_business_order(
+    backend: LocalBackend,
+) -> None:
+    # Publish an order's facts newest first, twice: the notifier holds each email until its
+    # predecessor's went out.
+    order = order_v2(order_id="ord_outoforder00000000000")
+    placed = new_event("OrderPlaced", order, source="urn:test")
+    amount = {"amount_minor": order["total"]["amount_minor"], "currency": "EUR"}
+    received = new_event(
+        "PaymentReceived",
+        {
+            "order_id": order["order_id"],
+            "payment_id": "pay_1",
+            "amount": amount,
+            "customer_email": "ann@example.com",
+        },
+        source="urn:test",
+        cause=placed_event(placed),
+        event_id=derived_event_id("PaymentReceived", order["order_id"]),
+    )
+    refunded = new_event(
+        "PaymentRefunded",
+        {
+            "order_id": order["order_id"],
+            "payment_id": "pay_1",
+            "amount": amount,
+            "customer_email": "ann@example.com",
+        },
+        source="urn:test",
+        event_id=derived_event_id("PaymentRefunded", order["order_id"]),
+    )
+    backend.broker.publish([refunded, received, refunded, placed, received])
+    deliver = backend.consumer("notifier")
+    for _ in range(200):  # the notifier alone, as its own queue sees it
+        messages = backend.broker.receive("notifier")
+        if not messages and backend.broker.pending("notifier") == 0:
+            break
+        for message in messages:
+            result = deliver.deliver(broker_delivery(message))
+            if result is None or result.acknowledged:
+                backend.broker.ack(message)
+            else:
+                backend.broker.nack(message, result.reason)
+        time.sleep(0.01)
+    mails = sorted((backend.home / "outbox").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    kinds = [
+        next(line for line in p.read_text().splitlines() if line.startswith("X-Event-Type:"))
+        for p in mails
+    ]
+    assert [k.split(": ")[1] for k in kinds] == [
+        "OrderPlaced",
+        "PaymentReceived",
+        "PaymentRefunded",
+    ]
+    assert backend.broker.dead_letters("notifier") == []
+
+
+def placed_event(event: Any) -> Any:
+    from shared.envelope import decode
+
+    return decode(event)

@@ -3,7 +3,8 @@
 Syntax: check-jsonschema's vendored github-workflows schema (works offline; from .venv-iac or
 EVENTSUITE_CHECK_JSONSCHEMA), plus actionlint when one is installed (EVENTSUITE_ACTIONLINT,
 .venv-iac/bin/actionlint or PATH). Then the properties we promise: pinned majors, least
-privilege, emulators for the contract tests, plan only with OIDC credentials.
+privilege, actions pinned by commit, packages built before and apart from any cloud login, plan
+only with OIDC credentials in a protected environment.
 """
 
 from __future__ import annotations
@@ -73,22 +74,30 @@ def test_actionlint_when_available() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_actions_are_pinned_to_a_major_version() -> None:
+def test_actions_are_pinned_to_a_commit_with_its_version_named() -> None:
+    for wf in WORKFLOWS:
+        for line in wf.read_text(encoding="utf-8").splitlines():
+            if re.match(r"\s*(- )?uses:", line):
+                assert re.fullmatch(
+                    r"\s*(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line
+                ), f"{wf.name}: {line.strip()} (pin a commit SHA, name its version)"
+
+
+def test_checkouts_do_not_persist_the_token() -> None:
     for wf in WORKFLOWS:
         for job_name, job in _load(wf)["jobs"].items():
-            for step in _steps(job):
-                if "uses" in step:
-                    assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+", step["uses"]), (
-                        f"{wf.name}:{job_name}: {step['uses']}"
-                    )
+            for step in _uses(job, "actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, job_name
 
 
 def test_least_privilege(ci: dict[str, Any]) -> None:
     assert ci["permissions"] == {"contents": "read"}
     for name, job in ci["jobs"].items():
         perms = job.get("permissions", {})
-        if name == "terraform":
+        if name == "plan":
             assert perms == {"contents": "read", "id-token": "write"}
+            # The OIDC trusts are bound to this protected environment (README "CI").
+            assert job["environment"] == "terraform-plan"
         else:
             assert "id-token" not in perms, f"{name} must not mint OIDC tokens"
     assert "concurrency" in ci and "group" in ci["concurrency"]
@@ -106,17 +115,35 @@ def test_test_job_runs_make_test_with_the_google_emulators(ci: dict[str, Any]) -
     assert re.search(r"^make test$", runs, re.M)
 
 
-def test_terraform_job_validates_every_cloud_and_plans_only_with_credentials(
-    ci: dict[str, Any],
-) -> None:
+def test_terraform_job_validates_every_cloud_without_credentials(ci: dict[str, Any]) -> None:
     job = ci["jobs"]["terraform"]
     assert job["strategy"]["matrix"]["cloud"] == ["aws", "gcp", "azure"]
     assert _uses(job, "hashicorp/setup-terraform@")
-    runs = [s.get("run", "") for s in _steps(job)]
-    text = "\n".join(runs)
+    text = "\n".join(s.get("run", "") for s in _steps(job))
     assert "terraform fmt -check -recursive" in text
     assert "init -backend=false" in text
     assert "validate" in text
+    assert "permissions" not in job
+
+
+def test_packages_are_built_before_and_apart_from_any_login(ci: dict[str, Any]) -> None:
+    package, plan = ci["jobs"]["package"], ci["jobs"]["plan"]
+    assert "permissions" not in package  # the workflow's contents: read, no OIDC token
+    assert any("make package-" in s.get("run", "") for s in _steps(package))
+    assert _uses(package, "actions/upload-artifact@")
+    assert "package" in plan["needs"]
+    # Nothing is installed where credentials exist: the plan job only downloads the packages.
+    plan_runs = "\n".join(s.get("run", "") for s in _steps(plan))
+    assert "make " not in plan_runs and "pip " not in plan_runs
+    assert not _uses(plan, "actions/setup-python@")
+    assert _uses(plan, "actions/download-artifact@")
+
+
+def test_plan_job_plans_only_with_credentials(ci: dict[str, Any]) -> None:
+    job = ci["jobs"]["plan"]
+    assert job["strategy"]["matrix"]["cloud"] == ["aws", "gcp", "azure"]
+    fork_guard = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert fork_guard in job["if"] and fork_guard in ci["jobs"]["package"]["if"]
     gated = [
         s
         for s in _steps(job)
@@ -127,14 +154,16 @@ def test_terraform_job_validates_every_cloud_and_plans_only_with_credentials(
                 "google-github-actions/auth",
                 "azure/login",
                 "upload-artifact",
+                "download-artifact",
             )
         )
         or "plan -input=false" in s.get("run", "")
-        or "make package-" in s.get("run", "")
     ]
     assert len(gated) >= 6
     for step in gated:
         assert "steps.creds.outputs.plan == 'true'" in str(step.get("if", "")), step
+    # Read-only plan identities cannot take the state lock; a plan writes no state.
+    assert "-lock=false" in "\n".join(s.get("run", "") for s in gated)
     assert _uses(job, "aws-actions/configure-aws-credentials@")[0]["with"][
         "role-to-assume"
     ].startswith("${{ vars.")

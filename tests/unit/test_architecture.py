@@ -48,7 +48,15 @@ def test_the_ast_walk_catches_a_cloud_import(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["shared.handlers.orders", "shared.handlers.notifications", "shared.http", "shared.dispatch"],
+    [
+        "shared.orders.payments",
+        "shared.orders.api",
+        "shared.orders.webhooks",
+        "shared.orders.outbox",
+        "shared.handlers.notifications",
+        "shared.dispatch",
+        "functions.common.runtime",
+    ],
 )
 def test_order_path_never_imports_pillow(module: str) -> None:
     code = (

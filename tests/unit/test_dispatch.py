@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from functions.common.runtime import ConsumerFunction
 from shared.dispatch import Delivery, Dispatcher, Outcome
 from shared.envelope import Event, from_structured, new_event, to_json_bytes, to_structured
 from shared.errors import PermanentError, TransientError
-from shared.ports import Ports, Settings
+from shared.ports import Settings
 from tests.conftest import order_v2
 from tests.fakes import FakeClock, FakeDeadLetters, fake_ports
 
@@ -19,7 +20,7 @@ class RecordingHandler:
         self.calls: list[Event] = []
         self.error = error
 
-    def __call__(self, event: Event, ports: Ports) -> None:
+    def __call__(self, event: Event) -> None:
         self.calls.append(event)
         if self.error is not None:
             raise self.error
@@ -171,12 +172,24 @@ def test_one_bad_record_in_a_batch_of_ten_fails_only_itself() -> None:
             payload["eventversion"] = "9"
             wire = to_json_bytes(from_structured(payload))
         deliveries.append(Delivery(f"m{i}", lambda w=wire: from_structured(w), 1, wire))
-    results = dispatcher.deliver_batch(deliveries)
-    failed = [mid for mid, r in results.items() if not r.acknowledged]
-    assert failed == ["m4"]
+    assert ConsumerFunction(dispatcher).run_batch(deliveries) == ["m4"]
     assert len(handler.calls) == 9
 
 
 @pytest.mark.parametrize("consumer", ["thumbnailer", "indexer", "payments", "notifier"])
 def test_dispatchers_build_for_every_catalog_consumer(consumer: str) -> None:
     assert Dispatcher(consumer, fake_ports()).spec.name == consumer
+
+
+def test_a_held_lease_asks_for_a_retry_after_the_lease_without_counting_an_attempt() -> None:
+    ports = fake_ports()
+    dispatcher = Dispatcher("payments", ports, handler=RecordingHandler())
+    event = _event()
+    ports.idempotency.claim(
+        f"payments:{event['id']}", now=ports.clock.now(), lease_seconds=dispatcher.lease_seconds
+    )
+    result = dispatcher.deliver(event, attempt=5)  # even at the last attempt
+    assert result.outcome is Outcome.RETRY and not result.counts_attempt
+    assert result.retry_after == dispatcher.lease_seconds
+    failed = dispatcher.deliver(_event(order_id="ord_other000000000000000"), attempt=1)
+    assert failed.counts_attempt  # an ordinary outcome counts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import pytest
 from PIL import Image, ImageStat
@@ -196,3 +197,266 @@ def test_16_bit_png_with_orientation_is_scaled_and_rotated() -> None:
     assert (rendition.width, rendition.height) == (128, 256)
     low, high = _decode(rendition.data).getextrema()
     assert low < 30 and high > 220
+
+
+# -- quality, colour, one decode, refusal at the first attempt ------------------------------
+
+
+def _detailed(size: tuple[int, int], seed: int = 3) -> Image.Image:
+    """Photo-like fine detail: multi-scale noise (foliage), a 3 px weave (fabric), text."""
+    import random
+
+    from PIL import ImageChops, ImageDraw, ImageFont
+
+    rng = random.Random(seed)
+    width, height = size
+    leaves = Image.new("L", size, 100)
+    for scale in (1, 2, 5, 13, 40):
+        w, h = max(1, width // scale), max(1, height // scale)
+        layer = Image.frombytes("L", (w, h), rng.randbytes(w * h)).resize(
+            size, Image.Resampling.BICUBIC
+        )
+        leaves = ImageChops.add(leaves, layer.point(lambda v: v // 6), 1.0, -21)
+    tint = Image.new("RGB", (6, 4))
+    tint.putdata([tuple(rng.randrange(40, 230) for _ in range(3)) for _ in range(24)])
+    image = ImageChops.multiply(
+        tint.resize(size, Image.Resampling.BICUBIC), Image.merge("RGB", (leaves,) * 3)
+    )
+    image = ImageChops.add(image, image, 1.0, 0)  # lift after the multiply
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=13)
+    for y in range(height // 2, height - 14, 15):
+        draw.text(
+            (4, y), "the quick brown fox jumps over the lazy dog " * 8, fill=(15, 15, 25), font=font
+        )
+    return image
+
+
+def _encoded(image: Image.Image, quality: int = 85) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return _decode(buffer.getvalue()).convert("RGB")
+
+
+def _psnr(first: Image.Image, second: Image.Image) -> float:
+    import math
+
+    from PIL import ImageChops
+
+    rms = ImageStat.Stat(ImageChops.difference(first.convert("RGB"), second.convert("RGB"))).rms
+    mse = sum(value * value for value in rms) / len(rms)
+    return math.inf if mse == 0 else 10 * math.log10(255 * 255 / mse)
+
+
+@pytest.mark.parametrize("file_format", ["JPEG", "PNG"])
+def test_renditions_are_close_to_one_full_lanczos_pass_on_fine_detail(file_format: str) -> None:
+    # The reference: decode everything, one LANCZOS pass, encoded like the renditions.
+    # Aliasing (a large block average before a short LANCZOS pass, or a DCT-scaled decode
+    # left with almost no reduction) costs 3-5 dB here; naive thumbnail() is the floor.
+    source = _detailed((2400, 1600))
+    buffer = io.BytesIO()
+    source.save(buffer, file_format, **({"quality": 92} if file_format == "JPEG" else {}))
+    data = buffer.getvalue()
+    full = _decode(data).convert("RGB")
+    for rendition in render_thumbnails(data, [256, 1024], quality=85):
+        size = (rendition.width, rendition.height)
+        reference = _encoded(full.resize(size, Image.Resampling.LANCZOS))
+        naive = Image.open(io.BytesIO(data))
+        naive.thumbnail((rendition.box, rendition.box))
+        ours = _psnr(_decode(rendition.data), reference)
+        floor = _psnr(_encoded(naive.convert("RGB")), reference)
+        assert ours >= 37.0, (rendition.box, ours)
+        assert ours >= floor - 0.5, (rendition.box, ours, floor)
+
+
+def _cmyk_jpeg_with_profile(image: Image.Image) -> bytes:
+    from tests.icc import cmyk_profile
+
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95, icc_profile=cmyk_profile())
+    return buffer.getvalue()
+
+
+def _through_profile(image: Image.Image) -> Image.Image:
+    from PIL import ImageCms
+
+    from tests.icc import cmyk_profile
+
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(cmyk_profile()))
+    converted = ImageCms.profileToProfile(
+        image, profile, ImageCms.createProfile("sRGB"), outputMode="RGB"
+    )
+    assert converted is not None
+    return converted
+
+
+def _distance(first: Sequence[float], second: Sequence[float]) -> float:
+    return max(abs(a - b) for a, b in zip(first, second, strict=True))
+
+
+def test_cmyk_with_an_icc_profile_is_converted_through_it_to_srgb() -> None:
+    from PIL import ImageCms
+
+    flat = Image.new("CMYK", (1200, 800), (200, 50, 0, 0))
+    rendition = render_thumbnails(_cmyk_jpeg_with_profile(flat), [256])[0]
+    thumbnail = _decode(rendition.data)
+    assert thumbnail.mode == "RGB"
+    mean = ImageStat.Stat(thumbnail).mean
+    assert _distance(mean, _through_profile(flat).getpixel((0, 0))) < 4  # the profile's colour
+    assert _distance(mean, flat.convert("RGB").getpixel((0, 0))) > 30  # not Pillow's guess
+    # Written as sRGB, and tagged so: the embedded profile is sRGB, not the CMYK one.
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(thumbnail.info["icc_profile"]))
+    assert "srgb" in profile.profile.profile_description.lower()
+
+
+def test_cmyk_is_converted_before_resizing_not_after() -> None:
+    # 2 px stripes of cyan and paper: colour conversion is not linear, so averaging in CMYK
+    # and converting the average gives another colour than averaging the converted colours.
+    stripes = Image.new("CMYK", (1600, 1000), (0, 0, 0, 0))
+    for x in range(0, 1600, 4):
+        stripes.paste((255, 0, 0, 0), (x, 0, x + 2, 1000))
+    mean = ImageStat.Stat(
+        _decode(render_thumbnails(_cmyk_jpeg_with_profile(stripes), [256])[0].data)
+    ).mean
+    converted_first = ImageStat.Stat(_through_profile(stripes)).mean
+    averaged_first = _through_profile(Image.new("CMYK", (1, 1), (128, 0, 0, 0))).getpixel((0, 0))
+    assert _distance(converted_first, averaged_first) > 10  # the test can tell them apart
+    assert _distance(mean, converted_first) < 5
+
+
+def test_one_decode_for_every_box_and_none_for_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import ImageFile
+
+    from shared.images import decoding
+
+    decodes: list[str] = []
+    loads: list[str] = []
+    real_decode, real_load = decoding.decode, ImageFile.ImageFile.load
+
+    def counting_decode(image: Image.Image, data: bytes, **options: object) -> object:
+        decodes.append(str(image.format))
+        return real_decode(image, data, **options)  # type: ignore[arg-type]
+
+    def counting_load(self: ImageFile.ImageFile) -> object:
+        loads.append(str(self.format))
+        return real_load(self)
+
+    monkeypatch.setattr(decoding, "decode", counting_decode)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    inputs = {
+        "JPEG": samples.jpeg_with_exif((1600, 1200), orientation=6),
+        "PNG": _png_with_exif(_detailed((900, 600)), exif),
+        "WEBP": _webp(_detailed((900, 600)), quality=80),
+    }
+    for name, data in inputs.items():
+        decodes.clear()
+        render_thumbnails(data, [256, 1024])
+        assert decodes == [name]
+        decodes.clear()
+        loads.clear()
+        document = extract_metadata(data, bucket="b", key="k")
+        assert decodes == [] and loads == [], name  # header and bytes only
+        if name != "WEBP":
+            assert document["orientation"] == 6, name
+
+
+def _png_with_exif(image: Image.Image, exif: Image.Exif) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", exif=exif)
+    return buffer.getvalue()
+
+
+def _damaged_png() -> bytes:
+    data = bytearray(_png_with_exif(_detailed((400, 300)), Image.Exif()))
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the image data
+    return bytes(data)
+
+
+def _truncated(data: bytes, keep: float = 0.6) -> bytes:
+    return data[: int(len(data) * keep)]
+
+
+HOSTILE = {
+    "truncated JPEG": (samples.truncated_jpeg(), CorruptImage, "truncated"),
+    "truncated PNG": (
+        _truncated(_png_with_exif(_detailed((400, 300)), Image.Exif())),
+        CorruptImage,
+        "truncated",
+    ),
+    "damaged PNG": (_damaged_png(), CorruptImage, "corrupt|damaged|CRC"),
+    "truncated WebP": (
+        _truncated(_webp(_detailed((400, 300)), quality=90)),
+        CorruptImage,
+        "cannot read image header",
+    ),
+    "truncated GIF": (_truncated(samples.gif_animation(), 0.5), CorruptImage, "truncat"),
+    "PDF named .jpg": (samples.not_an_image(), UnsupportedImage, "not a supported image"),
+    "bomb": (samples.decompression_bomb(45_000_000), ImageTooLarge, "limit"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_bad_input_is_refused_by_both_functions_with_its_reason(name: str) -> None:
+    data, error, message = HOSTILE[name]
+    with pytest.raises(error, match=message):
+        render_thumbnails(data, [256, 1024])
+    with pytest.raises(error, match=message):
+        extract_metadata(data, bucket="b", key="k")
+
+
+@pytest.mark.parametrize("consumer", ["thumbnailer", "indexer"])
+def test_a_truncated_png_is_dead_lettered_at_the_first_attempt(consumer: str) -> None:
+    from shared.dispatch import Dispatcher, Outcome
+    from tests.conftest import image_event
+    from tests.fakes import fake_ports
+
+    data = HOSTILE["truncated PNG"][0]
+    ports = fake_ports()
+    ports.objects.put("uploads", "uploads/cut.png", data, content_type="image/png")
+    result = Dispatcher(consumer, ports).deliver(image_event(key="uploads/cut.png", size=len(data)))
+    assert result.outcome is Outcome.DEAD_LETTERED
+    [entry] = ports.dead_letters.entries
+    assert "truncated" in entry["reason"]
+
+
+def test_metadata_reads_a_png_exif_chunk_that_follows_the_pixels() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Scanner Co"
+    exif[0x0112] = 8
+    document = extract_metadata(_png_with_exif(_detailed((300, 200)), exif), bucket="b", key="k")
+    assert document["camera_make"] == "Scanner Co"
+    assert (document["width"], document["height"], document["orientation"]) == (200, 300, 8)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_still_webp_decodes_with_and_without_the_direct_decoder(
+    direct: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.images import webp
+
+    if direct and not webp.available():
+        pytest.skip("libwebp cannot be loaded through ctypes here")
+    if not direct:
+        monkeypatch.setattr(webp, "_library", lambda: None)
+    opaque = render_thumbnails(_webp(_detailed((900, 600)), quality=90), [256])[0]
+    assert (opaque.format, opaque.width, opaque.height) == ("JPEG", 256, 171)
+    source = Image.new("RGBA", (800, 400), (0, 0, 0, 0))
+    source.paste((20, 200, 20, 255), (200, 100, 600, 300))
+    clear = _decode(render_thumbnails(_webp(source, lossless=True), [256])[0].data)
+    assert clear.getpixel((2, 2))[3] == 0 and clear.getpixel((128, 64))[3] == 255
+
+
+def test_an_srgb_profile_needs_no_conversion_and_untagged_output_stays_untagged() -> None:
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for icc in (srgb, None):
+        buffer = io.BytesIO()
+        Image.new("RGB", (800, 600), (30, 200, 60)).save(
+            buffer, "JPEG", quality=95, **({"icc_profile": icc} if icc else {})
+        )
+        thumbnail = _decode(render_thumbnails(buffer.getvalue(), [256])[0].data)
+        assert "icc_profile" not in thumbnail.info
+        assert _distance(ImageStat.Stat(thumbnail).mean, (30, 200, 60)) < 3

@@ -7,16 +7,18 @@ from typing import Any
 
 import pytest
 
+from functions.common.adapters.simulated_payments import SimulatedPaymentGateway, simulated_decision
+from functions.common.runtime import Runtime
 from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import decode, new_event
-from shared.errors import InvalidSignature, ValidationFailed
-from shared.http import HttpRequest, handle_endpoint
+from shared.errors import InvalidSignature, TransientError, ValidationFailed
+from shared.http import HttpRequest
 from shared.notifications import format_money, render
-from shared.orders import SimulatedPaymentGateway, parse_order_request, simulated_decision
+from shared.orders import parse_order_request
+from shared.orders.webhooks import SIGNATURE_HEADER, sign, verify
 from shared.ports import OrderStatus, Ports
-from shared.webhooks import SIGNATURE_HEADER, sign, verify
 from tests.conftest import order_v2
-from tests.fakes import FakeOrderStore, fake_ports
+from tests.fakes import FakeIdempotencyStore, FakeMailer, FakeOrderStore, fake_ports
 
 ORDER = {
     "customer": {"email": "ann@example.com", "name": "Ann"},
@@ -33,7 +35,8 @@ def _post(
     method: str = "POST",
 ) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return handle_endpoint(endpoint, HttpRequest(method, "/", headers or {}, raw), ports)
+    path = ports.catalog.endpoint(endpoint).path
+    return Runtime(ports).endpoint(endpoint)(HttpRequest(method, path, headers or {}, raw))
 
 
 def _drain(ports: Ports) -> None:
@@ -108,7 +111,7 @@ def test_other_methods_bad_keys_and_huge_bodies_are_refused() -> None:
     ports = fake_ports()
     assert _post(ports, "orders_api", ORDER, method="GET").status == 405
     assert _post(ports, "orders_api", ORDER, {"Idempotency-Key": "short"}).status == 400
-    assert _post(ports, "orders_api", b"{" + b" " * 70_000 + b"}").status == 400
+    assert _post(ports, "orders_api", b"{" + b" " * 70_000 + b"}").status == 413
 
 
 def test_a_stored_order_is_accepted_even_when_its_announcement_fails() -> None:
@@ -124,7 +127,12 @@ def test_a_stored_order_is_accepted_even_when_its_announcement_fails() -> None:
     keyed = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
     retried = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-3"})
     assert (keyed.status, retried.status) == (202, 200)
-    assert "announcement" not in retried.body and len(ports.publisher.events) == 2
+    # The retry finds the order announced already: nothing is published twice.
+    assert "announcement" not in retried.body and len(ports.publisher.events) == 1
+    # The deferred order keeps its announcement in its outbox for the scheduled relay.
+    (pending,) = ports.orders.get(deferred.body["order_id"]).outbox
+    assert pending["type"] == "io.eventsuite.OrderPlaced"
+    assert ports.orders.get(keyed.body["order_id"]).outbox == ()
 
 
 def test_an_order_store_outage_is_503_and_stores_nothing() -> None:
@@ -367,60 +375,69 @@ def test_format_money() -> None:
 # -- reconciler ---------------------------------------------------------------------------
 
 
-def test_reconciler_republishes_only_stale_placed_orders_with_the_same_event_id() -> None:
-    from shared.reconcile import republish_stale_orders
+def _relay(ports: Ports) -> Any:
+    from shared.orders.outbox import relay_pending_announcements
 
+    return relay_pending_announcements(
+        orders=ports.orders, publisher=ports.publisher, clock=ports.clock, catalog=ports.catalog
+    )
+
+
+def test_the_relay_announces_only_what_is_still_pending_with_the_same_event_id() -> None:
     ports = fake_ports()
     ports.publisher.fail_next = 1  # the API stored the order but could not announce it
     lost = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "lost-order-1"})
     assert lost.status == 202 and lost.body["announcement"] == "deferred"
-    fresh_id = _post(ports, "orders_api", ORDER).body["order_id"]  # announced, not yet charged
-    assert republish_stale_orders(ports).republished == 0  # inside the grace period
+    fresh_id = _post(ports, "orders_api", ORDER).body["order_id"]  # announced at once
+    assert _relay(ports).relayed == 0  # inside the grace period
     ports.clock.advance(301)
-    report = republish_stale_orders(ports)
-    (lost_id,) = [o for o in report.order_ids if o != fresh_id]
+    report = _relay(ports)
+    assert report.order_ids == (lost.body["order_id"],) and report.relayed == 1
+    lost_id = lost.body["order_id"]
     republished = [e for e in ports.publisher.events if e.get_data()["order_id"] == lost_id]
-    assert len(republished) == 1
     from shared.ids import derived_event_id
 
-    assert republished[0]["id"] == derived_event_id("OrderPlaced", lost_id)
+    assert [e["id"] for e in republished] == [derived_event_id("OrderPlaced", lost_id)]
     _drain(ports)
     assert ports.orders.get(lost_id).status is OrderStatus.PAID
     assert ports.orders.get(fresh_id).status is OrderStatus.PAID
-    assert ports.payments.charges == 2  # the fresh order's duplicate event was deduplicated
-    assert republish_stale_orders(ports).republished == 0  # nothing PLACED any more
+    assert ports.payments.charges == 2
+    ports.clock.advance(301)
+    assert _relay(ports).relayed == 0  # every outbox is empty now
 
 
-def test_reconciler_leaves_orders_past_the_horizon_alone() -> None:
-    from shared.reconcile import republish_stale_orders
-
+def test_a_crash_between_the_charge_and_its_announcement_is_announced_by_the_relay() -> None:
+    # The crash window: charged and PAID, then the process died (here: the bus
+    # refused) before PaymentReceived was published. Nothing redelivers OrderPlaced.
     ports = fake_ports()
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    placed = ports.publisher.of_type("OrderPlaced")[0]
     ports.publisher.fail_next = 1
-    _post(ports, "orders_api", ORDER)
-    ports.clock.advance(2 * 24 * 3600)
-    assert republish_stale_orders(ports).republished == 0
+    with pytest.raises(TransientError):
+        Dispatcher("payments", ports).handler(decode(placed))
+    order = ports.orders.get(order_id)
+    assert order.status is OrderStatus.PAID and ports.payments.charges == 1
+    (pending,) = order.outbox
+    assert pending["type"] == "io.eventsuite.PaymentReceived"
+    ports.clock.advance(301)
+    assert _relay(ports).order_ids == (order_id,)
+    (received,) = ports.publisher.of_type("PaymentReceived")
+    assert received["id"] == pending["id"] and ports.orders.get(order_id).outbox == ()
+    _drain(ports)
+    subjects = [m.subject for m in ports.mailer.sent]
+    assert any("Payment received" in s for s in subjects), subjects
+    assert ports.payments.charges == 1
 
 
-def test_a_stranded_order_is_reannounced_with_exponential_backoff_not_every_run() -> None:
-    from shared.reconcile import age_windows, republish_stale_orders
-
-    windows = age_windows(300, 24 * 3600)
-    assert windows[:4] == [(300, 600), (600, 900), (1200, 1500), (2400, 2700)]
-    assert windows[-1][0] < 24 * 3600 and len(windows) == 9
-
-    class BlackHoleBus:
-        def publish(self, events: Any) -> None:
-            pass  # the bus accepts events that never reach payments (e.g. a broken rule)
-
+def test_a_failed_relay_keeps_the_events_and_fails_the_run() -> None:
     ports = fake_ports()
-    ports.publisher.fail_next = 1
-    _post(ports, "orders_api", ORDER)
-    ports.publisher = BlackHoleBus()
-    runs_that_republished = 0
-    for _ in range(24 * 12 + 12):  # one run every 5 minutes for a day and an hour
-        ports.clock.advance(300)
-        runs_that_republished += republish_stale_orders(ports).republished
-    assert runs_that_republished == len(windows)  # about nine, not 288
+    ports.publisher.fail_next = 2
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    ports.clock.advance(301)
+    with pytest.raises(TransientError, match=order_id):
+        _relay(ports)
+    assert len(ports.orders.get(order_id).outbox) == 1
+    assert _relay(ports).order_ids == (order_id,)
 
 
 def test_orders_adopted_from_events_store_placed_at_in_utc() -> None:
@@ -429,3 +446,155 @@ def test_orders_adopted_from_events_store_placed_at_in_utc() -> None:
     data = {**order_v2(order_id="ord_adoptedoffset0001"), "placed_at": "2026-11-26T10:00:00+02:00"}
     Dispatcher("payments", ports).deliver(new_event("OrderPlaced", data, source="urn:test"))
     assert ports.orders.get("ord_adoptedoffset0001").placed_at == "2026-11-26T08:00:00.000Z"
+
+
+# -- input edges: trailing newlines, conflicting retries, hostile JSON --------------------
+
+
+def test_a_trailing_newline_cannot_sneak_an_email_or_key_through() -> None:
+    ports = fake_ports()
+    bad_email = _post(ports, "orders_api", {**ORDER, "customer": {"email": "ann@example.com\n"}})
+    assert bad_email.status == 400
+    assert any("customer.email" in p for p in bad_email.body["problems"])
+    bad_key = _post(ports, "orders_api", ORDER, {"Idempotency-Key": "client-key-9\n"})
+    assert bad_key.status == 400
+    assert ports.orders.orders == {}
+
+
+def test_a_correlation_id_with_a_newline_is_replaced_not_echoed() -> None:
+    ports = fake_ports()
+    response = _post(ports, "orders_api", ORDER, {"X-Correlation-Id": "corr-12345678\n"})
+    assert response.status == 202
+    echoed = response.headers["X-Correlation-Id"]
+    assert "\n" not in echoed and echoed != "corr-12345678"
+
+
+def test_response_headers_never_carry_cr_or_lf() -> None:
+    from shared.http import HttpResponse
+
+    with pytest.raises(ValueError, match="CR/LF"):
+        HttpResponse(200, {}, {"X-Correlation-Id": "a\r\nSet-Cookie: x=1"}).all_headers()
+
+
+def test_forged_events_with_a_trailing_newline_fail_their_schema() -> None:
+    from shared.errors import SchemaViolation
+
+    with pytest.raises(SchemaViolation):
+        new_event(
+            "OrderPlaced",
+            order_v2(email="ann@example.com\n"),
+            source="urn:t",
+        )
+
+
+def test_every_schema_pattern_is_anchored_at_the_true_end() -> None:
+    import re
+
+    from shared.catalog import default_catalog
+
+    def patterns(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+            return found + [p for value in node.values() for p in patterns(value)]
+        if isinstance(node, list):
+            return [p for value in node for p in patterns(value)]
+        return []
+
+    catalog = default_catalog()
+    every = [
+        p
+        for spec in catalog.events.values()
+        for version in spec.versions.values()
+        for p in patterns(version.schema)
+    ]
+    assert every
+    for pattern in every:
+        # Python's "$" (which jsonschema uses) also matches before a final newline.
+        assert not pattern.endswith("$"), pattern
+        assert pattern.endswith("(?![\\s\\S])"), pattern  # end of input, in ECMA and Python
+    email = next(p for p in every if "@" in p)
+    assert re.search(email, "ann@example.com") and not re.search(email, "ann@example.com\n")
+
+
+def test_the_same_key_with_another_customer_name_is_a_conflict() -> None:
+    ports = fake_ports()
+    first = {**ORDER, "customer": {"email": "ann@example.com", "name": "Ann"}}
+    second = {**ORDER, "customer": {"email": "ann@example.com", "name": "Eve"}}
+    assert _post(ports, "orders_api", first, {"Idempotency-Key": "client-key-7"}).status == 202
+    assert _post(ports, "orders_api", second, {"Idempotency-Key": "client-key-7"}).status == 409
+    assert _post(ports, "orders_api", first, {"Idempotency-Key": "client-key-7"}).status == 200
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
+    ports = fake_ports()
+    response = _post(ports, "orders_api", b"[" * 60_000)
+    assert response.status == 400
+    assert response.body["problems"] == ["body is nested too deeply"]
+
+
+def _get(ports: Ports, path: str) -> Any:
+    return Runtime(ports).endpoint("order_status")(HttpRequest("GET", path, {}, b""))
+
+
+def test_get_order_shows_status_amount_payment_and_each_transition() -> None:
+    ports = fake_ports()
+    placed = _post(ports, "orders_api", ORDER, {"X-Correlation-Id": "corr-get-order1"})
+    order_id = placed.body["order_id"]
+    before = _get(ports, f"/orders/{order_id}")
+    assert before.status == 200 and before.body["status"] == "PLACED"
+    assert list(before.body["transitions"]) == ["PLACED"]
+    _drain(ports)
+    after = _get(ports, placed.headers["Location"])
+    assert after.status == 200
+    assert after.body["status"] == "PAID" and after.body["payment_id"].startswith("pay_")
+    assert after.body["amount"] == {"amount_minor": 2500, "currency": "EUR"}
+    assert list(after.body["transitions"]) == ["PLACED", "PAID"]
+    assert after.body["correlation_id"] == "corr-get-order1"
+    assert after.headers["X-Correlation-Id"] == "corr-get-order1"
+    assert "customer_email" not in after.body and "ann@example.com" not in json.dumps(after.body)
+
+
+@pytest.mark.parametrize(
+    "path", ["/orders/ord_doesnotexist00", "/orders/../../etc", "/orders/ord_x%0a", "/orders/"]
+)
+def test_get_order_for_unknown_or_malformed_ids_is_404(path: str) -> None:
+    response = _get(fake_ports(), path)
+    assert response.status == 404
+    assert response.content_type == "application/problem+json"
+
+
+def test_get_order_refuses_other_methods() -> None:
+    response = Runtime(fake_ports()).endpoint("order_status")(
+        HttpRequest("DELETE", "/orders/ord_0123456789abcdef", {}, b"")
+    )
+    assert response.status == 405 and response.headers["Allow"] == "GET"
+
+
+def test_emails_go_out_in_business_order_whatever_order_the_deliveries_arrive_in() -> None:
+    import random
+
+    ports = fake_ports()
+    order_id = _post(ports, "orders_api", ORDER).body["order_id"]
+    _drain(ports)  # charged: OrderPlaced, PaymentReceived
+    body = json.dumps(
+        {"id": "evt_refund_1", "type": "payment.refunded", "data": {"order_id": order_id}}
+    ).encode()
+    header = sign(body, "whsec_test", int(ports.clock.now()))
+    assert _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header}).status == 202
+    refund = ports.publisher.of_type("PaymentWebhookReceived")[0]
+    Dispatcher("payments", ports).deliver(refund)
+    facts = [e for e in ports.publisher.events if not e["type"].endswith("WebhookReceived")]
+    assert len(facts) == 3  # OrderPlaced, PaymentReceived, PaymentRefunded
+    for seed in range(5):
+        mailer = FakeMailer()
+        shuffled = fake_ports(mailer=mailer, idempotency=FakeIdempotencyStore())
+        notifier = Dispatcher("notifier", shuffled)
+        pending = facts * 2  # duplicated, then shuffled
+        random.Random(seed).shuffle(pending)
+        rounds = 0
+        while pending and rounds < 10:  # a retried delivery comes back in a later round
+            pending = [e for e in pending if not notifier.deliver(e).acknowledged]
+            rounds += 1
+        assert pending == []
+        kinds = [m.headers["X-Event-Type"] for m in mailer.sent]
+        assert kinds == ["OrderPlaced", "PaymentReceived", "PaymentRefunded"], (seed, kinds)

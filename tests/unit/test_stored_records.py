@@ -33,9 +33,11 @@ def test_an_order_document_holds_every_field_under_its_stored_name() -> None:
     assert list(document) == [
         "order_id", "status", "customer_email", "customer_name", "amount_minor", "currency",
         "items", "placed_at", "idempotency_key", "payment_id", "decline_code",
-        "failure_reason", "updated_at", "correlation_id",
+        "failure_reason", "updated_at", "correlation_id", "paid_at", "payment_failed_at",
+        "refunded_at", "outbox", "outbox_pending",
     ]  # fmt: skip
-    assert set(document) == {f.name for f in dataclasses.fields(OrderRecord)}
+    # Every field, plus the marker of a pending outbox (a sparse index key in some stores).
+    assert set(document) == {f.name for f in dataclasses.fields(OrderRecord)} | {"outbox_pending"}
     assert document["status"] == "PLACED"
     assert document["items"] == [dict(ORDER.items[0])]
     assert json.loads(json.dumps(document)) == document  # plain JSON values only
@@ -52,11 +54,11 @@ def test_an_order_reads_back_from_its_document_whatever_the_store_adds_or_omits(
 
 def test_a_transition_sets_status_and_time_and_only_the_outcome_fields_given() -> None:
     changes = transition_changes(to_status=OrderStatus.PAID, now="t2", payment_id="pay_1")
-    assert changes == {"status": "PAID", "updated_at": "t2", "payment_id": "pay_1"}
+    assert changes == {"status": "PAID", "updated_at": "t2", "paid_at": "t2", "payment_id": "pay_1"}
     declined = dataclasses.replace(ORDER, decline_code="card_declined")
     moved = transitioned(declined, changes)
     assert moved.status is OrderStatus.PAID
-    assert (moved.updated_at, moved.payment_id) == ("t2", "pay_1")
+    assert (moved.updated_at, moved.paid_at, moved.payment_id) == ("t2", "t2", "pay_1")
     assert moved.decline_code == "card_declined"  # not given: kept
 
 

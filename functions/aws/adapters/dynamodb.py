@@ -17,7 +17,7 @@ Tables (names from the environment, keys as Terraform declares them):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,13 @@ from functions.aws.clients import AwsClients
 from functions.aws.errors import error_code, transient_errors
 from shared.errors import TransientError
 from shared.index import matches
-from shared.orders import order_from_dict, order_to_dict, transition_changes
+from shared.orders import (
+    order_from_dict,
+    order_to_dict,
+    outbox_fields,
+    transition_changes,
+    without_announced,
+)
 from shared.ports import ClaimState, IndexQuery, JsonDict, OrderRecord, OrderStatus
 
 _SERIALIZER = TypeSerializer()
@@ -36,6 +42,9 @@ _DESERIALIZER = TypeDeserializer()
 IN_PROGRESS_RETENTION_SECONDS = 24 * 3600.0
 GUARD_PREFIX = "idempotency-key#"
 ORDERS_STATUS_INDEX = "status-placed_at-index"
+# Sparse: only orders with pending outbox events carry ``outbox_pending``.
+ORDERS_OUTBOX_INDEX = "outbox_pending-updated_at-index"
+_OUTBOX_CAS_ROUNDS = 5
 _RETRYABLE_CANCELLATIONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 )
@@ -191,6 +200,11 @@ class DynamoIdempotencyStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
+    def is_completed(self, key: str) -> bool:
+        """A consistent GetItem of the claim."""
+        item = self._get(key)
+        return item is not None and item.get("state", {}).get("S") == "completed"
+
     def _get(self, key: str) -> dict[str, Any] | None:
         with transient_errors(f"DynamoDB GetItem {self._table}"):
             response = self._clients.dynamodb.get_item(
@@ -202,8 +216,9 @@ class DynamoIdempotencyStore:
 
 def _order_item(order: OrderRecord) -> dict[str, Any]:
     item = {**order_to_dict(order), "kind": "order"}
-    if order.idempotency_key is None:  # a GSI key attribute must be absent, never NULL
-        del item["idempotency_key"]
+    for key in ("idempotency_key", "outbox_pending", "updated_at"):
+        if item[key] is None:  # a GSI key attribute must be absent, never NULL
+            del item[key]
     return serialize(item)
 
 
@@ -312,6 +327,30 @@ class DynamoOrderStore:
                 return found
             arguments["ExclusiveStartKey"] = last
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first: a ``Query`` of the status index, paged."""
+        if limit <= 0:
+            return []
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": ORDERS_STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": OrderStatus(status).value}},
+            "ScanIndexForward": True,
+        }
+        found: list[OrderRecord] = []
+        while len(found) < limit:
+            arguments["Limit"] = limit - len(found)
+            with transient_errors(f"DynamoDB Query {self._table}/{ORDERS_STATUS_INDEX}"):
+                response = self._clients.dynamodb.query(**arguments)
+            found.extend(_order_record(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            arguments["ExclusiveStartKey"] = last
+        return found[:limit]
+
     def transition(
         self,
         order_id: str,
@@ -322,9 +361,13 @@ class DynamoOrderStore:
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[JsonDict] | None = None,
     ) -> bool:
-        """Conditional UpdateItem on ``status``; False when the order was not in ``from_status``."""
-        changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+        """Conditional UpdateItem on ``status`` (the outbox in the same write); False when the
+        order was not in ``from_status``."""
+        changes = transition_changes(
+            to_status, now, payment_id, decline_code, failure_reason, outbox
+        )
         assignments = [f"#{name} = :{name}" for name in changes]
         names = {"#kind": "kind", **{f"#{name}": name for name in changes}}
         values: dict[str, Any] = {
@@ -347,6 +390,65 @@ class DynamoOrderStore:
                 return False
             raise
         return True
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        """Remove published events from the outbox: a compare-and-set on the outbox text,
+        re-read when a concurrent write changed it."""
+        for _ in range(_OUTBOX_CAS_ROUNDS):
+            order = self.get(order_id)
+            if order is None:
+                return
+            remaining = without_announced(order, event_ids)
+            if remaining == order.outbox:
+                return
+            fields = outbox_fields(remaining)
+            arguments: dict[str, Any] = {
+                "TableName": self._table,
+                "Key": {"order_id": {"S": order_id}},
+                "ConditionExpression": "#outbox = :old",
+                "ExpressionAttributeNames": {"#outbox": "outbox"},
+                "ExpressionAttributeValues": {":old": {"S": outbox_fields(order.outbox)["outbox"]}},
+            }
+            if remaining:
+                arguments["UpdateExpression"] = "SET #outbox = :new"
+                arguments["ExpressionAttributeValues"][":new"] = {"S": fields["outbox"]}
+            else:
+                arguments["UpdateExpression"] = "REMOVE #outbox, #pending"
+                arguments["ExpressionAttributeNames"]["#pending"] = "outbox_pending"
+            try:
+                with transient_errors(f"DynamoDB UpdateItem {self._table}"):
+                    self._clients.dynamodb.update_item(**arguments)
+                return
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+        raise TransientError(f"outbox of order {order_id} kept changing; retry")
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        """Orders with pending outbox events changed before ``updated_before``, oldest first:
+        one Query of the sparse outbox index (eventually consistent: an outbox emptied a
+        moment ago may still be listed, and relaying it again is deduplicated downstream)."""
+        if limit <= 0:
+            return []
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": ORDERS_OUTBOX_INDEX,
+            "KeyConditionExpression": "#pending = :yes AND #updated_at < :before",
+            "ExpressionAttributeNames": {"#pending": "outbox_pending", "#updated_at": "updated_at"},
+            "ExpressionAttributeValues": {":yes": {"S": "1"}, ":before": {"S": updated_before}},
+            "ScanIndexForward": True,
+        }
+        found: list[OrderRecord] = []
+        while len(found) < limit:
+            arguments["Limit"] = limit - len(found)
+            with transient_errors(f"DynamoDB Query {self._table}/{ORDERS_OUTBOX_INDEX}"):
+                response = self._clients.dynamodb.query(**arguments)
+            found.extend(_order_record(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            arguments["ExclusiveStartKey"] = last
+        return found[:limit]
 
     def _get_item(self, order_id: str) -> dict[str, Any] | None:
         with transient_errors(f"DynamoDB GetItem {self._table}"):

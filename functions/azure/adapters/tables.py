@@ -14,7 +14,8 @@ import hashlib
 import heapq
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from azure.core import MatchConditions
@@ -22,11 +23,17 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 
 from functions.azure.errors import transient_azure_errors
 from functions.azure.names import INDEX_PARTITION
+from shared.errors import TransientError
 from shared.index import matches
-from shared.orders import order_from_dict, order_to_dict, transition_changes, transitioned
-from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
+from shared.orders import (
+    order_from_dict,
+    order_to_dict,
+    transition_changes,
+    transitioned,
+    without_announced,
+)
+from shared.ports import ClaimState, IndexQuery, JsonDict, OrderRecord, OrderStatus
 
-JsonDict = dict[str, Any]
 _INT32 = (-(2**31), 2**31 - 1)
 # PartitionKey/RowKey may not contain / \ # ? or control characters; keep them short too.
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:@=+,;!$&'()*\[\]~-]{1,255}$")
@@ -224,6 +231,15 @@ class TableIdempotencyStore:
                 mode=UpdateMode.REPLACE,
             )
 
+    def is_completed(self, key: str) -> bool:
+        """Whether the claim entity says completed."""
+        partition, row = self._keys(key)
+        with transient_azure_errors("reading an idempotency key"):
+            try:
+                return bool(self._table.get_entity(partition, row).get("state") == "completed")
+            except ResourceNotFoundError:
+                return False
+
     def release(self, key: str) -> None:
         """Drop an in-progress claim (never a completed one) so a retry can start at once."""
         partition, row = self._keys(key)
@@ -253,6 +269,7 @@ ORDER_ROW = "order"
 IDEMPOTENCY_PARTITION_PREFIX = "idempotency-key:"
 # Entities per page of a query (the service returns at most 1000; it may return fewer).
 QUERY_PAGE_SIZE = 1000
+OUTBOX_CHUNK_CHARS = 30_000  # a string property holds at most 32K characters
 
 
 def _order_entity(order: OrderRecord) -> JsonDict:
@@ -264,10 +281,18 @@ def _order_entity(order: OrderRecord) -> JsonDict:
     longer, so an order every other cloud accepts would fail with PropertyValueTooLarge.
     """
     fields = {name: value for name, value in order_to_dict(order).items() if value is not None}
+    outbox = fields.pop("outbox", "")
+    # The outbox repeats the order's data in its events: split over several properties so
+    # that a large order stays under the 32K-character limit of one string property.
+    chunks = {
+        f"outbox_{n}": outbox[start : start + OUTBOX_CHUNK_CHARS]
+        for n, start in enumerate(range(0, len(outbox), OUTBOX_CHUNK_CHARS))
+    }
     return {
         "PartitionKey": safe_key(order.order_id),
         "RowKey": ORDER_ROW,
         **fields,
+        **chunks,
         "amount_minor": _int_property(order.amount_minor),
         "items": json.dumps(fields["items"], separators=(",", ":"), ensure_ascii=False),
     }
@@ -275,11 +300,17 @@ def _order_entity(order: OrderRecord) -> JsonDict:
 
 def _order_record(entity: Mapping[str, Any]) -> OrderRecord:
     amount = entity["amount_minor"]
+    chunks = sorted(
+        (int(name.removeprefix("outbox_")), value)
+        for name, value in entity.items()
+        if name.startswith("outbox_") and name.removeprefix("outbox_").isdigit()
+    )
     return order_from_dict(
         {
             **entity,
             "amount_minor": getattr(amount, "value", amount),
             "items": json.loads(entity["items"]),
+            "outbox": "".join(value for _, value in chunks) or None,
         }
     )
 
@@ -364,6 +395,22 @@ class TableOrderStore:
             )
         return [_order_record(entity) for entity in oldest]
 
+    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+        """Orders in ``status``, oldest first (a filtered scan, like :meth:`stale_placed`)."""
+        if limit <= 0:
+            return []
+        parameters = {"row": ORDER_ROW, "status": OrderStatus(status).value}
+        with transient_azure_errors("listing orders by status"):
+            entities = self._table.query_entities(
+                "RowKey eq @row and status eq @status",
+                parameters=parameters,
+                results_per_page=self._page_size,
+            )
+            oldest = heapq.nsmallest(
+                limit, entities, key=lambda e: (str(e["placed_at"]), str(e["order_id"]))
+            )
+        return [_order_record(entity) for entity in oldest]
+
     def transition(
         self,
         order_id: str,
@@ -374,9 +421,13 @@ class TableOrderStore:
         payment_id: str | None = None,
         decline_code: str | None = None,
         failure_reason: str | None = None,
+        outbox: Sequence[JsonDict] | None = None,
     ) -> bool:
-        """Move ``from_status`` -> ``to_status`` if the order is still in ``from_status``."""
-        changes = transition_changes(to_status, now, payment_id, decline_code, failure_reason)
+        """Move ``from_status`` -> ``to_status`` if the order is still in ``from_status`` (the
+        outbox in the same entity write)."""
+        changes = transition_changes(
+            to_status, now, payment_id, decline_code, failure_reason, outbox
+        )
         with transient_azure_errors("updating an order"):
             for _ in range(_MAX_CAS_ROUNDS):
                 try:
@@ -390,6 +441,35 @@ class TableOrderStore:
                 if _conditional_update(self._table, _order_entity(updated), _etag(entity)):
                     return True
         return False
+
+    def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
+        """Remove published events from the outbox (entity replaced on its ETag)."""
+        with transient_azure_errors("updating an order's outbox"):
+            for _ in range(_MAX_CAS_ROUNDS):
+                try:
+                    entity = self._table.get_entity(safe_key(order_id), ORDER_ROW)
+                except ResourceNotFoundError:
+                    return
+                current = _order_record(entity)
+                remaining = without_announced(current, event_ids)
+                if remaining == current.outbox:
+                    return
+                updated = replace(current, outbox=remaining)
+                if _conditional_update(self._table, _order_entity(updated), _etag(entity)):
+                    return
+        raise TransientError(f"outbox of order {order_id} kept changing; retry")
+
+    def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
+        """Orders with pending outbox events changed before ``updated_before``, oldest first
+        (one OData query on ``outbox_pending``, which only such orders carry)."""
+        if limit <= 0:
+            return []
+        query = "RowKey eq @row and outbox_pending eq '1' and updated_at lt @before"
+        parameters = {"row": ORDER_ROW, "before": updated_before}
+        with transient_azure_errors("listing pending announcements"):
+            entities = list(self._table.query_entities(query, parameters=parameters))
+        pending = [_order_record(entity) for entity in entities]
+        return sorted(pending, key=lambda order: order.updated_at or order.placed_at)[:limit]
 
     def iter_orders(self) -> Iterator[OrderRecord]:
         """Every order (operations and tests; a full scan)."""

@@ -28,6 +28,10 @@ resource "aws_cloudwatch_event_bus" "this" {
       error_message = "package_paths must hold a zip for every catalog group used by a consumer or HTTP endpoint."
     }
     precondition {
+      condition     = length(local.functions_without_needs) == 0 && length(local.needs_without_function) == 0
+      error_message = "function_needs (shared/catalog/needs.json) must list exactly the catalog's functions: missing ${jsonencode(local.functions_without_needs)}, unknown ${jsonencode(local.needs_without_function)}."
+    }
+    precondition {
       condition     = var.mailer != "smtp" || var.smtp != null
       error_message = "mailer = \"smtp\" needs var.smtp (host, port, username, starttls)."
     }

@@ -17,10 +17,10 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "function" {
-  #checkov:skip=CKV_AWS_117:The functions reach only AWS public service endpoints (SQS, S3, DynamoDB, EventBridge, SES, Secrets Manager); a VPC would add NAT/endpoint cost and cold-start latency without protecting anything
+  #checkov:skip=CKV_AWS_117:The functions reach only AWS public service endpoints (SQS, S3, DynamoDB, EventBridge, SES, Secrets Manager) and, with mailer = smtp, the configured SMTP relay; a VPC would add NAT/endpoint cost and cold-start latency without protecting anything
   #checkov:skip=CKV_AWS_116:Only schedule functions are invoked asynchronously, and they get a dead_letter_config (their schedule's DLQ, below); consumers are invoked synchronously by their SQS event source mapping (failures dead-letter through the queue's redrive policy to the consumer DLQ) and HTTP functions synchronously by API Gateway
   #checkov:skip=CKV_AWS_272:Packages are built reproducibly in CI and pinned by source_code_hash; AWS Signer code signing is not part of this delivery pipeline
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in via var.reserved_concurrency because it carves capacity out of the account pool (new accounts cannot reserve any); consumer concurrency is bounded by var.consumer_max_concurrency and HTTP traffic by stage throttling
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in via var.reserved_concurrency because it carves capacity out of the account pool (new accounts cannot reserve any); a consumer's concurrency can be capped per queue with var.consumer_max_concurrency (uncapped unless set), HTTP traffic is bounded by the stage throttling, and each schedule runs once per period
   for_each = local.functions
 
   function_name = each.value.name
@@ -40,7 +40,7 @@ resource "aws_lambda_function" "function" {
   kms_key_arn                    = aws_kms_key.suite.arn
 
   environment {
-    variables = merge(local.common_env, local.smtp_password_env, each.value.extra_env)
+    variables = merge(local.common_env, contains(local.smtp_mail_functions, each.key) ? local.smtp_secret_env : {}, each.value.extra_env)
   }
 
   tracing_config {

@@ -131,8 +131,8 @@ resource "aws_apigatewayv2_route" "signed_webhook" {
 
   lifecycle {
     precondition {
-      condition     = contains(var.webhook_secret_readers, each.key)
-      error_message = "Signed webhook endpoint ${each.key} must be in webhook_secret_readers: without the HMAC secret it cannot authenticate its callers."
+      condition     = contains(try(local.function_needs[each.key].ports, []), "webhook_secrets")
+      error_message = "Signed webhook endpoint ${each.key} must declare the webhook_secrets port (shared/catalog/needs.json): without the HMAC secret it cannot authenticate its callers."
     }
   }
 }

@@ -1,23 +1,11 @@
 # ---------------------------------------------------------------------------
-# One execution role per function, least privilege, built per function kind:
-#   every function   : its own log group, X-Ray, the suite KMS key
-#   consumers        : read claims; receive/delete on its own queue, send to
-#                      its own DLQ; data access of its catalog group:
-#     group images   : read uploads (uploads prefix), write thumbnails,
-#                      index + idempotency tables
-#     group orders   : orders table (+ GSI), idempotency table, PutEvents on
-#                      the custom bus, write claims, SES send (mailer = ses)
-#   HTTP endpoints   : only what shared/http.py uses:
-#     publishers     : PutEvents on the custom bus, write claims (large
-#                      payloads are claim-checked) when the endpoint emits
-#     orders API     : + create/read orders (PutItem, GetItem) on the orders
-#                      table (a non-webhook endpoint of group orders)
-#     signed webhooks: + nothing but the secret below
-#   webhook readers  : GetSecretValue on the webhook secret only
-#   schedules        : what the job does (group orders: the order reconciler):
-#                      Query on the orders status index, PutEvents on the
-#                      custom bus and write claims when it emits, SendMessage
-#                      to its own dead-letter queue (failed async invocations)
+# One execution role per function. Its policy is
+#   * what every function needs to run: its own log group, the suite KMS key
+#     (only through S3, DynamoDB, Secrets Manager and Lambda), X-Ray;
+#   * what its trigger needs: a consumer receives/deletes on its own queue, a
+#     schedule's failed async invocations go to its own dead-letter queue;
+#   * the grants of the ports its handlers declare (grants.tf, from
+#     shared/catalog/needs.json): nothing else.
 # ---------------------------------------------------------------------------
 
 resource "aws_iam_role" "function" {
@@ -47,145 +35,34 @@ resource "aws_iam_role_policy_attachment" "xray" {
 }
 
 locals {
-  dynamodb_item_actions = [
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
-  ]
-
-  idempotency_statement = {
-    Sid      = "IdempotencyTable"
-    Effect   = "Allow"
-    Action   = local.dynamodb_item_actions
-    Resource = [aws_dynamodb_table.idempotency.arn]
-  }
-
   ses_identity_arns = [
     "arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/${var.mail_from}",
     "arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/${split("@", var.mail_from)[1]}",
   ]
 
-  publish_statements = [
+  # Symbolic grant targets (grants.tf) => ARNs.
+  grant_targets = merge(
     {
-      Sid      = "PublishEvents"
-      Effect   = "Allow"
-      Action   = ["events:PutEvents"]
-      Resource = [aws_cloudwatch_event_bus.this.arn]
+      "objects:claims"            = ["${aws_s3_bucket.this["claims"].arn}/${var.storage.claims_prefix}*"]
+      "objects:uploads"           = ["${aws_s3_bucket.this["uploads"].arn}/${var.storage.uploads_prefix}*"]
+      "objects:thumbnails"        = ["${aws_s3_bucket.this["thumbnails"].arn}/${var.storage.thumbnails_prefix}*"]
+      "bucket:uploads"            = [aws_s3_bucket.this["uploads"].arn]
+      "table:index"               = [aws_dynamodb_table.index.arn]
+      "table:idempotency"         = [aws_dynamodb_table.idempotency.arn]
+      "table:orders"              = [aws_dynamodb_table.orders.arn]
+      "table:orders_status_index" = ["${aws_dynamodb_table.orders.arn}/index/${local.orders_status_index}"]
+      "table:orders_outbox_index" = ["${aws_dynamodb_table.orders.arn}/index/${local.orders_outbox_index}"]
+      "bus:events"                = [aws_cloudwatch_event_bus.this.arn]
+      "ses:identities"            = local.ses_identity_arns
+      "secret:webhook"            = [aws_secretsmanager_secret.webhook.arn]
+      "secret:smtp"               = aws_secretsmanager_secret.smtp[*].arn
     },
-    {
-      Sid      = "ClaimsWrite"
-      Effect   = "Allow"
-      Action   = ["s3:PutObject"]
-      Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
-    },
-  ]
-
-  claims_read_statement = {
-    Sid      = "ClaimsRead"
-    Effect   = "Allow"
-    Action   = ["s3:GetObject"]
-    Resource = ["${aws_s3_bucket.this["claims"].arn}/*"]
-  }
-
-  # Consumers: the data access of their catalog group (its handlers share the stores).
-  consumer_group_statements = {
-    images = [
-      {
-        Sid      = "UploadsRead"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:GetObjectVersion"]
-        Resource = ["${aws_s3_bucket.this["uploads"].arn}/${var.storage.uploads_prefix}*"]
-      },
-      {
-        # Lets a missing key answer 404 rather than 403.
-        Sid      = "ImageBucketsList"
-        Effect   = "Allow"
-        Action   = ["s3:ListBucket"]
-        Resource = [aws_s3_bucket.this["uploads"].arn, aws_s3_bucket.this["thumbnails"].arn]
-      },
-      {
-        Sid      = "ThumbnailsWrite"
-        Effect   = "Allow"
-        Action   = ["s3:PutObject", "s3:GetObject"]
-        Resource = ["${aws_s3_bucket.this["thumbnails"].arn}/*"]
-      },
-      {
-        Sid      = "IndexTable"
-        Effect   = "Allow"
-        Action   = concat(local.dynamodb_item_actions, ["dynamodb:Query"])
-        Resource = [aws_dynamodb_table.index.arn]
-      },
-      local.idempotency_statement,
-    ]
-    orders = concat(
-      [
-        {
-          Sid      = "OrdersTable"
-          Effect   = "Allow"
-          Action   = concat(local.dynamodb_item_actions, ["dynamodb:Query"])
-          Resource = [aws_dynamodb_table.orders.arn, "${aws_dynamodb_table.orders.arn}/index/*"]
-        },
-        local.idempotency_statement,
-      ],
-      local.publish_statements,
-      [
-        for m in [var.mailer] : {
-          Sid      = "SendMail"
-          Effect   = "Allow"
-          Action   = ["ses:SendEmail", "ses:SendRawEmail"]
-          Resource = local.ses_identity_arns
-        } if m == "ses"
-      ],
-    )
-  }
-
-  # The orders API creates an order with a conditional PutItem (or a TransactWriteItems
-  # of two Puts, which IAM checks as PutItem) and reads it back with a consistent
-  # GetItem; it reads neither the GSI nor the idempotency table.
-  order_intake_statement = {
-    Sid      = "OrdersTableIntake"
-    Effect   = "Allow"
-    Action   = ["dynamodb:PutItem", "dynamodb:GetItem"]
-    Resource = [aws_dynamodb_table.orders.arn]
-  }
-
-  # The order reconciler reads the orders still PLACED with one Query on the status
-  # index (projection ALL): no GetItem, no Scan, nothing on the table itself.
-  stale_orders_read_statement = {
-    Sid      = "OrdersStatusIndexQuery"
-    Effect   = "Allow"
-    Action   = ["dynamodb:Query"]
-    Resource = ["${aws_dynamodb_table.orders.arn}/index/${local.orders_status_index}"]
-  }
-
-  # Data access per function: consumers by group; HTTP endpoints by what their
-  # handler does (publish if it emits; the orders API also writes orders);
-  # schedules by what their job does.
-  data_statements = merge(
-    {
-      for name, c in var.consumers : name => concat(
-        [local.claims_read_statement],
-        local.consumer_group_statements[c.group],
-      )
-    },
-    {
-      for name, e in var.http_endpoints : name => concat(
-        [for s in local.publish_statements : s if length(e.emits) > 0],
-        [
-          for s in [local.order_intake_statement] : s
-          if e.group == "orders" && !contains(var.signed_webhook_endpoints, name)
-        ],
-      )
-    },
-    {
-      for name, s in var.schedules : name => concat(
-        [for st in local.publish_statements : st if length(s.emits) > 0],
-        [for st in [local.stale_orders_read_statement] : st if s.group == "orders"],
-      )
-    },
+    { for name, dlq in aws_sqs_queue.dlq : "dlq:${name}" => [dlq.arn] },
   )
+
+  # The suite key is used through these services only (S3 SSE-KMS objects, DynamoDB tables,
+  # Secrets Manager, Lambda environment variables).
+  kms_via_services = [for s in ["s3", "dynamodb", "secretsmanager", "lambda"] : "${s}.${local.region}.amazonaws.com"]
 
   function_statements = {
     for name, f in local.functions : name => concat(
@@ -197,14 +74,13 @@ locals {
           Resource = ["${aws_cloudwatch_log_group.function[name].arn}:*"]
         },
         {
-          # S3 SSE-KMS objects, DynamoDB tables, Secrets Manager and Lambda environment variables.
-          Sid      = "SuiteKey"
-          Effect   = "Allow"
-          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-          Resource = [aws_kms_key.suite.arn]
+          Sid       = "SuiteKeyViaServices"
+          Effect    = "Allow"
+          Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+          Resource  = [aws_kms_key.suite.arn]
+          Condition = { StringEquals = { "kms:ViaService" = local.kms_via_services } }
         },
       ],
-      local.data_statements[name],
       [
         for q, queue in aws_sqs_queue.queue : {
           Sid    = "OwnQueueConsume"
@@ -219,14 +95,6 @@ locals {
         } if q == name
       ],
       [
-        for q, dlq in aws_sqs_queue.dlq : {
-          Sid      = "OwnDeadLetterQueueSend"
-          Effect   = "Allow"
-          Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
-          Resource = [dlq.arn]
-        } if q == name
-      ],
-      [
         for q, dlq in aws_sqs_queue.schedule_dlq : {
           Sid      = "OwnScheduleDeadLetterQueueSend"
           Effect   = "Allow"
@@ -234,13 +102,17 @@ locals {
           Resource = [dlq.arn]
         } if q == name
       ],
+      # The ports its handlers declare (grants.tf). Sids are unique per grant.
       [
-        for r in distinct(var.webhook_secret_readers) : {
-          Sid      = "WebhookSecretRead"
-          Effect   = "Allow"
-          Action   = ["secretsmanager:GetSecretValue"]
-          Resource = [aws_secretsmanager_secret.webhook.arn]
-        } if r == name
+        for g in local.function_grants[name] : merge(
+          {
+            Sid      = g.sid
+            Effect   = "Allow"
+            Action   = g.actions
+            Resource = flatten([for t in g.targets : local.grant_targets[t]])
+          },
+          length(g.conditions) > 0 ? { Condition = g.conditions } : {},
+        )
       ],
     )
   }

@@ -127,6 +127,7 @@ locals {
   orders_idempotency_index = "idempotency_key-index"
   # Orders by status and placed_at: the order reconciler's query (orders still PLACED).
   orders_status_index = "status-placed_at-index"
+  orders_outbox_index = "outbox_pending-updated_at-index"
 
   bus_name = "${var.name_prefix}-events"
 
@@ -154,9 +155,9 @@ locals {
     } : {},
   )
 
-  # The condition does not depend on the sensitive value, so only this one
-  # variable (not the whole environment) is marked sensitive in plans.
-  smtp_password_env = var.mailer == "smtp" ? { EVENTSUITE_SMTP_PASSWORD = var.smtp_password == null ? "" : var.smtp_password } : {}
+  # The mail functions (grants.tf) read the SMTP password from its secret at start-up; the
+  # password itself is in no environment and, written write-only, in no state.
+  smtp_secret_env = { for arn in aws_secretsmanager_secret.smtp[*].arn : "EVENTSUITE_SMTP_PASSWORD_SECRET_ARN" => arn }
 
   # ---------------------------------------------------------------------------
   # Alarms

@@ -107,6 +107,11 @@ output "table_names" {
   }
 }
 
+output "smtp_password_secret_arn" {
+  description = "Secrets Manager secret holding the SMTP relay's password (mailer = smtp; null otherwise), read by the mail functions only."
+  value       = one(aws_secretsmanager_secret.smtp[*].arn)
+}
+
 output "webhook_secret_arn" {
   description = "Secrets Manager secret to fill with the webhook HMAC secret(s) (EVENTSUITE_WEBHOOK_SECRET_ARN)."
   value       = aws_secretsmanager_secret.webhook.arn

@@ -35,6 +35,15 @@ resource "aws_lambda_function_event_invoke_config" "schedule" {
   maximum_event_age_in_seconds = each.value.retry_max_age_seconds
 }
 
+# The suite's own schedule group: the scheduler roles trust only schedules of this group, not
+# every schedule of the account's default group.
+resource "aws_scheduler_schedule_group" "this" {
+  count = length(var.schedules) > 0 ? 1 : 0
+
+  name = var.name_prefix
+  tags = var.tags
+}
+
 resource "aws_iam_role" "scheduler" {
   for_each = local.schedules
 
@@ -47,12 +56,12 @@ resource "aws_iam_role" "scheduler" {
         Effect    = "Allow"
         Principal = { Service = "scheduler.amazonaws.com" }
         Action    = "sts:AssumeRole"
-        # Confused-deputy guard: only schedules of this account's default schedule group
+        # Confused-deputy guard: only schedules of the suite's own schedule group
         # (Scheduler passes the group's ARN, not the schedule's, as aws:SourceArn).
         Condition = {
           StringEquals = { "aws:SourceAccount" = local.account_id }
           ArnEquals = {
-            "aws:SourceArn" = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/default"
+            "aws:SourceArn" = aws_scheduler_schedule_group.this[0].arn
           }
         }
       },
@@ -92,7 +101,7 @@ resource "aws_scheduler_schedule" "schedule" {
   for_each = local.schedules
 
   name                = each.value.schedule_name
-  group_name          = "default"
+  group_name          = aws_scheduler_schedule_group.this[0].name
   description         = substr("${each.key}: ${each.value.description}", 0, 512)
   schedule_expression = each.value.expression
   state               = "ENABLED"

@@ -312,6 +312,16 @@ resource "aws_dynamodb_table" "orders" {
     type = "S"
   }
 
+  attribute {
+    name = "outbox_pending"
+    type = "S"
+  }
+
+  attribute {
+    name = "updated_at"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = local.orders_idempotency_index
     hash_key        = "idempotency_key"
@@ -324,6 +334,15 @@ resource "aws_dynamodb_table" "orders" {
     name            = local.orders_status_index
     hash_key        = "status"
     range_key       = "placed_at"
+    projection_type = "ALL"
+  }
+
+  # The transactional outbox: only orders whose announcements are still pending carry
+  # outbox_pending (a sparse index), so the scheduled relay reads just those, oldest first.
+  global_secondary_index {
+    name            = local.orders_outbox_index
+    hash_key        = "outbox_pending"
+    range_key       = "updated_at"
     projection_type = "ALL"
   }
 
@@ -354,4 +373,28 @@ resource "aws_secretsmanager_secret" "webhook" {
   recovery_window_in_days = var.secret_recovery_window_days
 
   tags = var.tags
+}
+
+# The SMTP relay's password (mailer = smtp): read by the mail functions only (grants.tf). Its
+# value is put out of band (`aws secretsmanager put-secret-value`), or written by Terraform
+# write-only from the ephemeral smtp_password when smtp_password_version is set: never in the
+# plan, the state or a Lambda environment.
+resource "aws_secretsmanager_secret" "smtp" {
+  #checkov:skip=CKV2_AWS_57:The relay's password is issued by the mail provider and rotated there; operators put the new value, so a rotation Lambda cannot apply
+  count = var.mailer == "smtp" ? 1 : 0
+
+  name                    = "${var.name_prefix}/smtp-password"
+  description             = "Password of the SMTP relay (EVENTSUITE_SMTP_PASSWORD_SECRET_ARN of the mail functions)."
+  kms_key_id              = aws_kms_key.suite.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "smtp" {
+  count = var.mailer == "smtp" && var.smtp_password_version != null ? 1 : 0
+
+  secret_id                = aws_secretsmanager_secret.smtp[0].id
+  secret_string_wo         = var.smtp_password
+  secret_string_wo_version = var.smtp_password_version
 }

@@ -188,6 +188,27 @@ variable "storage" {
   }
 }
 
+variable "function_needs" {
+  description = "shared/catalog/needs.json: per consumer, HTTP endpoint and schedule, the ports its handlers declare and the events it emits. Each function's IAM policy is derived from it (grants.tf): a port nobody declares is granted to nobody."
+  type = object({
+    consumers      = map(object({ ports = list(string), emits = list(string) }))
+    http_endpoints = optional(map(object({ ports = list(string), emits = list(string) })), {})
+    schedules      = optional(map(object({ ports = list(string), emits = list(string) })), {})
+  })
+  nullable = false
+
+  validation {
+    condition = alltrue(flatten([
+      for group in [var.function_needs.consumers, var.function_needs.http_endpoints, var.function_needs.schedules] : [
+        for n in values(group) : [
+          for p in n.ports : contains(["objects", "index", "idempotency", "orders", "publisher", "payments", "mailer", "dead_letters", "webhook_secrets"], p)
+        ]
+      ]
+    ]))
+    error_message = "function_needs declares a port this module cannot grant (known: objects, index, idempotency, orders, publisher, payments, mailer, dead_letters, webhook_secrets)."
+  }
+}
+
 variable "upload_event_name" {
   description = "Catalog event name that S3 `Object Created` notifications of the uploads bucket stand for; every consumer subscribing to it is wired to the uploads rule on the default bus."
   type        = string
@@ -257,7 +278,7 @@ variable "batching_window_seconds" {
 }
 
 variable "mailer" {
-  description = "EVENTSUITE_MAILER: `ses` (Amazon SES, the consumers of the orders group get ses:SendEmail for mail_from) or `smtp` (relay configured by var.smtp)."
+  description = "EVENTSUITE_MAILER: `ses` (Amazon SES: the functions declaring the mailer port get ses:SendEmail/SendRawEmail with ses:FromAddress = mail_from) or `smtp` (relay configured by var.smtp)."
   type        = string
   default     = "ses"
 
@@ -289,16 +310,24 @@ variable "smtp" {
 }
 
 variable "smtp_password" {
-  description = "EVENTSUITE_SMTP_PASSWORD (used only when mailer = smtp). Stored in the Lambda environment, encrypted with the suite KMS key."
+  description = "SMTP password (only with mailer = smtp), written write-only into the `<prefix>/smtp-password` Secrets Manager secret when smtp_password_version is set. Ephemeral: never in the plan, the state or a Lambda environment. Preferred: leave it null and put the value out of band (`aws secretsmanager put-secret-value`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
 }
 
-variable "webhook_secret_readers" {
-  description = "Functions (HTTP endpoint or consumer names) allowed to read the webhook HMAC secret from Secrets Manager."
+variable "smtp_password_version" {
+  description = "Set (1, 2, ...) to have Terraform write smtp_password into its secret; increase it to write a new value. null: the secret's value is managed out of band."
+  type        = number
+  default     = null
+}
+
+variable "thumbnail_writers" {
+  description = "Functions whose `objects` port writes renditions under storage.thumbnails_prefix in the thumbnails bucket (the other object-store grants follow from the catalog: consumers of upload_event_name read uploads, publishers write claims, every function reads claims)."
   type        = list(string)
-  default     = ["payment_webhook"]
+  default     = ["thumbnailer"]
+  nullable    = false
 }
 
 # ---------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 # ---------------------------------------------------------------------------
-# Application events: custom topic, CloudEvents 1.0 in and out.
-# Publishers (the HTTP functions) authenticate with their managed identity and the
-# "EventGrid Data Sender" role; access keys are disabled.
+# Application events: a custom topic per producer, CloudEvents 1.0 in and out.
+# The producer's app authenticates with its managed identity and the "EventGrid
+# Data Sender" role on its own topic only; access keys are disabled.
 # ---------------------------------------------------------------------------
-resource "azurerm_eventgrid_topic" "events" {
-  #checkov:skip=CKV_AZURE_193:The publisher is a Flex Consumption app without VNet integration; publishing requires an Entra ID token with EventGrid Data Sender (local auth is disabled).
-  name                = local.names.events_topic
+resource "azurerm_eventgrid_topic" "producer" {
+  #checkov:skip=CKV_AZURE_193:The publisher is a Flex Consumption app without VNet integration; publishing requires an Entra ID token with EventGrid Data Sender on this topic (local auth is disabled).
+  for_each = local.producer_topic_names
+
+  name                = each.value
   resource_group_name = local.resource_group_name
   location            = var.location
 
@@ -18,18 +20,34 @@ resource "azurerm_eventgrid_topic" "events" {
     type = "SystemAssigned"
   }
 
-  tags = local.tags
+  tags = merge(local.tags, { producer = each.key })
 
   depends_on = [azurerm_resource_group.this]
+
+  lifecycle {
+    precondition {
+      condition     = length(each.value) <= 50
+      error_message = "Event Grid topic name ${each.value} is longer than 50 characters: shorten name_prefix or the function name."
+    }
+    precondition {
+      condition     = length(local.apps_with_two_producers) == 0
+      error_message = "Apps ${jsonencode(local.apps_with_two_producers)} run more than one producer: each producer has its own topic and an app has one EVENTSUITE_EVENTGRID_ENDPOINT."
+    }
+    precondition {
+      condition     = length(local.unproduced_subscriptions) == 0
+      error_message = "Consumers subscribe to events no function emits (needs.json): ${join(", ", local.unproduced_subscriptions)}."
+    }
+  }
 }
 
-# One subscription per consumer that subscribes to at least one application event: filtered on
-# the CloudEvents `type`s it wants, delivered as CloudEvents 1.0 JSON into `<consumer>-events`.
+# One subscription per (consumer, producer topic) it needs: filtered on the CloudEvents `type`s
+# the consumer wants from that producer, delivered as CloudEvents 1.0 JSON into
+# `<consumer>-events`.
 resource "azurerm_eventgrid_event_subscription" "app" {
-  for_each = local.app_event_consumers
+  for_each = local.app_event_subscriptions
 
-  name  = "${var.name_prefix}-${each.key}"
-  scope = azurerm_eventgrid_topic.events.id
+  name  = each.value.name
+  scope = azurerm_eventgrid_topic.producer[each.value.producer].id
 
   event_delivery_schema = "CloudEventSchemaV1_0"
   included_event_types  = each.value.event_types
@@ -40,7 +58,7 @@ resource "azurerm_eventgrid_event_subscription" "app" {
 
   storage_queue_endpoint {
     storage_account_id                    = azurerm_storage_account.this.id
-    queue_name                            = azurerm_storage_queue.this[local.consumer_queues[each.key].queue].name
+    queue_name                            = azurerm_storage_queue.this[local.consumer_queues[each.value.consumer].queue].name
     queue_message_time_to_live_in_seconds = var.queue_message_ttl_seconds
   }
 
@@ -58,7 +76,7 @@ resource "azurerm_eventgrid_event_subscription" "app" {
     storage_blob_container_name = azurerm_storage_container.this["deadletter"].name
   }
 
-  labels = ["eventsuite", "consumer:${each.key}"]
+  labels = ["eventsuite", "consumer:${each.value.consumer}", "producer:${each.value.producer}"]
 
   # The topic identity must be allowed to write the queue and the dead-letter container first.
   depends_on = [azurerm_role_assignment.eventgrid]

@@ -1,6 +1,9 @@
 # Key Vault (RBAC, purge protection) for the webhook HMAC secret(s) and the SMTP password.
-# The function app reads them through Key Vault references in app settings, resolved by the
-# platform with the app's system-assigned identity ("Key Vault Secrets User").
+# Only the apps whose functions declare the webhook_secrets or mailer port reference a secret
+# (Key Vault references in app settings, resolved by the platform with the app's identity),
+# and each holds "Key Vault Secrets User" on that one secret, not on the vault. A role
+# assignment on a secret needs the secret to exist: set secrets out of band (recommended, they
+# then never enter Terraform state) before the full apply, see README "Azure".
 
 locals {
   secret_names = {
@@ -14,16 +17,12 @@ locals {
     for key, name in local.secret_names : key => "${azurerm_key_vault.this.vault_uri}secrets/${name}"
   }
 
-  # Whether a secret value was supplied is not itself secret (for_each rejects sensitive keys).
-  managed_secret_keys = toset(concat(
-    nonsensitive(var.webhook_secret != null) ? ["webhook"] : [],
-    nonsensitive(var.smtp_password != null) ? ["smtp"] : [],
-  ))
-
-  secret_values = {
-    webhook = var.webhook_secret
-    smtp    = var.smtp_password
+  # Secrets Terraform writes (write-only values from ephemeral variables: never in plan or
+  # state), keyed by their version; the others are set out of band.
+  secret_versions = {
+    for k, v in { webhook = var.webhook_secret_version, smtp = var.smtp_password_version } : k => v if v != null
   }
+  managed_secret_keys = toset(keys(local.secret_versions))
 }
 
 resource "azurerm_key_vault" "this" {
@@ -57,11 +56,12 @@ resource "azurerm_key_vault_secret" "this" {
   #checkov:skip=CKV_AZURE_41:Webhook/SMTP credentials are rotated by the provider/operator, not on a fixed schedule; an expiry date would silently break webhook verification.
   for_each = local.managed_secret_keys
 
-  name         = local.secret_names[each.key]
-  value        = local.secret_values[each.key]
-  key_vault_id = azurerm_key_vault.this.id
-  content_type = "text/plain"
-  tags         = local.tags
+  name             = local.secret_names[each.key]
+  value_wo         = each.key == "webhook" ? var.webhook_secret : var.smtp_password
+  value_wo_version = local.secret_versions[each.key]
+  key_vault_id     = azurerm_key_vault.this.id
+  content_type     = "text/plain"
+  tags             = local.tags
 
   depends_on = [azurerm_role_assignment.deployer_secrets_officer]
 }

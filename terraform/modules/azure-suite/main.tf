@@ -13,9 +13,7 @@ locals {
   names = {
     storage_account  = "${var.name_prefix}st${local.suffix}"   # <= 20 chars, [a-z0-9]
     key_vault        = "${var.name_prefix}-kv-${local.suffix}" # <= 22 chars
-    function_app     = "${var.name_prefix}-func-${local.suffix}"
     service_plan     = "${var.name_prefix}-plan"
-    events_topic     = "${var.name_prefix}-events-${local.suffix}"
     uploads_topic    = "${var.name_prefix}-uploads"
     log_analytics    = "${var.name_prefix}-law"
     app_insights     = "${var.name_prefix}-appi"
@@ -28,16 +26,18 @@ locals {
   tags = merge({ app = "eventsuite", "managed-by" = "terraform" }, var.tags)
 
   # Containers. thumbnails is separate from uploads so renditions never trigger the pipeline.
-  containers = {
+  # Every app has its own package container (`package-<app>`).
+  containers = merge({
     uploads    = "uploads"
     thumbnails = "thumbnails"
     claims     = "claims"
     deadletter = "deadletters"
-    deployment = "app-package"
     # Pre-created so the Functions host can get container-scoped roles instead of account-wide ones.
     host_hosts   = "azure-webjobs-hosts"
     host_secrets = "azure-webjobs-secrets"
-  }
+    },
+    { for app in keys(local.apps) : "package-${app}" => "app-package-${replace(app, "_", "-")}" },
+  )
 
   tables = {
     index       = "metadataindex"
@@ -58,7 +58,31 @@ locals {
     { for name, q in local.consumer_queues : q.poison => name },
   )
 
-  # Application events (everything except the storage-sourced upload event) -> custom topic.
+  producer_topic_names = {
+    for p in keys(local.producer_event_types) : p => "${var.name_prefix}-ev-${replace(p, "_", "-")}-${local.suffix}"
+  }
+
+  # Application events (everything except the storage-sourced upload event) -> the producers'
+  # custom topics: one subscription per (consumer, producer) for the types both share.
+  app_event_subscriptions = merge([
+    for name, c in local.app_event_consumers : {
+      for p, ptypes in local.producer_event_types : "${name}/${p}" => {
+        consumer              = name
+        producer              = p
+        name                  = "${var.name_prefix}-${replace(name, "_", "-")}-from-${replace(p, "_", "-")}"
+        event_types           = [for t in c.event_types : t if contains(ptypes, t)]
+        max_delivery_attempts = c.max_delivery_attempts
+      } if length(setintersection(c.event_types, ptypes)) > 0
+    }
+  ]...)
+
+  unproduced_subscriptions = flatten([
+    for name, c in local.app_event_consumers : [
+      for t in c.event_types : "${name} <- ${t}" if !contains(flatten(values(local.producer_event_types)), t)
+    ]
+  ])
+
+  # Application events (everything except the storage-sourced upload event) -> custom topics.
   app_event_consumers = {
     for name, c in var.consumers : name => {
       event_types = distinct([

@@ -51,11 +51,11 @@ locals {
   # Every Event Grid subscription, keyed by consumer and source topic.
   eventgrid_subscriptions = merge(
     {
-      for consumer in keys(local.app_event_consumers) : "${consumer}-events" => {
-        consumer  = consumer
-        scope     = azurerm_eventgrid_topic.events.id
+      for k, sub in local.app_event_subscriptions : "${sub.consumer}-from-${replace(sub.producer, "_", "-")}" => {
+        consumer  = sub.consumer
+        scope     = azurerm_eventgrid_topic.producer[sub.producer].id
         namespace = "Microsoft.EventGrid/topics"
-        name      = azurerm_eventgrid_event_subscription.app[consumer].name
+        name      = azurerm_eventgrid_event_subscription.app[k].name
       }
     },
     {
@@ -69,7 +69,7 @@ locals {
   )
 
   eventgrid_topics = merge(
-    { events = { scope = azurerm_eventgrid_topic.events.id, namespace = "Microsoft.EventGrid/topics" } },
+    { for p, t in azurerm_eventgrid_topic.producer : "events-${replace(p, "_", "-")}" => { scope = t.id, namespace = "Microsoft.EventGrid/topics" } },
     {
       for k, t in azurerm_eventgrid_system_topic.uploads : "uploads" => {
         scope     = t.id

@@ -24,7 +24,7 @@ output "storage_account_url" {
 }
 
 output "container_names" {
-  description = "Blob containers: uploads, thumbnails, claims, deadletter, deployment (Flex package) and the two Functions host containers."
+  description = "Blob containers: uploads, thumbnails, claims, deadletter, package-<app> (each app's Flex package) and the two Functions host containers."
   value       = { for k, c in azurerm_storage_container.this : k => c.name }
 }
 
@@ -43,14 +43,14 @@ output "host_max_dequeue_count" {
   value       = local.host_max_dequeue_count
 }
 
-output "events_topic_name" {
-  description = "Event Grid custom topic for application events (CloudEvents 1.0)."
-  value       = azurerm_eventgrid_topic.events.name
+output "producer_topic_names" {
+  description = "Producer function => its own Event Grid custom topic (CloudEvents 1.0); only its app may send to it."
+  value       = { for p, t in azurerm_eventgrid_topic.producer : p => t.name }
 }
 
-output "events_topic_endpoint" {
-  description = "Event Grid custom topic endpoint (EVENTSUITE_EVENTGRID_ENDPOINT)."
-  value       = azurerm_eventgrid_topic.events.endpoint
+output "producer_topic_endpoints" {
+  description = "Producer function => its topic endpoint (EVENTSUITE_EVENTGRID_ENDPOINT of its app)."
+  value       = { for p, t in azurerm_eventgrid_topic.producer : p => t.endpoint }
 }
 
 output "uploads_system_topic_name" {
@@ -59,33 +59,38 @@ output "uploads_system_topic_name" {
 }
 
 output "event_subscriptions" {
-  description = "Event Grid subscriptions per consumer and source (custom topic `events`, system topic `uploads`)."
+  description = "Event Grid subscriptions per consumer and source (`<consumer>-from-<producer>` on the producers' topics, `<consumer>-uploads` on the storage system topic)."
   value = merge(
-    { for c, s in azurerm_eventgrid_event_subscription.app : "${c}-events" => s.name },
+    { for k, sub in local.app_event_subscriptions : "${sub.consumer}-from-${replace(sub.producer, "_", "-")}" => azurerm_eventgrid_event_subscription.app[k].name },
     { for c, s in azurerm_eventgrid_system_topic_event_subscription.uploads : "${c}-uploads" => s.name },
   )
 }
 
-output "function_app_name" {
-  description = "Flex Consumption function app name."
-  value       = azurerm_function_app_flex_consumption.this.name
+output "function_apps" {
+  description = "App key => the catalog functions enabled in that Flex Consumption app."
+  value       = local.apps
 }
 
-output "function_app_default_hostname" {
-  description = "Function app default hostname."
-  value       = azurerm_function_app_flex_consumption.this.default_hostname
+output "function_app_names" {
+  description = "App key => Flex Consumption function app name."
+  value       = { for app, a in azurerm_function_app_flex_consumption.this : app => a.name }
 }
 
-output "function_app_principal_id" {
-  description = "Object id of the function app's system-assigned identity."
-  value       = azurerm_function_app_flex_consumption.this.identity[0].principal_id
+output "function_app_default_hostnames" {
+  description = "App key => default hostname."
+  value       = { for app, a in azurerm_function_app_flex_consumption.this : app => a.default_hostname }
+}
+
+output "function_app_principal_ids" {
+  description = "App key => object id of its system-assigned identity (the only principal holding its functions' grants)."
+  value       = { for app, a in azurerm_function_app_flex_consumption.this : app => a.identity[0].principal_id }
 }
 
 output "http_endpoint_urls" {
-  description = "URL per catalog http endpoint (assumes host.json routePrefix = var.http_route_prefix)."
+  description = "URL per catalog http endpoint, on the app that runs it (assumes host.json routePrefix = var.http_route_prefix)."
   value = {
     for name, e in var.http_endpoints :
-    name => "https://${azurerm_function_app_flex_consumption.this.default_hostname}${var.http_route_prefix == "" ? "" : "/${var.http_route_prefix}"}${e.path}"
+    name => "https://${azurerm_function_app_flex_consumption.this[local.function_app[name]].default_hostname}${var.http_route_prefix == "" ? "" : "/${var.http_route_prefix}"}${e.path}"
   }
 }
 
@@ -115,13 +120,16 @@ output "log_analytics_workspace_id" {
 }
 
 output "deployment_commands" {
-  description = "Commands (argument lists) `make deploy-azure` runs after `terraform apply` (see README: code deploy, and the AzureWebJobsStorage workaround when Shared Key is disabled)."
-  value = concat(
-    local.host_storage_uses_identity ? [
-      ["az", "functionapp", "config", "appsettings", "delete", "--resource-group", local.resource_group_name, "--name", azurerm_function_app_flex_consumption.this.name, "--setting-names", "AzureWebJobsStorage"],
-    ] : [],
-    [
-      ["az", "functionapp", "deployment", "source", "config-zip", "--resource-group", local.resource_group_name, "--name", azurerm_function_app_flex_consumption.this.name, "--src", var.package_path],
-    ],
-  )
+  description = "Commands (argument lists) `make deploy-azure` runs after `terraform apply`, per app: the AzureWebJobsStorage workaround when Shared Key is disabled (see README), the upload of the package as released-package.zip into the app's package container with the deployer's Entra ID login (the app identity only reads it), and a restart so the app loads it."
+  value = concat([
+    for app, a in azurerm_function_app_flex_consumption.this : concat(
+      local.host_storage_uses_identity ? [
+        ["az", "functionapp", "config", "appsettings", "delete", "--resource-group", local.resource_group_name, "--name", a.name, "--setting-names", "AzureWebJobsStorage"],
+      ] : [],
+      [
+        ["az", "storage", "blob", "upload", "--auth-mode", "login", "--account-name", azurerm_storage_account.this.name, "--container-name", azurerm_storage_container.this["package-${app}"].name, "--name", "released-package.zip", "--file", var.package_path, "--overwrite", "true"],
+        ["az", "functionapp", "restart", "--resource-group", local.resource_group_name, "--name", a.name],
+      ],
+    )
+  ]...)
 }

@@ -129,7 +129,7 @@ variable "http_endpoints" {
 }
 
 variable "schedules" {
-  description = "Catalog schedules: name => settings. The code registers a timer-triggered function named after each in the one function app (NCRONTAB every every_minutes); Terraform adds an alert on its failed runs. The app identity's Storage Table Data Contributor role already covers the orders query the reconciler runs."
+  description = "Catalog schedules: name => settings. The code registers a timer-triggered function named after each (NCRONTAB every every_minutes), enabled only in its own app; Terraform adds an alert on its failed runs."
   type = map(object({
     every_minutes   = number
     group           = string
@@ -154,6 +154,69 @@ variable "schedules" {
       contains([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440], s.every_minutes)
     ])
     error_message = "every_minutes must divide 60 (1-30) or be whole hours dividing 24 (60, 120, 180, 240, 360, 480, 720, 1440): other intervals are not even NCRONTAB schedules."
+  }
+}
+
+variable "function_needs" {
+  description = "shared/catalog/needs.json: per consumer, HTTP endpoint and schedule, the ports its handlers declare and the events it emits. Each app identity's role assignments are derived from it (grants.tf): a port nobody declares is granted to nobody."
+  type = object({
+    consumers      = map(object({ ports = list(string), emits = list(string) }))
+    http_endpoints = optional(map(object({ ports = list(string), emits = list(string) })), {})
+    schedules      = optional(map(object({ ports = list(string), emits = list(string) })), {})
+  })
+  nullable = false
+
+  validation {
+    condition = alltrue(flatten([
+      for group in [var.function_needs.consumers, var.function_needs.http_endpoints, var.function_needs.schedules] : [
+        for n in values(group) : [
+          for p in n.ports : contains(["objects", "index", "idempotency", "orders", "publisher", "payments", "mailer", "dead_letters", "webhook_secrets"], p)
+        ]
+      ]
+    ]))
+    error_message = "function_needs declares a port this module cannot grant (known: objects, index, idempotency, orders, publisher, payments, mailer, dead_letters, webhook_secrets)."
+  }
+}
+
+variable "function_apps" {
+  description = "Optional grouping of the catalog functions into Flex Consumption apps: app key => function names (every function in exactly one app). Empty (default): one app per function, so every identity holds exactly its function's grants. An app's identity holds the union of its functions' grants."
+  type        = map(list(string))
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for k in keys(var.function_apps) : can(regex("^[a-z][a-z0-9_]{0,23}$", k))])
+    error_message = "function_apps keys must be 1-24 characters of [a-z0-9_] starting with a letter (they name the app, its plan and its package container)."
+  }
+}
+
+variable "thumbnail_writers" {
+  description = "Functions whose `objects` port writes renditions into the thumbnails container (Storage Blob Data Contributor there). The other blob grants follow from the catalog: consumers of upload_event_name read uploads, publishers write claims, every function reads claims."
+  type        = list(string)
+  default     = ["thumbnailer"]
+  nullable    = false
+}
+
+variable "orders_api_auth" {
+  description = "Authentication of every HTTP endpoint that is not a signed webhook (the orders API). `entra` (default): App Service authentication validates an Entra ID bearer token issued for the API's app registration (client_id; audiences default to api://<client_id>; optionally only the listed client applications), answering 401 otherwise, in front of the function key the code requires. `function_key`: the function key alone, an explicit opt-in. Signed webhooks (the webhook_secrets port) are always excluded: their HMAC signature authenticates them."
+  type = object({
+    mode                        = string
+    client_id                   = optional(string)
+    tenant_id                   = optional(string)
+    allowed_audiences           = optional(list(string))
+    allowed_client_applications = optional(list(string))
+  })
+  default  = { mode = "entra" }
+  nullable = false
+
+  validation {
+    condition     = contains(["entra", "function_key"], var.orders_api_auth.mode)
+    error_message = "orders_api_auth.mode must be \"entra\" or \"function_key\"."
+  }
+
+  validation {
+    condition     = var.orders_api_auth.mode != "entra" || can(regex("^[0-9a-fA-F-]{36}$", var.orders_api_auth.client_id))
+    error_message = "orders_api_auth.mode = \"entra\" (the default) needs client_id, the application (client) id of the API's Entra ID app registration; or opt into mode = \"function_key\"."
   }
 }
 
@@ -258,7 +321,7 @@ variable "queue_message_ttl_seconds" {
 }
 
 variable "host_storage_account_scope_roles" {
-  description = "Fallback: grant the function identity Storage Blob Data Owner on the whole account for the Functions host instead of only on the host containers (azure-webjobs-hosts, azure-webjobs-secrets, deployment container). Leave false unless the host reports storage authorization errors."
+  description = "Fallback: grant each app identity Storage Blob Data Owner on the whole account for the Functions host instead of only on the host containers (azure-webjobs-hosts, azure-webjobs-secrets). Leave false unless the host reports storage authorization errors."
   type        = bool
   default     = false
 }
@@ -316,7 +379,7 @@ variable "instance_memory_mb" {
 }
 
 variable "package_path" {
-  description = "Path of the function app zip built by `make package-azure`, relative to the root module. Deployed by `az functionapp deployment source config-zip` (see the deployment_commands output); not read by Terraform."
+  description = "Path of the function app zip built by `make package-azure`, relative to the root module. Uploaded as released-package.zip into every app's package container, then the app is restarted (see the deployment_commands output); not read by Terraform."
   type        = string
   default     = "../../build/azure/functionapp.zip"
 }
@@ -346,17 +409,31 @@ variable "smtp" {
 }
 
 variable "smtp_password" {
-  description = "SMTP password, stored as Key Vault secret `smtp-password` and referenced from EVENTSUITE_SMTP_PASSWORD. null: set the secret out of band (the reference then resolves once it exists)."
+  description = "SMTP password, written by Terraform into Key Vault secret `smtp-password` (EVENTSUITE_SMTP_PASSWORD of the mail functions' apps) only when smtp_password_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set the secret out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "smtp_password_version" {
+  description = "Set (1, 2, ...) to have Terraform write smtp_password into Key Vault; increase it to write a new value. null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "webhook_secret" {
-  description = "Payment webhook HMAC secret(s), comma separated, stored as Key Vault secret `webhook-secret` and referenced from EVENTSUITE_WEBHOOK_SECRET. null: set it out of band with `az keyvault secret set` (keeps it out of Terraform state)."
+  description = "Payment webhook HMAC secret(s), comma separated, written by Terraform into Key Vault secret `webhook-secret` (EVENTSUITE_WEBHOOK_SECRET of the webhook's app) only when webhook_secret_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set it out of band (`az keyvault secret set`)."
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "webhook_secret_version" {
+  description = "Set (1, 2, ...) to have Terraform write webhook_secret into Key Vault; increase it to write a new value (rotation). null: the secret is managed out of band."
+  type        = number
+  default     = null
 }
 
 variable "extra_app_settings" {
@@ -392,7 +469,13 @@ variable "key_vault_network_default_action" {
 }
 
 variable "grant_deployer_secrets_officer" {
-  description = "Grant the identity running Terraform \"Key Vault Secrets Officer\" on the vault so it can write webhook_secret / smtp_password."
+  description = "Grant the identity running Terraform \"Key Vault Secrets Officer\" on the vault. null (default): only when it writes a secret (webhook_secret_version or smtp_password_version set); setting secrets out of band needs no standing grant."
+  type        = bool
+  default     = null
+}
+
+variable "grant_deployer_package_writer" {
+  description = "Grant the identity running Terraform \"Storage Blob Data Contributor\" on each app's package container, so that `make deploy-azure` (deployment_commands, run with the same az login) can upload the packages. The apps themselves only read them. Set false when another identity deploys the code (grant it that role instead)."
   type        = bool
   default     = true
 }
@@ -402,13 +485,13 @@ variable "grant_deployer_secrets_officer" {
 # ---------------------------------------------------------------------------
 
 variable "log_retention_days" {
-  description = "Log Analytics workspace retention (Application Insights is workspace-based and inherits it)."
+  description = "Log Analytics workspace retention, in days, of the storage access logs (queue and blob audit records) and Application Insights, which is workspace-based and inherits it: 90-730."
   type        = number
-  default     = 30
+  default     = 90
 
   validation {
-    condition     = var.log_retention_days >= 30 && var.log_retention_days <= 730
-    error_message = "log_retention_days must be between 30 and 730."
+    condition     = var.log_retention_days >= 90 && var.log_retention_days <= 730
+    error_message = "log_retention_days must be between 90 and 730 (audit records are kept at least 90 days)."
   }
 }
 

@@ -1,6 +1,6 @@
 terraform {
   # 1.6: `strcontains`, optional object attributes with defaults, `check` blocks.
-  required_version = ">= 1.6"
+  required_version = ">= 1.11" # ephemeral variables, write-only secret values
 
   required_providers {
     azurerm = {

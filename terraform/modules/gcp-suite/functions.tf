@@ -25,22 +25,64 @@ resource "google_service_account" "build" {
 
 locals {
   build_sa_email = var.build_service_account_email != null ? var.build_service_account_email : google_service_account.build[0].email
-  # Documented roles of a custom Cloud Build service account for Cloud Run functions builds. They
-  # are project-level because the build reads the Google-managed gcf-v2-sources-* bucket and
-  # pushes to the gcf-artifacts repository, neither of which this module owns.
-  build_roles = var.build_service_account_email == null ? toset([
-    "roles/artifactregistry.writer",
-    "roles/logging.logWriter",
-    "roles/storage.objectViewer",
-  ]) : toset([])
+  # Cloud Functions copies each function's source into the Google-managed
+  # gcf-v2-sources-<project number>-<region> bucket and the build reads it from there; the built
+  # image goes to the suite's own repository (build_config.docker_repository). The build service
+  # account may read that bucket and the suite's source bucket only (an IAM condition on the
+  # project-level objectViewer grant: the managed bucket is not ours to bind on), write the suite's
+  # repository only, and write logs: packages installed during a build cannot read the uploads,
+  # claims or Terraform state buckets.
+  build_source_buckets = [
+    "gcf-v2-sources-${data.google_project.this.number}-${var.region}",
+    google_storage_bucket.source.name,
+  ]
+  build_managed        = var.build_service_account_email == null
+  functions_repository = "${var.name_prefix}-functions"
 }
 
-resource "google_project_iam_member" "build" {
-  for_each = local.build_roles
+resource "google_project_iam_member" "build_logs" {
+  count = local.build_managed ? 1 : 0
 
   project = var.project_id
-  role    = each.value
+  role    = "roles/logging.logWriter"
   member  = "serviceAccount:${local.build_sa_email}"
+}
+
+resource "google_project_iam_member" "build_sources" {
+  count = local.build_managed ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${local.build_sa_email}"
+
+  condition {
+    title       = "function-sources-only"
+    description = "Only the Cloud Functions source buckets of this suite."
+    expression  = join(" || ", [for b in local.build_source_buckets : "resource.name.startsWith(\"projects/_/buckets/${b}\")"])
+  }
+}
+
+# The functions' container images: the suite's own repository instead of the shared gcf-artifacts.
+resource "google_artifact_registry_repository" "functions" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = local.functions_repository
+  format        = "DOCKER"
+  description   = "Container images of the ${var.name_prefix} Cloud Functions (written by their builds only)."
+  kms_key_name  = var.kms_key_name
+  labels        = local.labels
+
+  depends_on = [google_project_service.this, google_kms_crypto_key_iam_member.artifact_registry]
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_writes_images" {
+  count = local.build_managed ? 1 : 0
+
+  project    = var.project_id
+  location   = var.region
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${local.build_sa_email}"
 }
 
 resource "google_cloudfunctions2_function" "consumer" {
@@ -53,9 +95,10 @@ resource "google_cloudfunctions2_function" "consumer" {
   labels      = merge(local.labels, { consumer = each.key, group = each.value.group })
 
   build_config {
-    runtime         = var.runtime
-    entry_point     = var.consumer_entry_point
-    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+    runtime           = var.runtime
+    entry_point       = var.consumer_entry_point
+    service_account   = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
@@ -76,13 +119,13 @@ resource "google_cloudfunctions2_function" "consumer" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.function[each.key].email
 
-    environment_variables = merge(local.common_env, {
+    environment_variables = merge(local.common_env, local.producer_env[each.key], {
       EVENTSUITE_CONSUMER          = each.key
       EVENTSUITE_DEAD_LETTER_TOPIC = local.dead_letter_topics[each.key]
     })
 
     dynamic "secret_environment_variables" {
-      for_each = var.smtp_password_secret_id != null && contains(var.mail_consumers, each.key) ? [var.smtp_password_secret_id] : []
+      for_each = contains(local.smtp_mail_functions, each.key) ? [var.smtp_password_secret_id] : []
       content {
         key        = "EVENTSUITE_SMTP_PASSWORD"
         project_id = var.project_id
@@ -94,14 +137,16 @@ resource "google_cloudfunctions2_function" "consumer" {
 
   depends_on = [
     google_project_service.this,
-    google_project_iam_member.build,
+    google_project_iam_member.build_logs,
+    google_project_iam_member.build_sources,
+    google_artifact_registry_repository_iam_member.build_writes_images,
     google_secret_manager_secret_iam_member.smtp_password,
     terraform_data.catalog_contract,
   ]
 }
 
 resource "google_cloudfunctions2_function" "http" {
-  #checkov:skip=CKV_GCP_124:Ingress is var.http_ingress_settings. ALLOW_ALL (the default) is required when the front door is Google API Gateway or a direct webhook caller; IAM still rejects unauthenticated calls unless public_http is set. Use ALLOW_INTERNAL_AND_GCLB behind an external load balancer with IAP.
+  #checkov:skip=CKV_GCP_124:Ingress is var.http_ingress_settings. ALLOW_ALL (the default) is required when the front door is Google API Gateway or a direct webhook caller; IAM still rejects unauthenticated calls except on the endpoints listed in public_http_endpoints (signed webhooks). Use ALLOW_INTERNAL_AND_GCLB behind an external load balancer with IAP.
   for_each = var.http_endpoints
 
   name        = local.endpoint_names[each.key]
@@ -111,9 +156,10 @@ resource "google_cloudfunctions2_function" "http" {
   labels      = merge(local.labels, { endpoint = each.key, group = each.value.group })
 
   build_config {
-    runtime         = var.runtime
-    entry_point     = var.http_entry_point
-    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+    runtime           = var.runtime
+    entry_point       = var.http_entry_point
+    service_account   = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
@@ -133,12 +179,12 @@ resource "google_cloudfunctions2_function" "http" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function[each.key].email
 
-    environment_variables = merge(local.common_env, {
+    environment_variables = merge(local.common_env, local.producer_env[each.key], {
       EVENTSUITE_ENDPOINT = each.key
     })
 
     dynamic "secret_environment_variables" {
-      for_each = contains(var.webhook_secret_endpoints, each.key) ? [google_secret_manager_secret.webhook.secret_id] : []
+      for_each = contains(local.webhook_secret_readers, each.key) ? [google_secret_manager_secret.webhook.secret_id] : []
       content {
         key        = "EVENTSUITE_WEBHOOK_SECRET"
         project_id = var.project_id
@@ -150,7 +196,9 @@ resource "google_cloudfunctions2_function" "http" {
 
   depends_on = [
     google_project_service.this,
-    google_project_iam_member.build,
+    google_project_iam_member.build_logs,
+    google_project_iam_member.build_sources,
+    google_artifact_registry_repository_iam_member.build_writes_images,
     google_secret_manager_secret_iam_member.webhook,
     terraform_data.catalog_contract,
   ]
@@ -171,7 +219,8 @@ resource "google_cloud_run_service_iam_member" "push_invoker" {
   member   = "serviceAccount:${google_service_account.push_invoker.email}"
 }
 
-# HTTP endpoints: callable by the listed front-door identities; by anyone only if public_http.
+# HTTP endpoints: callable by the listed front-door identities; by anyone only the endpoints in
+# public_http_endpoints (signed webhooks, checked below).
 resource "google_cloud_run_service_iam_member" "http_invokers" {
   for_each = {
     for pair in setproduct(keys(var.http_endpoints), var.http_invoker_members) : "${pair[0]}/${pair[1]}" => {
@@ -188,12 +237,19 @@ resource "google_cloud_run_service_iam_member" "http_invokers" {
 }
 
 resource "google_cloud_run_service_iam_member" "http_public" {
-  #checkov:skip=CKV_GCP_102:Public invocation is an explicit opt-in (var.public_http, default false) for endpoints that authenticate callers themselves (HMAC-signed webhooks); the documented front door is an API gateway or a load balancer with IAP.
-  for_each = var.public_http ? var.http_endpoints : {}
+  #checkov:skip=CKV_GCP_102:Public invocation is a per-endpoint opt-in (var.public_http_endpoints, default none) allowed only for endpoints that authenticate every call themselves with an HMAC signature (the precondition requires the webhook_secrets port); the orders API and every other endpoint stay IAM-only.
+  for_each = { for e, cfg in var.http_endpoints : e => cfg if contains(var.public_http_endpoints, e) }
 
   project  = var.project_id
   location = var.region
   service  = google_cloudfunctions2_function.http[each.key].service_config[0].service
   role     = "roles/run.invoker"
   member   = "allUsers"
+
+  lifecycle {
+    precondition {
+      condition     = contains(local.webhook_secret_readers, each.key)
+      error_message = "HTTP endpoint ${each.key} is in public_http_endpoints but does not declare the webhook_secrets port: only endpoints that verify a signature on every call may be public."
+    }
+  }
 }

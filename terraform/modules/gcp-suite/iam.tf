@@ -1,10 +1,24 @@
-# Least privilege per function service account. Resource-level grants everywhere except
-# Firestore, where roles/datastore.user on the project is the narrowest predefined grant.
+# Least privilege per function service account: only the grants of the ports its handlers
+# declare (grants.tf, from shared/catalog/needs.json), each on its one bucket, topic or secret;
+# Firestore through a per-function custom role conditioned on the suite's database.
+
+locals {
+  grant_buckets = {
+    "bucket:uploads"    = local.bucket_names.uploads
+    "bucket:thumbnails" = local.bucket_names.thumbnails
+    "bucket:claims"     = local.bucket_names.claims
+  }
+  grant_topics = merge(
+    { for p, t in local.producer_topics : "topic:events:${p}" => t },
+    { for c, t in local.dead_letter_topics : "topic:dlq:${c}" => t },
+  )
+  firestore_database_resource = "projects/${var.project_id}/databases/${local.firestore_database}"
+}
 
 resource "google_storage_bucket_iam_member" "function" {
-  for_each = local.function_bucket_bindings
+  for_each = { for k, g in local.function_role_grants : k => g if startswith(g.target, "bucket:") }
 
-  bucket = local.bucket_names[each.value.bucket]
+  bucket = local.grant_buckets[each.value.target]
   role   = each.value.role
   member = "serviceAccount:${google_service_account.function[each.value.function].email}"
 
@@ -15,34 +29,42 @@ resource "google_storage_bucket_iam_member" "function" {
   ]
 }
 
-# Idempotency claims (every consumer), the metadata index (images) and orders (orders).
+# Publish on its own events topic (producers) or on its own dead-letter topic (consumers).
+resource "google_pubsub_topic_iam_member" "function" {
+  for_each = { for k, g in local.function_role_grants : k => g if startswith(g.target, "topic:") }
+
+  project = var.project_id
+  topic   = local.grant_topics[each.value.target]
+  role    = each.value.role
+  member  = "serviceAccount:${google_service_account.function[each.value.function].email}"
+
+  depends_on = [google_pubsub_topic.producer, google_pubsub_topic.dead_letter]
+}
+
+# Firestore: only the datastore.entities.* permissions the function's ports use.
+resource "google_project_iam_custom_role" "function_firestore" {
+  for_each = local.function_firestore_permissions
+
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_${each.key}_firestore"
+  title       = "eventsuite ${var.name_prefix} ${each.key} Firestore access"
+  description = "The Firestore document operations of ${local.all_function_names[each.key]} (shared/catalog/needs.json ports)."
+  permissions = each.value
+}
+
 resource "google_project_iam_member" "function_firestore" {
-  for_each = local.functions
+  for_each = local.function_firestore_permissions
 
   project = var.project_id
-  role    = "roles/datastore.user"
+  role    = google_project_iam_custom_role.function_firestore[each.key].id
   member  = "serviceAccount:${google_service_account.function[each.key].email}"
-}
 
-# Order-group functions emit events (PaymentReceived, OrderPlaced, ...) on the events topic.
-resource "google_pubsub_topic_iam_member" "function_publishes_events" {
-  for_each = { for f, cfg in local.functions : f => cfg if contains(local.publishing_groups, cfg.group) }
-
-  project = var.project_id
-  topic   = google_pubsub_topic.events.name
-  role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:${google_service_account.function[each.key].email}"
-}
-
-# Each consumer records its permanent failures (bad schema, unknown version, corrupt image) on its
-# own dead-letter topic with the reason, then acknowledges, instead of burning retries.
-resource "google_pubsub_topic_iam_member" "function_publishes_own_dead_letters" {
-  for_each = var.consumers
-
-  project = var.project_id
-  topic   = google_pubsub_topic.dead_letter[each.key].name
-  role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:${google_service_account.function[each.key].email}"
+  # Firestore IAM conditions can name a database, not a collection.
+  condition {
+    title       = "suite-database-only"
+    description = "Only the suite's Firestore database ${local.firestore_database}."
+    expression  = "resource.name == \"${local.firestore_database_resource}\""
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +86,7 @@ resource "google_secret_manager_secret" "webhook" {
 }
 
 resource "google_secret_manager_secret_iam_member" "webhook" {
-  for_each = toset([for e in var.webhook_secret_endpoints : e if contains(keys(var.http_endpoints), e)])
+  for_each = toset(local.webhook_secret_readers)
 
   project   = var.project_id
   secret_id = google_secret_manager_secret.webhook.secret_id
@@ -73,7 +95,7 @@ resource "google_secret_manager_secret_iam_member" "webhook" {
 }
 
 resource "google_secret_manager_secret_iam_member" "smtp_password" {
-  for_each = var.smtp_password_secret_id == null ? toset([]) : toset([for c in var.mail_consumers : c if contains(keys(var.consumers), c)])
+  for_each = toset(local.smtp_mail_functions)
 
   project   = var.project_id
   secret_id = var.smtp_password_secret_id

@@ -37,7 +37,7 @@ locals {
   schedule_names        = { for s in keys(var.schedules) : s => "${var.name_prefix}-${replace(s, "_", "-")}" }
   dead_letter_topics    = { for c, n in local.consumer_names : c => "${n}-dlq" }
   dead_letter_subs      = { for c, n in local.consumer_names : c => "${n}-dlq-sub" }
-  events_topic_name     = "${var.name_prefix}-events"
+  events_topic_prefix   = "${var.name_prefix}-events"
   uploads_topic_name    = "${var.name_prefix}-uploads"
   push_invoker_sa_id    = "${var.name_prefix}-push"
   build_sa_id           = "${var.name_prefix}-build"
@@ -78,23 +78,28 @@ locals {
     ])
   }
 
-  # One push subscription per (consumer, source topic). The first one of a consumer is named
-  # `<prefix>-<consumer>`; a consumer that also wants uploads gets `<prefix>-<consumer>-uploads`.
+  # One push subscription per (consumer, producer topic it needs) and one for the uploads topic.
+  # Event subscriptions are named `<prefix>-<consumer>-from-<producer>`; the uploads one
+  # `<prefix>-<consumer>-uploads`, or `<prefix>-<consumer>` when the consumer takes nothing else.
   subscriptions = merge(
-    {
-      for c, types in local.consumer_event_types : "${c}/events" => {
-        consumer   = c
-        source     = "events"
-        topic_name = local.events_topic_name
-        name       = local.consumer_names[c]
-        filter     = join(" OR ", [for t in types : "attributes.ce-type=\"${t}\""])
-        ordered    = local.consumer_ordered[c]
-      } if length(types) > 0
-    },
+    merge([
+      for c, types in local.consumer_event_types : {
+        for p, ptypes in local.producer_event_types : "${c}/events/${p}" => {
+          consumer   = c
+          source     = "events"
+          topic_key  = "events/${p}"
+          topic_name = local.producer_topics[p]
+          name       = "${local.consumer_names[c]}-from-${replace(p, "_", "-")}"
+          filter     = join(" OR ", [for t in types : "attributes.ce-type=\"${t}\"" if contains(ptypes, t)])
+          ordered    = local.consumer_ordered[c]
+        } if length(setintersection(types, ptypes)) > 0
+      }
+    ]...),
     {
       for c, cfg in var.consumers : "${c}/uploads" => {
         consumer   = c
         source     = "uploads"
+        topic_key  = "uploads"
         topic_name = local.uploads_topic_name
         name       = length(local.consumer_event_types[c]) > 0 ? "${local.consumer_names[c]}-uploads" : local.consumer_names[c]
         filter     = "attributes.eventType=\"OBJECT_FINALIZE\""
@@ -102,6 +107,13 @@ locals {
       } if contains(cfg.subscribes, var.storage_event)
     },
   )
+
+  # Subscribed event types that no producer emits: their consumer would never receive them.
+  unproduced_subscriptions = flatten([
+    for c, types in local.consumer_event_types : [
+      for t in types : "${c} <- ${t}" if !contains(flatten(values(local.producer_event_types)), t)
+    ]
+  ])
 
   consumer_subscriptions = {
     for c in keys(var.consumers) : c => [for k, s in local.subscriptions : s.name if s.consumer == c]
@@ -118,7 +130,6 @@ locals {
   # ---- environment (functions/README.md, "Deployment contract") --------------------------------
   common_env = {
     EVENTSUITE_GCP_PROJECT        = var.project_id
-    EVENTSUITE_EVENTS_TOPIC       = local.events_topic_name
     EVENTSUITE_UPLOADS_BUCKET     = local.bucket_names.uploads
     EVENTSUITE_THUMBNAILS_BUCKET  = local.bucket_names.thumbnails
     EVENTSUITE_CLAIMS_BUCKET      = local.bucket_names.claims
@@ -140,39 +151,14 @@ locals {
     source     = "${local.bucket_name_prefix}-source"
   }
 
-  # ---- least-privilege bucket roles per catalog group ------------------------------------------
-  # images: read uploads, write (and overwrite, on retry) thumbnails, read claim-checked payloads.
-  # orders: write, read and overwrite claim-checked payloads (a retried publish reuses the name).
-  group_bucket_roles = {
-    images = {
-      uploads    = ["roles/storage.objectViewer"]
-      thumbnails = ["roles/storage.objectUser"]
-      claims     = ["roles/storage.objectViewer"]
-    }
-    orders = {
-      # objectUser: a retried publish overwrites claims/<event id>.json (ids are deterministic).
-      claims = ["roles/storage.objectUser"]
-    }
-  }
-  # Groups whose functions publish application events to the events topic.
-  publishing_groups = ["orders"]
-
-  # Every function of the suite: its own service account and the Firestore, bucket and topic
-  # grants of its group (iam.tf). Schedules get the grants of their group like the others: the
-  # order reconciler reads orders (Firestore) and publishes OrderPlaced (events topic, claims).
+  # Every function of the suite: its own service account, and the grants of the ports its
+  # handlers declare (grants.tf, iam.tf).
   functions = merge(
     { for c, cfg in var.consumers : c => { kind = "consumer", group = cfg.group } },
     { for e, cfg in var.http_endpoints : e => { kind = "http", group = cfg.group } },
     { for s, cfg in var.schedules : s => { kind = "schedule", group = cfg.group } },
   )
 
-  function_bucket_bindings = merge([
-    for f, cfg in local.functions : merge([
-      for bucket, roles in lookup(local.group_bucket_roles, cfg.group, {}) : {
-        for role in roles : "${f}/${bucket}/${role}" => { function = f, bucket = bucket, role = role }
-      }
-    ]...)
-  ]...)
 }
 
 # Catalog contract checks: fail the plan with a readable message instead of a late API error.
@@ -184,6 +170,14 @@ resource "terraform_data" "catalog_contract" {
   }
 
   lifecycle {
+    precondition {
+      condition     = length(local.functions_without_needs) == 0 && length(local.needs_without_function) == 0
+      error_message = "function_needs (shared/catalog/needs.json) must list exactly the catalog's functions: missing ${jsonencode(local.functions_without_needs)}, unknown ${jsonencode(local.needs_without_function)}."
+    }
+    precondition {
+      condition     = length(local.unproduced_subscriptions) == 0
+      error_message = "Consumers subscribe to events no function emits (needs.json emits, each producer has its own topic): ${join(", ", local.unproduced_subscriptions)}."
+    }
     precondition {
       condition     = length(local.unknown_subscriptions) == 0
       error_message = "Consumers subscribe to events missing from the catalog: ${join(", ", local.unknown_subscriptions)}."

@@ -106,7 +106,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   documentation {
     mime_type = "text/markdown"
     subject   = "${local.consumer_names[each.key]} has dead letters"
-    content   = "Messages are waiting in `${local.dead_letter_subs[each.key]}` (topic `${local.dead_letter_topics[each.key]}`, retained ${var.dead_letter_topic_retention}). Pull them to read the attributes (the code adds the failure reason), fix the cause, then republish them to `${local.events_topic_name}` or seek."
+    content   = "Messages are waiting in `${local.dead_letter_subs[each.key]}` (topic `${local.dead_letter_topics[each.key]}`, retained ${var.dead_letter_topic_retention}). Pull them to read the attributes (the code adds the failure reason), fix the cause, then republish them to the producer's topic (`${local.events_topic_prefix}-<producer>`) or seek."
   }
 
   depends_on = [google_pubsub_subscription.dead_letter, google_project_service.this]

@@ -1,11 +1,6 @@
-output "events_topic" {
-  description = "Pub/Sub topic for application events (short name; EVENTSUITE_EVENTS_TOPIC)."
-  value       = google_pubsub_topic.events.name
-}
-
-output "events_topic_id" {
-  description = "Full resource id of the events topic (projects/<p>/topics/<name>)."
-  value       = google_pubsub_topic.events.id
+output "producer_topics" {
+  description = "Producer (a function declaring the publisher port) => its own Pub/Sub events topic (short name; its EVENTSUITE_EVENTS_TOPIC). Only that function may publish on it."
+  value       = { for p, t in google_pubsub_topic.producer : p => t.name }
 }
 
 output "uploads_topic" {

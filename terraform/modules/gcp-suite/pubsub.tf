@@ -1,13 +1,16 @@
-# Application events: one topic. Publishers use Pub/Sub binary content mode (data = event data
-# JSON, attributes ce-*) and, for order events, ordering key = order id.
+# Application events: a topic per producer (local.producer_topics), published on by that
+# function only. Publishers use Pub/Sub binary content mode (data = event data JSON,
+# attributes ce-*) and, for order events, ordering key = order id.
 
-resource "google_pubsub_topic" "events" {
+resource "google_pubsub_topic" "producer" {
   #checkov:skip=CKV_GCP_83:CMEK is opt-in through var.kms_key_name; Google-managed encryption is the default for this suite.
-  name                       = local.events_topic_name
+  for_each = local.producer_topics
+
+  name                       = each.value
   project                    = var.project_id
   kms_key_name               = var.kms_key_name
   message_retention_duration = var.events_topic_retention
-  labels                     = merge(local.labels, { purpose = "events" })
+  labels                     = merge(local.labels, { purpose = "events", producer = replace(each.key, "_", "-") })
 
   dynamic "message_storage_policy" {
     for_each = length(var.pubsub_allowed_persistence_regions) > 0 ? [var.pubsub_allowed_persistence_regions] : []
@@ -120,12 +123,19 @@ resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
   member             = local.pubsub_service_agent
 }
 
+locals {
+  subscription_topic_ids = merge(
+    { for p, t in google_pubsub_topic.producer : "events/${p}" => t.id },
+    { uploads = google_pubsub_topic.uploads.id },
+  )
+}
+
 resource "google_pubsub_subscription" "consumer" {
   for_each = local.subscriptions
 
   name    = each.value.name
   project = var.project_id
-  topic   = each.value.source == "events" ? google_pubsub_topic.events.id : google_pubsub_topic.uploads.id
+  topic   = local.subscription_topic_ids[each.value.topic_key]
   filter  = each.value.filter
   labels  = merge(local.labels, { consumer = each.value.consumer, source = each.value.source })
 

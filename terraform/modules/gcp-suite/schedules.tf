@@ -47,9 +47,10 @@ resource "google_cloudfunctions2_function" "schedule" {
   labels      = merge(local.labels, { schedule = each.key, group = each.value.group })
 
   build_config {
-    runtime         = var.runtime
-    entry_point     = var.schedule_entry_point
-    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+    runtime           = var.runtime
+    entry_point       = var.schedule_entry_point
+    service_account   = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
@@ -71,14 +72,16 @@ resource "google_cloudfunctions2_function" "schedule" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.function[each.key].email
 
-    environment_variables = merge(local.schedule_env, {
+    environment_variables = merge(local.schedule_env, local.producer_env[each.key], {
       EVENTSUITE_SCHEDULE = each.key
     })
   }
 
   depends_on = [
     google_project_service.this,
-    google_project_iam_member.build,
+    google_project_iam_member.build_logs,
+    google_project_iam_member.build_sources,
+    google_artifact_registry_repository_iam_member.build_writes_images,
     terraform_data.catalog_contract,
   ]
 }

@@ -2,7 +2,7 @@
 # never trigger the uploads notification again (no recursion). None is public.
 
 resource "google_storage_bucket" "uploads" {
-  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs (an org/project audit config, outside this module), not through legacy usage-log buckets.
+  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs, enabled for Cloud Storage by this module (audit.tf, var.enable_storage_data_access_logs) and kept var.audit_log_retention_days in the suite's audit log bucket, not through legacy usage-log buckets.
   name                        = local.bucket_names.uploads
   project                     = var.project_id
   location                    = local.bucket_location
@@ -46,7 +46,7 @@ resource "google_storage_bucket" "uploads" {
 }
 
 resource "google_storage_bucket" "thumbnails" {
-  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs (an org/project audit config, outside this module), not through legacy usage-log buckets.
+  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs, enabled for Cloud Storage by this module (audit.tf, var.enable_storage_data_access_logs) and kept var.audit_log_retention_days in the suite's audit log bucket, not through legacy usage-log buckets.
   #checkov:skip=CKV_GCP_78:Thumbnails are derived data, re-rendered from the versioned uploads bucket; versioning would only keep stale renditions.
   name                        = local.bucket_names.thumbnails
   project                     = var.project_id
@@ -68,7 +68,7 @@ resource "google_storage_bucket" "thumbnails" {
 }
 
 resource "google_storage_bucket" "claims" {
-  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs (an org/project audit config, outside this module), not through legacy usage-log buckets.
+  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs, enabled for Cloud Storage by this module (audit.tf, var.enable_storage_data_access_logs) and kept var.audit_log_retention_days in the suite's audit log bucket, not through legacy usage-log buckets.
   #checkov:skip=CKV_GCP_78:Claim-checked payloads are immutable, write-once objects deleted by lifecycle after claims_retention_days; versioning would defeat the deletion.
   name                        = local.bucket_names.claims
   project                     = var.project_id
@@ -99,7 +99,7 @@ resource "google_storage_bucket" "claims" {
 }
 
 resource "google_storage_bucket" "source" {
-  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs (an org/project audit config, outside this module), not through legacy usage-log buckets.
+  #checkov:skip=CKV_GCP_62:Object access is audited through Cloud Audit Logs Data Access logs, enabled for Cloud Storage by this module (audit.tf, var.enable_storage_data_access_logs) and kept var.audit_log_retention_days in the suite's audit log bucket, not through legacy usage-log buckets.
   name                        = local.bucket_names.source
   project                     = var.project_id
   location                    = local.bucket_location
@@ -193,4 +193,12 @@ resource "google_kms_crypto_key_iam_member" "pubsub" {
   crypto_key_id = var.kms_key_name
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
   member        = local.pubsub_service_agent
+}
+
+resource "google_kms_crypto_key_iam_member" "artifact_registry" {
+  count = var.kms_key_name == null ? 0 : 1
+
+  crypto_key_id = var.kms_key_name
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-artifactregistry.iam.gserviceaccount.com"
 }

@@ -182,6 +182,27 @@ variable "storage" {
   }
 }
 
+variable "function_needs" {
+  description = "shared/catalog/needs.json: per consumer, HTTP endpoint and schedule, the ports its handlers declare and the events it emits. Each service account's grants are derived from it (grants.tf): a port nobody declares is granted to nobody."
+  type = object({
+    consumers      = map(object({ ports = list(string), emits = list(string) }))
+    http_endpoints = optional(map(object({ ports = list(string), emits = list(string) })), {})
+    schedules      = optional(map(object({ ports = list(string), emits = list(string) })), {})
+  })
+  nullable = false
+
+  validation {
+    condition = alltrue(flatten([
+      for group in [var.function_needs.consumers, var.function_needs.http_endpoints, var.function_needs.schedules] : [
+        for n in values(group) : [
+          for p in n.ports : contains(["objects", "index", "idempotency", "orders", "publisher", "payments", "mailer", "dead_letters", "webhook_secrets"], p)
+        ]
+      ]
+    ]))
+    error_message = "function_needs declares a port this module cannot grant (known: objects, index, idempotency, orders, publisher, payments, mailer, dead_letters, webhook_secrets)."
+  }
+}
+
 variable "storage_event" {
   description = "Name of the catalog event that is produced by the uploads bucket (a GCS notification), not by application code. Consumers subscribed to it get a push subscription on the uploads topic instead of a ce-type filter on the events topic."
   type        = string
@@ -282,7 +303,7 @@ variable "min_instance_count" {
 }
 
 variable "build_service_account_email" {
-  description = "Existing service account Cloud Build uses to build the functions. Null creates `<prefix>-build` with the documented build roles (logging.logWriter, artifactregistry.writer, storage.objectViewer)."
+  description = "Existing service account Cloud Build uses to build the functions. Null creates `<prefix>-build` with only what a build needs: logging.logWriter, storage.objectViewer conditioned on the gcf-v2-sources-<number>-<region> and suite source buckets, artifactregistry.writer on the suite's `<prefix>-functions` repository. A given account gets no grants from this module."
   type        = string
   default     = null
 }
@@ -483,21 +504,16 @@ variable "smtp" {
 }
 
 variable "smtp_password_secret_id" {
-  description = "Optional id of an existing Secret Manager secret (in this project) with the SMTP password, exposed as EVENTSUITE_SMTP_PASSWORD to the mail_consumers only (their service accounts get secretAccessor on it)."
+  description = "Optional id of an existing Secret Manager secret (in this project) with the SMTP password, exposed as EVENTSUITE_SMTP_PASSWORD only to the functions declaring the mailer port in function_needs (their service accounts get secretAccessor on it)."
   type        = string
   default     = null
 }
 
-variable "mail_consumers" {
-  description = "Consumers that send email and therefore get the SMTP password secret."
+variable "thumbnail_writers" {
+  description = "Functions whose `objects` port writes renditions into the thumbnails bucket (objectUser there). The other bucket grants follow from the catalog: consumers of storage_event read uploads, publishers write claims, every function reads claims."
   type        = list(string)
-  default     = ["notifier"]
-}
-
-variable "webhook_secret_endpoints" {
-  description = "HTTP endpoints that verify provider signatures and get EVENTSUITE_WEBHOOK_SECRET from the `<prefix>-webhook-secret` Secret Manager secret."
-  type        = list(string)
-  default     = ["payment_webhook"]
+  default     = ["thumbnailer"]
+  nullable    = false
 }
 
 variable "webhook_secret_version" {
@@ -511,25 +527,31 @@ variable "webhook_secret_version" {
   }
 }
 
-variable "public_http" {
-  description = "Grant allUsers run.invoker on the HTTP endpoints. Default false: the intended front door is an API gateway / load balancer with IAP whose identity is listed in http_invoker_members."
-  type        = bool
-  default     = false
+variable "public_http_endpoints" {
+  description = "HTTP endpoints anyone may invoke (allUsers run.invoker on that endpoint only): for callers that cannot present a Google identity token, such as a payment provider's webhook. Each must authenticate its callers itself, so it must declare the webhook_secrets port (HMAC signature) in function_needs. Every other endpoint is invoked only by http_invoker_members."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for e in var.public_http_endpoints : can(regex("^[a-z][a-z0-9_-]{0,31}$", e))])
+    error_message = "public_http_endpoints entries must be HTTP endpoint names."
+  }
 }
 
 variable "http_invoker_members" {
-  description = "IAM members (e.g. \"serviceAccount:gateway@...\") allowed to invoke the HTTP endpoints when public_http is false."
+  description = "IAM members (e.g. \"serviceAccount:gateway@...\") allowed to invoke every HTTP endpoint (the front door: an API gateway or a load balancer with IAP)."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for m in var.http_invoker_members : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):", m))])
-    error_message = "http_invoker_members entries must be IAM member strings such as serviceAccount:name@project.iam.gserviceaccount.com (allUsers is controlled by public_http)."
+    error_message = "http_invoker_members entries must be IAM member strings such as serviceAccount:name@project.iam.gserviceaccount.com (allUsers is controlled per endpoint by public_http_endpoints)."
   }
 }
 
 variable "http_ingress_settings" {
-  description = "Ingress of the HTTP endpoints. ALLOW_ALL (authentication still enforced by IAM unless public_http), or ALLOW_INTERNAL_AND_GCLB behind an external load balancer."
+  description = "Ingress of the HTTP endpoints. ALLOW_ALL (authentication still enforced by IAM except on public_http_endpoints), or ALLOW_INTERNAL_AND_GCLB behind an external load balancer."
   type        = string
   default     = "ALLOW_ALL"
 
@@ -597,4 +619,27 @@ variable "alert_notification_channels" {
   description = "Existing notification channel ids (projects/<p>/notificationChannels/<id>) attached to every alert policy."
   type        = list(string)
   default     = []
+}
+
+# ---------------------------------------------------------------------------------------------
+# Audit
+# ---------------------------------------------------------------------------------------------
+
+variable "enable_storage_data_access_logs" {
+  description = "Enable Cloud Audit Logs Data Access logs (DATA_READ, DATA_WRITE) for Cloud Storage in the project, so object reads and writes are audited. The resource is authoritative for that service's project-level audit config; set false when an organization or another stack manages it (then make sure it is on)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "audit_log_retention_days" {
+  description = "Days the suite's audit log bucket keeps its Cloud Audit Logs (admin activity and data access of its buckets, database and service accounts): 90-3650."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = var.audit_log_retention_days >= 90 && var.audit_log_retention_days <= 3650 && floor(var.audit_log_retention_days) == var.audit_log_retention_days
+    error_message = "audit_log_retention_days must be an integer between 90 and 3650."
+  }
 }

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.aws.bootstrap import (
-    AwsConfig,
+from functions.aws.clients import AwsClients
+from functions.aws.config import AwsConfig
+from functions.aws.functions import (
     HttpFunction,
     QueueFunction,
     ScheduleFunction,
@@ -23,9 +24,8 @@ from functions.aws.bootstrap import (
     queue_function,
     schedule_function,
 )
-from functions.aws.clients import AwsClients
-from functions.aws.topology import Topology
 from shared.catalog import default_catalog
+from tests.integration.aws.topology import Topology
 
 QueueHandler = Callable[[Mapping[str, Any], Any], Mapping[str, Any]]
 

@@ -19,12 +19,12 @@ from functions.aws.adapters.eventbridge import EventBridgePublisher
 from functions.aws.adapters.s3 import S3ObjectStore
 from functions.aws.adapters.secrets import LazySecrets
 from functions.aws.clients import AwsClients
-from functions.aws.topology import Topology, create_topology
 from shared.envelope import new_event
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
 from shared.orders import new_order_id
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
 from tests.integration.aws.conftest import unique_prefix
+from tests.integration.aws.topology import Topology, create_topology
 from tests.support import free_port
 
 pytestmark = pytest.mark.integration
@@ -457,3 +457,27 @@ def test_the_webhook_secret_is_read_once_and_only_when_used(moto_url: str) -> No
     assert len(secrets) == 2 and secrets[1] == "old-secret"
     assert calls == ["get"]
     assert "new-secret" not in repr(secrets)
+
+
+def test_the_smtp_password_comes_from_its_secret_when_only_the_arn_is_set(moto_url: str) -> None:
+    from functions.aws.bootstrap import build_container
+    from functions.aws.config import AwsConfig
+    from shared.ports import Mailer
+
+    clients = AwsClients(region="us-east-1", endpoint_url=moto_url)
+    arn = clients.secretsmanager.create_secret(
+        Name=unique_prefix("smtp"), SecretString="p@ss, with a comma"
+    )["ARN"]
+    environ = {
+        "EVENTSUITE_MAILER": "smtp",
+        "EVENTSUITE_MAIL_FROM": "orders@example.com",
+        "EVENTSUITE_SMTP_HOST": "127.0.0.1",
+        "EVENTSUITE_SMTP_USERNAME": "eventsuite",
+        "EVENTSUITE_SMTP_PASSWORD_SECRET_ARN": arn,
+    }
+    mailer: Any = build_container(AwsConfig.from_env(environ), clients).get(Mailer)
+    assert mailer.password == "p@ss, with a comma"  # the whole string, not a rotation list
+    # Without the ARN (every function but the mail ones) nothing is fetched and no password set.
+    del environ["EVENTSUITE_SMTP_PASSWORD_SECRET_ARN"]
+    without: Any = build_container(AwsConfig.from_env(environ), clients).get(Mailer)
+    assert without.password is None

@@ -8,10 +8,10 @@ import pytest
 
 from functions.aws.adapters.eventbridge import EventBridgePublisher
 from functions.aws.clients import AwsClients
-from functions.aws.topology import create_topology
 from shared.envelope import new_event, to_json_bytes
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import Deployment
+from tests.integration.aws.topology import create_topology
 from tests.support import SmtpRecorder
 
 pytestmark = pytest.mark.integration
@@ -155,7 +155,7 @@ def test_a_misrouted_event_is_dead_lettered_not_retried(suite: Deployment) -> No
 
 
 def test_without_a_dlq_url_permanent_failures_fall_back_to_the_redrive(suite: Deployment) -> None:
-    from functions.aws.bootstrap import queue_function
+    from functions.aws.functions import queue_function
     from tests.integration.aws.harness import Poller
 
     config = suite.config(consumer="payments", extra={"EVENTSUITE_DLQ_URL": ""})
@@ -173,7 +173,7 @@ def test_a_crashed_attempt_is_retried_after_its_lease_and_never_after_completion
     import time
 
     from functions.aws.adapters.dynamodb import DynamoIdempotencyStore
-    from functions.aws.bootstrap import queue_function
+    from functions.aws.functions import queue_function
     from tests.fakes import FakeClock
     from tests.integration.aws.harness import Poller
 
@@ -184,7 +184,7 @@ def test_a_crashed_attempt_is_retried_after_its_lease_and_never_after_completion
     event = payment_received(500, "lease@example.com")
     # A previous attempt claimed the event and died (Lambda timeout) before finishing.
     store = DynamoIdempotencyStore(suite.clients, suite.topology.names.tables["idempotency"])
-    lease = notifier.dispatcher.lease_seconds
+    lease = notifier.function.dispatcher.lease_seconds
     store.claim(f"notifier:{event['id']}", now=clock.now(), lease_seconds=lease)
     EventBridgePublisher(suite.clients, suite.topology.names.bus).publish([event])
 

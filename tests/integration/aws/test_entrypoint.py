@@ -9,18 +9,20 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.aws import bootstrap, entrypoint
+from functions.aws import entrypoint
+from functions.aws import functions as bootstrap
 from functions.aws.adapters.dynamodb import DynamoOrderStore
 from functions.aws.clients import AwsClients
-from functions.aws.topology import Topology, create_topology
 from functions.local import samples
 from shared.envelope import utc_now_iso
 from shared.ids import derived_event_id
 from shared.images.metadata import image_id
 from shared.orders import new_order_id
 from shared.ports import OrderRecord, OrderStatus
+from tests.fakes import with_pending_announcement
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import FakeLambdaContext, Poller
+from tests.integration.aws.topology import Topology, create_topology
 
 pytestmark = pytest.mark.integration
 
@@ -102,24 +104,29 @@ def test_handle_schedule_is_configured_by_the_environment(
         lambda_env.setenv(name, value)
     # Stored ten minutes ago, never announced (the orders API could not publish it).
     ten_minutes_ago = utc_now_iso(time.time() - 600)
-    lost = OrderRecord(
-        order_id=new_order_id(),
-        status=OrderStatus.PLACED,
-        customer_email="lost@example.com",
-        customer_name=None,
-        amount_minor=450,
-        currency="EUR",
-        items=({"sku": "tea", "name": None, "quantity": 1, "unit_price_minor": 450},),
-        placed_at=ten_minutes_ago,
-        idempotency_key=None,
-        updated_at=ten_minutes_ago,
+    lost = with_pending_announcement(
+        OrderRecord(
+            order_id=new_order_id(),
+            status=OrderStatus.PLACED,
+            customer_email="lost@example.com",
+            customer_name=None,
+            amount_minor=450,
+            currency="EUR",
+            items=({"sku": "tea", "name": None, "quantity": 1, "unit_price_minor": 450},),
+            placed_at=ten_minutes_ago,
+            idempotency_key=None,
+            updated_at=ten_minutes_ago,
+        )
     )
     DynamoOrderStore(clients, topology.names.tables["orders"]).create(lost)
     scheduled = {"schedule": "order_reconciler", "scheduled_time": "t", "execution_id": "e"}
 
     report = entrypoint.handle_schedule(scheduled, FakeLambdaContext("order_reconciler"))
 
-    assert report == {"republished": 1, "order_ids": [lost.order_id]}
+    assert report == {
+        "schedule": "order_reconciler",
+        "report": {"relayed": 1, "order_ids": [lost.order_id]},
+    }
     assert entrypoint.schedule_function() is entrypoint.schedule_function()  # composed once
     queued = [
         json.loads(m["Body"]) for m in Poller(clients, topology, "payments", lambda e, c: {}).peek()

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from functions.aws.clients import AwsClients
-from functions.aws.topology import create_topology
 from functions.local import samples
 from shared.images.metadata import image_id
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import Deployment
+from tests.integration.aws.topology import create_topology
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def suite(clients: AwsClients) -> Deployment:
     topology = create_topology(clients, unique_prefix("img"), visibility_timeout_seconds=30)
-    return Deployment(clients, topology, env={"EVENTSUITE_MAILER": "none"})
+    return Deployment(clients, topology, env={"EVENTSUITE_MAILER": "ses"})
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 import urllib.request
@@ -10,12 +11,14 @@ from typing import Any
 
 import pytest
 
-from functions.aws.bootstrap import queue_function
 from functions.aws.clients import AwsClients
-from functions.aws.topology import create_topology
-from shared.webhooks import sign
+from functions.aws.functions import queue_function
+from shared.catalog import default_catalog
+from shared.orders.webhooks import sign
+from shared.ports import Settings
 from tests.integration.aws.conftest import unique_prefix
 from tests.integration.aws.harness import Deployment, FakeLambdaContext, Poller
+from tests.integration.aws.topology import create_topology
 from tests.support import SmtpRecorder
 
 pytestmark = pytest.mark.integration
@@ -241,7 +244,7 @@ def test_a_forged_webhook_is_refused_and_a_signed_refund_flows(
 def test_orders_api_does_not_need_the_webhook_secret(suite: Deployment) -> None:
     # Every function gets the secret ARN, but only the webhook's role may read it: the orders
     # API must never try (its settings hold a lazy, still unloaded secret list).
-    secrets = suite.http["orders_api"].ports.settings.webhook_secrets
+    secrets = suite.http["orders_api"].container.get(Settings).webhook_secrets
     post_order(suite, order_body("eve@example.com"))
     assert "not loaded" in repr(secrets)
 
@@ -267,7 +270,10 @@ def test_a_large_event_is_claim_checked_through_s3(suite: Deployment) -> None:
     # Same topology, functions built with a 1 KiB claim-check threshold (the catalog's is
     # 256 KiB, more than an order can be), so an ordinary order exceeds it.
     small = Deployment(
-        suite.clients, suite.topology, env=suite.env, claim_check_threshold_bytes=1024
+        suite.clients,
+        suite.topology,
+        env=suite.env,
+        catalog=dataclasses.replace(default_catalog(), claim_check_threshold_bytes=1024),
     )
     items = [
         {"sku": f"sku-{i}", "name": "x" * 150, "quantity": 1, "unit_price_minor": 100}

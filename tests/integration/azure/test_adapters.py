@@ -274,7 +274,11 @@ def test_orders_create_dedupe_and_transition(
     )
     paid = orders.get(first.order_id)
     assert paid == dataclasses.replace(
-        first, status=OrderStatus.PAID, payment_id="pay_1", updated_at="2025-01-01T00:01:00.000Z"
+        first,
+        status=OrderStatus.PAID,
+        payment_id="pay_1",
+        updated_at="2025-01-01T00:01:00.000Z",
+        paid_at="2025-01-01T00:01:00.000Z",
     )
     assert not orders.transition(
         "ord_missing000000", from_status=OrderStatus.PLACED, to_status=OrderStatus.PAID, now="x"

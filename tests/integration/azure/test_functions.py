@@ -16,8 +16,8 @@ from functions.azure import bootstrap
 from functions.azure.adapters.tables import TableOrderStore
 from functions.azure.entrypoint import RetryDelivery
 from shared.envelope import from_structured, new_event, to_json_bytes
+from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import OrderStatus
-from shared.webhooks import SIGNATURE_HEADER, sign
 from tests.integration.azure.harness import Deployment, EventGridEmulator, ServiceClients
 from tests.support import SmtpRecorder
 from tests.unit.azure.app_support import sample, user_function
@@ -104,7 +104,7 @@ def test_a_forged_webhook_is_refused(app_environ: dict[str, str], storage: Servi
     forged = sign(body, "not-the-secret", int(time.time()))
     response = post("payment_webhook", "/webhooks/payments", body, **{SIGNATURE_HEADER: forged})
     assert response.status_code == 401
-    assert "invalid signature" in json.loads(response.get_body())["error"]
+    assert json.loads(response.get_body())["title"] == "invalid signature"
     assert post("payment_webhook", "/webhooks/payments", body).status_code == 401  # unsigned
     assert storage.messages("payments-events") == []
 
@@ -124,7 +124,11 @@ def test_a_misconfigured_app_answers_500_without_details(
     finally:
         bootstrap.reset()
     assert response.status_code == 500
-    assert json.loads(response.get_body()) == {"error": "internal error"}
+    assert json.loads(response.get_body()) == {
+        "type": "about:blank",
+        "title": "internal error",
+        "status": 500,
+    }
 
 
 def _order_placed() -> Any:

@@ -34,7 +34,7 @@ from functions.gcp.firestore_stores import (
 from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import new_event, utc_now_iso
 from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
-from tests.fakes import fake_ports
+from tests.fakes import fake_ports, with_pending_announcement
 from tests.integration.gcp.conftest import emulator_host
 
 pytestmark = pytest.mark.integration
@@ -144,7 +144,7 @@ def test_concurrent_first_claims_acquire_once(claims: FirestoreIdempotencyStore)
 def test_dispatcher_with_firestore_claims_runs_a_handler_once(clients: GcpClients) -> None:
     calls: list[str] = []
     ports = fake_ports(idempotency=FirestoreIdempotencyStore(clients.firestore))
-    dispatcher = Dispatcher("notifier", ports, handler=lambda event, _: calls.append(event.id))
+    dispatcher = Dispatcher("notifier", ports, handler=lambda event: calls.append(event.id))
     event = new_event(
         "PaymentFailed",
         {
@@ -349,20 +349,24 @@ def test_stale_placed_is_a_range_of_placed_orders_oldest_first(clients: GcpClien
     )
 
 
-def test_reconciler_republishes_an_unannounced_firestore_order(clients: GcpClients) -> None:
+def test_the_relay_announces_an_unannounced_firestore_order_once(clients: GcpClients) -> None:
+    from functions.common.runtime import Runtime
     from shared.ids import derived_event_id
-    from shared.reconcile import republish_stale_orders
 
     store = FirestoreOrderStore(clients.firestore, orders=f"orders-{uuid.uuid4().hex[:8]}")
     ports = fake_ports(orders=store)
     placed_at = utc_now_iso(ports.clock.now())
-    store.create(_placed("ord_unannounced01", placed_at))
+    store.create(with_pending_announcement(_placed("ord_unannounced01", placed_at)))
+    relay = Runtime(ports).schedule("order_reconciler").job
 
-    assert republish_stale_orders(ports).republished == 0  # within the grace period
+    assert relay().relayed == 0  # within the grace period
     ports.clock.advance(301)
-    report = republish_stale_orders(ports)
+    report = relay()
 
     assert report.order_ids == ("ord_unannounced01",)
+    assert store.get("ord_unannounced01").outbox == ()  # relayed: removed from the outbox
+    ports.clock.advance(301)
+    assert relay().relayed == 0
     [event] = ports.publisher.events
     assert event["id"] == derived_event_id("OrderPlaced", "ord_unannounced01")
     assert event.get_data()["order_id"] == "ord_unannounced01"

@@ -1,7 +1,7 @@
 """End-to-end flows on the Google Cloud wiring, with everything real that can run here.
 
 Real: functions-framework apps built from ``functions/gcp/main.py``, the composition root
-(``bootstrap.build_ports``), the Cloud Storage adapter on gcp-storage-emulator, the Pub/Sub
+(``bootstrap.build_container``), the Cloud Storage adapter on gcp-storage-emulator, the Pub/Sub
 publisher and dead-letter adapters, the SMTP mailer against an aiosmtpd server.
 Stand-ins: Firestore (the in-memory fakes: no emulator runs here; see the contract tests) and
 Pub/Sub itself (:mod:`tests.integration.gcp.fake_pubsub`, which pushes raw push bodies to the
@@ -20,13 +20,24 @@ from typing import Any
 import pytest
 from cloudevents.http import CloudEvent
 
+from functions.common.runtime import Runtime
 from functions.gcp import bootstrap
 from functions.gcp.clients import GcpClients
 from functions.gcp.gcs import GcsObjectStore
 from functions.gcp.translate import STRUCTURED_CONTENT_TYPE, encode_binary, storage_source
 from shared.catalog import default_catalog
 from shared.images.metadata import image_id
-from shared.ports import OrderStatus, Ports
+from shared.inject import Container
+from shared.ports import (
+    DeadLetterSink,
+    EventPublisher,
+    IdempotencyStore,
+    Mailer,
+    MetadataIndex,
+    OrderStatus,
+    OrderStore,
+    PaymentGateway,
+)
 from tests.fakes import FakeClock, FakeIdempotencyStore, FakeMetadataIndex, FakeOrderStore
 from tests.integration.gcp.conftest import PROJECT, SmtpSink, make_app, sample_jpeg
 from tests.integration.gcp.fake_pubsub import (
@@ -77,7 +88,7 @@ class Deployment:
                 "EVENTSUITE_SMTP_PORT": str(smtp_port),
                 "EVENTSUITE_SMTP_STARTTLS": "false",
             }
-        self.ports: dict[str, Ports] = {}
+        self.ports: dict[str, Container] = {}
 
     def firestore_fakes(self) -> dict[str, Any]:
         return {"orders": self.orders, "index": self.index, "idempotency": self.idempotency}
@@ -93,7 +104,7 @@ class Deployment:
             fakes.pop("orders")
         else:
             fakes.pop("index")
-        ports = bootstrap.build_ports(consumer=name, environ=env, clients=self.clients, **fakes)
+        ports = bootstrap.build_container(environ=env, clients=self.clients, **fakes)
         bootstrap.install(ports, consumer=name)
         self.ports[name] = ports
         client = make_app("handle_event", consumer=name)
@@ -110,8 +121,8 @@ class Deployment:
         return client
 
     def endpoint(self, name: str) -> Any:
-        ports = bootstrap.build_ports(
-            endpoint=name, environ=self.env, clients=self.clients, orders=self.orders
+        ports = bootstrap.build_container(
+            environ=self.env, clients=self.clients, orders=self.orders
         )
         bootstrap.install(ports, endpoint=name)
         self.ports[name] = ports
@@ -119,8 +130,8 @@ class Deployment:
 
     def schedule(self, name: str, clock: FakeClock) -> Any:
         """Deploy a catalog schedule's function (what Cloud Scheduler posts to), on ``clock``."""
-        ports = bootstrap.build_ports(
-            schedule=name, environ=self.env, clients=self.clients, orders=self.orders, clock=clock
+        ports = bootstrap.build_container(
+            environ=self.env, clients=self.clients, orders=self.orders, clock=clock
         )
         bootstrap.install(ports, schedule=name)
         self.ports[name] = ports
@@ -237,11 +248,14 @@ def test_unreachable_mail_relay_is_retried_then_dead_lettered_with_the_reason(
     ) + [200]
     dead = suite.dead_letters("notifier")
     assert len(dead) == 2
+    reasons = sorted(message["attributes"]["reason"] for message in dead)
+    assert reasons[0].startswith(f"gave up after {max_attempts} attempts: SMTP relay")
+    # The payment email waited for the confirmation, which never went out.
+    assert reasons[1].startswith(f"gave up after {max_attempts} attempts: waiting for the Order")
     for message in dead:
         attributes = message["attributes"]
         assert attributes["consumer"] == "notifier"
         assert attributes["attempts"] == str(max_attempts)
-        assert attributes["reason"].startswith(f"gave up after {max_attempts} attempts: SMTP relay")
         assert attributes["content-type"] == STRUCTURED_CONTENT_TYPE
         assert "CloudPubSubDeadLetterSourceDeliveryCount" not in attributes  # we acked it
         assert json.loads(suite.pubsub.data(message))["id"] == attributes["event_id"]
@@ -325,7 +339,7 @@ def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it
     assert early.status_code == 200
     assert early.get_json() == {
         "schedule": "order_reconciler",
-        "report": {"republished": 0, "order_ids": []},
+        "report": {"relayed": 0, "order_ids": []},
     }
     assert suite.pubsub.messages(EVENTS_TOPIC) == []
 
@@ -334,11 +348,11 @@ def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it
 
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == "application/json"
-    assert answer.get_json()["report"] == {"republished": 1, "order_ids": [order_id]}
+    assert answer.get_json()["report"] == {"relayed": 1, "order_ids": [order_id]}
     [message] = suite.pubsub.messages(EVENTS_TOPIC)
     assert message["attributes"]["ce-type"] == "io.eventsuite.OrderPlaced"
     assert message["attributes"]["ce-id"] == derived_event_id("OrderPlaced", order_id)
-    assert message["attributes"]["ce-source"].endswith("/order-reconciler")
+    assert message["attributes"]["ce-source"].endswith("/orders-api")  # stored with the order
     assert message["orderingKey"] == order_id
     pushes = suite.pubsub.deliver_all()
     assert {p.status for p in pushes} == {200}
@@ -346,12 +360,12 @@ def test_scheduled_reconciler_announces_a_stranded_order_and_payments_charges_it
     assert len(mails_to(sink, "dee.sched@example.com")) == 2  # confirmation, then payment
     assert suite.dead_letters("payments") == suite.dead_letters("notifier") == []
 
-    clock.advance(300)  # the next tick: nothing is PLACED any more
-    assert reconciler.post("/").get_json()["report"] == {"republished": 0, "order_ids": []}
+    clock.advance(300)  # the next tick: every outbox is empty
+    assert reconciler.post("/").get_json()["report"] == {"relayed": 0, "order_ids": []}
     assert len(suite.pubsub.messages(EVENTS_TOPIC)) == 2  # OrderPlaced, PaymentReceived
 
 
-def test_a_failed_scheduled_run_answers_500_so_cloud_scheduler_retries(
+def test_a_failed_scheduled_run_answers_5xx_so_cloud_scheduler_retries(
     storage_client: Any, buckets: dict[str, str]
 ) -> None:
     suite = Deployment(storage_client, buckets)
@@ -364,9 +378,9 @@ def test_a_failed_scheduled_run_answers_500_so_cloud_scheduler_retries(
     retried = reconciler.post("/")  # Cloud Scheduler's retry
     not_post = reconciler.get("/")
 
-    assert failed.status_code == 500
-    assert failed.get_json()["schedule"] == "order_reconciler"
-    assert "publishing to" in failed.get_json()["error"]
+    # A transient failure is a 503 like on every backend; Cloud Scheduler retries any 5xx.
+    assert failed.status_code == 503
+    assert failed.get_json()["title"] == "temporarily unavailable"
     assert retried.status_code == 200
     assert retried.get_json()["report"]["order_ids"] == [order_id]
     assert not_post.status_code == 405
@@ -378,19 +392,14 @@ def test_schedule_ports_hold_what_the_job_needs_and_nothing_that_charges_or_mail
     storage_client: Any, buckets: dict[str, str]
 ) -> None:
     suite = Deployment(storage_client, buckets, smtp_port=free_port())
-    ports = bootstrap.build_ports(
-        schedule="order_reconciler", environ=suite.env, clients=suite.clients
-    )
+    container = bootstrap.build_container(environ=suite.env, clients=suite.clients)
+    Runtime(container).schedule("order_reconciler")  # binds the job: builds what it asks for
 
-    assert ports.orders is not None and ports.publisher is not None
-    assert (ports.payments, ports.mailer, ports.idempotency, ports.dead_letters) == (
-        None,
-        None,
-        None,
-        None,
-    )
+    assert container.built(OrderStore) and container.built(EventPublisher)
+    unused = (PaymentGateway, Mailer, IdempotencyStore, DeadLetterSink, MetadataIndex)
+    assert not any(container.built(kind) for kind in unused)
     with pytest.raises(ValueError, match="exactly one of consumer, endpoint or schedule"):
-        bootstrap.build_ports(schedule="order_reconciler", endpoint="orders_api")
+        bootstrap.install(container, schedule="order_reconciler", endpoint="orders_api")
 
 
 def test_a_schedule_function_without_its_role_fails_loudly() -> None:
@@ -400,7 +409,7 @@ def test_a_schedule_function_without_its_role_fails_loudly() -> None:
     assert unnamed.post("/").status_code == 500
     answer = unknown.post("/")
     assert answer.status_code == 500
-    assert "unknown schedule 'no_such_schedule'" in answer.get_json()["error"]
+    assert answer.get_json()["title"] == "internal error"  # the reason is logged, not leaked
 
 
 def storage_resource(storage_client: Any, bucket: str, key: str) -> dict[str, Any]:

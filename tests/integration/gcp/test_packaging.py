@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from functions.gcp.package import GROUP_REQUIREMENTS, build
-from shared.webhooks import SIGNATURE_HEADER, sign
+from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from tests.integration.gcp.conftest import load_event
 from tests.support import ROOT, background_process, free_port, python_command
 
@@ -106,6 +106,7 @@ def _serve_env(**role: str) -> dict[str, str]:
         "PYTHONPATH": "",
         "LOG_EXECUTION_ID": "true",
         "EVENTSUITE_GCP_PROJECT": "test-project",
+        "EVENTSUITE_EVENTS_TOPIC": "eventsuite-events",
         **role,
     }
 
@@ -185,17 +186,9 @@ _IMPORTS_PROBE = """
 import json, sys
 import functions.gcp.main
 from functions.gcp import bootstrap
-from shared.catalog import default_catalog
-from shared.dispatch import resolve_handler
 kind, name = sys.argv[1], sys.argv[2]
-if kind == "consumer":
-    bootstrap.dispatcher(name)  # ports and handler, as on the first delivery
-elif kind == "endpoint":
-    bootstrap.ports_for(endpoint=name)
-    resolve_handler(default_catalog().endpoint(name).handler)
-else:
-    bootstrap.ports_for(schedule=name)
-    resolve_handler(default_catalog().schedule(name).handler)
+runtime = bootstrap.runtime(f"{kind}:{name}")
+getattr(runtime, kind)(name)  # the handler bound with its ports, as on the first call
 print(json.dumps({
     "pil": any(m == "PIL" or m.startswith("PIL.") for m in sys.modules),
     "pubsub": any(m.startswith("google.cloud.pubsub") for m in sys.modules),

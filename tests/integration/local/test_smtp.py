@@ -10,8 +10,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
+from functions.common.adapters.smtp import SmtpMailer
 from shared.errors import PermanentError, TransientError
-from shared.mail import SmtpMailer
 from shared.ports import OutgoingEmail
 from tests.support import LOOPBACK, free_port
 

@@ -221,6 +221,24 @@ def test_broker_routes_by_catalog_and_backs_off_then_dead_letters(tmp_path: Path
     assert broker.pending("payments") == 0 and broker.pending("notifier") == 1
 
 
+def test_waiting_for_a_held_lease_never_spends_attempts_nor_parks(tmp_path: Path) -> None:
+    clock = Clock()
+    broker = LocalBroker(tmp_path / "b.db", base_backoff=0.5, clock=clock)
+    broker.publish([new_event("OrderPlaced", order_v2(), source="urn:test")])
+    max_attempts = broker.catalog.consumer("payments").max_delivery_attempts
+    for _ in range(3 * max_attempts):  # far more than the attempts a delivery has
+        (message,) = broker.receive("payments")
+        assert message.attempt == 1  # the lease waits were not counted
+        assert broker.nack(message, "another delivery holds the lease", retry_after=46.0) is False
+        assert broker.receive("payments") == []  # not back before the lease expires
+        clock.value += 45.0
+        assert broker.receive("payments") == []
+        clock.value += 1.5
+    assert broker.dead_letters() == []
+    (message,) = broker.receive("payments")
+    assert message.attempt == 1
+
+
 def test_broker_redelivers_after_the_visibility_timeout(tmp_path: Path) -> None:
     clock = Clock()
     broker = LocalBroker(tmp_path / "b.db", visibility_timeout=30, clock=clock)

@@ -9,24 +9,25 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from functions.aws.adapters.secrets import parse_secret_string
-from functions.aws.bootstrap import (
-    AwsConfig,
+from functions.aws.clients import AwsClients
+from functions.aws.config import AwsConfig
+from functions.aws.errors import is_transient, transient_errors
+from functions.aws.functions import (
     HttpFunction,
     QueueFunction,
     ScheduleFunction,
-    report_dict,
     schedule_function,
 )
-from functions.aws.clients import AwsClients
-from functions.aws.errors import is_transient, transient_errors
+from functions.common.runtime import ConsumerFunction, Runtime, report_dict
 from shared.catalog import CatalogError
 from shared.dispatch import Dispatcher
 from shared.envelope import new_event, to_json_bytes
 from shared.errors import TransientError
 from shared.ids import derived_event_id
+from shared.inject import MissingDependency
+from shared.orders.outbox import RelayReport
 from shared.ports import OrderRecord, OrderStatus
-from shared.reconcile import ReconcileReport
-from tests.fakes import FakeClock, FakeOrderStore, fake_ports
+from tests.fakes import FakeClock, FakeOrderStore, fake_ports, with_pending_announcement
 
 
 class Context:
@@ -65,12 +66,12 @@ def test_only_records_to_retry_are_reported() -> None:
     ports = fake_ports()
     calls: list[str] = []
 
-    def handler(event: Any, _ports: Any) -> None:
+    def handler(event: Any) -> None:
         calls.append(event.data["order_id"])
         if event.data["customer"]["email"] == "flaky@example.com":
             raise TransientError("relay busy")
 
-    function = QueueFunction(Dispatcher("notifier", ports, handler=handler))
+    function = QueueFunction(ConsumerFunction(Dispatcher("notifier", ports, handler=handler)))
     response = function(
         {
             "Records": [
@@ -92,7 +93,7 @@ def test_only_records_to_retry_are_reported() -> None:
 def test_records_are_not_started_when_the_invocation_is_about_to_time_out() -> None:
     calls: list[str] = []
     function = QueueFunction(
-        Dispatcher("notifier", fake_ports(), handler=lambda e, p: calls.append(e.id))
+        ConsumerFunction(Dispatcher("notifier", fake_ports(), handler=lambda e: calls.append(e.id)))
     )
     response = function(
         {"Records": [record("a", placed(1)), record("b", placed(2))]}, Context(1_000)
@@ -120,11 +121,13 @@ def run_batch(durations_s: list[float], remaining_ms: float) -> tuple[list[str],
     started: list[str] = []
     spent = {f"ord_{n:024x}": seconds for n, seconds in enumerate(durations_s)}
 
-    def handler(event: Any, _ports: Any) -> None:
+    def handler(event: Any) -> None:
         started.append(event.data["order_id"])
         context.clock.advance(spent[event.data["order_id"]])
 
-    function = QueueFunction(Dispatcher("notifier", fake_ports(), handler=handler))
+    function = QueueFunction(
+        ConsumerFunction(Dispatcher("notifier", fake_ports(), handler=handler))
+    )
     response = function(
         {"Records": [record(f"m{n}", placed(n)) for n in range(len(durations_s))]}, context
     )
@@ -153,8 +156,20 @@ def test_fast_records_still_keep_the_fixed_margin() -> None:
     assert failed == [f"m{n}" for n in range(5, 10)]
 
 
+def http_function_of(name: str, ports: Any) -> HttpFunction:
+    return HttpFunction(Runtime(ports).endpoint(name))
+
+
+def schedule_function_of(name: str, ports: Any) -> ScheduleFunction:
+    return ScheduleFunction(Runtime(ports).schedule(name))
+
+
 def test_http_function_maps_errors_without_leaking_them() -> None:
-    function = HttpFunction("orders_api", fake_ports(orders=None))
+    class BrokenStore(FakeOrderStore):
+        def create(self, order: Any) -> Any:
+            raise RuntimeError("secret internals")
+
+    function = http_function_of("orders_api", fake_ports(orders=BrokenStore()))
     response = function(
         {
             "requestContext": {"http": {"method": "POST"}},
@@ -170,10 +185,18 @@ def test_http_function_maps_errors_without_leaking_them() -> None:
         Context(1000),
     )
     assert response["statusCode"] == 500
-    assert json.loads(response["body"]) == {"error": "internal error", "request_id": "req-123"}
-    assert "Traceback" not in response["body"]
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert json.loads(response["body"]) == {
+        "type": "about:blank",
+        "title": "internal error",
+        "status": 500,
+        "request_id": "req-123",
+    }
+    assert "Traceback" not in response["body"] and "secret" not in response["body"]
     with pytest.raises(Exception, match="unknown endpoint"):
-        HttpFunction("nope", fake_ports())
+        http_function_of("nope", fake_ports())
+    with pytest.raises(MissingDependency, match="orders: OrderStore"):
+        http_function_of("orders_api", fake_ports(orders=None))
 
 
 def test_configuration_from_the_environment() -> None:
@@ -237,17 +260,20 @@ def test_secret_strings() -> None:
 
 
 def _stored_order(placed_at: str) -> OrderRecord:
-    return OrderRecord(
-        order_id="ord_" + "a" * 24,
-        status=OrderStatus.PLACED,
-        customer_email="ann@example.com",
-        customer_name=None,
-        amount_minor=1250,
-        currency="EUR",
-        items=({"sku": "mug", "name": None, "quantity": 1, "unit_price_minor": 1250},),
-        placed_at=placed_at,
-        idempotency_key=None,
-        updated_at=placed_at,
+    """An order stored while its announcement failed: ``OrderPlaced`` still in its outbox."""
+    return with_pending_announcement(
+        OrderRecord(
+            order_id="ord_" + "a" * 24,
+            status=OrderStatus.PLACED,
+            customer_email="ann@example.com",
+            customer_name=None,
+            amount_minor=1250,
+            currency="EUR",
+            items=({"sku": "mug", "name": None, "quantity": 1, "unit_price_minor": 1250},),
+            placed_at=placed_at,
+            idempotency_key=None,
+            updated_at=placed_at,
+        )
     )
 
 
@@ -256,51 +282,50 @@ def test_a_schedule_function_returns_its_report_as_a_dict() -> None:
     ports = fake_ports(clock=clock)
     order = _stored_order("2027-01-15T07:50:00.000Z")  # 600 s before the clock
     ports.orders.create(order)
-    function = ScheduleFunction("order_reconciler", ports)
+    function = schedule_function_of("order_reconciler", ports)
 
     report = function({"schedule": "order_reconciler"}, Context(60_000))
 
-    assert report == {"republished": 1, "order_ids": [order.order_id]}
+    expected = {"relayed": 1, "order_ids": [order.order_id]}
+    assert report == {"schedule": "order_reconciler", "report": expected}
     assert json.loads(json.dumps(report)) == report  # what Lambda serialises
     (event,) = ports.publisher.events
     assert event["id"] == derived_event_id("OrderPlaced", order.order_id)
-    assert function(None, None) == {"republished": 1, "order_ids": [order.order_id]}
+    assert function(None, None)["report"] == {"relayed": 0, "order_ids": []}  # relayed once
 
 
 def test_a_failing_schedule_raises_so_lambda_retries_it() -> None:
     class DownStore(FakeOrderStore):
-        def stale_placed(self, **_: Any) -> list[OrderRecord]:
+        def pending_announcements(self, **_: Any) -> list[OrderRecord]:
             raise TransientError("DynamoDB Query: ThrottlingException")
 
-    function = ScheduleFunction("order_reconciler", fake_ports(orders=DownStore()))
+    function = schedule_function_of("order_reconciler", fake_ports(orders=DownStore()))
     with pytest.raises(TransientError, match="ThrottlingException"):
         function({}, Context(60_000))
     bus_down = fake_ports()
     bus_down.orders.create(_stored_order("2027-01-15T07:50:00.000Z"))
     bus_down.publisher.fail_next = 1
     with pytest.raises(TransientError):
-        ScheduleFunction("order_reconciler", bus_down)({}, None)
+        schedule_function_of("order_reconciler", bus_down)({}, None)
 
 
 def test_a_schedule_function_needs_a_known_schedule_name() -> None:
     with pytest.raises(CatalogError, match="unknown schedule 'nope'"):
-        ScheduleFunction("nope", fake_ports())
+        schedule_function_of("nope", fake_ports())
     clients = AwsClients(region="us-east-1", endpoint_url="http://127.0.0.1:9")
     with pytest.raises(RuntimeError, match="EVENTSUITE_SCHEDULE"):
         schedule_function(AwsConfig.from_env({"EVENTSUITE_MAILER": "none"}), clients)
-    bare = schedule_function(
-        AwsConfig.from_env(
-            {"EVENTSUITE_SCHEDULE": "order_reconciler", "EVENTSUITE_MAILER": "none"}
-        ),
-        clients,
+    bare = AwsConfig.from_env(
+        {"EVENTSUITE_SCHEDULE": "order_reconciler", "EVENTSUITE_MAILER": "none"}
     )
-    with pytest.raises(RuntimeError, match="orders"):  # no EVENTSUITE_ORDERS_TABLE: loud
-        bare({}, None)
+    # No EVENTSUITE_ORDERS_TABLE: the function refuses to start, naming what is missing.
+    with pytest.raises(MissingDependency, match="EVENTSUITE_ORDERS_TABLE is not set"):
+        schedule_function(bare, clients)
 
 
 def test_reports_become_json_ready_dicts() -> None:
-    assert report_dict(ReconcileReport(2, ("a", "b"))) == {
-        "republished": 2,
+    assert report_dict(RelayReport(2, ("a", "b"))) == {
+        "relayed": 2,
         "order_ids": ["a", "b"],
     }
     assert report_dict({"n": (1,)}) == {"n": [1]}

@@ -80,7 +80,13 @@ print(json.dumps([bad["statusCode"], batch, "PIL" in sys.modules]))
     )
     out = run(
         "import sys\n" + code,
-        env={"EVENTSUITE_ENDPOINT": "orders_api", "EVENTSUITE_MAILER": "none"},
+        env={
+            "EVENTSUITE_ENDPOINT": "orders_api",
+            "EVENTSUITE_MAILER": "ses",
+            "EVENTSUITE_ORDERS_TABLE": "orders",
+            "EVENTSUITE_IDEMPOTENCY_TABLE": "idempotency",
+            "EVENTSUITE_EVENT_BUS": "events",
+        },
     )
     status, batch, pil_loaded = json.loads(out.strip().splitlines()[-1])
     assert status == 400

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from functions.aws.adapters.dynamodb import ORDERS_STATUS_INDEX
-from functions.aws.topology import resource_names
+from functions.aws.adapters.dynamodb import ORDERS_OUTBOX_INDEX
 from shared.catalog import default_catalog
+from tests.integration.aws.topology import resource_names
 
 ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ROOT / "terraform" / "tools"
@@ -124,7 +124,7 @@ def _statements(text: str) -> list[str]:
 def test_the_scheduler_role_may_only_invoke_its_function_and_dead_letter(module: Any) -> None:
     trust = resource(module, "aws_iam_role", "scheduler").attrs["assume_role_policy"].text
     assert '"scheduler.amazonaws.com"' in trust and '"aws:SourceAccount"' in trust
-    assert "schedule-group/default" in trust
+    assert "aws_scheduler_schedule_group.this[0].arn" in trust  # its own group, not "default"
     policy = resource(module, "aws_iam_role_policy", "scheduler").attrs["policy"].text
     statements = _statements(policy)
     assert len(statements) == 2
@@ -136,21 +136,28 @@ def test_the_scheduler_role_may_only_invoke_its_function_and_dead_letter(module:
     assert "*" not in policy
 
 
-def test_the_schedule_function_reads_only_the_status_index(module: Any) -> None:
-    statement = local(module, "stale_orders_read_statement")
-    assert '["dynamodb:Query"]' in statement
-    assert "/index/${local.orders_status_index}" in statement
-    assert local(module, "orders_status_index") == json.dumps(ORDERS_STATUS_INDEX)
-    data = local(module, "data_statements")
-    (schedules,) = re.findall(r"for name, s in var\.schedules.*", data, flags=re.S)
-    assert "local.stale_orders_read_statement" in schedules
-    assert "local.publish_statements" in schedules and "length(s.emits) > 0" in schedules
-    assert "consumer_group_statements" not in schedules  # no idempotency table, no SES
+def test_the_schedule_function_queries_only_the_outbox_index(module: Any) -> None:
+    # grants.tf: the relay's orders port is a Query on the sparse outbox index, then a read and
+    # an update of each pending order; no Scan, no delete.
+    grants = local(module, "port_grants")
+    (schedule,) = re.findall(r"schedule = \[\n(.*?)\n\s*\]", grants, flags=re.DOTALL)
+    assert '["dynamodb:Query"]' in schedule and '["table:orders_outbox_index"]' in schedule
+    assert '["dynamodb:GetItem", "dynamodb:UpdateItem"]' in schedule
+    assert "Scan" not in schedule and "Delete" not in schedule
+    targets = local(module, "grant_targets")
+    outbox_index = "${aws_dynamodb_table.orders.arn}/index/${local.orders_outbox_index}"
+    assert f'"table:orders_outbox_index" = ["{outbox_index}"]' in targets
+    assert local(module, "orders_outbox_index") == json.dumps(ORDERS_OUTBOX_INDEX)
 
 
-def test_the_orders_table_declares_the_status_index(module: Any) -> None:
+def test_the_orders_table_declares_the_status_and_outbox_indexes(module: Any) -> None:
     orders = resource(module, "aws_dynamodb_table", "orders")
     indexes = {b.attrs["name"].text: b for b in orders.blocks if b.type == "global_secondary_index"}
+    outbox = indexes["local.orders_outbox_index"]
+    assert (outbox.attrs["hash_key"].text, outbox.attrs["range_key"].text) == (
+        '"outbox_pending"',
+        '"updated_at"',
+    )
     status = indexes["local.orders_status_index"]
     assert (status.attrs["hash_key"].text, status.attrs["range_key"].text) == (
         '"status"',

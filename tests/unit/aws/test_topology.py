@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from functions.aws.topology import (
+from shared.catalog import default_catalog
+from tests.integration.aws.topology import (
     consumer_pattern,
     resource_names,
     uploads_pattern,
     visibility_timeout,
 )
-from shared.catalog import default_catalog
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULE = ROOT / "terraform" / "modules" / "aws-suite"

@@ -29,7 +29,7 @@ from shared.catalog import default_catalog
 from shared.envelope import new_event, to_json_bytes
 from shared.errors import TransientError
 from shared.ids import derived_event_id
-from shared.ports import OrderStatus
+from shared.ports import OrderStatus, OrderStore
 from tests.fakes import fake_ports
 from tests.support import ROOT
 from tests.unit.azure.app_support import registered, user_function
@@ -192,7 +192,7 @@ def test_each_timer_runs_its_own_schedule_with_the_runtime_ports(
     schedule: str, fake_runtime: dict[str, object], caplog: pytest.LogCaptureFixture
 ) -> None:
     # The reconciler is the only schedule today: an order stored whose OrderPlaced was lost.
-    assert CATALOG.schedule(schedule).handler == "shared.reconcile:republish_stale_orders"
+    assert CATALOG.schedule(schedule).handler == "shared.orders.outbox:relay_pending_announcements"
     publisher, orders, clock = (fake_runtime[n] for n in ("publisher", "orders", "clock"))
     publisher.fail_next = 1  # type: ignore[attr-defined]
     response = user_function("orders_api")(
@@ -212,26 +212,26 @@ def test_each_timer_runs_its_own_schedule_with_the_runtime_ports(
     assert response.status_code == 202  # stored, so accepted; its announcement is deferred
     assert json.loads(response.get_body())["announcement"] == "deferred"
     clock.advance(301)  # type: ignore[attr-defined]
-    with caplog.at_level(logging.INFO, logger="eventsuite.azure"):
+    with caplog.at_level(logging.INFO, logger="eventsuite"):
         # Past due: the app was down at the scheduled time; the host runs the missed tick once.
         assert user_function(schedule)(TimerRequest(past_due=True)) is None
     [event] = publisher.events  # type: ignore[attr-defined]
     [order] = orders.orders.values()  # type: ignore[attr-defined]
     assert f"schedule {schedule}: running late (past due)" in caplog.text
-    assert f"republished=1, order_ids=('{order.order_id}',)" in caplog.text  # the report
+    assert f"'relayed': 1, 'order_ids': ['{order.order_id}']" in caplog.text  # the report
     assert order.status is OrderStatus.PLACED
     assert event["id"] == derived_event_id("OrderPlaced", order.order_id)
-    # The runtime built the ports once and keeps them for the next tick.
+    # The runtime built the job once and keeps it, with its ports, for the next tick.
     runtime = bootstrap.runtime()
-    assert runtime.schedule_ports(schedule) is runtime.schedule_ports(schedule)
-    assert runtime.schedule_ports(schedule).orders is orders
+    assert runtime.schedule(schedule) is runtime.schedule(schedule)
+    assert runtime.dependencies.get(OrderStore) is orders
 
 
 def test_a_failing_schedule_raises_so_the_run_counts_as_failed(
     fake_runtime: dict[str, object],
 ) -> None:
     class BrokenStore:
-        def stale_placed(self, **_: object) -> list[object]:
+        def pending_announcements(self, **_: object) -> list[object]:
             raise TransientError("table storage unreachable")
 
     bootstrap.configure({}, overrides={**fake_runtime, "orders": BrokenStore()})
@@ -289,8 +289,10 @@ def test_the_payments_function_never_imports_pillow() -> None:
 def test_image_consumers_get_no_publisher_and_never_import_event_grid() -> None:
     result = _run("""
         import sys
-        from functions.azure.bootstrap import AzureRuntime
+        from functions.azure.bootstrap import build_container
         from functions.azure.clients import AzureClients
+        from functions.common.runtime import Runtime
+        from shared.ports import EventPublisher, Mailer, MetadataIndex, ObjectStore, OrderStore
         class NoCredential:
             def get_token(self, *scopes, **kwargs):
                 raise AssertionError("no network in this test")
@@ -298,11 +300,12 @@ def test_image_consumers_get_no_publisher_and_never_import_event_grid() -> None:
             "EVENTSUITE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
             "EVENTSUITE_EVENTGRID_ENDPOINT": "https://topic.westeurope-1.eventgrid.azure.net/api/events",
         }
-        runtime = AzureRuntime(env, clients=AzureClients(env, credential=NoCredential()))
+        container = build_container(env, clients=AzureClients(env, credential=NoCredential()))
+        runtime = Runtime(container)
         for consumer in ("thumbnailer", "indexer"):
-            ports = runtime.dispatcher(consumer).ports
-            assert ports.publisher is None and ports.orders is None and ports.mailer is None
-            assert ports.objects is not None and ports.index is not None
+            runtime.consumer(consumer)  # binds the handler: builds what it asks for
+        assert not any(container.built(k) for k in (EventPublisher, OrderStore, Mailer))
+        assert container.built(ObjectStore) and container.built(MetadataIndex)
         sys.exit(1 if any(m.startswith("azure.eventgrid") for m in sys.modules) else 0)
     """)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from functions.azure import hostjson
 from shared.catalog import default_catalog, load_catalog
+from shared.dispatch import lease_seconds
 
 CATALOG = default_catalog()
 
@@ -35,7 +36,11 @@ def test_queue_settings() -> None:
     )
     assert queues["batchSize"] == min(c.batch_size for c in CATALOG.consumers.values())
     assert queues["newBatchThreshold"] <= queues["batchSize"]
-    assert queues["visibilityTimeout"] == hostjson.RETRY_BACKOFF
+    # A failed message comes back only after every consumer's lease has expired, so a retry
+    # that waits for a crashed attempt's lease does not burn dequeues.
+    hours, minutes, seconds = (int(part) for part in queues["visibilityTimeout"].split(":"))
+    backoff = hours * 3600 + minutes * 60 + seconds
+    assert backoff >= max(lease_seconds(c) for c in CATALOG.consumers.values())
 
 
 def test_timeout_covers_the_slowest_function() -> None:

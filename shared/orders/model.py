@@ -1,81 +1,24 @@
-"""Orders: request validation, the simulated payment gateway, and orders as stored documents.
-
-Simulated gateway rules (deterministic, so demos and tests are repeatable):
-
-* currency not in ``EUR, USD, GBP`` -> declined ``currency_not_supported``;
-* amount above 500 000 minor units (5 000.00) -> declined ``amount_limit_exceeded``;
-* customer email at a domain ``decline.test`` -> declined ``card_declined``;
-* otherwise approved with ``payment_id = "pay_" + sha256(idempotency key)[:20]``.
-
-A repeated idempotency key returns the first result, as real providers do.
-"""
+"""The order model: request validation, new orders, and orders as stored documents."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import ValidationFailed
-from shared.ports import ChargeResult, OrderRecord, OrderStatus
+from shared.ports import OrderRecord, OrderStatus
 
-SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP"})
-SIMULATED_LIMIT_MINOR = 500_000
 MAX_ITEMS = 100
 MAX_ORDER_TOTAL_MINOR = 100_000_000
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-
-
-class SimulatedPaymentGateway:
-    """A deterministic in-process gateway (see module docstring for its rules)."""
-
-    def __init__(self) -> None:
-        self._results: dict[str, ChargeResult] = {}
-        self.charges = 0
-
-    def charge(
-        self,
-        *,
-        order_id: str,
-        amount_minor: int,
-        currency: str,
-        customer_email: str,
-        idempotency_key: str,
-    ) -> ChargeResult:
-        """Apply the rules once per idempotency key."""
-        if idempotency_key in self._results:
-            return self._results[idempotency_key]
-        self.charges += 1
-        result = simulated_decision(amount_minor, currency, customer_email, idempotency_key)
-        self._results[idempotency_key] = result
-        return result
-
-
-def simulated_decision(
-    amount_minor: int, currency: str, customer_email: str, idempotency_key: str
-) -> ChargeResult:
-    """The simulated gateway's pure decision function."""
-    if currency not in SUPPORTED_CURRENCIES:
-        return ChargeResult(
-            False,
-            decline_code="currency_not_supported",
-            reason=f"currency {currency} is not supported",
-        )
-    if amount_minor > SIMULATED_LIMIT_MINOR:
-        return ChargeResult(
-            False,
-            decline_code="amount_limit_exceeded",
-            reason="amount exceeds the simulated card limit",
-        )
-    if customer_email.lower().endswith("@decline.test"):
-        return ChargeResult(False, decline_code="card_declined", reason="the card was declined")
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
-    return ChargeResult(True, payment_id=f"pay_{digest}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Patterns are applied with fullmatch: "$" would also match before a trailing newline.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+ORDER_ID = re.compile(r"ord_[A-Za-z0-9]{8,40}")
 
 
 def new_order_id() -> str:
@@ -102,7 +45,7 @@ def _parse_customer(customer: Any, problems: list[str]) -> tuple[str | None, str
         problems.append("customer must be an object with an email")
         return None, None
     email = customer.get("email")
-    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
         problems.append("customer.email must be a valid email address")
         email = None
     return email, _optional_text(customer.get("name"), "customer.name", problems)
@@ -113,7 +56,7 @@ def _parse_item(item: Any, where: str, problems: list[str]) -> dict[str, Any] | 
         problems.append(f"{where} must be an object")
         return None
     sku = item.get("sku")
-    if not isinstance(sku, str) or not _SKU.match(sku):
+    if not isinstance(sku, str) or not _SKU.fullmatch(sku):
         problems.append(f"{where}.sku must be 1-64 letters, digits, '.', '_' or '-'")
     quantity = _positive_int(item.get("quantity"), f"{where}.quantity", problems, minimum=1)
     if quantity > 1000:
@@ -158,6 +101,23 @@ def parse_order_request(body: Any) -> dict[str, Any]:
     if problems:
         raise ValidationFailed(problems)
     return {"email": email, "name": name, "currency": currency, "items": items, "total": total}
+
+
+def same_order(stored: OrderRecord, candidate: OrderRecord) -> bool:
+    """Whether two orders were placed with the same request (every client-given field)."""
+    return (
+        stored.customer_email,
+        stored.customer_name,
+        stored.amount_minor,
+        stored.currency,
+        [dict(item) for item in stored.items],
+    ) == (
+        candidate.customer_email,
+        candidate.customer_name,
+        candidate.amount_minor,
+        candidate.currency,
+        [dict(item) for item in candidate.items],
+    )
 
 
 def order_placed_data(order: OrderRecord) -> dict[str, Any]:
@@ -222,6 +182,10 @@ def order_to_dict(order: OrderRecord) -> dict[str, Any]:
         "failure_reason": order.failure_reason,
         "updated_at": order.updated_at,
         "correlation_id": order.correlation_id,
+        "paid_at": order.paid_at,
+        "payment_failed_at": order.payment_failed_at,
+        "refunded_at": order.refunded_at,
+        **outbox_fields(order.outbox),
     }
 
 
@@ -246,28 +210,52 @@ def order_from_dict(data: Mapping[str, Any]) -> OrderRecord:
         failure_reason=data.get("failure_reason"),
         updated_at=data.get("updated_at"),
         correlation_id=data.get("correlation_id"),
+        paid_at=data.get("paid_at"),
+        payment_failed_at=data.get("payment_failed_at"),
+        refunded_at=data.get("refunded_at"),
+        outbox=_outbox(data.get("outbox")),
     )
 
 
-def transition_changes(
+def outbox_fields(outbox: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """How every store keeps an outbox: one JSON string (``None`` when empty) and a marker
+    ``outbox_pending = "1"`` that only orders with pending events carry (a sparse index)."""
+    if not outbox:
+        return {"outbox": None, "outbox_pending": None}
+    text = json.dumps([dict(event) for event in outbox], separators=(",", ":"), sort_keys=True)
+    return {"outbox": text, "outbox_pending": "1"}
+
+
+def _outbox(stored: Any) -> tuple[dict[str, Any], ...]:
+    if not stored:
+        return ()
+    events = json.loads(stored) if isinstance(stored, str) else stored
+    return tuple(dict(event) for event in events)
+
+
+def transition_changes(  # noqa: PLR0917 - mirrors OrderStore.transition's outcome fields
     to_status: OrderStatus,
     now: str,
     payment_id: str | None = None,
     decline_code: str | None = None,
     failure_reason: str | None = None,
+    outbox: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """The stored fields an ``OrderStore.transition`` sets, as :func:`order_to_dict` names them.
 
-    Always ``status`` (by value) and ``updated_at``; each outcome field only when given, so
-    ``None`` keeps what the order already holds.
+    Always ``status`` (by value), ``updated_at`` and the time the new status was reached
+    (``paid_at`` ...); each outcome field only when given, so ``None`` keeps what the order
+    already holds.
     """
-    changes = {"status": to_status.value, "updated_at": now}
+    changes = {"status": to_status.value, "updated_at": now, f"{to_status.value.lower()}_at": now}
     outcome = {
         "payment_id": payment_id,
         "decline_code": decline_code,
         "failure_reason": failure_reason,
     }
     changes.update({name: value for name, value in outcome.items() if value is not None})
+    if outbox:  # an empty outbox is written by ``announced``, never by a transition
+        changes.update({k: v for k, v in outbox_fields(outbox).items() if v is not None})
     return changes
 
 
@@ -275,4 +263,13 @@ def transitioned(order: OrderRecord, changes: Mapping[str, str]) -> OrderRecord:
     """``order`` with :func:`transition_changes` applied (stores that rewrite whole records)."""
     fields: dict[str, Any] = dict(changes)
     fields["status"] = OrderStatus(fields["status"])
+    fields.pop("outbox_pending", None)  # derived from the outbox
+    if "outbox" in fields:
+        fields["outbox"] = _outbox(fields["outbox"])
     return dataclasses.replace(order, **fields)
+
+
+def without_announced(order: OrderRecord, event_ids: Sequence[str]) -> tuple[dict[str, Any], ...]:
+    """The order's outbox less the events with ``event_ids``."""
+    published = set(event_ids)
+    return tuple(event for event in order.outbox if event.get("id") not in published)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.aws.adapters.dynamodb import ORDERS_STATUS_INDEX
+from functions.aws.adapters.dynamodb import ORDERS_OUTBOX_INDEX, ORDERS_STATUS_INDEX
 from functions.aws.clients import AwsClients
 from shared.catalog import Catalog, ConsumerSpec, default_catalog
 
@@ -370,6 +370,8 @@ def _create_tables(clients: AwsClients, names: Names) -> None:
             {"AttributeName": "idempotency_key", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "placed_at", "AttributeType": "S"},
+            {"AttributeName": "outbox_pending", "AttributeType": "S"},
+            {"AttributeName": "updated_at", "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
             {
@@ -382,6 +384,14 @@ def _create_tables(clients: AwsClients, names: Names) -> None:
                 "KeySchema": [
                     {"AttributeName": "status", "KeyType": "HASH"},
                     {"AttributeName": "placed_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": ORDERS_OUTBOX_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "outbox_pending", "KeyType": "HASH"},
+                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },

@@ -1,0 +1,1 @@
+"""Adapters of the core's ports that need no cloud SDK, shared by every backend."""

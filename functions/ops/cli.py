@@ -1,0 +1,475 @@
+"""``eventsuite``: dead letters, orders, the image index and uploads on any backend.
+
+Every failure is one line on stderr and a non-zero exit: 2 for a usage error (a purge without
+``--yes``, an unknown consumer, an id that is not dead-lettered), 1 when the backend fails
+(unreachable, denied, misconfigured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from functions.ops.targets import BACKENDS, Target, TargetError, resolve
+from shared.catalog import default_catalog
+from shared.ports import IndexQuery, OrderRecord, OrderStatus, ParkedMessage
+
+PROG = "eventsuite"
+USAGE_ERROR, BACKEND_ERROR = 2, 1
+
+
+class UsageError(Exception):
+    """The command cannot run as asked (exit 2)."""
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+
+def _age(then: float | None, now: float) -> str:
+    if then is None:
+        return "?"
+    seconds = max(0, int(now - then))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _short(text: str | None, width: int) -> str:
+    text = (text or "-").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    if not rows:
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
+        )
+
+
+def _parked_json(message: ParkedMessage) -> dict[str, Any]:
+    document = asdict(message)
+    body = document.pop("body")
+    document["attributes"] = dict(message.attributes)
+    if message.event is None and body is not None:
+        document["body"] = body.decode("utf-8", errors="replace")
+    return document
+
+
+def _order_json(order: OrderRecord) -> dict[str, Any]:
+    document = asdict(order)
+    document["status"] = order.status.value
+    document["items"] = list(order.items)
+    return document
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def _since(text: str) -> float:
+    """``30m``, ``2h``, ``7d`` ago, or an ISO-8601 time, as epoch seconds."""
+    units = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return time.time() - int(text[:-1]) * units[text[-1]]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration (30m, 2h, 7d) nor an ISO-8601 time"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _gps_box(text: str) -> tuple[float, float, float, float]:
+    try:
+        south, west, north, east = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not SOUTH,WEST,NORTH,EAST in decimal degrees"
+        ) from None
+    if not (-90 <= south <= north <= 90 and -180 <= west <= 180 and -180 <= east <= 180):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a box on the globe")
+    return south, west, north, east
+
+
+def _status(text: str) -> OrderStatus:
+    try:
+        return OrderStatus(text.upper())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an order status ({', '.join(s.value for s in OrderStatus)})"
+        ) from None
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    top = argparse.ArgumentParser(
+        prog=PROG, description="Operate eventsuite: dead letters, orders, index, uploads."
+    )
+    top.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ.get("EVENTSUITE_BACKEND", "local"),
+        help="where to act (default: $EVENTSUITE_BACKEND or local)",
+    )
+    top.add_argument(
+        "--home",
+        type=Path,
+        help="local state folder (default: the newest of .eventsuite/serve and .eventsuite/demo)",
+    )
+    top.add_argument(
+        "--terraform-dir",
+        type=Path,
+        help="root whose outputs name the resources (default: terraform/<backend>)",
+    )
+    top.add_argument("--json", action="store_true", help="machine-readable output")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    dlq = commands.add_parser("dlq", help="dead letters").add_subparsers(
+        dest="action", required=True
+    )
+    listing = dlq.add_parser("list", help="parked messages, oldest first")
+    listing.add_argument("--consumer")
+    listing.add_argument("--reason", help="substring of the reason (case-insensitive)")
+    listing.add_argument("--type", help="event type or catalog event name")
+    listing.add_argument("--since", type=_since, help="30m, 2h, 7d or an ISO-8601 time")
+    listing.add_argument("--limit", type=int, default=100)
+    show = dlq.add_parser("show", help="one parked message, whole")
+    show.add_argument("id", help="dead-letter id or event id")
+    redrive = dlq.add_parser("redrive", help="send parked messages back to their consumer")
+    redrive.add_argument("--consumer")
+    chosen = redrive.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--id", nargs="+", dest="ids", metavar="ID")
+    chosen.add_argument("--all", action="store_true")
+    redrive.add_argument("--dry-run", action="store_true", help="say what would be redriven")
+    purge = dlq.add_parser("purge", help="delete a consumer's dead letters")
+    purge.add_argument("--consumer", required=True)
+    purge.add_argument("--yes", action="store_true", help="confirm the deletion")
+
+    orders = commands.add_parser("orders", help="orders").add_subparsers(
+        dest="action", required=True
+    )
+    order_show = orders.add_parser("show", help="one order")
+    order_show.add_argument("id")
+    order_list = orders.add_parser("list", help="orders in a status, oldest first")
+    order_list.add_argument("--status", type=_status, required=True)
+    order_list.add_argument("--limit", type=int, default=100)
+
+    index = commands.add_parser("index", help="image index").add_subparsers(
+        dest="action", required=True
+    )
+    search = index.add_parser("search", help="images matching every filter")
+    search.add_argument("--camera", help="make or model, substring, case-insensitive")
+    search.add_argument("--from", dest="captured_from", help="captured at or after (ISO-8601)")
+    search.add_argument("--to", dest="captured_to", help="captured at or before (ISO-8601)")
+    for name in ("width", "height", "bytes"):
+        search.add_argument(f"--min-{name}", type=int)
+        search.add_argument(f"--max-{name}", type=int)
+    search.add_argument("--format", help="JPEG, PNG, GIF, ...")
+    search.add_argument("--gps-box", type=_gps_box, metavar="S,W,N,E")
+    search.add_argument("--limit", type=int, default=100)
+
+    upload = commands.add_parser("upload", help="upload image files (ImageUploaded follows)")
+    upload.add_argument("files", nargs="+", type=Path)
+    return top
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _consumer(target: Target, name: str | None) -> str | None:
+    if name is not None and name not in target.dead_letters.consumers:
+        raise UsageError(
+            f"unknown consumer {name!r} (consumers: {', '.join(target.dead_letters.consumers)})"
+        )
+    return name
+
+
+def _event_type(name: str) -> str:
+    spec = default_catalog().events.get(name)
+    return spec.type if spec is not None else name
+
+
+def dlq_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``dlq list``."""
+    consumer = _consumer(target, args.consumer)
+    found = target.dead_letters.parked(consumer, limit=max(args.limit, 1) * 10)
+    if args.reason:
+        found = [m for m in found if args.reason.lower() in m.reason.lower()]
+    if args.type:
+        wanted = _event_type(args.type)
+        found = [m for m in found if m.event_type == wanted]
+    if args.since is not None:
+        found = [m for m in found if (m.dead_lettered_at or 0) >= args.since]
+    found = found[: args.limit]
+    if args.json:
+        json.dump([_parked_json(m) for m in found], out, indent=2, default=str)
+        print(file=out)
+        return 0
+    if not found:
+        print("no dead letters", file=out)
+        return 0
+    now = time.time()
+    rows = [["ID", "CONSUMER", "EVENT", "TYPE", "SUBJECT", "TRIES", "AGE", "REASON"]]
+    rows += [
+        [
+            _short(m.id, 40),
+            m.consumer,
+            _short(m.event_id, 36),
+            _short(m.event_type, 32),
+            _short(m.subject, 28),
+            str(m.attempts) + (f"+{m.redrive_count}r" if m.redrive_count else ""),
+            _age(m.dead_lettered_at, now),
+            _short(m.reason, 60),
+        ]
+        for m in found
+    ]
+    _table(rows, out)
+    return 0
+
+
+def dlq_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``dlq show ID``."""
+    message = target.dead_letters.show(args.id)
+    if message is None:
+        raise UsageError(f"{args.id} is not dead-lettered")
+    document = _parked_json(message)
+    if args.json:
+        json.dump(document, out, indent=2, default=str)
+        print(file=out)
+        return 0
+    for name in (
+        "id",
+        "consumer",
+        "event_id",
+        "event_type",
+        "subject",
+        "attempts",
+        "redrive_count",
+        "reason",
+    ):
+        print(f"{name + ':':<15}{document[name]}", file=out)
+    if message.dead_lettered_at is not None:
+        moment = datetime.fromtimestamp(message.dead_lettered_at, UTC)
+        print(f"{'parked at:':<15}{moment.isoformat(timespec='seconds')}", file=out)
+    if message.attributes:
+        print(
+            f"{'attributes:':<15}{json.dumps(dict(message.attributes), sort_keys=True)}", file=out
+        )
+    if message.event is not None:
+        print("event:", file=out)
+        print(json.dumps(message.event, indent=2, sort_keys=True, default=str), file=out)
+    else:
+        print("body:", file=out)
+        print(document.get("body", ""), file=out)
+    return 0
+
+
+def dlq_redrive(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``dlq redrive``: send first, then delete."""
+    consumer = _consumer(target, args.consumer)
+    admin = target.dead_letters
+    parked = admin.parked(consumer, limit=1_000_000)
+    if args.all:
+        chosen = parked
+    else:
+        chosen = [m for m in parked if m.id in args.ids or m.event_id in args.ids]
+        known = {m.id for m in chosen} | {m.event_id for m in chosen}
+        missing = [wanted for wanted in args.ids if wanted not in known]
+        if missing:
+            where = f" for {consumer}" if consumer else ""
+            raise UsageError(f"{', '.join(missing)} not dead-lettered{where}: nothing redriven")
+    if not chosen:
+        print("nothing to redrive", file=out)
+        return 0
+    if args.dry_run:
+        for message in chosen:
+            print(
+                f"would redrive {message.id} ({message.event_type}, event {message.event_id}) "
+                f"to {message.consumer}",
+                file=out,
+            )
+        return 0
+    result = admin.redrive(chosen)
+    by_id = {m.id: m for m in chosen}
+    for message_id in result.redriven:
+        message = by_id[message_id]
+        print(f"redriven {message_id} (event {message.event_id}) to {message.consumer}", file=out)
+    for message_id, reason in result.failed:
+        print(f"{PROG}: error: {message_id} not redriven, still parked: {reason}", file=sys.stderr)
+    if result.redriven and target.after_redrive:
+        print(target.after_redrive, file=out)
+    return BACKEND_ERROR if result.failed else 0
+
+
+def dlq_purge(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``dlq purge --consumer C --yes``."""
+    consumer = _consumer(target, args.consumer)
+    assert consumer is not None
+    if not args.yes:
+        raise UsageError(f"purge deletes every dead letter of {consumer} for good: add --yes")
+    print(f"purged {target.dead_letters.purge(consumer)} dead letters of {consumer}", file=out)
+    return 0
+
+
+def orders_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``orders show ID``."""
+    order = target.orders.get(args.id)
+    if order is None:
+        raise UsageError(f"no order {args.id}")
+    document = _order_json(order)
+    if args.json:
+        json.dump(document, out, indent=2)
+        print(file=out)
+        return 0
+    for name, value in document.items():
+        if name != "items" and value is not None:
+            print(f"{name + ':':<17}{value}", file=out)
+    for item in order.items:
+        print(
+            f"  {item.get('quantity', 1)} x {item.get('sku')} @ {item.get('unit_price_minor')}",
+            file=out,
+        )
+    return 0
+
+
+def orders_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``orders list --status S``."""
+    found = target.orders.by_status(args.status, limit=args.limit)
+    if args.json:
+        json.dump([_order_json(o) for o in found], out, indent=2)
+        print(file=out)
+        return 0
+    if not found:
+        print(f"no {args.status.value} orders", file=out)
+        return 0
+    rows = [["ORDER", "STATUS", "AMOUNT", "CUSTOMER", "PLACED", "PAYMENT"]]
+    rows += [
+        [
+            o.order_id,
+            o.status.value,
+            f"{o.amount_minor / 100:.2f} {o.currency}",
+            o.customer_email,
+            o.placed_at,
+            o.payment_id or o.decline_code or "-",
+        ]
+        for o in found
+    ]
+    _table(rows, out)
+    return 0
+
+
+def index_search(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``index search``."""
+    query = IndexQuery(
+        camera=args.camera,
+        captured_from=args.captured_from,
+        captured_to=args.captured_to,
+        min_width=args.min_width,
+        max_width=args.max_width,
+        min_height=args.min_height,
+        max_height=args.max_height,
+        min_bytes=args.min_bytes,
+        max_bytes=args.max_bytes,
+        format=args.format,
+        gps_box=args.gps_box,
+        limit=args.limit,
+    )
+    found = target.index.search(query)
+    if args.json:
+        json.dump(found, out, indent=2, default=str)
+        print(file=out)
+        return 0
+    if not found:
+        print("no images match", file=out)
+        return 0
+    rows = [["KEY", "FORMAT", "SIZE", "BYTES", "CAMERA", "CAPTURED", "GPS"]]
+    for d in found:
+        gps = d.get("gps")
+        camera = f"{d.get('camera_make') or ''} {d.get('camera_model') or ''}".strip()
+        rows.append(
+            [
+                str(d.get("key")),
+                str(d.get("format")),
+                f"{d.get('width')}x{d.get('height')}",
+                str(d.get("bytes")),
+                camera or "-",
+                str(d.get("captured_at") or "-"),
+                f"{gps['lat']:.4f},{gps['lon']:.4f}" if isinstance(gps, dict) else "-",
+            ]
+        )
+    _table(rows, out)
+    return 0
+
+
+def upload(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``upload FILE...``: each under the uploads prefix of the uploads bucket."""
+    if not target.uploads_bucket:
+        raise UsageError("no uploads bucket: set EVENTSUITE_UPLOADS_BUCKET")
+    for path in args.files:
+        if not path.is_file():
+            raise UsageError(f"{path} is not a file")
+    for path in args.files:
+        key = f"{target.uploads_prefix}{path.name}"
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        target.objects.put(target.uploads_bucket, key, path.read_bytes(), content_type=content_type)
+        print(f"uploaded {path} -> {target.uploads_bucket}/{key}", file=out)
+    return 0
+
+
+COMMANDS: dict[tuple[str, str | None], Callable[[Target, argparse.Namespace, TextIO], int]] = {
+    ("dlq", "list"): dlq_list,
+    ("dlq", "show"): dlq_show,
+    ("dlq", "redrive"): dlq_redrive,
+    ("dlq", "purge"): dlq_purge,
+    ("orders", "show"): orders_show,
+    ("orders", "list"): orders_list,
+    ("index", "search"): index_search,
+    ("upload", None): upload,
+}
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Run one command; return the exit status."""
+    out = out or sys.stdout
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage error (or --help)
+        return exc.code if isinstance(exc.code, int) else USAGE_ERROR
+    command = COMMANDS[(args.command, getattr(args, "action", None))]
+    try:
+        target = resolve(args.backend, home=args.home, terraform_root=args.terraform_dir, env=env)
+    except TargetError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except Exception as exc:
+        print(f"{PROG}: error: {args.backend}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return BACKEND_ERROR
+    try:
+        return command(target, args, out)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except Exception as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{PROG}: error: {target.name}: {detail}", file=sys.stderr)
+        return BACKEND_ERROR
+    finally:
+        target.close()
