@@ -16,7 +16,8 @@ was generated from that provider's real schema. The JavaScript keeps what we nee
   types (`listMapperHcl(hashMapperHcl(stringToHclTerraform))`); a block mapped without
   `listMapperHcl` is a single-item block (max_items 1); `required` blocks need one item.
 
-Lost in the generated code, so absent here: `sensitive`, `deprecated`, descriptions, item limits
+Write-only attributes (`markWriteOnlyAttribute`) are marked `write_only`. Lost in the generated
+code, so absent here: `sensitive`, `deprecated`, descriptions, item limits
 other than 0/1, schema versions (all 0), and everything the provider checks in code (enums,
 conflicts, API calls).
 
@@ -307,6 +308,8 @@ class Compiler:
                 if kind == "set" and isinstance(typ, list) and typ[0] == "list":
                     typ = ["set", typ[1]]
                 attributes[name] = {"type": typ, **flags}
+                if "markWriteOnlyAttribute(" in expr:  # accepts ephemeral values, never stored
+                    attributes[name]["write_only"] = True
             else:
                 attributes[name] = {"type": self._getter_type(cls, g["expr"]), **flags}
         return {"attributes": attributes, "block_types": block_types}

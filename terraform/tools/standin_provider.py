@@ -91,6 +91,10 @@ def _attribute(name: str, a: dict[str, Any]) -> Any:
         )
     else:
         out.type = json.dumps(a["type"]).encode()
+    if a.get("write_only"):
+        # tfplugin6 Schema.Attribute.write_only is field 11, newer than the `tf` package's stubs:
+        # appended as a raw varint field (tag 11 << 3 | 0 = 0x58), which protobuf keeps as is.
+        out.MergeFromString(b"\x58\x01")
     return out
 
 

@@ -64,7 +64,7 @@ def test_plans_mark_computed_attributes_unknown(plan_json: Any) -> None:
 REQUIRED = {
     "aws": "",
     "gcp": 'project_id = "eventsuite-test-1"\nmail_from = "orders@example.com"\n',
-    "azure": 'mail_from = "orders@example.com"\n',
+    "azure": 'mail_from = "orders@example.com"\norders_api_auth = { mode = "function_key" }\n',
 }
 # Terraform's summaries for a value the configuration refused on purpose (a variable's type,
 # nullable = false on a required input, or a validation message) ...

@@ -107,3 +107,14 @@ def test_google_and_azurerm_schemas_match_the_provider_docs() -> None:
     flex = azurerm["resource_schemas"]["azurerm_function_app_flex_consumption"]["block"]
     assert flex["attributes"]["app_settings"]["type"] == ["map", "string"]
     assert flex["block_types"]["site_config"]["min_items"] == 1
+
+
+def test_write_only_attributes_are_marked() -> None:
+    """Ephemeral values (the roots' secrets) are accepted only by write-only attributes."""
+    _, aws = load("aws", 6)
+    version = aws["resource_schemas"]["aws_secretsmanager_secret_version"]["block"]["attributes"]
+    assert version["secret_string_wo"].get("write_only") is True
+    assert "write_only" not in version["secret_string"]
+    _, azurerm = load("azurerm", 4)
+    secret = azurerm["resource_schemas"]["azurerm_key_vault_secret"]["block"]["attributes"]
+    assert secret["value_wo"].get("write_only") is True
