@@ -96,7 +96,7 @@ def all_plans(*, resolved: bool = False) -> dict[tuple[str, str], dict[str, Any]
         except GateError as exc:
             return exc
 
-    workers = max(2, min(4, os.cpu_count() or 2))
+    workers = max(2, min(4, (os.cpu_count() or 2) + 1))  # a plan waits on plugin start-ups too
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return dict(zip(jobs, pool.map(one, jobs), strict=True))
 
