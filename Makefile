@@ -11,7 +11,7 @@ HOME_DIR ?= .eventsuite
 SERVE_PORT ?= 8081
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-dev setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast lint bench \
+.PHONY: help setup setup-dev lock setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast fault lint bench \
         ops dlq dlq-redrive orders upload readme-ops \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
@@ -24,12 +24,21 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.stamp-local: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[local]'
+# Every venv installs a hashed lock (functions/locks/, see functions/locking.py), then the project
+# itself without dependencies: the tests run with exactly the versions the packages ship.
+LOCKS := functions/locks
+define install_lock
+	$(PIP) install --quiet --require-hashes --no-deps $(foreach lock,$(1),-r $(LOCKS)/$(lock).txt)
+	$(PIP) install --quiet --no-deps -e .
+	$(PY) -m pip check --disable-pip-version-check
+endef
+
+$(VENV)/.stamp-local: pyproject.toml $(LOCKS)/local.txt | $(PY)
+	$(call install_lock,local)
 	@touch $@
 
-$(VENV)/.stamp-dev: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[local,aws,gcp,azure,dev]'
+$(VENV)/.stamp-dev: pyproject.toml $(LOCKS)/dev.txt | $(PY)
+	$(call install_lock,dev)
 	@touch $@ $(VENV)/.stamp-local
 
 # Infrastructure-as-code tools in their own venv: checkov pins clash with the app's packages.
@@ -65,6 +74,9 @@ tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/p
 setup: $(VENV)/.stamp-local ## virtualenv with the core and the local backend
 
 setup-dev: $(VENV)/.stamp-dev ## virtualenv with every cloud SDK, emulators and tools
+
+lock: $(VENV)/.stamp-dev ## re-resolve every hashed lock (dev venv, local, bench, each cloud's packages); UPGRADE=1 moves pins
+	$(PY) -m functions.locking $(if $(filter 1 true yes,$(UPGRADE)),--upgrade,)
 
 demo: setup ## run the whole system on the embedded local backend and print a summary
 	$(PY) -m functions.local --home $(HOME_DIR)/demo demo
@@ -102,12 +114,21 @@ readme-ops: setup ## regenerate the README's "Operating it" transcript from a re
 reconcile: setup ## run the catalog's scheduled jobs (order reconciler) once on the local backend
 	$(PY) -m functions.local --home $(HOME_DIR)/serve reconcile
 
-lint: setup-dev ## ruff and mypy (strict on shared/)
+lint: setup-dev ## ruff and mypy (strict on shared/ and functions/)
 	$(VENV)/bin/ruff check shared functions tests
 	$(VENV)/bin/mypy
 
 test: setup-dev setup-iac tests/node/node_modules/.package-lock.json lint ## the whole test suite (unit, emulators, e2e, terraform)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault suite at a larger size: FAULT_ORDERS orders (10,000 by default, about 50,000
+# deliveries) and a seed of its own per run, printed in the header (FAULT_SEED=... replays it).
+FAULT_ORDERS ?= 10000
+FAULT_SEED   ?= $(shell date +%s)
+
+fault: setup-dev ## the fault-injection suite, longer: FAULT_ORDERS=10000 FAULT_SEED=<printed>
+	EVENTSUITE_FAULT_ORDERS=$(FAULT_ORDERS) EVENTSUITE_FAULT_SEED=$(FAULT_SEED) \
+	  $(PY) -m pytest tests/fault -p no:cacheprovider -o timeout=3600 -s $(PYTEST_ARGS)
 
 test-fast: setup-dev ## unit tests only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -121,8 +142,8 @@ tf-docs: setup-dev ## regenerate the module READMEs' inputs/outputs tables
 tf-schemas: setup-dev ## rebuild the provider schemas the Terraform gate serves, from the pinned cdktn wheels (needs PyPI)
 	$(PY) terraform/tools/extract_provider_schemas.py
 
-$(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-dev
-	$(PIP) install --quiet -e '.[local,aws,gcp,azure,dev,bench]'
+$(VENV)/.stamp-bench: pyproject.toml $(LOCKS)/bench.txt $(VENV)/.stamp-dev
+	$(call install_lock,dev bench)
 	@touch $@
 
 bench: $(VENV)/.stamp-bench ## benchmarks: thumbnails, cold start, package sizes, broker throughput

@@ -205,6 +205,15 @@ def resolve_claim_check(reference: str, objects: ObjectStore | None) -> Any:
         raise InvalidEnvelope(f"claim-checked payload {reference} is not JSON: {exc}") from exc
 
 
+def _refuse_control_characters(attributes: Mapping[str, Any]) -> None:
+    """Attribute values end up in log fields and email headers (``X-Correlation-Id``): a CR,
+    LF or other control character in one is a forged envelope, refused permanently here
+    rather than failing (and being retried) wherever the value is used."""
+    for name, value in attributes.items():
+        if isinstance(value, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise InvalidEnvelope(f"CloudEvent attribute {name!r} contains control characters")
+
+
 def decode(
     cloud_event: AnyCloudEvent,
     *,
@@ -214,6 +223,7 @@ def decode(
     """CloudEvent -> validated, upcast :class:`Event`; raises typed permanent errors."""
     catalog = catalog or default_catalog()
     attributes = cloud_event.get_attributes()
+    _refuse_control_characters(attributes)
     spec = catalog.event_by_type(str(attributes.get("type")))
     if spec is None:
         raise UnknownEventType(f"event type {attributes.get('type')!r} is not in the catalog")

@@ -75,6 +75,12 @@ class ImageTooLarge(PermanentError):
     code = "image_too_large"
 
 
+class InvalidObjectKey(PermanentError):
+    """An object key no store can hold (empty, NUL or control characters, too long)."""
+
+    code = "invalid_object_key"
+
+
 class ObjectNotFound(PermanentError):
     """An object referenced by an event does not exist (deleted before we read it)."""
 

@@ -354,7 +354,10 @@ class DeadLetterAdmin(Protocol):
     delivered twice (deduplicated), never lost.
     """
 
-    consumers: Sequence[str]
+    @property
+    def consumers(self) -> Sequence[str]:
+        """The consumers whose dead letters this admin reaches."""
+        ...
 
     def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
         """Parked messages (of one consumer, or all), oldest first, at most ``limit``."""

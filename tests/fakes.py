@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -72,43 +74,51 @@ class FakeObjectStore:
 
 
 class FakeMetadataIndex:
+    """Stores deep copies, as every real index stores a serialised document."""
+
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
 
     def put(self, document: dict[str, Any]) -> None:
-        self.documents[document["image_id"]] = dict(document)
+        self.documents[document["image_id"]] = copy.deepcopy(document)
 
     def get(self, image_id: str) -> dict[str, Any] | None:
-        return self.documents.get(image_id)
+        return copy.deepcopy(self.documents.get(image_id))
 
     def search(self, query: IndexQuery) -> list[dict[str, Any]]:
         from shared.index import matches
 
         hits = [d for _, d in sorted(self.documents.items()) if matches(d, query)]
-        return hits[: query.limit]
+        return copy.deepcopy(hits[: query.limit])
 
 
 class FakeIdempotencyStore:
+    """Check-then-write under a lock: atomic like the real stores' conditional writes."""
+
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
 
     def claim(self, key: str, *, now: float, lease_seconds: float) -> ClaimState:
-        record = self.records.get(key)
-        if record is not None:
-            if record["state"] == "completed":
-                return ClaimState.COMPLETED
-            if record["lease_expires"] > now:
-                return ClaimState.IN_PROGRESS
-        self.records[key] = {"state": "in_progress", "lease_expires": now + lease_seconds}
-        return ClaimState.ACQUIRED
+        with self._lock:
+            record = self.records.get(key)
+            if record is not None:
+                if record["state"] == "completed":
+                    return ClaimState.COMPLETED
+                if record["lease_expires"] > now:
+                    return ClaimState.IN_PROGRESS
+            self.records[key] = {"state": "in_progress", "lease_expires": now + lease_seconds}
+            return ClaimState.ACQUIRED
 
     def complete(self, key: str, *, now: float, ttl_seconds: float) -> None:
-        self.records[key] = {"state": "completed", "expires_at": now + ttl_seconds}
+        with self._lock:
+            self.records[key] = {"state": "completed", "expires_at": now + ttl_seconds}
 
     def release(self, key: str) -> None:
-        record = self.records.get(key)
-        if record is not None and record["state"] != "completed":
-            del self.records[key]
+        with self._lock:
+            record = self.records.get(key)
+            if record is not None and record["state"] != "completed":
+                del self.records[key]
 
     def is_completed(self, key: str) -> bool:
         record = self.records.get(key)
@@ -116,17 +126,21 @@ class FakeIdempotencyStore:
 
 
 class FakeOrderStore:
+    """Creates and transitions under a lock: atomic like the real stores' conditional writes."""
+
     def __init__(self) -> None:
         self.orders: dict[str, OrderRecord] = {}
+        self._lock = threading.Lock()
 
     def create(self, order: OrderRecord) -> tuple[OrderRecord, bool]:
-        for existing in self.orders.values():
-            if order.idempotency_key and existing.idempotency_key == order.idempotency_key:
-                return existing, False
-        if order.order_id in self.orders:
-            return self.orders[order.order_id], False
-        self.orders[order.order_id] = order
-        return order, True
+        with self._lock:
+            for existing in self.orders.values():
+                if order.idempotency_key and existing.idempotency_key == order.idempotency_key:
+                    return existing, False
+            if order.order_id in self.orders:
+                return self.orders[order.order_id], False
+            self.orders[order.order_id] = order
+            return order, True
 
     def get(self, order_id: str) -> OrderRecord | None:
         return self.orders.get(order_id)
@@ -157,19 +171,21 @@ class FakeOrderStore:
         failure_reason: str | None = None,
         outbox: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
-        order = self.orders.get(order_id)
-        if order is None or order.status is not from_status:
-            return False
-        changes = transition_changes(
-            to_status, now, payment_id, decline_code, failure_reason, outbox
-        )
-        self.orders[order_id] = transitioned(order, changes)
-        return True
+        with self._lock:
+            order = self.orders.get(order_id)
+            if order is None or order.status is not from_status:
+                return False
+            changes = transition_changes(
+                to_status, now, payment_id, decline_code, failure_reason, outbox
+            )
+            self.orders[order_id] = transitioned(order, changes)
+            return True
 
     def announced(self, order_id: str, event_ids: Sequence[str]) -> None:
-        order = self.orders.get(order_id)
-        if order is not None:
-            self.orders[order_id] = replace(order, outbox=without_announced(order, event_ids))
+        with self._lock:
+            order = self.orders.get(order_id)
+            if order is not None:
+                self.orders[order_id] = replace(order, outbox=without_announced(order, event_ids))
 
     def pending_announcements(self, *, updated_before: str, limit: int) -> list[OrderRecord]:
         pending = [

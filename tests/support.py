@@ -13,10 +13,19 @@ import time
 from collections.abc import Iterator, Sequence
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 LOOPBACK = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test's component (emulator, tool) is missing: fail under ``CI=true``, else skip."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
 
 
 def free_port() -> int:

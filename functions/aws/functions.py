@@ -3,6 +3,8 @@ and from the one runtime (``functions.common.runtime``)."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Mapping
 from functools import cache
@@ -16,6 +18,7 @@ from functions.aws.translate import (
     batch_response,
     http_request,
     http_response,
+    ignored_reason,
     record_decoder,
 )
 from functions.common import runtime
@@ -24,30 +27,66 @@ from shared.http import problem
 from shared.inject import Container
 from shared.observability import configure_logging
 
+MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit
+logger = logging.getLogger("eventsuite.aws")
+
+
+def queue_url(arn: str) -> str:
+    """The URL of the queue ``arn:aws:sqs:<region>:<account>:<name>``."""
+    _, _, _, region, account, name = arn.split(":", 5)
+    return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+
 
 class QueueFunction:
     """An SQS-triggered consumer: records -> runtime -> ``batchItemFailures``."""
 
     def __init__(
-        self, function: runtime.ConsumerFunction, container: Container | None = None
+        self,
+        function: runtime.ConsumerFunction,
+        container: Container | None = None,
+        clients: AwsClients | None = None,
     ) -> None:
-        self.function, self.container = function, container
+        self.function, self.container, self.clients = function, container, clients
         self.consumer = function.name
 
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         """Handle one SQS batch; the response lists only the records to redeliver."""
-        deliveries = (
-            Delivery(
-                message_id=str(record.get("messageId")),
-                decode=record_decoder(record),
-                attempt=attempt_of(record),
-                raw=str(record.get("body") or "").encode(),
-            )
-            for record in event.get("Records") or []
-        )
+        records = {str(r.get("messageId")): r for r in event.get("Records") or []}
+        deliveries = (self._delivery(record) for record in records.values())
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         time_left = (lambda: float(remaining())) if callable(remaining) else None
-        return batch_response(self.function.run_batch(deliveries, time_left))
+
+        def postpone(delivery: Delivery, seconds: float) -> None:
+            self._hold_back(records[delivery.message_id], seconds)
+
+        return batch_response(self.function.run_batch(deliveries, time_left, postpone))
+
+    def _hold_back(self, record: Mapping[str, Any], seconds: float) -> None:
+        """Keep a record that waits for another attempt's lease invisible until that lease
+        expires, so it does not spend the queue's receives (maxReceiveCount) meanwhile. A
+        failure here only leaves the queue's own visibility timeout in force."""
+        if self.clients is None:
+            return
+        try:
+            self.clients.sqs.change_message_visibility(
+                QueueUrl=queue_url(str(record.get("eventSourceARN", ""))),
+                ReceiptHandle=record["receiptHandle"],
+                VisibilityTimeout=min(math.ceil(seconds) + 1, MAX_VISIBILITY_SECONDS),
+            )
+        except Exception as exc:  # the batch's answer matters more than this optimisation
+            logger.warning("%s: could not postpone a lease-held record: %s", self.consumer, exc)
+
+    @staticmethod
+    def _delivery(record: Mapping[str, Any]) -> Delivery:
+        body = str(record.get("body") or "")
+        ignored = ignored_reason(body)
+        return Delivery(
+            message_id=str(record.get("messageId")),
+            decode=None if ignored else record_decoder(record),
+            attempt=attempt_of(record),
+            raw=body.encode(),
+            ignored=ignored,
+        )
 
 
 class HttpFunction:
@@ -99,7 +138,7 @@ def queue_function(config: AwsConfig, clients: AwsClients, **overrides: Any) -> 
     """The consumer function named by ``config.consumer``."""
     name = _role(config.consumer, "EVENTSUITE_CONSUMER")
     container = build_container(config, clients, **overrides)
-    return QueueFunction(runtime.Runtime(container).consumer(name), container)
+    return QueueFunction(runtime.Runtime(container).consumer(name), container, clients)
 
 
 def http_function(config: AwsConfig, clients: AwsClients, **overrides: Any) -> HttpFunction:

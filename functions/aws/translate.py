@@ -25,7 +25,7 @@ from cloudevents.abstract import CloudEvent
 from shared.envelope import from_structured
 from shared.errors import InvalidEnvelope, PermanentError
 from shared.http import HttpRequest, HttpResponse
-from shared.storage_events import image_uploaded
+from shared.storage_events import image_uploaded, is_upload, marker_reason
 
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"
@@ -90,6 +90,28 @@ def image_uploaded_from_s3(envelope: Mapping[str, Any]) -> CloudEvent:
         source=source,
         correlation_id=envelope_id or None,
     )
+
+
+def ignored_reason(body: str | bytes) -> str | None:
+    """Why an SQS message body is acknowledged without running the consumer (None: run it).
+
+    Only S3 "Object Created" events for a folder marker (the console's ``uploads/2025/``) or
+    an empty object under the uploads prefix qualify: the prefix holds them legitimately, so
+    they are logged, not dead-lettered (which would fire the DLQ alarm). Anything else,
+    unreadable or outside the prefix (miswired), is left to the decoder, which dead-letters
+    it with its reason.
+    """
+    try:
+        payload = json.loads(body)
+        if payload.get("source") != S3_SOURCE or payload.get("detail-type") != OBJECT_CREATED:
+            return None
+        obj = payload["detail"]["object"]
+        key, size = obj["key"], obj.get("size")
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+        return None
+    if not isinstance(key, str) or not is_upload(key):
+        return None
+    return marker_reason(key, size if isinstance(size, int) else None)
 
 
 def record_decoder(record: Mapping[str, Any]) -> Callable[[], CloudEvent]:

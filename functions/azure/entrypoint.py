@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from functions.azure import bootstrap
-from functions.azure.events import decode_queue_message
+from functions.azure.events import decode_queue_message, ignored_reason
 from shared.dispatch import Delivery, DeliveryResult
 from shared.http import HttpRequest, HttpResponse
 
@@ -48,8 +48,13 @@ def handle_queue_message(consumer: str, message: func.QueueMessage) -> DeliveryR
     # exported as func.QueueMessage has none, so a bare one counts as a first attempt.
     attempt = max(1, int(getattr(message, "dequeue_count", None) or 1))
     function = bootstrap.runtime().consumer(consumer)
+    ignored = ignored_reason(body)
     delivery = Delivery(
-        str(getattr(message, "id", None) or ""), lambda: decode_queue_message(body), attempt, body
+        str(getattr(message, "id", None) or ""),
+        None if ignored else lambda: decode_queue_message(body),
+        attempt,
+        body,
+        ignored=ignored,
     )
     result = function.deliver(delivery)
     if result is not None and not result.acknowledged:

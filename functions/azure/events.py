@@ -30,7 +30,7 @@ from cloudevents.abstract import CloudEvent
 
 from shared.envelope import from_structured, utc_now_iso
 from shared.errors import InvalidEnvelope
-from shared.storage_events import image_uploaded
+from shared.storage_events import image_uploaded, is_upload, marker_reason
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 _BLOB_SUBJECT = "/blobServices/default/containers/"
@@ -118,6 +118,32 @@ def to_cloud_event(payload: Mapping[str, Any]) -> CloudEvent:
     if payload.get("type") == BLOB_CREATED or payload.get("eventType") == BLOB_CREATED:
         return blob_created_to_image_uploaded(payload)
     return from_structured(payload)
+
+
+def ignored_reason(body: bytes | str) -> str | None:
+    """Why a queue message is acknowledged without running the consumer (None: run it).
+
+    Only a ``BlobCreated`` for a folder marker or an empty blob under the uploads prefix
+    qualifies: the prefix holds them legitimately, so they are logged, not sent to the poison
+    queue. Anything unreadable is left to :func:`decode_queue_message`, which refuses it.
+    """
+    try:
+        payload = parse_queue_body(body)
+    except (InvalidEnvelope, UnicodeDecodeError):
+        return None
+    if payload.get("type") != BLOB_CREATED and payload.get("eventType") != BLOB_CREATED:
+        return None
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        _, name = _blob_location(payload.get("subject"), data.get("url"))
+    except InvalidEnvelope:
+        return None
+    length = data.get("contentLength")
+    if not is_upload(name):
+        return None
+    return marker_reason(name, length if isinstance(length, int) else None)
 
 
 def decode_queue_message(body: bytes | str) -> CloudEvent:

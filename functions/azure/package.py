@@ -4,7 +4,7 @@ Layout of ``build/azure/functionapp.zip`` (what a Flex Consumption app runs as i
 
     function_app.py       the v2-model app (from functions/azure/function_app.py)
     host.json             generated from the catalog (functions/azure/host.json)
-    requirements.txt      the runtime dependencies, from pyproject.toml
+    requirements.txt      the hashed lock functions/locks/azure.txt, as is
     shared/               the cloud-agnostic core
     functions/            the package marker and functions/azure (adapters, entry points)
     .python_packages/lib/site-packages/   the dependencies, prebuilt
@@ -12,8 +12,10 @@ Layout of ``build/azure/functionapp.zip`` (what a Flex Consumption app runs as i
 Dependencies are built here, not remotely: Flex Consumption deploys the package as is unless a
 remote build is explicitly requested, and a remote build would resolve again in Azure (other
 versions than the ones tested, a 60-second build limit, and one more moving part). ``pip``
-installs binary wheels for Linux x86_64, CPython 3.12 (the Terraform default
-``python_version``), whatever machine builds the zip. Entries are sorted with fixed timestamps,
+installs the hashed lock ``functions/locks/azure.txt`` (``make lock``, :mod:`functions.locking`:
+core + ``azure`` + ``images`` extras at the test venv's versions) as binary wheels for Linux
+x86_64, CPython 3.12 (the Terraform default ``python_version``), whatever machine builds the
+zip, with ``--no-deps --require-hashes``. Entries are sorted with fixed timestamps,
 so the same inputs give a byte-identical archive. Deploy it with
 ``az functionapp deployment source config-zip --src build/azure/functionapp.zip`` (no
 ``--build-remote``); the provider's ``zip_deploy_file`` is not used for Flex Consumption
@@ -23,14 +25,12 @@ so the same inputs give a byte-identical archive. Deploy it with
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import re
 import shutil
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from functions import locking
 from functions.packaging import (
     ROOT,
     core_files,
@@ -42,6 +42,7 @@ from functions.packaging import (
 )
 
 AZURE_DIR = ROOT / "functions" / "azure"
+LOCK = locking.lock_path("azure")
 BUILD_DIR = ROOT / "build" / "azure"
 DEFAULT_OUTPUT = BUILD_DIR / "functionapp.zip"
 PYTHON_VERSION = "3.12"
@@ -58,27 +59,9 @@ _SKIP_APP_FILES = {"function_app.py", "host.json", "package.py", "hostjson.py", 
 _SKIP_SITE_DIRS = {"bin"}  # console scripts: their shebangs name the building interpreter
 
 
-def requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
-    """Runtime requirements of the Azure app: core + ``azure`` + ``images`` extras."""
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    extras = project["optional-dependencies"]
-    wanted = [*project["dependencies"], *extras["azure"], *extras["images"]]
-    return sorted(dict.fromkeys(wanted), key=str.lower)
-
-
-def pinned_requirements() -> list[str]:
-    """``requirements()`` pinned to the tested versions (what the zip's site-packages holds).
-
-    requirements.txt is not used at run time (the dependencies are prebuilt); pinned, it also
-    makes an accidental remote build install what was tested.
-    """
-    versions = tested_versions()
-    pinned = []
-    for requirement in requirements():
-        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
-        version = versions.get(_canonical(name))
-        pinned.append(f"{name}=={version}" if version else requirement)
-    return pinned
+def requirements() -> list[str]:
+    """Top-level runtime requirements of the Azure app (core + ``azure`` + ``images``)."""
+    return locking.requirements(locking.spec("azure"))
 
 
 def app_files(requirements_file: Path, site_packages: Path | None) -> Iterator[tuple[Path, str]]:
@@ -98,57 +81,24 @@ def app_files(requirements_file: Path, site_packages: Path | None) -> Iterator[t
             yield path, name
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def tested_versions() -> dict[str, str]:
-    """Distribution -> version installed in the environment that ran the tests."""
-    versions: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            versions.setdefault(_canonical(name), dist.version)
-    return versions
-
-
-def constraints() -> list[str]:
-    """Pins for pip: every distribution at the version this environment tested.
-
-    The ranges in pyproject.toml would otherwise let the zip pick up releases nobody tested
-    (a new major of a transitive dependency); packages not installed here stay unpinned.
-    """
-    return [f"{name}=={version}" for name, version in sorted(tested_versions().items())]
-
-
 def install_dependencies(target: Path, *, python_version: str = PYTHON_VERSION) -> Path:
-    """A fresh site-packages tree with Linux x86_64 wheels for ``python_version``."""
+    """A fresh site-packages tree: the lock's Linux x86_64 wheels for ``python_version``."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    constraints_file = target.parent / "constraints.txt"
-    constraints_file.write_text("\n".join(constraints()) + "\n", encoding="utf-8")
     pip_install_target(
-        requirements(),
+        ["-r", str(LOCK)],
         target,
         platforms=PLATFORMS,
         python_version=python_version,
-        options=["--no-warn-conflicts", "--constraint", str(constraints_file)],
+        options=["--no-deps", "--require-hashes"],
     )
     return target
 
 
-def build(
-    output: Path = DEFAULT_OUTPUT,
-    *,
-    site_packages: Path | None = None,
-    work_dir: Path = BUILD_DIR,
-) -> str:
+def build(output: Path = DEFAULT_OUTPUT, *, site_packages: Path | None = None) -> str:
     """Write the zip (with ``site_packages`` as its dependencies); return its sha256."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    requirements_file = work_dir / "requirements.txt"
-    requirements_file.write_text("\n".join(pinned_requirements()) + "\n", encoding="utf-8")
-    return write_zip(output, app_files(requirements_file, site_packages))
+    return write_zip(output, app_files(LOCK, site_packages))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,7 @@ class ConsumerFunction:
         self,
         deliveries: Iterable[Delivery],
         time_left_ms: Callable[[], float] | None = None,
+        postpone: Callable[[Delivery, float], None] | None = None,
     ) -> list[str]:
         """Process a batch record by record; return the message ids to redeliver.
 
@@ -75,7 +76,8 @@ class ConsumerFunction:
         remaining invocation time), records that would probably not finish are not started:
         they are returned for redelivery. That still costs them an attempt on platforms that
         count receives (SQS), so a record is skipped only when the next one likely would not
-        finish.
+        finish. ``postpone(delivery, seconds)`` lets the platform hold back a record that only
+        waits for another attempt's lease until that lease has expired.
         """
         left = time_left_ms or (lambda: math.inf)
         failed: list[str] = []
@@ -90,6 +92,8 @@ class ConsumerFunction:
                 slowest_ms = max(slowest_ms, before - left())
             if result is not None and not result.acknowledged:
                 failed.append(delivery.message_id)
+                if result.retry_after is not None and postpone is not None:
+                    postpone(delivery, result.retry_after)
         return failed
 
 

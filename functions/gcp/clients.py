@@ -99,7 +99,7 @@ class GcpClients(LazyClients):
                 publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
             )
         if service == "subscriber":
-            from google.cloud import pubsub_v1
+            from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
             return pubsub_v1.SubscriberClient()
         raise ValueError(f"unknown Google Cloud client {service!r}")

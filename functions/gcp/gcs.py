@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from functions.gcp.clients import ClientFactory, as_transient
 from shared.errors import ObjectNotFound, PayloadTooLarge
 from shared.ports import StoredObject
+from shared.storage_events import check_object_key
 
 TIMEOUT_SECONDS = 60.0
 
@@ -42,6 +43,7 @@ class GcsObjectStore:
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         """Create or replace ``gs://bucket/key`` (retried by the SDK: our writes are idempotent)."""
+        check_object_key(key)
         try:
             from google.cloud.storage.retry import DEFAULT_RETRY
 
@@ -65,6 +67,7 @@ class GcsObjectStore:
         ``0..max_bytes`` only.
         """
         where = f"gs://{bucket}/{key}"
+        check_object_key(key)
         try:
             blob = self._client().bucket(bucket).get_blob(key, timeout=TIMEOUT_SECONDS)
             if blob is None:
@@ -86,6 +89,7 @@ class GcsObjectStore:
 
     def exists(self, bucket: str, key: str) -> bool:
         """Whether ``gs://bucket/key`` exists."""
+        check_object_key(key)
         try:
             return bool(self._client().bucket(bucket).blob(key).exists(timeout=TIMEOUT_SECONDS))
         except Exception as exc:

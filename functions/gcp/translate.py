@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from cloudevents.http import CloudEvent
 from shared.catalog import Catalog, default_catalog
 from shared.envelope import from_structured
 from shared.errors import InvalidEnvelope, PermanentError
-from shared.storage_events import image_uploaded, is_upload
+from shared.storage_events import image_uploaded, skip_reason
 
 PUBSUB_MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 STORAGE_TYPE_PREFIX = "google.cloud.storage.object.v1."
@@ -239,9 +240,10 @@ def notification_skip_reason(message: PubSubMessage) -> str | None:
     event_type = message.attributes.get("eventType")
     if event_type != NOTIFICATION_FINALIZE:
         return f"storage notification {event_type} is not an upload"
-    if not is_upload(message.attributes.get("objectId", "")):
-        return f"object {message.attributes.get('objectId')!r} is outside the uploads prefix"
-    return None
+    size: int | None = None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        size = int(json.loads(message.data).get("size"))  # absent with payload_format NONE
+    return skip_reason(message.attributes.get("objectId", ""), size)
 
 
 def notification_event(message: PubSubMessage) -> AnyCloudEvent:
@@ -268,9 +270,11 @@ def finalized_skip_reason(event: AnyCloudEvent) -> str | None:
     if name is None:
         subject = str(event.get_attributes().get("subject") or "")
         name = subject.removeprefix("objects/")
-    if not is_upload(str(name)):
-        return f"object {name!r} is outside the uploads prefix"
-    return None
+    size: int | None = None
+    if isinstance(data, Mapping):
+        with contextlib.suppress(ValueError, TypeError):
+            size = int(data.get("size"))  # type: ignore[arg-type]
+    return skip_reason(str(name), size)
 
 
 def finalized_event(event: AnyCloudEvent) -> AnyCloudEvent:

@@ -39,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "reconcile", help="run the catalog's scheduled jobs once (order reconciler)"
     )
-    serve = commands.add_parser("serve", help="consumers under functions-framework + broker")
-    serve.add_argument("--base-port", type=int, default=8081)
-    serve.add_argument("--once", action="store_true", help="exit when the broker is idle")
+    serve_command = commands.add_parser(
+        "serve", help="consumers under functions-framework + broker"
+    )
+    serve_command.add_argument("--base-port", type=int, default=8081)
+    serve_command.add_argument("--once", action="store_true", help="exit when the broker is idle")
     args = parser.parse_args(argv)
     if args.command in ("run", "status", "reconcile") and not (args.home / "broker.db").is_file():
         # Never create an empty state folder just to report that it is empty.

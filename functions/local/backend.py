@@ -8,6 +8,7 @@ Layout under ``home``: ``objects/<bucket>/...`` (filesystem object store), ``sta
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,10 @@ from shared.envelope import ClaimCheckPublisher, utc_now_iso
 from shared.errors import PermanentError
 from shared.http import HttpRequest, HttpResponse
 from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
-from shared.storage_events import image_uploaded, is_upload
+from shared.storage_events import image_uploaded, is_upload, marker_reason
 
 DEFAULT_HOME = Path(".eventsuite")
+logger = logging.getLogger("eventsuite.local")
 LOCAL_SOURCE = "urn:eventsuite:local:storage"
 DEMO_WEBHOOK_SECRET = "whsec_local_demo_only"  # noqa: S105 - a local, documented demo secret
 
@@ -85,7 +87,12 @@ class LocalBackend:
         def on_created(
             bucket: str, key: str, size: int, content_type: str | None, etag: str
         ) -> None:
-            if bucket == settings.uploads_bucket and is_upload(key):
+            if bucket != settings.uploads_bucket or not is_upload(key):
+                return
+            ignored = marker_reason(key, size)
+            if ignored:  # acknowledged and logged like the clouds' folder markers
+                logger.info("upload notification ignored: %s", ignored, extra={"key": key})
+            else:
                 broker.publish(
                     [
                         image_uploaded(

@@ -139,7 +139,7 @@ class LocalBroker:
     def publish(self, events: Sequence[CloudEvent]) -> None:
         """Route events to every subscribed consumer in one transaction."""
         now = self.clock()
-        rows = []
+        rows: list[tuple[str, str, str, bytes, float, float]] = []
         for event in events:
             spec = self.catalog.event_by_type(str(event["type"]))
             consumers = self.catalog.consumers_of(spec.name) if spec else []

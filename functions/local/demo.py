@@ -7,9 +7,11 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from functions.local import samples
 from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
+from functions.local.sqlite import SqliteMetadataIndex, SqliteOrderStore
 from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery
 
@@ -23,7 +25,7 @@ SAMPLES: dict[str, tuple[Callable[[], bytes], str]] = {
     "notes.jpg": (samples.not_an_image, "image/jpeg"),
 }
 
-ORDERS = [
+ORDERS: list[tuple[str, dict[str, Any]]] = [
     (
         "demo-order-approved",
         {
@@ -90,13 +92,13 @@ def run_demo(
                 "currency": "EUR",
             },
         }
-        body = json.dumps(refund).encode()
-        forged = backend.http("payment_webhook", body, {SIGNATURE_HEADER: "t=1,v1=deadbeef"})
+        refund_body = json.dumps(refund).encode()
+        forged = backend.http("payment_webhook", refund_body, {SIGNATURE_HEADER: "t=1,v1=deadbeef"})
         out(f"  POST /webhooks/payments with a forged signature -> {forged.status}")
         signed = backend.http(
             "payment_webhook",
-            body,
-            {SIGNATURE_HEADER: sign(body, DEMO_WEBHOOK_SECRET, int(time.time()))},
+            refund_body,
+            {SIGNATURE_HEADER: sign(refund_body, DEMO_WEBHOOK_SECRET, int(time.time()))},
         )
         out(f"  POST /webhooks/payments signed (refund) -> {signed.status}")
         more = backend.run(max_seconds=60)
@@ -112,9 +114,9 @@ def _summary(
 ) -> dict[str, int]:
     settings, objects = backend.settings, backend.objects
     thumbnails = objects.list_keys(settings.thumbnails_bucket)
-    index = backend.ports.index
+    index = cast(SqliteMetadataIndex, backend.ports.index)
     documents = index.search(IndexQuery(limit=1000))
-    orders = backend.ports.orders.all()
+    orders = cast(SqliteOrderStore, backend.ports.orders).all()
     outbox = sorted((backend.home / "outbox").glob("*.eml"))
     dead = backend.broker.dead_letters()
     out("")

@@ -13,9 +13,13 @@ from pathlib import Path
 
 from shared.errors import ObjectNotFound, PayloadTooLarge, PermanentError
 from shared.ports import StoredObject
+from shared.storage_events import check_object_key
 
 ObjectCreated = Callable[[str, str, int, str | None, str], None]
 _META_SUFFIX = ".meta.json"
+# A file name holds at most 255 bytes; the sidecar adds ".meta.json" and the temporary file
+# ".<name>.<pid>.tmp" (pid up to 7 digits) to a segment, so segments stop 15 bytes short.
+MAX_SEGMENT_BYTES = 240
 
 
 def _check_size(bucket: str, key: str, size: int, max_bytes: int) -> None:
@@ -33,6 +37,10 @@ class FilesystemObjectStore:
     def _path(self, bucket: str, key: str) -> Path:
         if not bucket or "/" in bucket or bucket in (".", ".."):
             raise PermanentError(f"invalid bucket name {bucket!r}")
+        check_object_key(bucket, max_segment_bytes=MAX_SEGMENT_BYTES)
+        # Checked before anything touches the disk: a key no store can hold is refused as a
+        # permanent error, never written first and rejected afterwards.
+        check_object_key(key, max_segment_bytes=MAX_SEGMENT_BYTES)
         parts = key.split("/")
         if not key or any(p in ("", ".", "..") for p in parts) or key.endswith(_META_SUFFIX):
             raise PermanentError(f"invalid object key {key!r}")

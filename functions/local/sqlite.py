@@ -124,7 +124,8 @@ class SqliteMetadataIndex:
 
     def search(self, query: IndexQuery) -> list[dict[str, Any]]:
         """Filter in SQL, then apply the shared semantics as the final word."""
-        clauses, parameters = [], []
+        clauses: list[str] = []
+        parameters: list[Any] = []
         if query.min_width is not None:
             clauses.append("width >= ?")
             parameters.append(query.min_width)

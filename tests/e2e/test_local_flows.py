@@ -21,7 +21,7 @@ from shared.envelope import from_structured, new_event
 from shared.ids import derived_event_id
 from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery, OrderStatus
-from tests.conftest import order_v2
+from tests.builders import order_v2
 from tests.support import ROOT, wait_for_port
 
 pytestmark = pytest.mark.e2e

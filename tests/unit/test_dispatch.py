@@ -11,7 +11,7 @@ from shared.dispatch import Delivery, Dispatcher, Outcome
 from shared.envelope import Event, from_structured, new_event, to_json_bytes, to_structured
 from shared.errors import PermanentError, TransientError
 from shared.ports import Settings
-from tests.conftest import order_v2
+from tests.builders import order_v2
 from tests.fakes import FakeClock, FakeDeadLetters, fake_ports
 
 

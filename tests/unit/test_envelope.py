@@ -16,7 +16,7 @@ from shared.envelope import (
     to_structured,
 )
 from shared.errors import InvalidEnvelope, SchemaViolation, UnknownEventType, UnknownEventVersion
-from tests.conftest import order_v1, order_v2
+from tests.builders import order_v1, order_v2
 from tests.fakes import FakeObjectStore, FakePublisher
 
 

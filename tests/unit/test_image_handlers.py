@@ -8,7 +8,7 @@ from shared.catalog import default_catalog
 from shared.dispatch import Dispatcher, Outcome
 from shared.errors import PayloadTooLarge
 from shared.ports import StoredObject
-from tests.conftest import image_event
+from tests.builders import image_event
 from tests.fakes import FakeObjectStore, fake_ports
 
 OVERWRITTEN_SIZE = 5 * 1024**3

@@ -409,7 +409,7 @@ def test_bad_input_is_refused_by_both_functions_with_its_reason(name: str) -> No
 @pytest.mark.parametrize("consumer", ["thumbnailer", "indexer"])
 def test_a_truncated_png_is_dead_lettered_at_the_first_attempt(consumer: str) -> None:
     from shared.dispatch import Dispatcher, Outcome
-    from tests.conftest import image_event
+    from tests.builders import image_event
     from tests.fakes import fake_ports
 
     data = HOSTILE["truncated PNG"][0]

@@ -11,7 +11,7 @@ from functions.common.runtime import Runtime
 from shared.envelope import new_event
 from shared.http import HttpRequest
 from shared.observability import JsonFormatter
-from tests.conftest import order_v2
+from tests.builders import order_v2
 from tests.fakes import fake_ports
 
 ORDER = b'{"customer":{"email":"ann@example.com"},"currency":"EUR","items":[{"sku":"mug","quantity":1,"unit_price_minor":1250}]}'  # noqa: E501

@@ -17,7 +17,7 @@ from shared.notifications import format_money, render
 from shared.orders import parse_order_request
 from shared.orders.webhooks import SIGNATURE_HEADER, sign, verify
 from shared.ports import OrderStatus, Ports
-from tests.conftest import order_v2
+from tests.builders import order_v2
 from tests.fakes import FakeIdempotencyStore, FakeMailer, FakeOrderStore, fake_ports
 
 ORDER = {

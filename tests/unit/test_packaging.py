@@ -48,14 +48,13 @@ def test_the_lambda_install_takes_binary_wheels_for_every_aarch64_tag(
     assert command[-2:] == ["-r", str(lock)]
 
 
-def test_the_azure_install_takes_binary_wheels_for_every_x86_64_tag_under_constraints(
+def test_the_azure_install_takes_the_hashed_lock_as_binary_wheels_for_every_x86_64_tag(
     commands: list[list[str]], tmp_path: Path
 ) -> None:
     target = azure_package.install_dependencies(tmp_path / "site-packages")
     (command,) = commands
     assert target.is_dir()
     assert _platforms(command) == list(azure_package.PLATFORMS)
-    assert {"--only-binary=:all:", "--no-warn-conflicts"} <= set(command)
+    assert {"--only-binary=:all:", "--no-deps", "--require-hashes"} <= set(command)
     assert _after(command, "--python-version") == azure_package.PYTHON_VERSION
-    assert _after(command, "--constraint") == str(tmp_path / "constraints.txt")
-    assert command[-len(azure_package.requirements()) :] == azure_package.requirements()
+    assert command[-2:] == ["-r", str(azure_package.LOCK)]

@@ -12,6 +12,7 @@ from functions.aws.clients import AwsClients
 from functions.aws.errors import error_code, http_status, transient_errors
 from shared.errors import ObjectNotFound, PayloadTooLarge, PermanentError
 from shared.ports import StoredObject
+from shared.storage_events import check_object_key
 
 _MISSING = {"NoSuchKey", "NotFound", "404"}
 
@@ -56,6 +57,7 @@ class S3ObjectStore:
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         """PutObject (replaces an existing object)."""
+        check_object_key(key)
         arguments: dict[str, object] = {"Bucket": bucket, "Key": key, "Body": data}
         if content_type:
             arguments["ContentType"] = content_type
@@ -72,6 +74,7 @@ class S3ObjectStore:
         ``PayloadTooLarge`` before the body is read.
         """
         where = f"s3://{bucket}/{key}"
+        check_object_key(key)
         try:
             with transient_errors(f"S3 GetObject {where}"):
                 response = self._get_object(bucket, key, max_bytes)
@@ -117,6 +120,7 @@ class S3ObjectStore:
 
     def exists(self, bucket: str, key: str) -> bool:
         """HeadObject; False on 404."""
+        check_object_key(key)
         try:
             with transient_errors(f"S3 HeadObject s3://{bucket}/{key}"):
                 self._clients.s3.head_object(Bucket=bucket, Key=key)

@@ -202,21 +202,21 @@ class SqsDeadLetterAdmin:
             held = {m["MessageId"]: m for m in self._receive(consumer, 10_000)}
             try:
                 for message_id in sorted(ids):
-                    message = held.pop(message_id, None)
-                    if message is None:
+                    parked = held.pop(message_id, None)
+                    if parked is None:
                         failed.append((message_id, "not in the dead-letter queue any more"))
                         continue
                     attributes = {
                         name: value
-                        for name, value in message.get("MessageAttributes", {}).items()
+                        for name, value in parked.get("MessageAttributes", {}).items()
                         if name != REDRIVE_COUNT
                     }
                     previous = int(
-                        message.get("MessageAttributes", {})
+                        parked.get("MessageAttributes", {})
                         .get(REDRIVE_COUNT, {})
                         .get("StringValue", 0)
                     )
-                    body, count = count_redrive(message["Body"], previous)
+                    body, count = count_redrive(parked["Body"], previous)
                     attributes[REDRIVE_COUNT] = {"DataType": "Number", "StringValue": str(count)}
                     try:
                         with transient_errors(f"SQS SendMessage {queue_url}"):
@@ -226,12 +226,12 @@ class SqsDeadLetterAdmin:
                                 MessageAttributes=attributes,
                             )
                     except Exception as exc:
-                        held[message_id] = message  # still parked: made visible below
+                        held[message_id] = parked  # still parked: made visible below
                         failed.append((message_id, f"{type(exc).__name__}: {exc}"))
                         continue
                     with transient_errors(f"SQS DeleteMessage {dlq_url}"):
                         self._clients.sqs.delete_message(
-                            QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"]
+                            QueueUrl=dlq_url, ReceiptHandle=parked["ReceiptHandle"]
                         )
                     redriven.append(message_id)
             finally:

@@ -20,6 +20,7 @@ from azure.core.exceptions import HttpResponseError, ResourceModifiedError, Reso
 from functions.azure.errors import transient_azure_errors
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
 from shared.ports import StoredObject
+from shared.storage_events import check_object_key
 
 _METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Printable ASCII except '%' (the escape) and space (headers are trimmed) stays readable.
@@ -88,6 +89,7 @@ class BlobObjectStore:
         """Create or replace a block blob."""
         from azure.storage.blob import ContentSettings
 
+        check_object_key(key)
         blob = self._service.get_blob_client(bucket, key)
         settings = ContentSettings(content_type=content_type) if content_type else None
         with transient_azure_errors(f"writing blob {bucket}/{key}"):
@@ -104,6 +106,7 @@ class BlobObjectStore:
         With ``max_bytes`` only bytes ``0..max_bytes`` are downloaded; the blob's full size,
         from the ranged answer's ``Content-Range``, decides ``PayloadTooLarge``.
         """
+        check_object_key(key)
         blob = self._service.get_blob_client(bucket, key)
         where = f"blob {bucket}/{key}"
         try:
@@ -126,6 +129,7 @@ class BlobObjectStore:
 
     def exists(self, bucket: str, key: str) -> bool:
         """Whether the blob exists."""
+        check_object_key(key)
         with transient_azure_errors(f"checking blob {bucket}/{key}"):
             return bool(self._service.get_blob_client(bucket, key).exists())
 

@@ -42,6 +42,12 @@ class SmtpMailer:
                 if self.username:
                     client.login(self.username, self.password or "")
                 client.send_message(message)
+        except smtplib.SMTPNotSupportedError as exc:
+            # The relay lacks an extension the message needs (SMTPUTF8 for a non-ASCII
+            # address): the same relay refuses every retry the same way.
+            raise PermanentError(
+                f"SMTP relay {self.host}:{self.port} cannot send it: {exc}"
+            ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if all(code >= 500 for code in codes):

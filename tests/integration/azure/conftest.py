@@ -1,4 +1,4 @@
-"""azurite (once per session, 127.0.0.1, free ports), an Event Grid stand-in, SMTP on loopback.
+"""azurite (tests/emulators.py, once per session), an Event Grid stand-in, SMTP on loopback.
 
 Without ``tests/node/node_modules`` (``npm ci --prefix tests/node``) these tests skip locally
 and fail in CI (``CI=true``) with that instruction.
@@ -16,22 +16,14 @@ from tests.integration.azure.harness import (
     Deployment,
     EventGridEmulator,
     ServiceClients,
-    run_azurite,
 )
 from tests.support import LOOPBACK, SmtpRecorder, smtp_server
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    """One in-memory azurite for the session."""
-    with run_azurite() as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def storage(azurite: Azurite) -> ServiceClients:
-    """The tests' own Blob/Queue/Table clients."""
-    return ServiceClients.connect(azurite)
+def storage(azure_storage: ServiceClients) -> ServiceClients:
+    """The tests' own Blob/Queue/Table clients (azurite: tests/emulators.py)."""
+    return azure_storage
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import threading
 import uuid
@@ -31,14 +30,20 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
 from azure.functions.queue import QueueMessage
 
 from functions.azure import hostjson
 from functions.azure.adapters.queues import QueueFanoutPublisher
 from functions.azure.names import DEFAULT_TABLES, poison_queue_name, queue_name
 from shared.catalog import default_catalog
-from tests.support import LOOPBACK, ROOT, background_process, free_port, wait_for_port
+from tests.support import (
+    LOOPBACK,
+    ROOT,
+    background_process,
+    free_port,
+    unavailable,
+    wait_for_port,
+)
 from tests.unit.azure.app_support import user_function
 
 NODE_DIR = ROOT / "tests" / "node"
@@ -63,11 +68,8 @@ def require_azurite() -> None:
         problem = "node is not on PATH (azurite runs on Node.js)"
     elif not AZURITE_JS.is_file():
         problem = INSTALL_HINT
-    if problem is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(problem, pytrace=False)
-    pytest.skip(problem)
+    if problem is not None:
+        unavailable(problem)
 
 
 @dataclass(frozen=True)

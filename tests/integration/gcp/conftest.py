@@ -3,7 +3,6 @@ apps built from ``functions/gcp/main.py`` exactly as Cloud Functions loads it.""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -14,12 +13,16 @@ from typing import Any
 import pytest
 
 from functions.gcp import bootstrap
-from tests.support import ROOT, SmtpRecorder, background_process, free_port, python_command
+from tests.emulators import GCP_PROJECT, emulator_host, gcloud_emulator
+from tests.support import ROOT, SmtpRecorder
 from tests.support import smtp_server as running_smtp_server
 
 MAIN = ROOT / "functions" / "gcp" / "main.py"
 EVENTS = ROOT / "tests" / "events" / "gcp"
-PROJECT = "test-project"
+PROJECT = GCP_PROJECT
+# The emulator helpers live in tests/emulators.py (session fixtures firestore_host, pubsub_host);
+# importable from here too for older modules.
+__all__ = ["PROJECT", "emulator_host", "gcloud_emulator", "load_event", "make_app", "sample_jpeg"]
 
 
 def load_event(name: str) -> Any:
@@ -77,42 +80,6 @@ def _fresh_bootstrap() -> Iterator[None]:
     bootstrap.reset()
 
 
-@pytest.fixture(scope="session")
-def gcs_emulator() -> Iterator[str]:
-    """``gcp-storage-emulator`` on 127.0.0.1 (in memory), once per session; yields its URL."""
-    port = free_port()
-    command = python_command(
-        "-m",
-        "gcp_storage_emulator",
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--in-memory",
-        "--quiet",
-    )
-    with background_process(command, port=port):
-        url = f"http://127.0.0.1:{port}"
-        with pytest.MonkeyPatch.context() as patch:
-            # The SDK talks to the emulator (anonymously) whenever this is set.
-            patch.setenv("STORAGE_EMULATOR_HOST", url)
-            yield url
-
-
-@pytest.fixture(scope="session")
-def storage_client(gcs_emulator: str) -> Any:
-    """A ``google.cloud.storage.Client`` on the emulator, with anonymous credentials."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    return storage.Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_emulator},
-    )
-
-
 _bucket_ids = iter(range(1, 10_000))
 
 
@@ -154,51 +121,3 @@ def sample_jpeg(
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=80, exif=exif)
     return buffer.getvalue()
-
-
-def gcloud_emulator(kind: str) -> list[str] | None:
-    """The command of an installed gcloud emulator (``pubsub`` or ``firestore``), or None.
-
-    The apt packages ``google-cloud-cli-pubsub-emulator`` / ``-firestore-emulator`` (plus a
-    Java runtime) install them under the Cloud SDK's ``platform/`` folder.
-    """
-    import shutil
-
-    gcloud, java = shutil.which("gcloud"), shutil.which("java")
-    if not gcloud or not java:
-        return None
-    root = Path(os.environ.get("CLOUDSDK_ROOT_DIR") or Path(os.path.realpath(gcloud)).parents[1])
-    binary = {
-        "pubsub": root / "platform" / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator",
-        "firestore": root / "platform" / "cloud-firestore-emulator" / "cloud_firestore_emulator",
-    }[kind]
-    if not binary.is_file():
-        return None
-    return [str(binary), "start"] if kind == "firestore" else [str(binary)]
-
-
-@contextlib.contextmanager
-def emulator_host(kind: str, variable: str) -> Iterator[str]:
-    """``host:port`` of a Google emulator: the one named by ``variable`` (the GitHub workflow
-    starts them), else one started here on 127.0.0.1 when installed; otherwise skip, saying why.
-    """
-    if os.environ.get(variable):
-        yield os.environ[variable]
-        return
-    command = gcloud_emulator(kind)
-    if command is None:
-        pytest.skip(
-            f"{kind} contract tests need {variable} (Google's {kind} emulator, as the "
-            f"GitHub workflow starts it) or the installed gcloud {kind} emulator "
-            f"(apt google-cloud-cli-{kind}-emulator and Java); neither is available"
-        )
-    port = free_port()
-    with (
-        background_process(
-            [*command, "--host=127.0.0.1", f"--port={port}"], port=port, timeout=120
-        ),
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        host = f"127.0.0.1:{port}"
-        patch.setenv(variable, host)
-        yield host

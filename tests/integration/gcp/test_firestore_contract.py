@@ -1,4 +1,6 @@
-"""Contract tests of the Firestore adapters against Google's Firestore emulator.
+"""The Firestore adapters against Google's Firestore emulator: what is specific to Firestore
+(document shapes, TTL timestamps, the dispatcher and reconciler on it); the ports' common
+behaviour is in tests/contract.
 
 The emulator is the one named by ``FIRESTORE_EMULATOR_HOST`` (the GitHub workflow starts it),
 or the installed gcloud one (apt ``google-cloud-cli-firestore-emulator``), started here on
@@ -17,8 +19,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,23 +28,16 @@ import pytest
 from functions.gcp.clients import GcpClients
 from functions.gcp.firestore_stores import (
     FirestoreIdempotencyStore,
-    FirestoreMetadataIndex,
     FirestoreOrderStore,
     document_id,
 )
 from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import new_event, utc_now_iso
-from shared.ports import ClaimState, IndexQuery, OrderRecord, OrderStatus
+from shared.ports import ClaimState, OrderRecord, OrderStatus
+from tests.builders import order_record
 from tests.fakes import fake_ports, with_pending_announcement
-from tests.integration.gcp.conftest import emulator_host
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def firestore_host() -> Iterator[str]:
-    with emulator_host("firestore", "FIRESTORE_EMULATOR_HOST") as host:
-        yield host
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +77,12 @@ def race(count: int, attempt: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def test_claim_life_cycle(claims: FirestoreIdempotencyStore, clients: GcpClients) -> None:
+def test_a_claim_document_names_its_key_and_has_a_ttl_timestamp(
+    claims: FirestoreIdempotencyStore, clients: GcpClients
+) -> None:
     key = _key()
     assert claims.claim(key, now=100.0, lease_seconds=30) is ClaimState.ACQUIRED
-    assert claims.claim(key, now=110.0, lease_seconds=30) is ClaimState.IN_PROGRESS
-
     claims.complete(key, now=120.0, ttl_seconds=3600)
-
-    assert claims.claim(key, now=121.0, lease_seconds=30) is ClaimState.COMPLETED
-    claims.release(key)  # never drops a completed record
-    assert claims.claim(key, now=122.0, lease_seconds=30) is ClaimState.COMPLETED
     record = clients.firestore().collection("idempotency").document(document_id(key)).get()
     assert record.get("key") == key
     assert isinstance(record.get("expires_at"), datetime)  # a timestamp, for a TTL policy
@@ -117,30 +107,6 @@ def test_an_in_progress_claim_expires_for_the_ttl_policy_too(clients: GcpClients
     assert document.get().get("expires_at") == datetime.fromtimestamp(220.0 + 7200, UTC)
 
 
-def test_release_lets_the_next_delivery_claim_at_once(claims: FirestoreIdempotencyStore) -> None:
-    key = _key()
-    assert claims.claim(key, now=100.0, lease_seconds=300) is ClaimState.ACQUIRED
-    claims.release(key)
-    assert claims.claim(key, now=101.0, lease_seconds=300) is ClaimState.ACQUIRED
-
-
-def test_an_expired_lease_is_taken_over(claims: FirestoreIdempotencyStore) -> None:
-    key = _key()
-    assert claims.claim(key, now=100.0, lease_seconds=10) is ClaimState.ACQUIRED
-    assert claims.claim(key, now=109.0, lease_seconds=10) is ClaimState.IN_PROGRESS
-    assert claims.claim(key, now=111.0, lease_seconds=10) is ClaimState.ACQUIRED
-    assert claims.claim(key, now=112.0, lease_seconds=10) is ClaimState.IN_PROGRESS
-
-
-def test_concurrent_first_claims_acquire_once(claims: FirestoreIdempotencyStore) -> None:
-    key = _key()
-    results = race(5, lambda: claims.claim(key, now=100.0, lease_seconds=60))
-    assert (
-        sorted(str(r) for r in results)
-        == [str(ClaimState.ACQUIRED)] + [str(ClaimState.IN_PROGRESS)] * 4
-    )
-
-
 def test_dispatcher_with_firestore_claims_runs_a_handler_once(clients: GcpClients) -> None:
     calls: list[str] = []
     ports = fake_ports(idempotency=FirestoreIdempotencyStore(clients.firestore))
@@ -163,190 +129,20 @@ def test_dispatcher_with_firestore_claims_runs_a_handler_once(clients: GcpClient
     assert calls == [event["id"]]
 
 
-def _order(order_id: str, key: str | None) -> OrderRecord:
-    return OrderRecord(
-        order_id=order_id,
-        status=OrderStatus.PLACED,
-        customer_email="c@example.com",
-        customer_name="C",
-        amount_minor=2500,
-        currency="EUR",
-        items=({"sku": "A", "name": None, "quantity": 1, "unit_price_minor": 2500},),
-        placed_at="2026-01-01T00:00:00.000Z",
-        idempotency_key=key,
-        updated_at="2026-01-01T00:00:00.000Z",
-    )
-
-
-def test_order_create_dedupes_on_idempotency_key_and_order_id(clients: GcpClients) -> None:
+def test_a_losing_create_leaves_no_idempotency_key_document(clients: GcpClients) -> None:
     store = FirestoreOrderStore(clients.firestore)
-    key = f"key-{uuid.uuid4().hex}"
-    first = _order(f"ord_{uuid.uuid4().hex[:24]}", key)
-
+    key, other_key = f"key-{uuid.uuid4().hex}", f"key-{uuid.uuid4().hex}"
+    first = order_record(idempotency_key=key)
     assert store.create(first) == (first, True)
-    assert store.create(_order(f"ord_{uuid.uuid4().hex[:24]}", key)) == (first, False)
-    assert store.create(_order(first.order_id, None)) == (first, False)
-    other_key = f"key-{uuid.uuid4().hex}"
-    assert store.create(_order(first.order_id, other_key)) == (first, False)
+    assert store.create(order_record(first.order_id, idempotency_key=other_key)) == (first, False)
     # the batch is all or nothing: the losing request left no key document behind
     keys = clients.firestore().collection("order_keys")
     assert keys.document(document_id(other_key)).get().exists is False
     assert keys.document(document_id(key)).get().get("order_id") == first.order_id
-    assert store.get(first.order_id) == first
-    assert store.get("ord_doesnotexist00") is None
-
-
-def test_transition_is_a_compare_and_set(clients: GcpClients) -> None:
-    store = FirestoreOrderStore(clients.firestore)
-    order = _order(f"ord_{uuid.uuid4().hex[:24]}", None)
-    store.create(order)
-
-    moved = store.transition(
-        order.order_id,
-        from_status=OrderStatus.PLACED,
-        to_status=OrderStatus.PAID,
-        now="2026-01-01T00:01:00.000Z",
-        payment_id="pay_123",
-    )
-    again = store.transition(
-        order.order_id,
-        from_status=OrderStatus.PLACED,
-        to_status=OrderStatus.PAYMENT_FAILED,
-        now="2026-01-01T00:02:00.000Z",
-        decline_code="card_declined",
-    )
-    missing = store.transition(
-        "ord_doesnotexist00",
-        from_status=OrderStatus.PLACED,
-        to_status=OrderStatus.PAID,
-        now="2026-01-01T00:03:00.000Z",
-    )
-
-    assert (moved, again, missing) == (True, False, False)
-    stored = store.get(order.order_id)
-    assert stored is not None
-    assert (stored.status, stored.payment_id, stored.decline_code, stored.updated_at) == (
-        OrderStatus.PAID,
-        "pay_123",
-        None,
-        "2026-01-01T00:01:00.000Z",
-    )
-
-
-def _document(image_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "image_id": image_id,
-        "bucket": "b",
-        "key": f"uploads/{image_id}.jpg",
-        "width": 800,
-        "height": 600,
-        "camera_make": None,
-        "camera_model": None,
-        "captured_at": None,
-        **fields,
-    }
-
-
-def test_metadata_index_put_get_and_search(clients: GcpClients) -> None:
-    index = FirestoreMetadataIndex(clients.firestore, collection=f"images-{uuid.uuid4().hex[:8]}")
-    documents = [
-        _document(
-            "a1",
-            camera_make="FUJIFILM",
-            camera_model="X100V",
-            width=6240,
-            captured_at="2025-08-14T09:30:00",
-        ),
-        _document(
-            "b2",
-            camera_make="Canon",
-            camera_model="EOS R5",
-            width=8192,
-            captured_at="2024-01-02T10:00:00",
-        ),
-        _document("c3", width=640),
-        _document(
-            "d4",
-            camera_make="Apple",
-            camera_model="iPhone 15 Pro",
-            width=4032,
-            captured_at="2025-09-01T18:45:10",
-            gps={"lat": 48.8584, "lon": 2.2945},
-        ),
-    ]
-    for document in documents:
-        index.put(document)
-    index.put(dict(documents[2], width=1024))  # upsert
-
-    assert index.get("d4") == documents[3]
-    assert index.get("zz") is None
-
-    def ids(query: IndexQuery) -> list[str]:
-        return [d["image_id"] for d in index.search(query)]
-
-    assert ids(IndexQuery()) == ["a1", "b2", "c3", "d4"]
-    assert ids(IndexQuery(limit=2)) == ["a1", "b2"]
-    assert ids(IndexQuery(camera="fuji")) == ["a1"]
-    assert ids(IndexQuery(camera="eos")) == ["b2"]
-    assert ids(IndexQuery(captured_from="2025-01-01T00:00:00")) == ["a1", "d4"]
-    assert ids(
-        IndexQuery(captured_from="2025-01-01T00:00:00", captured_to="2025-08-31T23:59:59")
-    ) == ["a1"]
-    assert ids(IndexQuery(min_width=4032)) == ["a1", "b2", "d4"]
-    assert ids(IndexQuery(min_width=1000, camera="iphone")) == ["d4"]
-    assert ids(IndexQuery(captured_from="2024-01-01T00:00:00", min_width=7000)) == ["b2"]
 
 
 def _placed(order_id: str, placed_at: str, status: OrderStatus = OrderStatus.PLACED) -> OrderRecord:
-    return replace(_order(order_id, None), status=status, placed_at=placed_at, updated_at=placed_at)
-
-
-def test_stale_placed_is_a_range_of_placed_orders_oldest_first(clients: GcpClients) -> None:
-    """The reconciler's query: status == PLACED, placed_at in [after, before), ordered, limited
-    (in production served by the composite index declared in the gcp-suite module)."""
-    store = FirestoreOrderStore(clients.firestore, orders=f"orders-{uuid.uuid4().hex[:8]}")
-    after, before = "2026-03-01T10:00:00.000Z", "2026-03-01T11:55:00.000Z"
-    orders = {
-        "ord_too_old": _placed("ord_too_old", "2026-03-01T09:59:59.999Z"),
-        "ord_at_start": _placed("ord_at_start", after),  # the lower bound is inclusive
-        "ord_middle": _placed("ord_middle", "2026-03-01T11:00:00.000Z"),
-        "ord_paid": _placed("ord_paid", "2026-03-01T10:30:00.000Z", OrderStatus.PAID),
-        "ord_failed": _placed("ord_failed", "2026-03-01T10:40:00.000Z", OrderStatus.PAYMENT_FAILED),
-        "ord_late": _placed("ord_late", "2026-03-01T11:54:59.999Z"),
-        "ord_at_end": _placed("ord_at_end", before),  # the upper bound is exclusive
-        "ord_fresh": _placed("ord_fresh", "2026-03-01T11:59:00.000Z"),
-    }
-    for order in reversed(
-        orders.values()
-    ):  # stored newest first: the order must come from the query
-        store.create(order)
-
-    def stale(limit: int = 50) -> list[str]:
-        found = store.stale_placed(placed_after=after, placed_before=before, limit=limit)
-        return [o.order_id for o in found]
-
-    assert stale() == ["ord_at_start", "ord_middle", "ord_late"]
-    assert store.stale_placed(placed_after=after, placed_before=before, limit=1) == [
-        orders["ord_at_start"]
-    ]  # whole records, read back intact
-    assert stale(limit=0) == []
-    # once charged, an order is no longer stale
-    store.transition(
-        "ord_middle",
-        from_status=OrderStatus.PLACED,
-        to_status=OrderStatus.PAID,
-        now="2026-03-01T12:00:00.000Z",
-        payment_id="pay_1",
-    )
-    assert stale() == ["ord_at_start", "ord_late"]
-    assert (
-        store.stale_placed(
-            placed_after="2026-03-02T00:00:00.000Z",
-            placed_before="2026-03-03T00:00:00.000Z",
-            limit=5,
-        )
-        == []
-    )
+    return order_record(order_id, status=status, placed_at=placed_at)
 
 
 def test_the_relay_announces_an_unannounced_firestore_order_once(clients: GcpClients) -> None:

@@ -1,4 +1,5 @@
-"""The Cloud Storage ObjectStore against gcp-storage-emulator (started once per session)."""
+"""The Cloud Storage ObjectStore against gcp-storage-emulator: what is specific to GCS (the
+ObjectStore behaviour common to every backend is in tests/contract)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from functions.gcp.gcs import GcsObjectStore
 from shared.catalog import default_catalog
 from shared.envelope import ClaimCheckPublisher, decode, new_event
 from shared.errors import ObjectNotFound, PayloadTooLarge, TransientError
+from tests.builders import payment_failed_data
 from tests.fakes import FakePublisher
 
 pytestmark = pytest.mark.integration
@@ -19,41 +21,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def store(storage_client: Any) -> GcsObjectStore:
     return GcsObjectStore(lambda: storage_client)
-
-
-def test_put_get_roundtrip_keeps_bytes_content_type_and_metadata(
-    store: GcsObjectStore, buckets: dict[str, str], storage_client: Any
-) -> None:
-    data = bytes(range(256)) * 64
-    store.put(
-        buckets["uploads"],
-        "uploads/a b/ünïcode.jpg",
-        data,
-        content_type="image/jpeg",
-        metadata={"source-key": "x", "correlation-id": "c-1"},
-    )
-
-    stored = store.get(buckets["uploads"], "uploads/a b/ünïcode.jpg")
-
-    assert stored.data == data
-    assert stored.content_type == "image/jpeg"
-    assert stored.metadata == {"source-key": "x", "correlation-id": "c-1"}
-    # and it is a real object in the emulator, not something the adapter cached
-    blob = storage_client.bucket(buckets["uploads"]).get_blob("uploads/a b/ünïcode.jpg")
-    assert blob.size == len(data)
-
-
-def test_put_overwrites(store: GcsObjectStore, buckets: dict[str, str]) -> None:
-    store.put(buckets["thumbnails"], "thumbnails/k/256.jpg", b"first")
-    store.put(buckets["thumbnails"], "thumbnails/k/256.jpg", b"second", content_type="image/jpeg")
-
-    assert store.get(buckets["thumbnails"], "thumbnails/k/256.jpg").data == b"second"
-
-
-def test_missing_object_is_object_not_found(store: GcsObjectStore, buckets: dict[str, str]) -> None:
-    with pytest.raises(ObjectNotFound, match="does not exist"):
-        store.get(buckets["uploads"], "uploads/never.jpg")
-    assert store.exists(buckets["uploads"], "uploads/never.jpg") is False
 
 
 def test_a_bounded_read_checks_the_size_and_fetches_at_most_the_limit_plus_one_byte(
@@ -111,24 +78,6 @@ class _SingleBlobClient:
         return self._blob
 
 
-def test_exists_and_sorted_prefix_listing(store: GcsObjectStore, buckets: dict[str, str]) -> None:
-    for key in ("uploads/b.jpg", "uploads/a.jpg", "other/c.jpg", "uploads/sub/d.jpg"):
-        store.put(buckets["uploads"], key, b"x")
-
-    assert store.exists(buckets["uploads"], "uploads/a.jpg") is True
-    assert store.list_keys(buckets["uploads"], "uploads/") == [
-        "uploads/a.jpg",
-        "uploads/b.jpg",
-        "uploads/sub/d.jpg",
-    ]
-    assert store.list_keys(buckets["uploads"]) == [
-        "other/c.jpg",
-        "uploads/a.jpg",
-        "uploads/b.jpg",
-        "uploads/sub/d.jpg",
-    ]
-
-
 def test_a_missing_bucket_is_a_transient_error_naming_the_object(store: GcsObjectStore) -> None:
     with pytest.raises(TransientError, match="gs://no-such-bucket-for-eventsuite/k"):
         store.put("no-such-bucket-for-eventsuite", "k", b"x")
@@ -158,13 +107,9 @@ def test_claim_check_through_cloud_storage(store: GcsObjectStore, buckets: dict[
     )
     big = new_event(
         "PaymentFailed",
-        {
-            "order_id": "ord_1234567890abcdef",
-            "decline_code": "card_declined",
-            "reason": "r" * 500,
-            "amount": {"amount_minor": 1, "currency": "EUR"},
-            "customer_email": "x" * 200 + "@example.com",
-        },
+        payment_failed_data(
+            "ord_1234567890abcdef", email="x" * 200 + "@example.com", amount=1, reason="r" * 500
+        ),
         source="urn:eventsuite/tests",
     )
 

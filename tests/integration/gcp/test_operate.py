@@ -29,24 +29,11 @@ from functions.local.backend import LocalBackend
 from functions.ops.targets import _producers
 from shared.envelope import to_structured
 from shared.ports import OrderRecord, OrderStatus
-from tests.integration.gcp.conftest import emulator_host
 from tests.integration.operate_support import SwitchableMailer, cli, payment_received
 from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 PROJECT = os.environ.get("PUBSUB_PROJECT_ID", "test-project")
-
-
-@pytest.fixture(scope="module")
-def pubsub_host() -> Iterator[str]:
-    with emulator_host("pubsub", "PUBSUB_EMULATOR_HOST") as host:
-        yield host
-
-
-@pytest.fixture(scope="module")
-def firestore_host() -> Iterator[str]:
-    with emulator_host("firestore", "FIRESTORE_EMULATOR_HOST") as host:
-        yield host
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -28,18 +27,13 @@ from functions.gcp.pubsub import PubSubDeadLetterSink, PubSubPublisher
 from functions.gcp.translate import STRUCTURED_CONTENT_TYPE, PubSubMessage, decode_message
 from shared.envelope import decode, new_event
 from shared.errors import TransientError
-from tests.integration.gcp.conftest import emulator_host
+from tests.builders import order_v2, payment_received_data
+from tests.emulators import pubsub_pull as pull
 
 pytestmark = pytest.mark.integration
 
 PROJECT = os.environ.get("PUBSUB_PROJECT_ID", "test-project")
 ORDER_ID = "ord_contract0000000001"
-
-
-@pytest.fixture(scope="module")
-def pubsub_host() -> Iterator[str]:
-    with emulator_host("pubsub", "PUBSUB_EMULATOR_HOST") as host:
-        yield host
 
 
 @pytest.fixture(scope="module")
@@ -74,51 +68,13 @@ def topic(clients: GcpClients, subscriber: Any) -> Iterator[dict[str, str]]:
     publisher.delete_topic(request={"topic": names["topic"]})
 
 
-def pull(subscriber: Any, subscription: str, expected: int, *, wait: float = 30.0) -> list[Any]:
-    """Pull and acknowledge until ``expected`` messages arrived (or the wait is over)."""
-    from google.api_core.exceptions import DeadlineExceeded
-
-    received: list[Any] = []
-    deadline = time.monotonic() + wait
-    while len(received) < expected and time.monotonic() < deadline:
-        try:
-            response = subscriber.pull(
-                request={"subscription": subscription, "max_messages": 10}, timeout=5
-            )
-        except DeadlineExceeded:
-            continue
-        if response.received_messages:
-            subscriber.acknowledge(
-                request={
-                    "subscription": subscription,
-                    "ack_ids": [m.ack_id for m in response.received_messages],
-                }
-            )
-            received.extend(m.message for m in response.received_messages)
-    return received
-
-
 def _order_events() -> list[Any]:
     placed = new_event(
-        "OrderPlaced",
-        {
-            "order_id": ORDER_ID,
-            "customer": {"email": "c@example.com", "name": None},
-            "total": {"amount_minor": 100, "currency": "EUR"},
-            "items": [{"sku": "A", "name": None, "quantity": 1, "unit_price_minor": 100}],
-            "placed_at": "2026-01-01T00:00:00.000Z",
-        },
-        source="urn:eventsuite/contract",
-        subject=ORDER_ID,
+        "OrderPlaced", order_v2(ORDER_ID), source="urn:eventsuite/contract", subject=ORDER_ID
     )
     paid = new_event(
         "PaymentReceived",
-        {
-            "order_id": ORDER_ID,
-            "payment_id": "pay_1",
-            "customer_email": "c@example.com",
-            "amount": {"amount_minor": 100, "currency": "EUR"},
-        },
+        payment_received_data(ORDER_ID),
         source="urn:eventsuite/contract",
         subject=ORDER_ID,
     )

@@ -145,3 +145,18 @@ def test_starttls_relay_with_a_verified_certificate(tmp_path: Any) -> None:
             SmtpMailer(LOOPBACK, port, sender="o@shop.test").send(_email())
     finally:
         controller.stop()
+
+
+def test_a_relay_without_smtputf8_refuses_a_non_ascii_address_permanently() -> None:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname=LOOPBACK, port=port, enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        # The same relay refuses every retry the same way: permanent, not eight retries.
+        with pytest.raises(PermanentError, match="cannot send it"):
+            SmtpMailer(LOOPBACK, port, sender="o@shop.test", starttls=False).send(
+                _email("zoë@exämple.test")
+            )
+        assert inbox.messages == []
+    finally:
+        controller.stop()

@@ -6,7 +6,7 @@ from typing import Any
 
 from functions.azure.adapters.eventgrid import DEFAULT_SEND_OPTIONS, EventGridPublisher
 from shared.envelope import new_event
-from tests.conftest import order_v2
+from tests.builders import order_v2
 
 
 class RecordingClient:

@@ -1,0 +1,124 @@
+"""The one pinning scheme: every lock pinned and hashed, fresh for pyproject.toml, the clouds'
+versions equal to the test venv's, and the test venv installed from its lock."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+
+from functions import locking
+
+CLOUD_LOCKS = [lock for lock in locking.LOCKS if lock.python_platform]
+
+
+@pytest.mark.parametrize("lock", locking.LOCKS, ids=lambda lock: lock.name)
+def test_every_lock_pins_and_hashes_every_distribution(lock: locking.LockSpec) -> None:
+    pins = locking.read_pins(lock.path)
+    assert pins
+    for pin in pins:
+        assert pin.version and pin.hashes, pin
+
+
+@pytest.mark.parametrize("lock", locking.LOCKS, ids=lambda lock: lock.name)
+def test_every_lock_is_fresh_for_pyproject(lock: locking.LockSpec) -> None:
+    assert locking.recorded_digest(lock.path) == locking.inputs_digest(lock), (
+        f"{lock.path.name} is stale for pyproject.toml: run `make lock`"
+    )
+
+
+@pytest.mark.parametrize("lock", CLOUD_LOCKS, ids=lambda lock: lock.name)
+def test_a_cloud_ships_only_versions_the_dev_venv_tests(lock: locking.LockSpec) -> None:
+    tested: dict[str, set[str]] = {}
+    for pin in locking.read_pins(locking.lock_path("dev")):
+        tested.setdefault(pin.name, set()).add(pin.version)
+    for pin in locking.read_pins(lock.path):
+        assert not pin.marker, pin  # resolved for one platform: no forks left
+        assert pin.version in tested.get(pin.name, set()), (
+            f"{lock.name} ships {pin.name}=={pin.version}; the dev lock has {tested.get(pin.name)}"
+        )
+
+
+def test_the_test_venv_runs_the_dev_lock() -> None:
+    """A fresh clone's venv (`make setup-dev`) holds exactly the dev lock's versions."""
+    for pin in locking.read_pins(locking.lock_path("dev")):
+        if not pin.applies():
+            continue
+        installed = importlib.metadata.version(pin.name)
+        assert installed == pin.version, (
+            f"{pin.name}: the venv has {installed}, functions/locks/dev.txt pins {pin.version}; "
+            "run `make setup-dev` (or `make lock` after changing pyproject.toml)"
+        )
+
+
+def test_lambda_locks_leave_the_runtime_sdk_out_and_pillow_to_images() -> None:
+    names = {lock.name: {pin.name for pin in locking.read_pins(lock.path)} for lock in CLOUD_LOCKS}
+    assert not names["aws-images"] & {"boto3", "botocore"}
+    assert not names["aws-orders"] & {"boto3", "botocore"}
+    for group in ("aws-orders", "gcp-orders"):
+        assert "pillow" not in names[group]
+    for group in ("aws-images", "gcp-images", "azure"):
+        assert "pillow" in names[group]
+    assert {"functions-framework", "google-cloud-storage"} <= names["gcp-orders"]
+    assert {"azure-functions", "azure-data-tables"} <= names["azure"]
+
+
+def test_the_parser_refuses_a_loose_requirement(tmp_path: Path) -> None:
+    lock = tmp_path / "loose.txt"
+    lock.write_text("# header\nrequests>=2 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    with pytest.raises(ValueError, match="not an exact pin"):
+        locking.read_pins(lock)
+
+
+def test_the_parser_reads_markers_and_continuations(tmp_path: Path) -> None:
+    lock = tmp_path / "lock.txt"
+    lock.write_text(
+        "Azure_Functions==1.26.0 ; python_full_version < '3.13' \\\n"
+        f"    --hash=sha256:{'a' * 64} \\\n"
+        f"    --hash=sha256:{'b' * 64}\n"
+        "    # via -r pyproject.toml\n"
+    )
+    (pin,) = locking.read_pins(lock)
+    assert (pin.name, pin.version, pin.hashes) == (
+        "azure-functions",
+        "1.26.0",
+        ("a" * 64, "b" * 64),
+    )
+    assert pin.applies({"python_full_version": "3.12.1"})
+    assert not pin.applies({"python_full_version": "3.13.0"})
+
+
+def test_make_lock_resolves_a_cloud_lock_for_its_platform_under_the_dev_pins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The uv command line (captured: a real resolution needs the index)."""
+    import shutil
+    import subprocess
+
+    shutil.copy(locking.lock_path("dev"), tmp_path / "dev.txt")
+    monkeypatch.setattr(locking, "LOCK_DIR", tmp_path)
+    commands: list[list[str]] = []
+
+    def uv(command: list[str], **options: object) -> None:
+        commands.append(command)
+        assert options["cwd"] == tmp_path
+        (tmp_path / "aws-images.txt").write_text(f"pillow==13.0.0 --hash=sha256:{'c' * 64}\n")
+
+    monkeypatch.setattr(subprocess, "run", uv)
+    written = locking.compile_lock(locking.spec("aws-images"), uv=["uv"])
+    (command,) = commands
+    assert command[:3] == ["uv", "pip", "compile"]
+    options = " ".join(command[3:])
+    for expected in (
+        "--python-platform aarch64-manylinux_2_28",
+        "--python-version 3.12",
+        "--generate-hashes",
+        "--only-binary :all:",
+        "--constraint dev.txt",
+        "-o aws-images.txt",
+    ):
+        assert expected in options
+    assert "--upgrade" not in options  # re-running keeps the pins
+    assert locking.recorded_digest(written) == locking.inputs_digest(locking.spec("aws-images"))
+    assert [pin.name for pin in locking.read_pins(written)] == ["pillow"]
