@@ -231,7 +231,7 @@ def _build_zips(dest: Path) -> list[Path]:
     out = []
     for group in aws_package.GROUPS:
         out.append(aws_package.build_group(group, dest / "build" / "aws", installer=None).path)
-    for group in gcp_package.GROUP_REQUIREMENTS:
+    for group in gcp_package.GROUPS:
         out.append(gcp_package.build(group, dest / "build" / "gcp")[0])
     return out
 
