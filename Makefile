@@ -51,12 +51,20 @@ $(IAC_VENV)/.stamp: terraform/tools/requirements-iac.txt
 	$(IAC_PY) -m pip install --quiet --disable-pip-version-check -r terraform/tools/requirements-iac.txt
 	@touch $@
 
+# The Terraform gate's stand-in provider plugins: PyPI `tf` pins protobuf < 6, so its own venv.
+TFGATE_VENV ?= .venv-tfgate
+
+$(TFGATE_VENV)/.stamp: terraform/tools/requirements-tfgate.txt
+	$(PYTHON) -m venv $(TFGATE_VENV)
+	$(TFGATE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r terraform/tools/requirements-tfgate.txt
+	@touch $@
+
 # The terraform-fmt fallback formatter for machines without a terraform binary.
 terraform/tools/node_modules/.package-lock.json: terraform/tools/package.json terraform/tools/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm (node) is needed for the fmt fallback"; exit 2; }
 	npm ci --prefix terraform/tools --no-audit --no-fund --loglevel=error
 
-setup-iac: $(IAC_VENV)/.stamp terraform/tools/node_modules/.package-lock.json ## checkov, check-jsonschema, offline fmt fallback
+setup-iac: $(IAC_VENV)/.stamp $(TFGATE_VENV)/.stamp terraform/tools/node_modules/.package-lock.json ## checkov, check-jsonschema, the Terraform gate's plugins, offline fmt fallback
 
 # Emulators from npm (azurite), pinned by tests/node/package-lock.json.
 tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json
@@ -125,13 +133,13 @@ fault: setup-dev ## the fault-injection suite, longer: FAULT_ORDERS=10000 FAULT_
 test-fast: setup-dev ## unit tests only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-tf-check: setup-dev setup-iac ## offline Terraform checks only (schemas, fmt, checkov, catalog parity)
+tf-check: setup-dev setup-iac ## Terraform checks only: real terraform validate + plan of every root and variant (offline), catalog parity on the plans, fmt, checkov, docs
 	$(PY) -m pytest tests/terraform $(PYTEST_ARGS)
 
 tf-docs: setup-dev ## regenerate the module READMEs' inputs/outputs tables
 	$(PY) terraform/tools/gen_module_docs.py
 
-tf-schemas: setup-dev ## refresh the provider schemas from the pinned cdktn wheels (needs PyPI)
+tf-schemas: setup-dev ## rebuild the provider schemas the Terraform gate serves, from the pinned cdktn wheels (needs PyPI)
 	$(PY) terraform/tools/extract_provider_schemas.py
 
 $(VENV)/.stamp-bench: pyproject.toml $(LOCKS)/bench.txt $(VENV)/.stamp-dev

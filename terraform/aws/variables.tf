@@ -2,6 +2,7 @@ variable "region" {
   description = "AWS region to deploy to."
   type        = string
   default     = "eu-west-1"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
@@ -13,6 +14,7 @@ variable "name_prefix" {
   description = "Prefix of every resource name (3-20 characters of [a-z0-9-], starting with a letter)."
   type        = string
   default     = "eventsuite"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name_prefix))
@@ -24,6 +26,7 @@ variable "environment" {
   description = "Environment name, added as the Environment default tag."
   type        = string
   default     = "dev"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.environment))
@@ -35,18 +38,21 @@ variable "tags" {
   description = "Extra default tags for every resource."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "package_dir" {
   description = "Directory of the Lambda zips (`<group>.zip`, one per catalog group), relative to this root module. The zips must exist at plan time (make package-aws)."
   type        = string
   default     = "../../build/aws"
+  nullable    = false
 }
 
 variable "mailer" {
   description = "EVENTSUITE_MAILER: ses or smtp."
   type        = string
   default     = "ses"
+  nullable    = false
 
   validation {
     condition     = contains(["ses", "smtp"], var.mailer)
@@ -58,6 +64,7 @@ variable "mail_from" {
   description = "EVENTSUITE_MAIL_FROM: sender address (a verified SES identity when mailer = ses)."
   type        = string
   default     = "orders@example.com"
+  nullable    = false
 }
 
 variable "smtp" {
@@ -95,24 +102,28 @@ variable "queue_age_alarm_threshold_seconds" {
   description = "Alarm when a consumer queue's oldest message is older than this."
   type        = number
   default     = 300
+  nullable    = false
 }
 
 variable "log_retention_days" {
   description = "Retention of the Lambda and API access log groups, in days."
   type        = number
   default     = 365
+  nullable    = false
 }
 
 variable "reserved_concurrency" {
   description = "Optional reserved concurrency per function (consumer or endpoint name => executions)."
   type        = map(number)
   default     = {}
+  nullable    = false
 }
 
 variable "consumer_max_concurrency" {
   description = "Optional maximum concurrency per consumer's SQS event source mapping (2-1000)."
   type        = map(number)
   default     = {}
+  nullable    = false
 }
 
 variable "orders_api_auth" {
@@ -148,22 +159,26 @@ variable "api_throttling_rate_limit" {
   description = "HTTP API steady-state requests per second."
   type        = number
   default     = 50
+  nullable    = false
 }
 
 variable "api_throttling_burst_limit" {
   description = "HTTP API burst requests."
   type        = number
   default     = 100
+  nullable    = false
 }
 
 variable "force_destroy_buckets" {
   description = "Allow destroy to delete non-empty buckets (throwaway environments only)."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "deletion_protection" {
   description = "DynamoDB deletion protection."
   type        = bool
   default     = true
+  nullable    = false
 }

@@ -13,6 +13,7 @@ variable "name_prefix" {
   description = "Prefix of every resource name: 2-12 lowercase letters/digits, starting with a letter (storage account rules)."
   type        = string
   default     = "evsuite"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.name_prefix))
@@ -30,6 +31,7 @@ variable "location" {
   description = "Normalized Azure region with Flex Consumption support, e.g. \"westeurope\"."
   type        = string
   default     = "westeurope"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9]+$", var.location))
@@ -41,6 +43,7 @@ variable "create_resource_group" {
   description = "Create the resource group (false: use the existing resource_group_name)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "resource_group_name" {
@@ -53,47 +56,55 @@ variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "shared_access_key_enabled" {
   description = "Allow Shared Key auth on the storage account. Keep false (Entra ID everywhere); see the module README for the post-apply step this needs."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "storage_replication_type" {
   description = "Storage account replication (LRS, ZRS, GRS, RAGRS, GZRS, RAGZRS)."
   type        = string
   default     = "ZRS"
+  nullable    = false
 }
 
 variable "python_version" {
   description = "Python version of the function app."
   type        = string
   default     = "3.12"
+  nullable    = false
 }
 
 variable "maximum_instance_count" {
   description = "Flex Consumption maximum instance count."
   type        = number
   default     = 40
+  nullable    = false
 }
 
 variable "instance_memory_mb" {
   description = "Flex Consumption instance memory (512, 2048 or 4096)."
   type        = number
   default     = 2048
+  nullable    = false
 }
 
 variable "package_path" {
   description = "Zip built by `make package-azure`, deployed with `az functionapp deployment source config-zip`."
   type        = string
   default     = "../../build/azure/functionapp.zip"
+  nullable    = false
 }
 
 variable "mail_from" {
   description = "Sender address of customer emails (EVENTSUITE_MAIL_FROM)."
   type        = string
+  nullable    = false
 }
 
 variable "smtp" {
@@ -107,6 +118,7 @@ variable "smtp" {
   default = {
     host = ""
   }
+  nullable = false
 }
 
 variable "smtp_password" {
@@ -141,6 +153,7 @@ variable "log_retention_days" {
   description = "Log Analytics retention in days of the storage access (audit) logs and Application Insights (90-730)."
   type        = number
   default     = 90
+  nullable    = false
 }
 
 variable "orders_api_auth" {
@@ -167,4 +180,5 @@ variable "alert_email_addresses" {
   description = "Alert email receivers; empty creates no action group."
   type        = list(string)
   default     = []
+  nullable    = false
 }

@@ -1,6 +1,7 @@
 variable "project_id" {
   description = "Google Cloud project id that hosts the suite."
   type        = string
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
@@ -12,6 +13,7 @@ variable "region" {
   description = "Region of the functions, buckets and (by default) the Firestore database."
   type        = string
   default     = "europe-west1"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
@@ -23,6 +25,7 @@ variable "name_prefix" {
   description = "Prefix of every resource name (`<prefix>-<consumer>`, `<prefix>-<consumer>-dlq`). 2-20 characters."
   type        = string
   default     = "eventsuite"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", var.name_prefix))
@@ -34,36 +37,42 @@ variable "labels" {
   description = "Extra labels for every resource that supports them."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "package_paths" {
   description = "Override of the zip per catalog group (default: build/gcp/<group>.zip at the repository root, relative to this directory)."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 variable "max_instance_count" {
   description = "Maximum instances per function."
   type        = number
   default     = 10
+  nullable    = false
 }
 
 variable "min_instance_count" {
   description = "Warm instances per function (0 = scale to zero)."
   type        = number
   default     = 0
+  nullable    = false
 }
 
 variable "retry_minimum_backoff" {
   description = "Pub/Sub push retry policy minimum backoff."
   type        = string
   default     = "10s"
+  nullable    = false
 }
 
 variable "retry_maximum_backoff" {
   description = "Pub/Sub push retry policy maximum backoff."
   type        = string
   default     = "600s"
+  nullable    = false
 }
 
 variable "kms_key_name" {
@@ -82,11 +91,13 @@ variable "firestore_delete_protection" {
   description = "Enable Firestore delete protection."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "mail_from" {
   description = "Sender address of customer emails."
   type        = string
+  nullable    = false
 }
 
 variable "smtp" {
@@ -97,7 +108,8 @@ variable "smtp" {
     username = optional(string, "")
     starttls = optional(bool, true)
   })
-  default = {}
+  default  = {}
+  nullable = false
 }
 
 variable "smtp_password_secret_id" {
@@ -117,12 +129,14 @@ variable "http_invoker_members" {
   description = "IAM members allowed to invoke every HTTP endpoint (e.g. the API gateway's service account)."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "alert_oldest_unacked_age_seconds" {
   description = "Backlog-age alert threshold per consumer subscription, in seconds."
   type        = number
   default     = 600
+  nullable    = false
 }
 
 variable "alert_email" {
@@ -135,22 +149,26 @@ variable "force_destroy_buckets" {
   description = "Allow destroying non-empty buckets (throw-away environments only)."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "enable_project_services" {
   description = "Enable the required Google APIs from Terraform."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "audit_log_retention_days" {
   description = "Days the suite's audit log bucket keeps its Cloud Audit Logs (90-3650)."
   type        = number
   default     = 365
+  nullable    = false
 }
 
 variable "enable_storage_data_access_logs" {
   description = "Enable Data Access audit logs for Cloud Storage in the project (authoritative for that service's project-level audit config)."
   type        = bool
   default     = true
+  nullable    = false
 }

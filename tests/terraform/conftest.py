@@ -1,15 +1,17 @@
 """Fixtures for the offline Terraform checks (tests/terraform).
 
-The checks themselves live in terraform/tools/ (tfcheck.py, gen_module_docs.py) so that
-pre-commit and the CLI run exactly the same code as these tests.
+The checks themselves live in terraform/tools/ (tfgate.py and standin_provider.py: the real
+terraform against stand-in providers; tfcheck.py: fmt and checkov; gen_module_docs.py) so that
+pre-commit and the CLI run exactly the same code as these tests. Plans: tests/terraform/plans.py.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,23 +40,33 @@ def missing_tool(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def gate() -> tuple[Any, Path]:
+    """The terraform binary with the stand-in provider mirror and the initialized tree."""
+    from tests.terraform import plans
+
+    try:
+        return plans.gate()
+    except plans.TerraformUnavailable as exc:
+        missing_tool(str(exc))
+        raise
+
+
+@pytest.fixture(scope="session")
+def all_plans(gate: tuple[Any, Path]) -> dict[tuple[str, str], Any]:
+    """Every (root, variant) plan, planned in parallel once per session (cached on disk)."""
+    from tests.terraform import plans
+
+    return plans.all_plans()
+
+
+@pytest.fixture(scope="session")
+def plan_json(gate: tuple[Any, Path]) -> Callable[[str, str], dict[str, Any]]:
+    """`plan_json(root, variant)` -> `terraform show -json` of that plan (see plans.py)."""
+    from tests.terraform import plans
+
+    return plans.plan_json
+
+
+@pytest.fixture(scope="session")
 def terraform_dir() -> Path:
     return tfcheck.TERRAFORM_DIR
-
-
-@pytest.fixture
-def tf_copy(tmp_path: Path) -> Path:
-    """A private copy of terraform/ (and the catalog at the same relative place) to break."""
-    dst = tmp_path / "repo"
-    shutil.copytree(
-        tfcheck.TERRAFORM_DIR,
-        dst / "terraform",
-        ignore=shutil.ignore_patterns(".terraform", "node_modules", "*.tfstate*", "tools"),
-    )
-    (dst / "shared" / "catalog").mkdir(parents=True)
-    shutil.copy2(tfcheck.CATALOG, dst / "shared" / "catalog" / "catalog.json")
-    return dst / "terraform"
-
-
-def report(findings: list[tfcheck.Finding]) -> str:
-    return "\n".join(str(f) for f in findings)

@@ -34,6 +34,6 @@ def test_python_hcl2_load_api(tmp_path: Path) -> None:
 def test_parse_error_is_reported_with_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tf"
     bad.write_text('resource "aws_sqs_queue" "q" {\n  name = "x"\n', encoding="utf-8")
-    findings = tfcheck.validate(tmp_path)
+    findings = tfcheck.parse_all(tmp_path)
     assert [f.check for f in findings] == ["parse"]
     assert findings[0].file == bad

@@ -179,8 +179,7 @@ def test_pre_commit_hooks_call_scripts_that_exist() -> None:
     ids = {h["id"] for h in hooks}
     assert {
         "terraform-fmt",
-        "terraform-offline-validate",
-        "terraform-catalog-parity",
+        "terraform-plan-gate",
         "terraform-module-docs",
         "checkov",
         "check-github-workflows",

@@ -405,6 +405,7 @@ variable "smtp" {
   default = {
     host = ""
   }
+  nullable = false # null means the default: no relay (EVENTSUITE_SMTP_HOST empty)
 }
 
 variable "smtp_password" {

@@ -494,7 +494,8 @@ variable "smtp" {
     username = optional(string, "")
     starttls = optional(bool, true)
   })
-  default = {}
+  default  = {}
+  nullable = false # null means the default: no relay (EVENTSUITE_SMTP_HOST empty)
 
   validation {
     condition     = var.smtp.port >= 1 && var.smtp.port <= 65535

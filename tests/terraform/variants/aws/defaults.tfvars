@@ -1,0 +1,1 @@
+# Every input at its default: SES mailer, no alarm e-mail, AWS_IAM orders API.

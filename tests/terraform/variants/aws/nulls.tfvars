@@ -1,0 +1,4 @@
+# Optional objects and strings explicitly null with the SES mailer.
+smtp          = null
+smtp_password = null
+alarm_email   = null

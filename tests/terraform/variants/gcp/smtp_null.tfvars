@@ -1,0 +1,4 @@
+# smtp = null means "no SMTP relay", like the default.
+project_id = "eventsuite-test-1"
+mail_from  = "orders@example.com"
+smtp       = null
