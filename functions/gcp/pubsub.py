@@ -17,6 +17,7 @@ from typing import Any
 
 from cloudevents.abstract import CloudEvent
 
+from functions.common.deadletters import by_consumer, collect_parked, find_parked, oldest_first
 from functions.gcp.clients import ClientFactory, GcpClients, as_transient
 from functions.gcp.translate import (
     ATTRIBUTE_PREFIX,
@@ -332,32 +333,22 @@ class PubSubDeadLetterAdmin:
 
     def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
         """Dead letters of every consumer (or one), leased briefly and released again."""
-        found: list[ParkedMessage] = []
-        for name in [consumer] if consumer else self.consumers:
-            received = self._pull(name, limit)
-            try:
-                found.extend(self._parked(name, m) for m in received)
-            finally:
-                self._release(name, received)
-        found.sort(key=lambda p: p.dead_lettered_at or 0)
-        return found[:limit]
+        names = [consumer] if consumer else self.consumers
+        found = collect_parked(
+            names, lambda name: self._pull(name, limit), self._parked, self._release
+        )
+        return oldest_first(found, limit)
 
     def show(self, message_id: str) -> ParkedMessage | None:
         """A dead letter by message id or event id."""
-        for message in self.parked(limit=10_000):
-            if message_id in (message.id, message.event_id):
-                return message
-        return None
+        return find_parked(self, message_id)
 
     def redrive(self, messages: Sequence[ParkedMessage]) -> RedriveResult:
         """Republish each message (confirmed), then acknowledge it on the dead-letter topic."""
         redriven: list[str] = []
         failed: list[tuple[str, str]] = []
-        wanted: dict[str, set[str]] = {}
-        for message in messages:
-            wanted.setdefault(message.consumer, set()).add(message.id)
         publisher = self._clients.publisher()
-        for consumer, ids in wanted.items():
+        for consumer, ids in by_consumer(messages).items():
             held = {m.message.message_id: m for m in self._pull(consumer, 10_000)}
             done: list[Any] = []
             try:

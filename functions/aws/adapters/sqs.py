@@ -24,6 +24,7 @@ from typing import Any
 
 from functions.aws.clients import AwsClients
 from functions.aws.errors import transient_errors
+from functions.common.deadletters import by_consumer, collect_parked, find_parked, oldest_first
 from shared.deadletter import (
     REDRIVE_COUNT,
     DeadLetterRecord,
@@ -173,31 +174,21 @@ class SqsDeadLetterAdmin:
 
     def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
         """Every consumer's (or one's) DLQ messages, read and made visible again."""
-        found: list[ParkedMessage] = []
-        for name in [consumer] if consumer else self.consumers:
-            messages = self._receive(name, limit)
-            try:
-                found.extend(self._parked(name, m) for m in messages)
-            finally:
-                self._release(name, messages)
-        found.sort(key=lambda p: p.dead_lettered_at or 0)
-        return found[:limit]
+        names = [consumer] if consumer else self.consumers
+        found = collect_parked(
+            names, lambda name: self._receive(name, limit), self._parked, self._release
+        )
+        return oldest_first(found, limit)
 
     def show(self, message_id: str) -> ParkedMessage | None:
         """A DLQ message by message id or event id."""
-        for message in self.parked(limit=10_000):
-            if message_id in (message.id, message.event_id):
-                return message
-        return None
+        return find_parked(self, message_id)
 
     def redrive(self, messages: Sequence[ParkedMessage]) -> RedriveResult:
         """Send each message to its consumer's queue, then delete it from the DLQ."""
         redriven: list[str] = []
         failed: list[tuple[str, str]] = []
-        wanted: dict[str, set[str]] = {}
-        for message in messages:
-            wanted.setdefault(message.consumer, set()).add(message.id)
-        for consumer, ids in wanted.items():
+        for consumer, ids in by_consumer(messages).items():
             queue_url, dlq_url = self._queues[consumer]
             held = {m["MessageId"]: m for m in self._receive(consumer, 10_000)}
             try:

@@ -19,6 +19,7 @@ from cloudevents.abstract import CloudEvent
 
 from functions.azure.errors import transient_azure_errors
 from functions.azure.names import poison_queue_name, queue_name
+from functions.common.deadletters import collect_parked, find_parked, oldest_first
 from shared.catalog import Catalog, default_catalog
 from shared.deadletter import count_redrive, redrive_count, structured_event, subject_of
 from shared.envelope import to_json_bytes
@@ -338,23 +339,14 @@ class StorageDeadLetterAdmin:
     # -- DeadLetterAdmin ----------------------------------------------------------------------
     def parked(self, consumer: str | None = None, *, limit: int = 100) -> list[ParkedMessage]:
         """Poison-queue messages and dead-letter blob entries, oldest first."""
-        found: list[ParkedMessage] = []
-        for name in [consumer] if consumer else self.consumers:
-            held = self._hold(name)
-            try:
-                found.extend(self._from_queue(name, m) for m in held)
-            finally:
-                self._release(name, held)
+        names = [consumer] if consumer else self.consumers
+        found = collect_parked(names, self._hold, self._from_queue, self._release)
         found.extend(self._from_blob(entry) for entry in self._blob_entries(consumer))
-        found.sort(key=lambda p: p.dead_lettered_at or 0)
-        return found[:limit]
+        return oldest_first(found, limit)
 
     def show(self, message_id: str) -> ParkedMessage | None:
         """One dead letter by id (poison message id or ``blob:<name>#<n>``) or event id."""
-        for message in self.parked(limit=100_000):
-            if message_id in (message.id, message.event_id):
-                return message
-        return None
+        return find_parked(self, message_id)
 
     def redrive(self, messages: Sequence[ParkedMessage]) -> RedriveResult:
         """Send each original message to its consumer's queue, then remove the dead letter."""
