@@ -34,7 +34,8 @@ from shared.http import (
     problem,
     problem_for,
 )
-from shared.inject import Dependencies, bind, check_needs
+from shared.inject import Dependencies, MissingDependency, bind, check_needs
+from shared.ports import DeadLetterSink
 
 logger = logging.getLogger("eventsuite.runtime")
 
@@ -230,6 +231,7 @@ class Runtime:
         """The consumer function ``name`` (bound on first use)."""
         with self._lock:
             if name not in self._consumers:
+                self._require_dead_letters(name)
                 dispatcher = Dispatcher(name, self.dependencies, catalog=self.catalog)
                 self._consumers[name] = ConsumerFunction(dispatcher)
             return self._consumers[name]
@@ -267,6 +269,15 @@ class Runtime:
                 self._schedules[name] = ScheduleFunction(spec, self._bind("schedule", spec, 0))
             return self._schedules[name]
 
+    def _require_dead_letters(self, consumer: str) -> None:
+        """Every consumer parks what it cannot process with its reason: a consumer deployed
+        without its dead-letter destination refuses to start rather than lose the reasons."""
+        if not self.dependencies.provides(DeadLetterSink):
+            reason = self.dependencies.missing_reason(DeadLetterSink)
+            raise MissingDependency(
+                f"consumer {consumer!r} cannot start: dead_letters: DeadLetterSink ({reason})"
+            )
+
     def _bind(self, kind: str, spec: EndpointSpec | ScheduleSpec, leading: int) -> Any:
         role = f"{kind} {spec.name!r}"
         return bind(resolve_handler(spec.handler), self.dependencies, leading=leading, role=role)
@@ -281,7 +292,10 @@ class Runtime:
             role = f"{kind}:{name}"
             if roles is not None and role not in roles:
                 continue
-            extra = {ConsumerSpec: self.catalog.consumer(name)} if kind == "consumer" else None
+            extra = None
+            if kind == "consumer":
+                self._require_dead_letters(name)
+                extra = {ConsumerSpec: self.catalog.consumer(name)}
             check_needs(
                 resolve_handler(reference),
                 self.dependencies,

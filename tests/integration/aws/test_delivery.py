@@ -154,17 +154,13 @@ def test_a_misrouted_event_is_dead_lettered_not_retried(suite: Deployment) -> No
     assert "does not subscribe" in letter.attributes["reason"]
 
 
-def test_without_a_dlq_url_permanent_failures_fall_back_to_the_redrive(suite: Deployment) -> None:
+def test_a_consumer_without_its_dlq_url_refuses_to_start(suite: Deployment) -> None:
     from functions.aws.functions import queue_function
-    from tests.integration.aws.harness import Poller
+    from shared.inject import MissingDependency
 
     config = suite.config(consumer="payments", extra={"EVENTSUITE_DLQ_URL": ""})
-    function = queue_function(config, suite.clients)
-    suite.send_raw("payments", "[1, 2, 3]")
-    invocations = Poller(suite.clients, suite.topology, "payments", function).drain()
-    assert len(invocations) == 5  # reported as failures until SQS parks it (maxReceiveCount 5)
-    (letter,) = suite.dead_letters("payments")
-    assert letter.body == "[1, 2, 3]"
+    with pytest.raises(MissingDependency, match="EVENTSUITE_DLQ_URL is not set"):
+        queue_function(config, suite.clients)
 
 
 def test_a_crashed_attempt_is_retried_after_its_lease_and_never_after_completion(

@@ -456,12 +456,6 @@ def test_a_missing_environment_variable_is_named(
     assert "EVENTSUITE_ORDERS_TABLE" in message and "payments" in message, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found here, left to the runtime's owner: a consumer builds its dead-letter sink only "
-    "when it first dead-letters, so a missing EVENTSUITE_DLQ_URL passes start-up and fails at "
-    "the first permanent failure",
-)
 def test_a_consumer_without_its_dead_letter_queue_fails_at_start(
     wirings: dict[str, wiring.Wiring],
     start_function: Any,

@@ -243,15 +243,12 @@ def test_transient_failure_returns_500_until_the_last_attempt_then_dead_letters(
     assert entry["attempts"] == 8
 
 
-def test_without_a_dead_letter_sink_permanent_failures_are_left_to_the_subscription() -> None:
-    ports = fake_ports(dead_letters=None)
-    client = consumer_client("payments", ports)
-    body = load_event("pubsub_push_order_placed_binary.json")
-    attributes = dict(body["message"]["attributes"], **{"ce-eventversion": "3"})
+def test_a_consumer_without_its_dead_letter_topic_refuses_to_start() -> None:
+    from functions.common.runtime import Runtime
+    from shared.inject import MissingDependency
 
-    response = client.post(PUSH_PATH, json=push_with(body, attributes=attributes))
-
-    assert response.status_code == 500  # the subscription's dead_letter_policy parks it
+    with pytest.raises(MissingDependency, match="consumer 'payments' cannot start: dead_letters"):
+        Runtime(fake_ports(dead_letters=None)).consumer("payments")
 
 
 def test_storage_notification_push_becomes_image_uploaded_for_the_indexer() -> None:

@@ -169,7 +169,12 @@ def test_extracted_images_zip_serves_cloud_events_under_functions_framework(
     sample["body"]["name"] = "not-an-upload/readme.txt"  # acknowledged without any cloud call
 
     with background_process(
-        command, port=port, env=_serve_env(EVENTSUITE_CONSUMER="indexer"), cwd=source
+        command,
+        port=port,
+        env=_serve_env(
+            EVENTSUITE_CONSUMER="indexer", EVENTSUITE_DEAD_LETTER_TOPIC="eventsuite-indexer-dlq"
+        ),
+        cwd=source,
     ):
         status, answer = _post(
             f"http://127.0.0.1:{port}/", json.dumps(sample["body"]).encode(), sample["headers"]

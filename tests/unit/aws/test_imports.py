@@ -67,7 +67,7 @@ bad = entrypoint.handle_http({"requestContext": {"http": {"method": "POST"}}, "r
 entrypoint.reset()
 import os
 os.environ["EVENTSUITE_CONSUMER"] = "payments"
-# an unreadable record is permanent; with no DLQ URL it is left to the queue's redrive
+# an unreadable record is permanent; its DLQ is a closed port here, so it is reported for redelivery
 poison = {"messageId": "m1", "body": "nope", "attributes": {"ApproximateReceiveCount": "1"}}
 batch = entrypoint.handle_queue({"Records": [poison]}, None)
 os.environ["EVENTSUITE_CONSUMER"] = "notifier"
@@ -86,6 +86,7 @@ print(json.dumps([bad["statusCode"], batch, "PIL" in sys.modules]))
             "EVENTSUITE_ORDERS_TABLE": "orders",
             "EVENTSUITE_IDEMPOTENCY_TABLE": "idempotency",
             "EVENTSUITE_EVENT_BUS": "events",
+            "EVENTSUITE_DLQ_URL": "http://127.0.0.1:9/queue/dlq",
         },
     )
     status, batch, pil_loaded = json.loads(out.strip().splitlines()[-1])
@@ -98,6 +99,10 @@ def test_image_functions_do_load_pillow_when_composed() -> None:
     out = run(
         "import sys\nfrom functions.aws import entrypoint\nentrypoint.queue_function()\n"
         "print('PIL' in sys.modules)",
-        env={"EVENTSUITE_CONSUMER": "thumbnailer", "EVENTSUITE_MAILER": "none"},
+        env={
+            "EVENTSUITE_CONSUMER": "thumbnailer",
+            "EVENTSUITE_MAILER": "none",
+            "EVENTSUITE_DLQ_URL": "http://127.0.0.1:9/queue/thumbnailer-dlq",
+        },
     )
     assert out.strip().splitlines()[-1] == "True"
