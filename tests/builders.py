@@ -138,3 +138,28 @@ def image_event(key: str = "uploads/a.jpg", size: int = 100, bucket: str = "uplo
         },
         source="urn:test",
     )
+
+
+def searchable_images() -> list[dict[str, Any]]:
+    """Two index documents that every filter of ``index search`` tells apart: a large JPEG
+    with a GPS position and a small PNG without one."""
+    return [
+        {
+            "image_id": "a1",
+            "key": "uploads/a.jpg",
+            "format": "JPEG",
+            "width": 4000,
+            "height": 3000,
+            "bytes": 900_000,
+            "gps": {"lat": 38.72, "lon": -9.14},
+        },
+        {
+            "image_id": "b2",
+            "key": "uploads/b.png",
+            "format": "PNG",
+            "width": 800,
+            "height": 600,
+            "bytes": 40_000,
+            "gps": None,
+        },
+    ]

@@ -12,6 +12,7 @@ from functions.aws.adapters.dynamodb import DynamoMetadataIndex, DynamoOrderStor
 from functions.aws.clients import AwsClients
 from shared.envelope import to_structured
 from shared.ports import OrderRecord, OrderStatus
+from tests.builders import searchable_images
 from tests.integration.aws.conftest import REGION, unique_prefix
 from tests.integration.aws.harness import Deployment
 from tests.integration.aws.topology import Topology, create_topology
@@ -166,28 +167,8 @@ def test_index_search_and_upload(
     clients: AwsClients, topology: Topology, env: dict[str, str], tmp_path: Any
 ) -> None:
     index = DynamoMetadataIndex(clients, topology.names.tables["index"])
-    index.put(
-        {
-            "image_id": "a1",
-            "key": "uploads/a.jpg",
-            "format": "JPEG",
-            "width": 4000,
-            "height": 3000,
-            "bytes": 900_000,
-            "gps": {"lat": 38.72, "lon": -9.14},
-        }
-    )
-    index.put(
-        {
-            "image_id": "b2",
-            "key": "uploads/b.png",
-            "format": "PNG",
-            "width": 800,
-            "height": 600,
-            "bytes": 40_000,
-            "gps": None,
-        }
-    )
+    for document in searchable_images():
+        index.put(document)
     found = cli(aws("--json", "index", "search", "--format", "png"), env)
     assert [d["image_id"] for d in json.loads(found.out)] == ["b2"]
     boxed = cli(aws("--json", "index", "search", "--gps-box", "38,-10,39,-9"), env)

@@ -13,6 +13,7 @@ from functions.azure import bootstrap
 from functions.azure.adapters.tables import TableMetadataIndex, TableOrderStore
 from shared.envelope import to_json_bytes, to_structured
 from shared.ports import OrderRecord, OrderStatus
+from tests.builders import searchable_images
 from tests.integration.azure.harness import Azurite, Deployment, QueueHost, ServiceClients
 from tests.integration.operate_support import ORDER_ID, cli, payment_received
 from tests.support import SmtpRecorder, free_port
@@ -187,27 +188,8 @@ def test_orders_by_status_index_search_and_upload(
     assert "ord_ops1" in failed.out and "card_declined" in failed.out
 
     index = TableMetadataIndex(storage.table.get_table_client(deployment.tables["index"]))
-    index.put(
-        {
-            "image_id": "a1",
-            "key": "uploads/a.jpg",
-            "format": "JPEG",
-            "width": 4000,
-            "height": 3000,
-            "bytes": 900_000,
-            "gps": {"lat": 38.72, "lon": -9.14},
-        }
-    )
-    index.put(
-        {
-            "image_id": "b2",
-            "key": "uploads/b.png",
-            "format": "PNG",
-            "width": 800,
-            "height": 600,
-            "bytes": 40_000,
-        }
-    )
+    for document in searchable_images():
+        index.put(document)
     found = cli(azure("--json", "index", "search", "--max-bytes", "100000"), env)
     assert [d["image_id"] for d in json.loads(found.out)] == ["b2"]
     boxed = cli(azure("--json", "index", "search", "--gps-box", "38,-10,39,-9"), env)

@@ -29,6 +29,7 @@ from functions.local.backend import LocalBackend
 from functions.ops.targets import _producers
 from shared.envelope import to_structured
 from shared.ports import OrderRecord, OrderStatus
+from tests.builders import searchable_images
 from tests.integration.operate_support import SwitchableMailer, cli, payment_received
 from tests.support import free_port
 
@@ -251,28 +252,8 @@ def test_orders_by_status_and_index_search_on_firestore(
     assert [o["order_id"] for o in paid] == ["ord_ops0"]
 
     index = FirestoreMetadataIndex(firestore.firestore)
-    index.put(
-        {
-            "image_id": "a1",
-            "key": "uploads/a.jpg",
-            "format": "JPEG",
-            "width": 4000,
-            "height": 3000,
-            "bytes": 900_000,
-            "gps": {"lat": 38.72, "lon": -9.14},
-        }
-    )
-    index.put(
-        {
-            "image_id": "b2",
-            "key": "uploads/b.png",
-            "format": "PNG",
-            "width": 800,
-            "height": 600,
-            "bytes": 40_000,
-            "gps": None,
-        }
-    )
+    for document in searchable_images():
+        index.put(document)
     found = cli(gcp("--json", "index", "search", "--format", "PNG", "--limit", "1"), env)
     assert [d["image_id"] for d in json.loads(found.out)] == ["b2"]
     boxed = cli(gcp("--json", "index", "search", "--gps-box", "38,-10,39,-9"), env)
