@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email
+import json
 import os
 import signal
 import socket
@@ -154,3 +155,29 @@ def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
         yield recorder, port
     finally:
         controller.stop()
+
+
+def start_serve(
+    home: Path, timeout: float = 90.0
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """``python -m functions.local serve`` on free ports under ``home`` (in its own session, no
+    ``EVENTSUITE_*`` variables of the caller); returns the process and its ports map once
+    written. The caller stops it with ``os.killpg(process.pid, signal.SIGTERM)``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTSUITE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions.local", "--home", str(home), "serve", "--base-port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while not (home / "ports.json").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = process.stdout.read().decode() if process.stdout else ""
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+            raise AssertionError(f"serve did not start:\n{output}")
+        time.sleep(0.1)
+    return process, json.loads((home / "ports.json").read_text())

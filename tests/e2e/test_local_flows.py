@@ -22,7 +22,7 @@ from shared.ids import derived_event_id
 from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from shared.ports import IndexQuery, OrderStatus
 from tests.builders import order_v2
-from tests.support import ROOT, wait_for_port
+from tests.support import ROOT, start_serve, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -184,22 +184,9 @@ def test_signed_webhook_over_the_local_backend(backend: LocalBackend) -> None:
 
 def test_serve_runs_consumers_under_functions_framework(tmp_path: Path) -> None:
     home = tmp_path / "serve"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTSUITE_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "functions.local", "--home", str(home), "serve", "--base-port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process, ports = start_serve(home)
     try:
         deadline = time.monotonic() + 90
-        while not (home / "ports.json").exists():
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
-        ports = json.loads((home / "ports.json").read_text())
         assert set(ports["consumers"]) == {"thumbnailer", "indexer", "payments", "notifier"}
         orders_port = ports["endpoints"]["orders_api"]
         wait_for_port(orders_port, timeout=30, process=process)

@@ -8,8 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 from functions.local import samples
 from functions.local.serve import HOST, plan_ports, port_is_free, serve
 from shared.catalog import default_catalog
-from tests.support import ROOT
+from tests.support import start_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -47,22 +45,9 @@ def test_free_ports_are_picked_when_asked() -> None:
 
 def test_upload_over_http_then_ctrl_c_stops_every_child(tmp_path: Path) -> None:
     home = tmp_path / "serve"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTSUITE_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "functions.local", "--home", str(home), "serve", "--base-port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process, ports = start_serve(home)
     try:
         deadline = time.monotonic() + 90
-        while not (home / "ports.json").exists():
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
-        ports = json.loads((home / "ports.json").read_text())
         request = urllib.request.Request(
             f"http://{HOST}:{ports['uploads']}/uploads/harbour.jpg",
             data=samples.jpeg_with_exif(),
