@@ -45,6 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve_command.add_argument("--base-port", type=int, default=8081)
     serve_command.add_argument("--once", action="store_true", help="exit when the broker is idle")
+    serve_command.add_argument(
+        "--console-port",
+        type=int,
+        help="the console's port (default 8080; 0 picks a free one, as does --base-port 0)",
+    )
+    serve_command.add_argument(
+        "--console-host",
+        default="127.0.0.1",
+        help="the console's address (default 127.0.0.1: this machine only)",
+    )
+    serve_command.add_argument("--no-console", action="store_true", help="no console")
     args = parser.parse_args(argv)
     if args.command in ("run", "status", "reconcile") and not (args.home / "broker.db").is_file():
         # Never create an empty state folder just to report that it is empty.
@@ -66,9 +77,18 @@ def main(argv: list[str] | None = None) -> int:
         counts = run_demo(args.home, fresh=not args.keep)
         return 0 if counts["pending"] == 0 else 1
     if args.command == "serve":
-        from functions.local.serve import serve
+        from functions.local.serve import CONSOLE_PORT, serve
 
-        return serve(args.home, base_port=args.base_port, once=args.once)
+        console_port = args.console_port
+        if console_port is None:
+            console_port = 0 if args.base_port == 0 else CONSOLE_PORT
+        return serve(
+            args.home,
+            base_port=args.base_port,
+            once=args.once,
+            console_host=args.console_host,
+            console_port=None if args.no_console else console_port,
+        )
     from functions.local.backend import LocalBackend
 
     backend = LocalBackend.open(args.home)
