@@ -126,8 +126,9 @@ def _logged_event(row: tuple[Any, ...]) -> LoggedEvent:
 class LoggedDelivery:
     """One delivery attempt and what came of it.
 
-    ``outcome``: ``acknowledged``, ``retry`` (backoff), ``deferred`` (another attempt holds the
-    lease; not counted) or ``dead-lettered``.
+    ``outcome``: ``acknowledged``, ``duplicate`` (already done: acknowledged), ``retry``
+    (backoff), ``deferred`` (another attempt holds the lease; not counted) or ``dead-lettered``
+    (by the consumer for a permanent failure, or by the broker after the last attempt).
     """
 
     log_id: int
@@ -169,11 +170,15 @@ class Verdict:
 
     ``retry_after``: the consumer could not start because another attempt holds the event's
     lease; redeliver after that many seconds without counting this as an attempt.
+    ``outcome``: the consumer's own account of an acknowledged delivery when it is not plain
+    success (``duplicate``, or ``dead-lettered`` by the consumer for a permanent failure), for
+    the delivery log.
     """
 
     acknowledged: bool
     reason: str | None = None
     retry_after: float | None = None
+    outcome: str | None = None
 
 
 DeliverFn = Callable[[Message], Verdict]
@@ -306,12 +311,20 @@ class LocalBroker:
             ),
         )
 
-    def ack(self, message: Message, *, timing: tuple[float, float] | None = None) -> None:
-        """Delete a delivery for good; ``timing`` (start epoch, latency in ms) records it."""
+    def ack(
+        self,
+        message: Message,
+        *,
+        timing: tuple[float, float] | None = None,
+        outcome: str = "acknowledged",
+        reason: str | None = None,
+    ) -> None:
+        """Delete a delivery for good; ``timing`` (start epoch, latency in ms) records it with
+        ``outcome`` and ``reason``."""
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
             if timing is not None:
-                self._log_delivery(tx, message, "acknowledged", None, timing)
+                self._log_delivery(tx, message, outcome, reason, timing)
 
     def nack(
         self,
@@ -389,7 +402,12 @@ class LocalBroker:
                 verdict = deliver(message)
                 timing = (started, (time.perf_counter() - clock_start) * 1000)
                 if verdict.acknowledged:
-                    self.ack(message, timing=timing)
+                    self.ack(
+                        message,
+                        timing=timing,
+                        outcome=verdict.outcome or "acknowledged",
+                        reason=verdict.reason,
+                    )
                     stats.acknowledged += 1
                 elif self.nack(
                     message, verdict.reason, retry_after=verdict.retry_after, timing=timing

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from functions.local.backend import LocalBackend
+from functions.local.backend import OUTCOME_HEADER, REASON_HEADER, LocalBackend
 
 if TYPE_CHECKING:
     from functions.local.console.app import ConsoleServer
@@ -174,7 +174,13 @@ def http_delivery(ports: dict[str, int]):  # type: ignore[no-untyped-def]
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                return Verdict(200 <= response.status < 300)
+                outcome = response.headers.get(OUTCOME_HEADER)
+                reason = response.headers.get(REASON_HEADER)
+                return Verdict(
+                    200 <= response.status < 300,
+                    urllib.parse.unquote(reason) if reason else None,
+                    outcome=outcome if outcome in ("duplicate", "dead-lettered") else None,
+                )
         except urllib.error.HTTPError as exc:
             reason = f"HTTP {exc.code} from {message.consumer}"
             lease = exc.headers.get("Retry-After") if exc.code == 503 else None

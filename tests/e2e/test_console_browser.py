@@ -216,6 +216,10 @@ def test_a_dead_letter_is_redriven_from_the_page(page: Any, serving: dict[str, A
             break
         page.wait_for_timeout(500)
     assert again.count() == 1
+    page.goto(f"{serving['url']}/deliveries")  # the consumer's own account, over HTTP
+    parked_rows = page.locator("#deliveries tbody tr.dead-lettered", has_text="thumbnailer")
+    assert parked_rows.count() == 2
+    assert "not a supported image" in parked_rows.first.inner_text()
 
 
 def test_the_live_view_streams_deliveries_as_they_happen(

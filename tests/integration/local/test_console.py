@@ -118,6 +118,12 @@ def test_a_dead_letter_is_redriven_and_purged_through_the_clis_operations(
 ) -> None:
     backend.upload("notes.jpg", samples.not_an_image(), content_type="image/jpeg")
     backend.run(max_seconds=30)
+    logged = {(d.consumer, d.outcome, d.reason) for d in backend.broker.recent_deliveries()}
+    reason = "not a supported image (accepted: JPEG, PNG, WEBP, GIF)"
+    assert logged == {
+        ("thumbnailer", "dead-lettered", reason),
+        ("indexer", "dead-lettered", reason),
+    }
     page = client.get("/deadletters").get_data(as_text=True)
     assert page.count('class="card deadletter"') == 2
     assert "not a supported image" in page and "&#34;key&#34;: &#34;uploads/notes.jpg&#34;" in page
