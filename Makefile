@@ -14,7 +14,7 @@ CONSOLE_HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
 
 .PHONY: help setup setup-dev lock setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast fault lint bench \
-        ops dlq dlq-redrive orders upload readme-ops readme-flow setup-browser \
+        ops dlq dlq-redrive orders upload readme-ops readme-flow readme-screenshots setup-browser \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
         deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
 
@@ -113,6 +113,12 @@ upload: $(OPS_SETUP) ## upload images: make upload FILES="a.jpg b.png" (ImageUpl
 
 readme-flow: setup ## regenerate the README's event-flow diagram (Mermaid) from the catalog
 	$(PY) -m functions.local.console.flow --write README.md
+
+README_SHOTS := deliveries trace
+
+readme-screenshots: setup-dev setup-browser ## run the console's browser tests and copy two of their screenshots into the README's
+	$(PY) -m pytest tests/e2e/test_console_browser.py -q -p no:cacheprovider
+	$(PY) -c 'import sys; from PIL import Image; [Image.open(f"build/screenshots/{n}.png").quantize(256).save(f"functions/local/console/screenshots/{n}.png", optimize=True) for n in sys.argv[1:]]' $(README_SHOTS)
 
 readme-ops: setup ## regenerate the README's "Operating it" transcript from a real run
 	$(PY) -m functions.ops.transcript --write README.md
