@@ -130,10 +130,11 @@ lint: setup-dev ## ruff and mypy (strict on shared/ and functions/)
 	$(VENV)/bin/ruff check shared functions tests
 	$(VENV)/bin/mypy
 
-# The console's browser tests drive Debian's chromium (Playwright never downloads a browser).
-# Installed when missing and we are root; otherwise the tests skip (and fail under CI=true).
+# The console's browser tests drive Debian's chromium (Playwright never downloads a browser), or
+# the Chromium build $EVENTSUITE_CHROMIUM names. Installed when missing and we are root;
+# otherwise the tests skip (and fail under CI=true).
 setup-browser: ## Debian's chromium for the console's browser tests (apt-get, as root)
-	@if [ -x /usr/bin/chromium ]; then :; \
+	@if [ -x "$${EVENTSUITE_CHROMIUM:-/usr/bin/chromium}" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get install -y --no-install-recommends chromium >/dev/null || \
 	  { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }; \
