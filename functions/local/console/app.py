@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 import urllib.error
@@ -40,6 +41,7 @@ logger = logging.getLogger("eventsuite.console")
 HERE = Path(__file__).parent
 STREAM_POLL_SECONDS = 0.3
 STREAM_HEARTBEAT_SECONDS = 15.0
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
 @dataclass
@@ -50,6 +52,8 @@ class ConsoleContext:
     backend: LocalBackend
     target: Target
     endpoint_ports: dict[str, int] = field(default_factory=dict)
+    allowed_hosts: frozenset[str] = frozenset()
+    """Host names the pages answer to besides loopback (``*``: any, when shared on purpose)."""
 
     @property
     def outbox(self) -> OutboxMailer:
@@ -178,10 +182,35 @@ def create_app(context: ConsoleContext) -> Flask:
         static_folder="static",
     )
     app.config["MAX_CONTENT_LENGTH"] = int(context.backend.catalog.images["max_upload_bytes"])
+    # Another site open in the same browser must not act here: every form carries this
+    # process's token (no cross-site POST can know it), and a page is served only under the
+    # names of this machine, so a DNS-rebound name cannot read it either.
+    app.config["FORM_TOKEN"] = secrets.token_urlsafe(24)
+    allowed_hosts = {*LOOPBACK_NAMES, *context.allowed_hosts}
+
+    @app.before_request
+    def same_machine_only() -> Any:
+        hostname = (request.host or "").rsplit(":", 1)[0].lower()
+        if "*" not in allowed_hosts and hostname not in allowed_hosts:
+            return render_template(
+                "error.html",
+                title="unknown host",
+                problems=[f"this console answers as {', '.join(sorted(allowed_hosts))}"],
+            ), 421
+        if request.method == "POST" and not secrets.compare_digest(
+            request.form.get("token", ""), app.config["FORM_TOKEN"]
+        ):
+            return render_template(
+                "error.html",
+                title="stale form",
+                problems=["this form is from another page or an earlier console: reload, retry"],
+            ), 403
+        return None
 
     @app.context_processor
     def common() -> dict[str, Any]:
         return {
+            "form_token": app.config["FORM_TOKEN"],
             "when": _when,
             "nav": request.endpoint,
             "catalog_name": context.backend.catalog.name,
@@ -628,7 +657,10 @@ def start_console(
     home: Path, backend: LocalBackend, *, host: str, port: int, endpoint_ports: dict[str, int]
 ) -> ConsoleServer:
     """Start the console over ``backend`` (the one ``serve`` opened) on ``host:port``."""
-    context = ConsoleContext(home, backend, local_target(home, backend), dict(endpoint_ports))
+    shared = frozenset() if host in LOOPBACK_NAMES else frozenset({"*"})
+    context = ConsoleContext(
+        home, backend, local_target(home, backend), dict(endpoint_ports), shared
+    )
     console = ConsoleServer(context, host, port)
     console.start()
     return console

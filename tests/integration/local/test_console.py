@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -38,6 +39,13 @@ def _problems(page: str) -> list[str]:
     return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block.group(1), re.S)]
 
 
+def _post(client: FlaskClient, url: str, *, data: dict[str, Any], **options: Any) -> Any:
+    """A form post as the page sends it (with the console's form token)."""
+    return client.post(
+        url, data={**data, "token": client.application.config["FORM_TOKEN"]}, **options
+    )
+
+
 def _no_traceback(html: str) -> None:
     assert "Traceback" not in html and 'File "' not in html
 
@@ -53,7 +61,8 @@ def test_every_page_renders_on_an_empty_backend(client: FlaskClient) -> None:
 def test_an_upload_is_thumbnailed_indexed_and_shown_with_its_exif(
     client: FlaskClient, backend: LocalBackend
 ) -> None:
-    answer = client.post(
+    answer = _post(
+        client,
         "/images/upload",
         data={"file": (io.BytesIO(samples.jpeg_with_exif()), "harbour.jpg", "image/jpeg")},
         content_type="multipart/form-data",
@@ -97,14 +106,15 @@ def test_a_bad_upload_says_why(client: FlaskClient) -> None:
         ({"file": (io.BytesIO(b""), "empty.jpg")}, "empty.jpg is empty"),
     ]
     for data, reason in cases:
-        answer = client.post("/images/upload", data=data, content_type="multipart/form-data")
+        answer = _post(client, "/images/upload", data=data, content_type="multipart/form-data")
         assert answer.status_code == 400
         assert reason in _problems(answer.get_data(as_text=True))[0]
 
 
 def test_a_too_large_upload_says_the_limit(client: FlaskClient) -> None:
     client.application.config["MAX_CONTENT_LENGTH"] = 1000
-    answer = client.post(
+    answer = _post(
+        client,
         "/images/upload",
         data={"file": (io.BytesIO(b"x" * 5000), "big.jpg")},
         content_type="multipart/form-data",
@@ -128,7 +138,7 @@ def test_a_dead_letter_is_redriven_and_purged_through_the_clis_operations(
     assert page.count('class="card deadletter"') == 2
     assert "not a supported image" in page and "&#34;key&#34;: &#34;uploads/notes.jpg&#34;" in page
     parked = backend.broker.parked("thumbnailer")
-    answer = client.post("/deadletters/redrive", data={"id": parked[0].id})
+    answer = _post(client, "/deadletters/redrive", data={"id": parked[0].id})
     assert answer.status_code == 200
     assert f"redriven {parked[0].id} (event {parked[0].event_id}) to thumbnailer" in (
         answer.get_data(as_text=True)
@@ -138,18 +148,18 @@ def test_a_dead_letter_is_redriven_and_purged_through_the_clis_operations(
     again = client.get("/deadletters").get_data(as_text=True)
     assert "redriven 1 time(s)" in again
 
-    unknown = client.post("/deadletters/redrive", data={"id": "999"})
+    unknown = _post(client, "/deadletters/redrive", data={"id": "999"})
     assert unknown.status_code == 400
     assert "999 not dead-lettered: nothing redriven" in _problems(unknown.get_data(as_text=True))
 
-    unconfirmed = client.post("/deadletters/purge", data={"consumer": "indexer"})
+    unconfirmed = _post(client, "/deadletters/purge", data={"consumer": "indexer"})
     assert unconfirmed.status_code == 400
     assert "tick the confirmation box" in _problems(unconfirmed.get_data(as_text=True))[0]
-    nobody = client.post("/deadletters/purge", data={"consumer": "", "confirm": "yes"})
+    nobody = _post(client, "/deadletters/purge", data={"consumer": "", "confirm": "yes"})
     assert "purge needs a consumer" in _problems(nobody.get_data(as_text=True))
-    stranger = client.post("/deadletters/purge", data={"consumer": "auditor", "confirm": "yes"})
+    stranger = _post(client, "/deadletters/purge", data={"consumer": "auditor", "confirm": "yes"})
     assert "unknown consumer 'auditor'" in _problems(stranger.get_data(as_text=True))[0]
-    purged = client.post("/deadletters/purge", data={"consumer": "indexer", "confirm": "yes"})
+    purged = _post(client, "/deadletters/purge", data={"consumer": "indexer", "confirm": "yes"})
     assert "purged 1 dead letters of indexer" in purged.get_data(as_text=True)
     assert not backend.broker.parked("indexer") and backend.broker.parked("thumbnailer")
 
@@ -162,7 +172,7 @@ def test_an_unknown_order_or_trace_says_so(client: FlaskClient) -> None:
 
 
 def test_without_the_orders_api_the_order_form_says_so(client: FlaskClient) -> None:
-    answer = client.post("/orders", data={"email": "ann@example.com"})
+    answer = _post(client, "/orders", data={"email": "ann@example.com"})
     assert answer.status_code == 503
     assert _problems(answer.get_data(as_text=True)) == ["the orders API is not running"]
 
@@ -183,3 +193,18 @@ def test_the_live_stream_sends_each_new_delivery_once(
     consumers = sorted(re.search(r'"consumer": "(\w+)"', c).group(1) for c in received)
     assert consumers == ["indexer", "thumbnailer"]
     assert all('"outcome": "acknowledged"' in c and '"attempt": 1' in c for c in received)
+
+
+def test_a_cross_site_form_or_a_rebound_host_name_is_refused(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """Another site open in the same browser can post to 127.0.0.1 but cannot know the form
+    token; a DNS-rebound name reaches the port but is not one of this machine's names."""
+    backend.upload("notes.jpg", samples.not_an_image(), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    forged = client.post("/deadletters/purge", data={"consumer": "indexer", "confirm": "yes"})
+    assert forged.status_code == 403 and "stale form" in forged.get_data(as_text=True)
+    assert backend.broker.parked("indexer"), "a forged purge must delete nothing"
+    rebound = client.get("/deadletters", headers={"Host": "attacker.example:8080"})
+    assert rebound.status_code == 421 and "notes.jpg" not in rebound.get_data(as_text=True)
+    assert client.get("/deadletters", headers={"Host": "127.0.0.1:8080"}).status_code == 200
