@@ -447,6 +447,16 @@ class LocalBroker:
             )
         return [LoggedDelivery(*row) for row in rows]
 
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """Logged delivery attempts per consumer and outcome."""
+        rows = self._db.query(
+            "SELECT consumer, outcome, COUNT(*) FROM delivery_log GROUP BY consumer, outcome"
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for consumer, outcome, count in rows:
+            counts.setdefault(consumer, {})[outcome] = int(count)
+        return counts
+
     def recent_events(self, *, limit: int = 200) -> list[LoggedEvent]:
         """The newest published events, newest first."""
         rows = self._db.query(

@@ -252,7 +252,22 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
     # -- event flow and catalog ---------------------------------------------------------
     @app.get("/")
     def flow() -> str:
-        return render_template("flow.html", diagram=mermaid(), graph=flow_graph(catalog))
+        counts = context.backend.broker.delivery_counts()
+        parked: dict[str, int] = {}
+        for message in cli.find_dead_letters(context.target, limit=10_000):
+            parked[message.consumer] = parked.get(message.consumer, 0) + 1
+        activity = [
+            {
+                "consumer": name,
+                "pending": context.backend.broker.pending(name),
+                "counts": counts.get(name, {}),
+                "parked": parked.get(name, 0),
+            }
+            for name in catalog.consumers
+        ]
+        return render_template(
+            "flow.html", diagram=mermaid(), graph=flow_graph(catalog), activity=activity
+        )
 
     @app.get("/catalog")
     def catalog_page() -> str:

@@ -148,6 +148,13 @@ def test_a_dead_letter_is_redriven_and_purged_through_the_clis_operations(
     again = client.get("/deadletters").get_data(as_text=True)
     assert "redriven 1 time(s)" in again
 
+    activity = client.get("/").get_data(as_text=True)
+    row = re.search(r"<tr><td>thumbnailer</td>(.*?)</tr>", activity, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(?:<a [^>]*>)?(\d+)", row.group(1))
+    # pending, acknowledged, duplicates, retries, deferred, dead-lettered, dead letters now
+    assert cells == ["0", "0", "0", "0", "0", "2", "1"], cells
+
     unknown = _post(client, "/deadletters/redrive", data={"id": "999"})
     assert unknown.status_code == 400
     assert "999 not dead-lettered: nothing redriven" in _problems(unknown.get_data(as_text=True))
