@@ -77,17 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         counts = run_demo(args.home, fresh=not args.keep)
         return 0 if counts["pending"] == 0 else 1
     if args.command == "serve":
-        from functions.local.serve import CONSOLE_PORT, serve
+        from functions.local.serve import serve
 
-        console_port = args.console_port
-        if console_port is None:
-            console_port = 0 if args.base_port == 0 else CONSOLE_PORT
         return serve(
             args.home,
             base_port=args.base_port,
             once=args.once,
             console_host=args.console_host,
-            console_port=None if args.no_console else console_port,
+            console_port=args.console_port,
+            console=not args.no_console,
         )
     from functions.local.backend import LocalBackend
 

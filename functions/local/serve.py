@@ -350,18 +350,22 @@ def serve(
     base_port: int = 8081,
     once: bool = False,
     console_host: str = HOST,
-    console_port: int | None = CONSOLE_PORT,
+    console_port: int | None = None,
+    console: bool = True,
 ) -> int:
     """Start the processes, print the map, deliver until Ctrl-C (or idle with ``once``).
 
     ``base_port=0`` picks free ports; the map is also written to ``<home>/ports.json`` (removed
-    on exit). The console listens on ``console_host:console_port`` (0: a free port; None: no
-    console). Returns 2 (after printing why) when a port is taken or a child does not start.
+    on exit). The console listens on ``console_host:console_port`` (0: a free port; by default
+    8080, or a free one with ``base_port=0``), unless ``console`` is False. Returns 2 (after
+    printing why) when a port is taken or a child does not start.
     """
     catalog = default_catalog()
+    if console_port is None:
+        console_port = 0 if base_port == 0 else CONSOLE_PORT
     try:
         planned = plan_ports(base_port, len(catalog.consumers) + len(catalog.endpoints) + 1)
-        if console_port and (console_port in planned or not port_is_free(console_port)):
+        if console and console_port and (console_port in planned or not port_is_free(console_port)):
             raise ServeError(
                 f"the console's port {console_port} on {HOST} is already in use; another "
                 "`make serve`? Stop it, or pick another: `make serve CONSOLE_PORT=0` (a free "
@@ -373,8 +377,7 @@ def serve(
     # SIGTERM (from a supervisor or `kill`) must stop the children too, like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    console = None if console_port is None else (console_host, console_port)
-    serving = _Serving(home, planned, console)
+    serving = _Serving(home, planned, (console_host, console_port) if console else None)
     try:
         serving.start()
         serving.announce()
