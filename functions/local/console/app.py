@@ -299,11 +299,14 @@ def _delivery_pages(app: Flask, context: ConsoleContext) -> None:
 
     @app.get("/deliveries/stream")
     def delivery_stream() -> Response:
+        # After the given log id (the page's newest row, or the browser's Last-Event-ID on a
+        # reconnect); without one, or with a negative one, from now on.
+        raw = request.headers.get("Last-Event-ID") or request.args.get("after")
         try:
-            after = int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
+            after = int(raw) if raw is not None else -1
         except ValueError:
-            after = 0
-        if after <= 0:
+            after = -1
+        if after < 0:
             newest = backend.broker.recent_deliveries(limit=1)
             after = newest[-1].log_id if newest else 0
 

@@ -215,3 +215,21 @@ def test_a_cross_site_form_or_a_rebound_host_name_is_refused(
     rebound = client.get("/deadletters", headers={"Host": "attacker.example:8080"})
     assert rebound.status_code == 421 and "notes.jpg" not in rebound.get_data(as_text=True)
     assert client.get("/deadletters", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+
+
+def test_a_reconnecting_stream_resumes_after_the_last_delivery_it_saw(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    first, second = backend.broker.recent_deliveries()
+    response = client.get("/deliveries/stream", headers={"Last-Event-ID": str(first.log_id)})
+    chunks = response.response
+    assert next(chunks).startswith(b"retry:")
+    assert next(chunks).decode().startswith(f"id: {second.log_id}\n")
+    response.close()
+    from_start = client.get("/deliveries/stream?after=0")
+    chunks = from_start.response
+    next(chunks)
+    assert next(chunks).decode().startswith(f"id: {first.log_id}\n")
+    from_start.close()
