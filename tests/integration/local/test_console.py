@@ -137,6 +137,8 @@ def test_a_dead_letter_is_redriven_and_purged_through_the_clis_operations(
     page = client.get("/deadletters").get_data(as_text=True)
     assert page.count('class="card deadletter"') == 2
     assert "not a supported image" in page and "&#34;key&#34;: &#34;uploads/notes.jpg&#34;" in page
+    images = client.get("/images").get_data(as_text=True)
+    assert re.search(r'<ul id="unindexed"><li><code>uploads/notes.jpg</code>', images)
     parked = backend.broker.parked("thumbnailer")
     answer = _post(client, "/deadletters/redrive", data={"id": parked[0].id})
     assert answer.status_code == 200
