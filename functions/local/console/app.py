@@ -278,7 +278,31 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
             }
             for event in catalog.events.values()
         }
-        return render_template("catalog.html", catalog=catalog, schemas=schemas)
+        settings = context.backend.settings
+        configuration = {
+            "state folder": str(context.home),
+            "uploads bucket": f"{settings.uploads_bucket} "
+            f"(prefix {catalog.storage['uploads_prefix']})",
+            "thumbnails bucket": f"{settings.thumbnails_bucket} "
+            f"(prefix {catalog.storage['thumbnails_prefix']}, sizes "
+            f"{', '.join(map(str, catalog.images['thumbnail_sizes']))} px)",
+            "claims bucket": f"{settings.claims_bucket} (claim check above "
+            f"{catalog.claim_check_threshold_bytes} bytes)",
+            "largest upload": f"{catalog.images['max_upload_bytes']} bytes, "
+            f"{catalog.images['max_pixels']} pixels",
+            "mail sender": settings.mail_from,
+            "payment provider": settings.payment_provider,
+            "webhook secrets": f"{len(settings.webhook_secrets)} configured (not shown), "
+            f"tolerance {settings.webhook_tolerance_seconds} s",
+            "idempotency records kept": f"{settings.idempotency_ttl_seconds / 86400:g} days",
+            **{
+                f"{name} endpoint": f"http://127.0.0.1:{port}/"
+                for name, port in context.endpoint_ports.items()
+            },
+        }
+        return render_template(
+            "catalog.html", catalog=catalog, schemas=schemas, configuration=configuration
+        )
 
 
 def _delivery_pages(app: Flask, context: ConsoleContext) -> None:

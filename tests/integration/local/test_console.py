@@ -56,6 +56,8 @@ def test_every_page_renders_on_an_empty_backend(client: FlaskClient) -> None:
         assert response.status_code == 200, page
     catalog = html.unescape(client.get("/catalog").get_data(as_text=True))
     assert "OrderPlaced" in catalog and "version 1" in catalog and '"$schema"' in catalog
+    assert "<dt>webhook secrets</dt><dd>1 configured (not shown)" in catalog
+    assert "whsec_" not in catalog
 
 
 def test_an_upload_is_thumbnailed_indexed_and_shown_with_its_exif(
