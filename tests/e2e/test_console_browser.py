@@ -103,6 +103,23 @@ def _problems(page: Any) -> str:
     return str(page.locator(".problems").inner_text())
 
 
+def _post_order(serving: dict[str, Any], email: str) -> None:
+    """An order posted straight to the running orders API (not through the console)."""
+    order = {
+        "customer": {"email": email},
+        "currency": "GBP",
+        "items": [{"sku": "tea", "quantity": 1, "unit_price_minor": 400}],
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{serving['endpoints']['orders_api']}/",
+        data=json.dumps(order).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 202
+
+
 def _place_order(page: Any, url: str, **fields: str) -> None:
     page.goto(f"{url}/orders")
     values = {
@@ -228,19 +245,7 @@ def test_the_live_view_streams_deliveries_as_they_happen(
     page.goto(f"{serving['url']}/deliveries")
     page.locator("#live", has_text="live").wait_for()
     before = page.locator("#deliveries tbody tr").count()
-    order = {
-        "customer": {"email": "cy@example.com"},
-        "currency": "GBP",
-        "items": [{"sku": "tea", "quantity": 1, "unit_price_minor": 400}],
-    }
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{serving['endpoints']['orders_api']}/",
-        data=json.dumps(order).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 202
+    _post_order(serving, "cy@example.com")
     page.wait_for_function(
         f"() => document.querySelectorAll('#deliveries tbody tr').length >= {before + 3}"
     )
@@ -288,6 +293,10 @@ def test_the_flow_and_catalog_pages_draw_the_catalog(
     drawn = page.locator("#flow svg").text_content() or ""
     for name in ("orders_api", "OrderPlaced", "payments", "notifier dead letters", "every 5 min"):
         assert name in drawn, drawn
+    _post_order(serving, "dee@example.com")  # the drawing lights up as it is delivered
+    page.wait_for_selector('#flow g.node.delivering[id*="-flowchart-consumer_payments-"]')
+    arrow = "L_event_OrderPlaced_consumer_payments_0"
+    page.wait_for_selector(f'#flow path.delivering[data-id="{arrow}"]')
     _screenshot(page, "flow")
     page.goto(f"{serving['url']}/catalog")
     assert "max attempts" in page.locator("#consumers").inner_text()

@@ -266,7 +266,11 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
             for name in catalog.consumers
         ]
         return render_template(
-            "flow.html", diagram=mermaid(), graph=flow_graph(catalog), activity=activity
+            "flow.html",
+            diagram=mermaid(),
+            graph=flow_graph(catalog),
+            activity=activity,
+            event_names={event.type: event.name for event in catalog.events.values()},
         )
 
     @app.get("/catalog")
