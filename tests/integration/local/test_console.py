@@ -18,6 +18,7 @@ from functions.local import samples
 from functions.local.backend import LocalBackend
 from functions.local.console.app import ConsoleContext, create_app
 from functions.ops.targets import local_target
+from shared.ports import IndexQuery
 
 
 @pytest.fixture
@@ -78,6 +79,12 @@ def test_an_upload_is_thumbnailed_indexed_and_shown_with_its_exif(
     thumbnail = client.get("/objects/thumbnails/thumbnails/harbour.jpg/256.jpg")
     assert thumbnail.status_code == 200 and thumbnail.data[:3] == b"\xff\xd8\xff"
     assert client.get("/objects/state/../../etc/passwd").status_code == 404
+    correlation = backend.ports.index.search(IndexQuery(camera="fuji"))[0]["correlation_id"]
+    trace = html.unescape(client.get("/trace", query_string={"id": correlation}).get_data(True))
+    timeline = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", trace))
+    assert "io.eventsuite.ImageUploaded event published to 2 consumer(s)" in timeline
+    assert "thumbnailer · attempt 1 acknowledged" in timeline
+    assert "indexer · attempt 1 acknowledged" in timeline
     found = client.get("/images", query_string={"camera": "fuji"}).get_data(as_text=True)
     assert "harbour.jpg" in found
     assert "harbour.jpg" not in client.get("/images", query_string={"camera": "leica"}).get_data(
