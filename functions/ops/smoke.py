@@ -179,8 +179,9 @@ def _parse(raw: bytes) -> Mail:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     part = message.get_body(preferencelist=("plain",))
-    body = part.get_content() if part is not None else ""
-    return Mail(str(message["To"] or ""), str(message["Subject"] or ""), str(body))
+    body = str(part.get_content() if part is not None else "")
+    # SMTP carries CRLF line ends, a file keeps the LF the template has: the same text.
+    return Mail(str(message["To"] or ""), str(message["Subject"] or ""), body.replace("\r\n", "\n"))
 
 
 @dataclass
@@ -473,10 +474,27 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) 
 
 
 def smoke_image() -> bytes:
-    """The uploaded photo: a deterministic JPEG with EXIF camera, capture time and GPS."""
-    from functions.local.samples import jpeg_with_exif
+    """The uploaded photo: a JPEG with EXIF camera, capture time and GPS, byte-identical on
+    every run (no random noise, unlike the demo's samples), so backends compare by hash."""
+    from PIL import Image, ImageDraw
 
-    return jpeg_with_exif((1600, 1200), orientation=1)
+    width, height = 1600, 1200
+    sky = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge(
+        "RGB", (sky.point(lambda v: 90 + v // 3), sky, sky.point(lambda v: 255 - v))
+    )
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, height * 2 // 3, width, height), fill=(20, 70, 120))
+    draw.ellipse((1000, 150, 1300, 450), fill=(250, 210, 90))
+    for x in range(0, width, 40):  # texture the thumbnails' resampling must carry
+        draw.line((x, height * 2 // 3, x + 20, height), fill=(40, 90, 150), width=3)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Fujifilm", "X-T5"  # Make, Model
+    exif.get_ifd(0x8769)[0x9003] = "2026:08:14 18:32:05"  # DateTimeOriginal
+    exif.get_ifd(0x8825).update({1: "N", 2: (38.0, 43.0, 20.28), 3: "W", 4: (9.0, 8.0, 21.48)})
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90, exif=exif)
+    return buffer.getvalue()
 
 
 class _Scenario:
@@ -660,7 +678,6 @@ class _Scenario:
             self.run_id: "<run>",
             self.order_id: "<order_id>",
             self.payment_id: "<payment_id>",
-            self.stack.target.uploads_bucket: "<uploads_bucket>",
         }
         for correlation in self.correlation_ids:
             replacements[correlation] = "<correlation_id>"

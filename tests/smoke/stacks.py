@@ -1,0 +1,169 @@
+"""The smoke's stacks: the local backend under ``make serve`` and the emulator-backed clouds.
+
+Each yields a :class:`Bench`: the ``SmokeStack`` the production code builds from outputs
+shaped like ``terraform output -json`` of the cloud's root (the values an apply would print,
+here the emulator's), and the platform stand-ins (``tests/smoke/platform.py``) that deliver
+events and serve the HTTP endpoints while the smoke runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from functions.ops.smoke import SmokeStack, SmtpSinkMail, local_stack, stack_from_outputs
+from tests.smoke.platform import HttpFront, Pump
+from tests.support import LOOPBACK, free_port, start_serve
+
+WEBHOOK_SECRET = "whsec_smoke_tests"
+NOT_AN_IMAGE = b"these are notes, not a photo\n" * 20
+
+
+@dataclass
+class Bench:
+    """A stack under test and the platform running it."""
+
+    stack: SmokeStack
+    pump: Pump | None = None
+
+    def upload_hostile(self, name: str = "smoke-notes.jpg") -> str:
+        """A text file named ``.jpg`` in the uploads bucket: both image consumers park it."""
+        target = self.stack.target
+        key = f"{target.uploads_prefix}{name}"
+        target.objects.put(target.uploads_bucket, key, NOT_AN_IMAGE, content_type="image/jpeg")
+        return key
+
+
+def smtp_env(port: int) -> dict[str, str]:
+    """The SMTP relay settings a deployment with ``mailer = "smtp"`` gets."""
+    return {
+        "EVENTSUITE_MAILER": "smtp",
+        "EVENTSUITE_SMTP_HOST": LOOPBACK,
+        "EVENTSUITE_SMTP_PORT": str(port),
+        "EVENTSUITE_SMTP_STARTTLS": "false",
+    }
+
+
+# -- local: `make serve` ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def local_bench(home: Path) -> Iterator[Bench]:
+    """``python -m functions.local serve`` on free ports; mail in its outbox folder."""
+    process, _ports = start_serve(home)
+    stack = local_stack(home)
+    try:
+        yield Bench(stack)
+    finally:
+        stack.target.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+# -- AWS: moto ------------------------------------------------------------------------------
+
+
+def api_gateway_event(
+    method: str, path: str, headers: Mapping[str, str], body: bytes
+) -> dict[str, Any]:
+    """An HTTP API (payload format 2.0) request as API Gateway builds it."""
+    route = f"{method} {path}"
+    return {
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "smoke",
+            "domainName": LOOPBACK,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": LOOPBACK,
+                "userAgent": headers.get("User-Agent", "smoke"),
+            },
+            "requestId": os.urandom(8).hex(),
+            "routeKey": route,
+            "stage": "$default",
+        },
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+
+@contextlib.contextmanager
+def aws_bench(clients: Any, moto_url: str) -> Iterator[Bench]:
+    """The suite's topology in moto, pollers as event source mappings, an API Gateway front."""
+    from tests.integration.aws.conftest import REGION, unique_prefix
+    from tests.integration.aws.harness import Deployment
+    from tests.integration.aws.topology import create_topology
+
+    topology = create_topology(clients, unique_prefix("smk"), visibility_timeout_seconds=30)
+    secret_arn = clients.secretsmanager.create_secret(
+        Name=f"{topology.names.prefix}/webhook-secret", SecretString=WEBHOOK_SECRET
+    )["ARN"]
+    mail_port = free_port()
+    mail = SmtpSinkMail(LOOPBACK, mail_port)
+    deployment = Deployment(
+        clients,
+        topology,
+        env={**smtp_env(mail_port), "EVENTSUITE_WEBHOOK_SECRET_ARN": secret_arn},
+    )
+
+    def route(name: str) -> Any:
+        function = deployment.http[name]
+
+        def call(
+            method: str, path: str, headers: Mapping[str, str], body: bytes
+        ) -> tuple[int, Mapping[str, str], bytes]:
+            answer = function(api_gateway_event(method, path, headers, body))
+            return answer["statusCode"], answer.get("headers") or {}, answer["body"].encode()
+
+        return call
+
+    front = HttpFront(
+        {
+            ("POST", "/orders"): route("orders_api"),
+            ("POST", "/webhooks/payments"): route("payment_webhook"),
+        }
+    )
+
+    def step(paused: set[str]) -> None:
+        for name, poller in deployment.pollers.items():
+            if name not in paused:
+                poller.drain()
+
+    pump = Pump(step)
+    outputs = {  # terraform/aws outputs, as `terraform output -json` prints them after apply
+        "uploads_bucket": topology.names.buckets["uploads"],
+        "thumbnails_bucket": topology.names.buckets["thumbnails"],
+        "queues": {
+            c: {"queue_url": topology.queue_urls[c], "dlq_url": topology.dlq_urls[c]}
+            for c in topology.queue_urls
+        },
+        "table_names": dict(topology.names.tables),
+        "api_endpoint": front.url,
+        "http_route_authorization": {"orders_api": "NONE", "payment_webhook": "NONE"},
+        "webhook_secret_arn": secret_arn,
+    }
+    env = {"AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto_url}
+    stack = stack_from_outputs(
+        "aws", json.loads(json.dumps(outputs)), env, clients=clients, mail=mail
+    )
+    try:
+        yield Bench(stack, pump)
+    finally:
+        pump.close()
+        front.close()
+        mail.close()
