@@ -13,7 +13,10 @@ dead letters are reached through the operator CLI's targets (:mod:`functions.ops
 that two backends can be compared field by field (:func:`compare_outcomes`). What is
 normalised, because it must differ between runs or backends: the run id, the upload key and
 bucket, the image id (derived from them), the order id, the payment id (derived from the
-idempotency key), correlation ids, timestamps and ETags, and the dead-letter ids.
+idempotency key), correlation ids, timestamps and ETags, the dead-letter ids, CRLF line ends of
+mail that crossed SMTP, and a parked upload notification's platform form (Event Grid's blob
+subject and ``BlobCreated`` type, Cloud Storage's ``objects/`` subject and finalized type:
+the object key and the catalog's upload event).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -343,7 +347,20 @@ def stack_from_outputs(
                 mail,
             )
         if cloud == "azure":
-            target = azure_target(env, lambda: values, clients)
+            # With a connection string or account URL in the environment the CLI's target
+            # reads names from variables only: give it the outputs' names that way too.
+            named = dict(env)
+            tables = values.get("table_names") or {}
+            containers = values.get("container_names") or {}
+            for variable, value in (
+                ("EVENTSUITE_ORDERS_TABLE", tables.get("orders")),
+                ("EVENTSUITE_INDEX_TABLE", tables.get("index")),
+                ("EVENTSUITE_UPLOADS_BUCKET", containers.get("uploads")),
+                ("EVENTSUITE_DEADLETTER_CONTAINER", containers.get("deadletter")),
+            ):
+                if value:
+                    named.setdefault(variable, value)
+            target = azure_target(named, lambda: values, clients)
             urls = values["http_endpoint_urls"]
             return SmokeStack(
                 "azure",
@@ -666,7 +683,8 @@ class _Scenario:
         )
         if parked:
             names = ", ".join(
-                f"{p.consumer}: {p.subject or p.event_type or p.id} ({p.reason})" for p in parked
+                f"{p.consumer}: {object_key(p.subject or '') or p.event_type or p.id} ({p.reason})"
+                for p in parked
             )
             raise _Failed(f"{len(parked)} dead letter(s): {names}")
         return f"none in {len(admin.consumers)} consumers' dead-letter destinations"
@@ -726,10 +744,35 @@ class _Scenario:
     def _parked(self, parked: ParkedMessage) -> dict[str, Any]:
         return {
             "consumer": parked.consumer,
-            "event_type": parked.event_type,
-            "subject": self._text(parked.subject) if parked.subject else None,
+            "event_type": default_catalog().event("ImageUploaded").type
+            if parked.event_type in _UPLOAD_NOTIFICATIONS
+            else parked.event_type,
+            "subject": self._text(object_key(parked.subject)) if parked.subject else None,
             "reason": self._text(parked.reason),
         }
+
+
+# A storage notification parked as it came names the object in the platform's form.
+_STORAGE_SUBJECTS = (
+    re.compile(r"/blobServices/default/containers/[^/]+/blobs/(?P<key>.+)\Z"),  # Event Grid
+    re.compile(r"objects/(?P<key>.+)\Z"),  # Cloud Storage (Eventarc)
+)
+
+
+# Where a platform parks an upload's notification as it came (so that a redrive resends it),
+# its type is the platform's: the same fact as the catalog's upload event.
+_UPLOAD_NOTIFICATIONS = frozenset(
+    {"Microsoft.Storage.BlobCreated", "google.cloud.storage.object.v1.finalized", "OBJECT_FINALIZE"}
+)
+
+
+def object_key(subject: str) -> str:
+    """The object key of a dead letter's subject, whichever platform's form it has."""
+    for pattern in _STORAGE_SUBJECTS:
+        found = pattern.fullmatch(subject)
+        if found:
+            return found["key"]
+    return subject
 
 
 # Index fields that hold ids, times or storage details of one run on one backend.

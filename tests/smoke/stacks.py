@@ -167,3 +167,112 @@ def aws_bench(clients: Any, moto_url: str) -> Iterator[Bench]:
         pump.close()
         front.close()
         mail.close()
+
+
+# -- Azure: azurite -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def azure_bench(azurite: Any, storage: Any) -> Iterator[Bench]:
+    """Containers, tables and queues in azurite (host.json's routePrefix is ""); the Functions host's queue listeners, the
+    storage system topic's BlobCreated subscriptions and Event Grid stand-ins; the HTTP
+    functions behind a front like the host's."""
+    import uuid
+
+    import azure.functions as func
+
+    from functions.azure import bootstrap
+    from functions.azure.names import queue_name
+    from shared.catalog import default_catalog
+    from tests.integration.azure.harness import (
+        Deployment,
+        EventGridEmulator,
+        QueueHost,
+        blob_created_event,
+    )
+    from tests.unit.azure.app_support import user_function
+
+    deployment = Deployment.create(storage, azurite)
+    deadletters = f"deadletters-{uuid.uuid4().hex[:10]}"
+    storage.blob.create_container(deadletters)
+    eventgrid = EventGridEmulator(storage).start()
+    mail_port = free_port()
+    mail = SmtpSinkMail(LOOPBACK, mail_port)
+    environ = deployment.environ(
+        EVENTSUITE_EVENTGRID_ENDPOINT=eventgrid.endpoint,
+        EVENTSUITE_EVENTGRID_KEY=eventgrid.key,
+        EVENTSUITE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        **smtp_env(mail_port),
+    )
+    bootstrap.configure(environ)
+
+    def route(name: str) -> Any:
+        function = user_function(name)
+
+        def call(
+            method: str, path: str, headers: Mapping[str, str], body: bytes
+        ) -> tuple[int, Mapping[str, str], bytes]:
+            request = func.HttpRequest(
+                method=method,
+                url=f"https://smoke.azurewebsites.net{path}",
+                headers=dict(headers),
+                body=body,
+            )
+            response = function(request)
+            return response.status_code, dict(response.headers), response.get_body()
+
+        return call
+
+    front = HttpFront(
+        {
+            ("POST", "/orders"): route("orders_api"),
+            ("POST", "/webhooks/payments"): route("payment_webhook"),
+        }
+    )
+    catalog = default_catalog()
+    image_consumers = [c.name for c in catalog.consumers_of("ImageUploaded")]
+    hosts = {name: QueueHost(storage, name) for name in catalog.consumers}
+    uploads = storage.blob.get_container_client(deployment.uploads)
+    notified: set[str] = set()
+
+    def step(paused: set[str]) -> None:
+        for key in uploads.list_blob_names(name_starts_with=catalog.storage["uploads_prefix"]):
+            if key not in notified:  # the storage system topic's BlobCreated subscriptions
+                notified.add(key)
+                event = json.dumps(blob_created_event(storage, deployment.uploads, key))
+                for consumer in image_consumers:
+                    storage.queue.get_queue_client(queue_name(consumer)).send_message(event)
+        for name, host in hosts.items():
+            if name not in paused:
+                host.drain()
+
+    pump = Pump(step)
+    outputs = {  # terraform/azure outputs (the account's endpoints come from the environment)
+        "storage_account_name": "devstoreaccount1",
+        "table_names": dict(deployment.tables),
+        "container_names": {
+            "uploads": deployment.uploads,
+            "thumbnails": deployment.thumbnails,
+            "claims": deployment.claims,
+            "deadletter": deadletters,
+        },
+        "http_endpoint_urls": {
+            "orders_api": f"{front.url}/orders",
+            "order_status": f"{front.url}/orders/{{order_id}}",
+            "payment_webhook": f"{front.url}/webhooks/payments",
+        },
+        "orders_api_auth_mode": "NONE",
+    }
+    env = {
+        "EVENTSUITE_STORAGE_CONNECTION_STRING": deployment.connection_string,
+        "EVENTSUITE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    stack = stack_from_outputs("azure", json.loads(json.dumps(outputs)), env, mail=mail)
+    try:
+        yield Bench(stack, pump)
+    finally:
+        pump.close()
+        front.close()
+        eventgrid.stop()
+        mail.close()
+        bootstrap.reset()

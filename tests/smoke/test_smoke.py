@@ -15,7 +15,7 @@ import pytest
 
 from functions.ops.smoke import FAIL, PASS, SmokeReport, compare_outcomes, run_smoke
 from tests.emulators import fake_aws_env
-from tests.smoke.stacks import Bench, aws_bench, local_bench
+from tests.smoke.stacks import Bench, aws_bench, azure_bench, local_bench
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 TIMEOUT = 60.0
@@ -37,13 +37,18 @@ def aws_clients(aws_env: None, moto_url: str) -> Any:
 
 @pytest.fixture(scope="module")
 def benches(
-    tmp_path_factory: pytest.TempPathFactory, aws_clients: Any, moto_url: str
+    tmp_path_factory: pytest.TempPathFactory,
+    aws_clients: Any,
+    moto_url: str,
+    azurite: Any,
+    azure_storage: Any,
 ) -> Iterator[dict[str, Bench]]:
     with (
         local_bench(tmp_path_factory.mktemp("smoke") / "serve") as local,
         aws_bench(aws_clients, moto_url) as aws,
+        azure_bench(azurite, azure_storage) as azure,
     ):
-        yield {"local": local, "aws": aws}
+        yield {"local": local, "aws": aws, "azure": azure}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +63,7 @@ def reports(benches: dict[str, Bench]) -> dict[str, tuple[SmokeReport, SmokeRepo
     return found
 
 
-BACKENDS = ["local", "aws"]
+BACKENDS = ["local", "aws", "azure"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
