@@ -174,9 +174,9 @@ def aws_bench(clients: Any, moto_url: str) -> Iterator[Bench]:
 
 @contextlib.contextmanager
 def azure_bench(azurite: Any, storage: Any) -> Iterator[Bench]:
-    """Containers, tables and queues in azurite (host.json's routePrefix is ""); the Functions host's queue listeners, the
+    """Containers, tables and queues in azurite; the Functions host's queue listeners, the
     storage system topic's BlobCreated subscriptions and Event Grid stand-ins; the HTTP
-    functions behind a front like the host's."""
+    functions behind a front like the host's (host.json's routePrefix is "")."""
     import uuid
 
     import azure.functions as func
