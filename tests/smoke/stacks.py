@@ -276,3 +276,192 @@ def azure_bench(azurite: Any, storage: Any) -> Iterator[Bench]:
         eventgrid.stop()
         mail.close()
         bootstrap.reset()
+
+
+# -- Google Cloud: the Pub/Sub, Firestore and GCS emulators -----------------------------------
+
+
+@contextlib.contextmanager
+def gcp_bench(storage_client: Any) -> Iterator[Bench]:
+    """Topics and subscriptions named as terraform/modules/gcp-suite names them in the Pub/Sub
+    emulator, Firestore in its emulator, buckets in gcp-storage-emulator; functions-framework
+    apps per function; push subscriptions played by pulling and posting push bodies (with the
+    subscription's ``ce-type`` filter applied here: the emulator ignores filters); the bucket's
+    Pub/Sub notification played by publishing ``OBJECT_FINALIZE`` for each new upload."""
+    import base64
+    import uuid
+
+    from functions.gcp import bootstrap
+    from functions.gcp.clients import GcpClients
+    from functions.ops.targets import _needs, _producers
+    from shared.catalog import default_catalog
+    from tests.integration.gcp.conftest import make_app
+
+    catalog = default_catalog()
+    project = f"smk{uuid.uuid4().hex[:8]}"
+    prefix = f"smk{uuid.uuid4().hex[:6]}"
+    clients = GcpClients(project=project, storage=storage_client)
+    publisher, subscriber = clients.publisher(), clients.subscriber()
+    buckets = {kind: f"{prefix}-{kind}" for kind in ("uploads", "thumbnails", "claims")}
+    for name in buckets.values():
+        storage_client.create_bucket(name)
+
+    def dashed(name: str) -> str:
+        return name.replace("_", "-")
+
+    producer_topics = {p: f"{prefix}-events-{dashed(p)}" for p in _producers()}
+    uploads_topic = f"{prefix}-uploads"
+    dead_letter_topics = {c: f"{prefix}-{dashed(c)}-dlq" for c in catalog.consumers}
+    needs = _needs()
+    emits = {
+        name: set(need["emits"]) for section in needs.values() for name, need in section.items()
+    }
+    push: dict[str, list[str]] = {c: [] for c in catalog.consumers}  # consumer -> subscriptions
+    subscriptions: dict[str, str] = {}  # subscription -> topic
+    for consumer, spec in catalog.consumers.items():
+        for producer, topic in producer_topics.items():
+            if emits[producer] & set(spec.subscribes):
+                name = f"{prefix}-{dashed(consumer)}-from-{dashed(producer)}"
+                subscriptions[name], push[consumer] = topic, [*push[consumer], name]
+        if "ImageUploaded" in spec.subscribes:
+            name = f"{prefix}-{dashed(consumer)}-uploads"
+            subscriptions[name], push[consumer] = uploads_topic, [*push[consumer], name]
+        subscriptions[f"{dead_letter_topics[consumer]}-sub"] = dead_letter_topics[consumer]
+    for topic in [*producer_topics.values(), uploads_topic, *dead_letter_topics.values()]:
+        publisher.create_topic(request={"name": clients.topic_path(topic)})
+    for name, topic in subscriptions.items():
+        subscriber.create_subscription(
+            request={
+                "name": clients.subscription_path(name),
+                "topic": clients.topic_path(topic),
+                "ack_deadline_seconds": 60,
+            }
+        )
+
+    mail_port = free_port()
+    mail = SmtpSinkMail(LOOPBACK, mail_port)
+    common = {
+        "EVENTSUITE_GCP_PROJECT": project,
+        "EVENTSUITE_UPLOADS_BUCKET": buckets["uploads"],
+        "EVENTSUITE_THUMBNAILS_BUCKET": buckets["thumbnails"],
+        "EVENTSUITE_CLAIMS_BUCKET": buckets["claims"],
+        "EVENTSUITE_MAIL_FROM": "orders@eventsuite.test",
+        "EVENTSUITE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        **smtp_env(mail_port),
+    }
+
+    def deploy(kind: str, name: str) -> Any:
+        env = dict(common)
+        if name in producer_topics:
+            env["EVENTSUITE_EVENTS_TOPIC"] = producer_topics[name]
+        if kind == "consumer":
+            env["EVENTSUITE_DEAD_LETTER_TOPIC"] = dead_letter_topics[name]
+        bootstrap.install(bootstrap.build_container(environ=env, clients=clients), **{kind: name})
+        target = "handle_event" if kind == "consumer" else "handle_http"
+        return make_app(target, **{kind: name})
+
+    apps = {c: deploy("consumer", c) for c in catalog.consumers}
+    endpoints = {e: deploy("endpoint", e) for e in ("orders_api", "payment_webhook")}
+
+    def route(name: str) -> Any:
+        def call(
+            method: str, path: str, headers: Mapping[str, str], body: bytes
+        ) -> tuple[int, Mapping[str, str], bytes]:
+            answer = endpoints[name].post("/", data=body, headers=dict(headers))
+            return answer.status_code, dict(answer.headers), answer.get_data()
+
+        return call
+
+    front = HttpFront({("POST", f"/{dashed(e)}"): route(e) for e in endpoints})
+    types = {
+        c: {catalog.event(e).type for e in spec.subscribes} for c, spec in catalog.consumers.items()
+    }
+    uploads = storage_client.bucket(buckets["uploads"])
+    notified: set[str] = set()
+    attempts: dict[str, int] = {}
+
+    def notify_uploads() -> None:
+        for blob in storage_client.list_blobs(uploads, prefix=catalog.storage["uploads_prefix"]):
+            if blob.name in notified:
+                continue
+            notified.add(blob.name)
+            resource = uploads.get_blob(blob.name)._properties
+            publisher.publish(
+                clients.topic_path(uploads_topic),
+                json.dumps(resource).encode(),
+                eventType="OBJECT_FINALIZE",
+                payloadFormat="JSON_API_V1",
+                bucketId=buckets["uploads"],
+                objectId=blob.name,
+                objectGeneration=str(resource.get("generation", "1")),
+                eventTime=str(resource.get("updated", "")),
+                notificationConfig=f"projects/_/buckets/{buckets['uploads']}/notificationConfigs/1",
+            ).result(timeout=30)
+
+    def deliver(consumer: str, subscription: str) -> None:
+        path = clients.subscription_path(subscription)
+        response = subscriber.pull(
+            request={"subscription": path, "max_messages": 10, "return_immediately": True},
+            timeout=10,
+        )
+        for received in response.received_messages:
+            message = received.message
+            ce_type = message.attributes.get("ce-type")
+            if ce_type is not None and ce_type not in types[consumer]:  # the filter
+                subscriber.acknowledge(request={"subscription": path, "ack_ids": [received.ack_id]})
+                continue
+            attempts[message.message_id] = attempts.get(message.message_id, 0) + 1
+            body = {
+                "message": {
+                    "data": base64.b64encode(message.data).decode(),
+                    "attributes": dict(message.attributes),
+                    "messageId": message.message_id,
+                    "publishTime": message.publish_time.isoformat(),
+                },
+                "subscription": path,
+                "deliveryAttempt": attempts[message.message_id],
+            }
+            answer = apps[consumer].post("/", json=body)
+            if answer.status_code < 300:
+                subscriber.acknowledge(request={"subscription": path, "ack_ids": [received.ack_id]})
+            else:  # Pub/Sub redelivers after its backoff; here at once
+                subscriber.modify_ack_deadline(
+                    request={
+                        "subscription": path,
+                        "ack_ids": [received.ack_id],
+                        "ack_deadline_seconds": 0,
+                    }
+                )
+
+    def step(paused: set[str]) -> None:
+        notify_uploads()
+        for consumer, names in push.items():
+            if consumer not in paused:
+                for name in names:
+                    deliver(consumer, name)
+
+    pump = Pump(step)
+    outputs = {  # terraform/gcp outputs, as `terraform output -json` prints them after apply
+        "project_id": project,
+        "producer_topics": producer_topics,
+        "uploads_topic": uploads_topic,
+        "dead_letter_topics": dead_letter_topics,
+        "dead_letter_subscriptions": {c: f"{t}-sub" for c, t in dead_letter_topics.items()},
+        "buckets": {**buckets, "source": f"{prefix}-source"},
+        "http_endpoint_uris": {e: f"{front.url}/{dashed(e)}" for e in endpoints},
+        "orders_api_auth_mode": "NONE",
+    }
+    stack = stack_from_outputs(
+        "gcp",
+        json.loads(json.dumps(outputs)),
+        {"EVENTSUITE_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        clients=clients,
+        mail=mail,
+    )
+    try:
+        yield Bench(stack, pump)
+    finally:
+        pump.close()
+        front.close()
+        mail.close()
+        bootstrap.reset()

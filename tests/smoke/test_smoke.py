@@ -15,7 +15,7 @@ import pytest
 
 from functions.ops.smoke import FAIL, PASS, SmokeReport, compare_outcomes, run_smoke
 from tests.emulators import fake_aws_env
-from tests.smoke.stacks import Bench, aws_bench, azure_bench, local_bench
+from tests.smoke.stacks import Bench, aws_bench, azure_bench, gcp_bench, local_bench
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 TIMEOUT = 60.0
@@ -42,13 +42,17 @@ def benches(
     moto_url: str,
     azurite: Any,
     azure_storage: Any,
+    pubsub_host: str,
+    firestore_host: str,
+    storage_client: Any,
 ) -> Iterator[dict[str, Bench]]:
     with (
         local_bench(tmp_path_factory.mktemp("smoke") / "serve") as local,
         aws_bench(aws_clients, moto_url) as aws,
         azure_bench(azurite, azure_storage) as azure,
+        gcp_bench(storage_client) as gcp,
     ):
-        yield {"local": local, "aws": aws, "azure": azure}
+        yield {"local": local, "aws": aws, "gcp": gcp, "azure": azure}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +67,7 @@ def reports(benches: dict[str, Bench]) -> dict[str, tuple[SmokeReport, SmokeRepo
     return found
 
 
-BACKENDS = ["local", "aws", "azure"]
+BACKENDS = ["local", "aws", "gcp", "azure"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
