@@ -343,7 +343,9 @@ def stack_from_outputs(
                 urls["orders_api"],
                 urls["payment_webhook"],
                 _webhook_secret(env, lambda: None),
-                auth_for("gcp", values.get("orders_api_auth_mode", "OIDC"), env),
+                # Only signature-checking endpoints may be public: the orders API takes a
+                # Google identity token of a member of http_invoker_members.
+                auth_for("gcp", "OIDC", env),
                 mail,
             )
         if cloud == "azure":
@@ -576,14 +578,23 @@ class _Scenario:
     def _order(self) -> OrderRecord | None:
         return self.stack.target.orders.get(self.order_id)
 
-    def _wait_status(self, wanted: OrderStatus, refused: set[OrderStatus]) -> OrderRecord:
+    def _wait_status(
+        self, wanted: OrderStatus, refused: set[OrderStatus], *, relayed: bool = False
+    ) -> OrderRecord:
+        """Wait for ``wanted`` (and, when ``relayed``, for its outbox to be announced)."""
+
         def probe() -> OrderRecord | None:
             order = self._order()
             if order is not None and order.status in refused:
                 raise _Failed(f"order {self.order_id} is {order.status.value}, not {wanted.value}")
-            return order if order is not None and order.status == wanted else None
+            if order is None or order.status != wanted or (relayed and order.outbox):
+                return None
+            return order
 
-        order: OrderRecord = self.wait(f"order {self.order_id} to be {wanted.value}", probe)
+        what = f"order {self.order_id} to be {wanted.value}"
+        order: OrderRecord = self.wait(
+            what + (" with its outbox relayed" if relayed else ""), probe
+        )
         return order
 
     def paid(self) -> str:
@@ -613,7 +624,7 @@ class _Scenario:
         return f"{status} (signed refund)"
 
     def refunded(self) -> str:
-        order = self._wait_status(OrderStatus.REFUNDED, set())
+        order = self._wait_status(OrderStatus.REFUNDED, set(), relayed=True)
         if order.correlation_id:
             self.correlation_ids.add(order.correlation_id)
         self.outcome["order"] = self._order_outcome(order)

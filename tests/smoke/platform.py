@@ -18,7 +18,9 @@ from typing import Any
 from tests.support import LOOPBACK
 
 # (method, path, headers, body) -> (status, headers, body)
+# (headers, body) -> why the request is refused, or None
 Route = Callable[[str, str, Mapping[str, str], bytes], tuple[int, Mapping[str, str], bytes]]
+Refusal = Callable[[Mapping[str, str], bytes], str | None]
 
 
 class HttpFront:
@@ -92,3 +94,78 @@ class Pump:
         """Stop after the current round."""
         self._stop.set()
         self.thread.join(timeout=60)
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, whatever the case the client spelled it in."""
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def requiring(route: Route, refusal: Refusal) -> Route:
+    """``route`` behind an authorizer: 401 with the reason when ``refusal`` gives one."""
+
+    def call(
+        method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        reason = refusal(headers, body)
+        if reason:
+            return 401, {"Content-Type": "text/plain"}, reason.encode()
+        return route(method, path, headers, body)
+
+    return call
+
+
+def bearer(token: str) -> Refusal:
+    """An identity-token check (Cloud Run IAM, Entra ID): the exact bearer token."""
+
+    def refusal(headers: Mapping[str, str], body: bytes) -> str | None:
+        return None if header(headers, "Authorization") == f"Bearer {token}" else "bad token"
+
+    return refusal
+
+
+def function_key(key: str) -> Refusal:
+    """The Functions host's key check."""
+
+    def refusal(headers: Mapping[str, str], body: bytes) -> str | None:
+        return None if header(headers, "x-functions-key") == key else "bad function key"
+
+    return refusal
+
+
+def sigv4(url: str, region: str, credentials: Any) -> Refusal:
+    """API Gateway's ``AWS_IAM`` authorizer for a POST to ``url``: recompute the Signature V4
+    over the headers the caller signed (botocore's signer, the caller's time) and compare.
+    The signature covers the body's hash, so a changed body is refused too."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    def refusal(headers: Mapping[str, str], body: bytes) -> str | None:
+        authorization = header(headers, "Authorization") or ""
+        stamp = header(headers, "X-Amz-Date") or ""
+        prefix = "AWS4-HMAC-SHA256 Credential="
+        if not authorization.startswith(prefix) or not stamp:
+            return "missing SigV4 Authorization or X-Amz-Date"
+        fields = dict(
+            part.strip().split("=", 1)
+            for part in authorization[len("AWS4-HMAC-SHA256 ") :].split(",")
+        )
+        scope = fields["Credential"].split("/", 1)[1]
+        if scope != f"{stamp[:8]}/{region}/execute-api/aws4_request":
+            return f"wrong credential scope {scope}"
+        signed = fields["SignedHeaders"].split(";")
+        request = AWSRequest(
+            method="POST",
+            url=url,
+            data=body,
+            headers={name: header(headers, name) or "" for name in signed},
+        )
+        request.context["timestamp"] = stamp
+        signer = SigV4Auth(credentials, "execute-api", region)
+        expected = signer.signature(
+            signer.string_to_sign(request, signer.canonical_request(request)), request
+        )
+        return None if expected == fields["Signature"] else "SigV4 signature does not match"
+
+    return refusal

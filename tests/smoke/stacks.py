@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from functions.ops.smoke import SmokeStack, SmtpSinkMail, local_stack, stack_from_outputs
-from tests.smoke.platform import HttpFront, Pump
+from tests.smoke.platform import HttpFront, Pump, bearer, function_key, requiring, sigv4
 from tests.support import LOOPBACK, free_port, start_serve
 
 WEBHOOK_SECRET = "whsec_smoke_tests"
+FUNCTION_KEY = "smoke-function-key"
+IDENTITY_TOKEN = "smoke-identity-token"
 NOT_AN_IMAGE = b"these are notes, not a photo\n" * 20
 
 
@@ -105,6 +107,8 @@ def api_gateway_event(
 @contextlib.contextmanager
 def aws_bench(clients: Any, moto_url: str) -> Iterator[Bench]:
     """The suite's topology in moto, pollers as event source mappings, an API Gateway front."""
+    import boto3
+
     from tests.integration.aws.conftest import REGION, unique_prefix
     from tests.integration.aws.harness import Deployment
     from tests.integration.aws.topology import create_topology
@@ -132,11 +136,10 @@ def aws_bench(clients: Any, moto_url: str) -> Iterator[Bench]:
 
         return call
 
-    front = HttpFront(
-        {
-            ("POST", "/orders"): route("orders_api"),
-            ("POST", "/webhooks/payments"): route("payment_webhook"),
-        }
+    front = HttpFront({("POST", "/webhooks/payments"): route("payment_webhook")})
+    credentials = boto3.Session().get_credentials()
+    front.routes[("POST", "/orders")] = requiring(
+        route("orders_api"), sigv4(f"{front.url}/orders", REGION, credentials)
     )
 
     def step(paused: set[str]) -> None:
@@ -154,7 +157,7 @@ def aws_bench(clients: Any, moto_url: str) -> Iterator[Bench]:
         },
         "table_names": dict(topology.names.tables),
         "api_endpoint": front.url,
-        "http_route_authorization": {"orders_api": "NONE", "payment_webhook": "NONE"},
+        "http_route_authorization": {"orders_api": "AWS_IAM", "payment_webhook": "NONE"},
         "webhook_secret_arn": secret_arn,
     }
     env = {"AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto_url}
@@ -225,7 +228,7 @@ def azure_bench(azurite: Any, storage: Any) -> Iterator[Bench]:
 
     front = HttpFront(
         {
-            ("POST", "/orders"): route("orders_api"),
+            ("POST", "/orders"): requiring(route("orders_api"), function_key(FUNCTION_KEY)),
             ("POST", "/webhooks/payments"): route("payment_webhook"),
         }
     )
@@ -261,11 +264,12 @@ def azure_bench(azurite: Any, storage: Any) -> Iterator[Bench]:
             "order_status": f"{front.url}/orders/{{order_id}}",
             "payment_webhook": f"{front.url}/webhooks/payments",
         },
-        "orders_api_auth_mode": "NONE",
+        "orders_api_auth_mode": "function_key",
     }
     env = {
         "EVENTSUITE_STORAGE_CONNECTION_STRING": deployment.connection_string,
         "EVENTSUITE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "EVENTSUITE_SMOKE_FUNCTION_KEY": FUNCTION_KEY,
     }
     stack = stack_from_outputs("azure", json.loads(json.dumps(outputs)), env, mail=mail)
     try:
@@ -372,7 +376,12 @@ def gcp_bench(storage_client: Any) -> Iterator[Bench]:
 
         return call
 
-    front = HttpFront({("POST", f"/{dashed(e)}"): route(e) for e in endpoints})
+    front = HttpFront(  # Cloud Run: IAM on the orders API, allUsers on the signed webhook
+        {
+            ("POST", "/orders-api"): requiring(route("orders_api"), bearer(IDENTITY_TOKEN)),
+            ("POST", "/payment-webhook"): route("payment_webhook"),
+        }
+    )
     types = {
         c: {catalog.event(e).type for e in spec.subscribes} for c, spec in catalog.consumers.items()
     }
@@ -449,12 +458,11 @@ def gcp_bench(storage_client: Any) -> Iterator[Bench]:
         "dead_letter_subscriptions": {c: f"{t}-sub" for c, t in dead_letter_topics.items()},
         "buckets": {**buckets, "source": f"{prefix}-source"},
         "http_endpoint_uris": {e: f"{front.url}/{dashed(e)}" for e in endpoints},
-        "orders_api_auth_mode": "NONE",
     }
     stack = stack_from_outputs(
         "gcp",
         json.loads(json.dumps(outputs)),
-        {"EVENTSUITE_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        {"EVENTSUITE_WEBHOOK_SECRET": WEBHOOK_SECRET, "EVENTSUITE_SMOKE_TOKEN": IDENTITY_TOKEN},
         clients=clients,
         mail=mail,
     )
