@@ -215,7 +215,10 @@ class SmtpSinkMail:
     reaches this machine)."""
 
     def __init__(self, host: str, port: int) -> None:
-        from aiosmtpd.controller import Controller
+        try:
+            from aiosmtpd.controller import Controller
+        except ImportError:
+            raise SmokeError("an SMTP sink needs aiosmtpd: run `make setup-dev`") from None
 
         self.host, self.port = host, port
         self._lock = threading.Lock()
@@ -257,7 +260,10 @@ def mail_source(spec: str) -> MailSource | None:
     if kind == "smtp-sink":
         host, _, port = rest.rpartition(":")
         if host and port.isdigit():
-            return SmtpSinkMail(host, int(port))
+            try:
+                return SmtpSinkMail(host, int(port))
+            except OSError as error:
+                raise SmokeError(f"cannot listen for mail on {host}:{port}: {error}") from None
     raise SmokeError(f"--mail {spec!r}: use outbox:DIR, smtp-sink:HOST:PORT or none")
 
 

@@ -175,8 +175,10 @@ def test_an_unauthenticated_order_is_refused_and_named(
     stack = dataclasses.replace(bench.stack, auth=NoAuth())
     report = run_smoke(stack, timeout=10, interval=0.2)
     failed = {c.name: c.detail for c in report.failures()}
-    # The hostile upload of the reports stays parked: that check fails as well.
-    assert set(failed) == {"place order", "dead letters empty"}, report.table()
+    # The hostile upload of the reports stays parked: that check may fail as well (SQS and
+    # Pub/Sub hide what a listing just read for a while, so it may also pass).
+    assert "place order" in failed, report.table()
+    assert set(failed) <= {"place order", "dead letters empty"}, report.table()
     assert "answered 401" in failed["place order"] and reason in failed["place order"]
     skipped = [c.name for c in report.checks if c.status == SKIP]
     assert skipped == ["order paid", "payment webhook", "order refunded", "emails"]
