@@ -460,8 +460,16 @@ class _Failed(Exception):
     """A step failed; its message is the row's detail."""
 
 
-def wait_for(what: str, probe: Callable[[], Any], *, timeout: float, interval: float = 0.5) -> Any:
-    """Call ``probe`` until it returns something truthy; fail naming ``what`` at the timeout."""
+def wait_for(
+    what: str,
+    probe: Callable[[], Any],
+    *,
+    timeout: float,
+    interval: float = 0.5,
+    seen: Callable[[], str] | None = None,
+) -> Any:
+    """Call ``probe`` until it returns something truthy; fail naming ``what`` at the timeout,
+    and what was last seen instead (``seen``)."""
     deadline = time.monotonic() + timeout
     last_error = ""
     while True:
@@ -474,7 +482,9 @@ def wait_for(what: str, probe: Callable[[], Any], *, timeout: float, interval: f
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise _Failed(f"timed out after {timeout:.0f}s waiting for {what}{last_error}")
+            instead = seen() if seen is not None else ""
+            instead = f"; {instead}" if instead else ""
+            raise _Failed(f"timed out after {timeout:.0f}s waiting for {what}{instead}{last_error}")
         time.sleep(interval)
 
 
@@ -551,8 +561,15 @@ class _Scenario:
     def skip(self, name: str, reason: str) -> None:
         self.checks.append(Check(name, SKIP, 0.0, reason))
 
-    def wait(self, what: str, probe: Callable[[], Any]) -> Any:
-        return wait_for(what, probe, timeout=self.timeout, interval=self.interval)
+    def wait(self, what: str, probe: Callable[[], Any], seen: dict[str, str] | None = None) -> Any:
+        """``wait_for`` with the run's timeout; ``seen["now"]`` is what the probe saw last."""
+        return wait_for(
+            what,
+            probe,
+            timeout=self.timeout,
+            interval=self.interval,
+            seen=(lambda: seen.get("now", "")) if seen is not None else None,
+        )
 
     # the steps
 
@@ -589,8 +606,13 @@ class _Scenario:
     ) -> OrderRecord:
         """Wait for ``wanted`` (and, when ``relayed``, for its outbox to be announced)."""
 
+        seen: dict[str, str] = {}
+
         def probe() -> OrderRecord | None:
             order = self._order()
+            seen["now"] = "no such order yet" if order is None else f"it is {order.status.value}"
+            if order is not None and order.outbox:
+                seen["now"] += f" with {len(order.outbox)} announcement(s) not relayed"
             if order is not None and order.status in refused:
                 raise _Failed(f"order {self.order_id} is {order.status.value}, not {wanted.value}")
             if order is None or order.status != wanted or (relayed and order.outbox):
@@ -599,7 +621,7 @@ class _Scenario:
 
         what = f"order {self.order_id} to be {wanted.value}"
         order: OrderRecord = self.wait(
-            what + (" with its outbox relayed" if relayed else ""), probe
+            what + (" with its outbox relayed" if relayed else ""), probe, seen
         )
         return order
 
@@ -642,11 +664,14 @@ class _Scenario:
         objects = self.stack.target.objects
         wanted = len(self.images["thumbnail_sizes"])
 
+        seen: dict[str, str] = {}
+
         def probe() -> list[str] | None:
             keys = objects.list_keys(self.stack.thumbnails_bucket, folder)
+            seen["now"] = f"found {len(keys)}" + (f": {', '.join(keys)}" if keys else "")
             return keys if len(keys) >= wanted else None
 
-        keys = self.wait(f"{wanted} thumbnails under {folder}", probe)
+        keys = self.wait(f"{wanted} thumbnails under {folder}", probe, seen)
         found = {}
         for key in keys:
             data = objects.get(self.stack.thumbnails_bucket, key).data
@@ -672,15 +697,20 @@ class _Scenario:
         assert mail is not None
         wanted = ("We received your order", "Payment received", "Refund issued")
 
+        seen: dict[str, str] = {}
+
         def ours() -> list[Mail] | None:
             found = [
                 m for m in mail.messages() if m.to == self.customer and self.order_id in m.subject
             ]
             subjects = {m.subject for m in found}
-            every = all(any(s.startswith(w) for s in subjects) for w in wanted)
-            return found if every else None
+            missing = [w for w in wanted if not any(s.startswith(w) for s in subjects)]
+            seen["now"] = f"missing: {', '.join(repr(w) for w in missing)}"
+            return found if not missing else None
 
-        found = self.wait(f"{len(wanted)} emails to {self.customer} about {self.order_id}", ours)
+        found = self.wait(
+            f"{len(wanted)} emails to {self.customer} about {self.order_id}", ours, seen
+        )
         unique = {(m.subject, m.body): m for m in found}  # at-least-once: a resend is a copy
         self.outcome["emails"] = sorted(
             (

@@ -160,6 +160,8 @@ def test_a_wait_names_what_it_waited_for() -> None:
         return value
 
     assert wait_for("it", probe, timeout=5, interval=0) == {"ok": 1}
+    with pytest.raises(smoke._Failed, match=r"waiting for order 1 to be PAID; it is PLACED\Z"):
+        wait_for("order 1 to be PAID", lambda: None, timeout=0, seen=lambda: "it is PLACED")
 
 
 def test_the_table_has_timings_and_a_verdict() -> None:
