@@ -33,6 +33,8 @@ class Bench:
 
     stack: SmokeStack
     pump: Pump | None = None
+    outputs: dict[str, Any] | None = None  # what `terraform output -json` would give
+    env: dict[str, str] | None = None  # what the operator's shell would hold
 
     def upload_hostile(self, name: str = "smoke-notes.jpg") -> str:
         """A text file named ``.jpg`` in the uploads bucket: both image consumers park it."""
@@ -165,7 +167,7 @@ def aws_bench(clients: Any, moto_url: str) -> Iterator[Bench]:
         "aws", json.loads(json.dumps(outputs)), env, clients=clients, mail=mail
     )
     try:
-        yield Bench(stack, pump)
+        yield Bench(stack, pump, outputs, env)
     finally:
         pump.close()
         front.close()
