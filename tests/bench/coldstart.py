@@ -521,8 +521,8 @@ def _lambda_rows(
                 + (
                     "below 0.90x: a gain worth shipping"
                     if gain
-                    else "no gain beyond a tenth: not shipped (boto3 comes with the runtime's "
-                    "own bytecode; what the zip imports is small or compiled C)"
+                    else "no gain beyond a tenth: not shipped (boto3 and botocore, most of "
+                    "what a first event imports, come with the runtime's own bytecode)"
                 ),
                 data={"shipped_s": shipped, "precompiled_s": compiled},
             )
