@@ -78,6 +78,7 @@ class Pump:
         self.step, self.interval = step, interval
         self.paused: set[str] = set()
         self.errors: list[str] = []
+        self.rounds = 0
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="pump")
         self.thread.start()
@@ -88,6 +89,16 @@ class Pump:
                 self.step(set(self.paused))
             except Exception as error:  # kept for the test's report; delivery goes on
                 self.errors.append(f"{type(error).__name__}: {error}")
+            self.rounds += 1
+            time.sleep(self.interval)
+
+    def pause(self, consumer: str) -> None:
+        """Stop delivering to ``consumer`` from now on: returns once a round that started
+        after the call has finished (the round in flight may still have delivered)."""
+        self.paused.add(consumer)
+        target = self.rounds + 2
+        deadline = time.monotonic() + 60
+        while self.rounds < target and time.monotonic() < deadline:
             time.sleep(self.interval)
 
     def close(self) -> None:

@@ -161,7 +161,7 @@ def test_a_consumer_not_running_fails_the_smoke_naming_what_is_missing(
     if isinstance(bench, str):
         pytest.skip(bench)
     assert bench.pump is not None
-    bench.pump.paused.add(stopped)
+    bench.pump.pause(stopped)
     try:
         report = run_smoke(bench.stack, timeout=3, interval=0.2)
     finally:
