@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -283,6 +284,10 @@ class SmokeStack:
     auth: RequestAuth = field(default_factory=NoAuth)
     mail: MailSource | None = None
 
+    def __post_init__(self) -> None:
+        checked_url(self.orders_url)
+        checked_url(self.webhook_url)
+
 
 def _endpoint_url(base: str, path: str) -> str:
     return base.rstrip("/") + path
@@ -488,8 +493,22 @@ def wait_for(
         time.sleep(interval)
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def checked_url(url: str) -> str:
+    """``url`` if it is HTTPS, or plain HTTP to this machine (``make serve``, emulators):
+    credentials and signed bodies never cross a network in clear text."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+        return url
+    raise SmokeError(f"refusing {url!r}: only https, or http to this machine")
+
+
 def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, Any]:
-    request = urllib.request.Request(  # noqa: S310 - the URL comes from the root's outputs
+    request = urllib.request.Request(  # noqa: S310 - checked_url: https or loopback http
         url,
         data=body,
         method="POST",

@@ -19,6 +19,7 @@ from functions.ops.smoke import (
     SmokeError,
     SmokeReport,
     auth_for,
+    checked_url,
     compare_outcomes,
     mail_source,
     object_key,
@@ -180,3 +181,11 @@ def test_the_table_has_timings_and_a_verdict() -> None:
     assert lines[1].split()[:4] == ["upload", "image", "PASS", "0.0"]
     assert lines[-1] == "smoke aws run r1: FAIL (1 failed)"
     assert not report.passed
+
+
+def test_credentials_never_go_to_a_plain_http_host_elsewhere() -> None:
+    assert checked_url("https://abc.execute-api.eu-west-1.amazonaws.com/orders")
+    assert checked_url("http://127.0.0.1:8085/")
+    for bad in ("http://api.example.com/orders", "file:///etc/passwd", "ftp://127.0.0.1/"):
+        with pytest.raises(SmokeError, match="only https, or http to this machine"):
+            checked_url(bad)
