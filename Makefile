@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup setup-dev lock setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast fault lint bench \
         ops dlq dlq-redrive orders upload readme-ops readme-flow readme-screenshots setup-browser \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
-        deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
+        deploy-aws deploy-gcp deploy-azure smoke-local smoke-aws smoke-gcp smoke-azure destroy-aws destroy-gcp destroy-azure clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_%-][a-zA-Z_% -]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -214,6 +214,16 @@ deploy-azure: ## preflight, package, terraform apply, then upload the zip to the
 	terraform -chdir=terraform/azure apply -input=false $(TF_APPROVE)
 	terraform -chdir=terraform/azure output -json deployment_commands \
 	  | (cd terraform/azure && $(abspath $(PY)) -c 'import json, subprocess, sys; [subprocess.run(c, check=True) for c in json.load(sys.stdin)]')
+
+# The smoke test of a deployed stack (functions/ops/smoke.py): targets from `terraform output
+# -json` of terraform/<cloud>; ARGS="--timeout 300 --mail smtp-sink:0.0.0.0:2525 --json".
+SMOKE_ARGS ?=
+
+smoke-local: setup ## smoke test against a running `make serve` (.eventsuite/serve): pass/fail table
+	$(PY) -m functions.ops.smoke --backend local --home $(HOME_DIR)/serve $(SMOKE_ARGS) $(ARGS)
+
+smoke-aws smoke-gcp smoke-azure: smoke-%: setup-dev ## after make deploy-<cloud>: upload, order, webhook, wait, dead letters; exit 1 on failure
+	$(PY) -m functions.ops.smoke --backend $* $(SMOKE_ARGS) $(ARGS)
 
 destroy-aws destroy-gcp destroy-azure: destroy-%: ## terraform destroy for a cloud
 	terraform/tools/preflight.sh $*
