@@ -309,7 +309,10 @@ class _Serving:
         if self.console is not None:
             print(f"console  {'(browser)':<15} {self.console.url}")
             ports["console"] = self.console.port
-        (self.home / "ports.json").write_text(json.dumps(ports, indent=2))
+        # Atomic (temp file + rename): tools and tests poll for this file and read it at once.
+        partial = self.home / "ports.json.partial"
+        partial.write_text(json.dumps(ports, indent=2))
+        partial.replace(self.home / "ports.json")
         print(f"state in {self.home}/ - Ctrl-C to stop", flush=True)
 
     def loop(self, *, once: bool) -> int:
