@@ -92,7 +92,7 @@ def _quality_reason(row: Row, rows: list[Row]) -> str:
         return ""
     full, suite = cpu["full_cpu_s"], cpu["suite_cpu_s"]
     text = (
-        f"; libvips given the same shrink-on-load and one lanczos3 pass writes "
+        f"; libvips doing the same work (same shrink-on-load, one lanczos3 pass) writes "
         f"{_db(suite_db)}, so the loss is the 2x pre-shrink itself, not Pillow; only a "
         f"full-resolution pass reaches the reference, and the full LANCZOS program takes "
         f"{full * 1000:.0f} ms CPU, {full / suite:.1f}x the suite's"
