@@ -10,8 +10,8 @@ is then reduced by an integer factor (``Image.reduce``, the same block average P
 ``resize(reducing_gap=...)`` applies to a whole decode) into the result: only the reduced
 image and one band are ever held.
 
-Where it does not apply (interlaced, animated, palette, 16-bit, a factor of 1) :func:`decode`
-returns None and the caller decodes whole.
+Where it does not apply (interlaced, animated, palette, 16-bit, a ``tRNS`` colour key, a factor
+of 1) :func:`decode` returns None and the caller decodes whole.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def applies(image: Image.Image) -> bool:
     if image.format != "PNG" or image.mode not in _BYTES_PER_PIXEL:
         return False
     if image.info.get("interlace") or getattr(image, "is_animated", False):
+        return False
+    if "transparency" in image.info:  # a tRNS colour key: Pillow turns it into alpha on load
         return False
     tiles = getattr(image, "tile", [])
     if not isinstance(image, ImageFile.ImageFile) or len(tiles) != 1:

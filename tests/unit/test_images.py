@@ -500,6 +500,16 @@ def test_banding_leaves_out_what_it_cannot_decode_exactly() -> None:
         assert pngbands.decode(data, Image.open(io.BytesIO(data)), 2) is None
     data = _png(rgb)
     assert pngbands.decode(data, Image.open(io.BytesIO(data)), 1) is None  # nothing to gain
+    keyed = _png(rgb, transparency=(0, 0, 0))
+    assert pngbands.decode(keyed, Image.open(io.BytesIO(keyed)), 2) is None
+
+
+def test_a_large_png_with_a_transparent_colour_key_keeps_its_transparency() -> None:
+    source = Image.new("RGB", (1600, 1000), (0, 0, 0))
+    source.paste((20, 200, 20), (400, 250, 1200, 750))
+    thumbnail = _decode(render_thumbnails(_png(source, transparency=(0, 0, 0)), [256])[0].data)
+    assert thumbnail.mode == "RGBA"
+    assert thumbnail.getpixel((2, 2))[3] == 0 and thumbnail.getpixel((128, 80))[3] == 255
 
 
 def test_a_large_png_renders_close_to_one_full_lanczos_pass_through_the_bands() -> None:
@@ -596,3 +606,24 @@ print(status("VmHWM") - before)
     if growth < 0:
         pytest.skip("peak RSS cannot be reset here")
     assert growth < size[0] * size[1] * 4 * 0.6, growth / 1e6
+
+
+def test_a_banded_png_is_colour_managed_band_by_band_before_the_reduction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PIL import ImageCms
+
+    from shared.images import decoding
+
+    seen: list[tuple[int, int]] = []
+    real = decoding.to_srgb
+
+    def recording(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:
+        seen.append(image.size)
+        return real(image, icc)
+
+    monkeypatch.setattr(decoding, "to_srgb", recording)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = _png(_detailed((1600, 1000)), icc_profile=profile)
+    render_thumbnails(data, [256])
+    assert len(seen) > 1 and all(width == 1600 for width, _ in seen), seen
