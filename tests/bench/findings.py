@@ -181,6 +181,14 @@ def _time_reason(data: dict[str, Any], quality: dict[str, Any]) -> str:
         )
         if quality.get("vips_suite_psnr") is not None:
             text += f", and writes {_db(quality['vips_suite_psnr'])}"
+    cheaper = data.get("next_scale_cpu_s")
+    if cheaper is not None and quality.get("next_scale_psnr") is not None:
+        text += (
+            f"; decoding one DCT scale smaller (1/{data['next_scale']}, leaving LANCZOS less "
+            f"than 2x) would take {cheaper * 1000:.0f} ms, "
+            f"{cheaper / data['pyvips_cpu_s']:.2f}x pyvips', but write "
+            f"{_db(quality['next_scale_psnr'])} (target 37 dB)"
+        )
     return text
 
 
@@ -371,6 +379,6 @@ def readme_summary(rows: list[Row], env: dict[str, Any]) -> str:
     body = quality(rows)[:1] + [
         line for line in speed(rows) if "-png" not in line and "-webp" not in line
     ]
-    body += summary + memory(rows) + throughput(rows)
+    body += summary + memory(rows) + engine(rows) + throughput(rows)
     parts += [line for line in body if not line.startswith("  ")]
     return "\n".join(parts)
