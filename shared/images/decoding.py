@@ -8,9 +8,10 @@
   chain up to its trailer), so the indexer refuses truncated or damaged files at the first
   attempt without a full decode;
 * :func:`decode` is the only function that decodes pixels: as small as the caller allows (JPEG
-  DCT scaling), in sRGB (CMYK and embedded ICC profiles converted with LittleCMS through
-  ``ImageCms`` *before* any resizing), with truncated or damaged data a permanent
-  ``CorruptImage`` carrying the decoder's reason.
+  DCT scaling; 8-bit PNG decoded in bands of rows, each reduced as it goes), in sRGB (CMYK
+  and embedded ICC profiles converted with LittleCMS through ``ImageCms`` *before* any
+  resizing), with truncated or damaged data a permanent ``CorruptImage`` carrying the
+  decoder's reason.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from functools import lru_cache
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from shared.errors import CorruptImage, ImageTooLarge, UnsupportedImage
-from shared.images import webp
+from shared.images import pngbands, webp
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -75,7 +76,7 @@ def decoding_errors() -> Iterator[None]:
             yield
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLarge(f"image exceeds the pixel limit: {exc}") from exc
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
             raise CorruptImage(f"image data is corrupt or truncated: {exc}") from exc
 
 
@@ -232,6 +233,9 @@ class Decoded:
     image: Image.Image
     orientation: int
     colour_managed: bool
+    extent: tuple[float, float] | None = None
+    """The region of ``image`` that covers the whole original, where a reduced decode does
+    not divide it evenly (band-reduced PNG); None when it is the whole image."""
 
 
 def has_alpha(image: Image.Image) -> bool:
@@ -259,6 +263,9 @@ def decode(image: Image.Image, data: bytes, *, at_least: tuple[int, int]) -> Dec
     """
     alpha = has_alpha(image)
     icc = image.info.get("icc_profile")
+    icc = icc if isinstance(icc, bytes) else None
+    if image.format == "PNG" and (banded := _png_in_bands(image, data, at_least, icc)):
+        return banded
     if image.format == "JPEG" and image.mode in ("RGB", "L", "CMYK"):
         image.draft(image.mode, at_least)
     elif image.format == "PNG" and image.mode == "I;16":
@@ -276,5 +283,30 @@ def decode(image: Image.Image, data: bytes, *, at_least: tuple[int, int]) -> Dec
     elif pixels.mode not in ("L", "RGB", "RGBA", "RGBX", "CMYK"):
         # Palette, LA, PA, 1, ...: resizing needs a continuous-tone mode.
         pixels = pixels.convert("RGBA" if alpha else "RGB")
-    pixels, managed = to_srgb(pixels, icc if isinstance(icc, bytes) else None)
+    pixels, managed = to_srgb(pixels, icc)
     return Decoded(pixels, orientation, managed)
+
+
+def _png_in_bands(
+    image: Image.Image, data: bytes, at_least: tuple[int, int], icc: bytes | None
+) -> Decoded | None:
+    """An 8-bit PNG decoded a band of rows at a time and reduced by the largest integer
+    factor that keeps it at least ``at_least`` (:mod:`shared.images.pngbands`): the whole
+    image never exists. Colour management runs on each band, before the reduction."""
+    factor = min(side // wanted for side, wanted in zip(image.size, at_least, strict=True))
+    managed = False
+
+    def convert(band: Image.Image) -> Image.Image:
+        nonlocal managed
+        band, managed = to_srgb(band, icc)
+        return band
+
+    banded = pngbands.decode(data, image, factor, convert)
+    if banded is None:
+        return None
+    orientation = 1
+    if banded.exif:
+        exif = Image.Exif()
+        exif.load(banded.exif)
+        orientation = int(exif.get(0x0112, 1) or 1)
+    return Decoded(banded.image, orientation, managed, banded.extent)

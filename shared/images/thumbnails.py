@@ -5,8 +5,11 @@ How (the measurements behind each choice are in BENCHMARKS.md):
 * **One decode** for every box (:func:`shared.images.decoding.decode`), as small as quality
   allows: JPEG is decoded in the DCT domain at the smallest of 1/1, 1/2, 1/4, 1/8 that leaves
   the largest box a reduction of at least :data:`MIN_FINAL_FACTOR` (2, like libvips and
-  Pillow's ``thumbnail()``). A DCT-scaled decode is a block average: asking for just the box
-  size (a remaining factor near 1) aliases fine detail, 3-5 dB PSNR worse on photographs.
+  Pillow's ``thumbnail()``); 8-bit PNG is decoded in bands of rows, each block-averaged by
+  the largest integer factor that leaves the same reduction, so the whole image never
+  exists (:mod:`shared.images.pngbands`). A DCT-scaled decode is a block average: asking
+  for just the box size (a remaining factor near 1) aliases fine detail, 3-5 dB PSNR worse
+  on photographs.
 * **Resize**: integer box reduction (``Image.reduce``) only while at least
   :data:`REDUCING_GAP` (2) remains for the final LANCZOS pass, which then does the
   anti-aliasing. A gap of 1.25 left a short LANCZOS pass after a large block average: aliasing.
@@ -91,13 +94,21 @@ def _encode(image: Image.Image, alpha: bool, quality: int, profile: bool) -> tup
     return "JPEG", "image/jpeg", buffer.getvalue()
 
 
-def _resize(source: Image.Image, target: tuple[int, int], *, decoded: bool) -> Image.Image:
+def _resize(
+    source: Image.Image,
+    target: tuple[int, int],
+    *,
+    decoded: bool,
+    extent: tuple[float, float] | None = None,
+) -> Image.Image:
     """LANCZOS to ``target``; from the decode, box-reduce first while a gap of 2 remains.
     A rendition being cascaded is resized by LANCZOS alone: it is small, and a 2x2 block
-    average of it costs ~5 dB on fine detail."""
-    if source.size == target:
+    average of it costs ~5 dB on fine detail. ``extent`` is the part of ``source`` that
+    covers the original (a reduced decode's last row and column cover less)."""
+    if source.size == target and extent is None:
         return source
-    return source.resize(target, RESAMPLE, reducing_gap=REDUCING_GAP if decoded else None)
+    box = (0.0, 0.0, *extent) if extent is not None else None
+    return source.resize(target, RESAMPLE, box=box, reducing_gap=REDUCING_GAP if decoded else None)
 
 
 def render_thumbnails(
@@ -128,7 +139,13 @@ def render_thumbnails(
                     key=lambda s: s.width,
                     default=sources[0],
                 )
-                scaled = _resize(source, target, decoded=source is sources[0])
+                from_decode = source is sources[0]
+                scaled = _resize(
+                    source,
+                    target,
+                    decoded=from_decode,
+                    extent=decoded.extent if from_decode else None,
+                )
                 sources.append(scaled)
                 output = _to_output_mode(scaled, alpha)
                 if decoded.orientation in _TRANSPOSE:

@@ -175,8 +175,71 @@ def vips1_thumbnail(data: bytes, box: int) -> bytes:
     return _vips(data, box, 1)
 
 
+def jpeg_shrink(size: tuple[int, int], box: int) -> int:
+    """The DCT shrink-on-load factor the suite's decode gets for a JPEG of ``size`` (1, 2, 4
+    or 8): Pillow's ``draft()`` rule for a size of at least ``MIN_FINAL_FACTOR`` x the box."""
+    from shared.images.thumbnails import MIN_FINAL_FACTOR, fit
+
+    target = fit(size, box)
+    largest = min(side // (MIN_FINAL_FACTOR * t) for side, t in zip(size, target, strict=True))
+    return next((shrink for shrink in (8, 4, 2) if largest >= shrink), 1)
+
+
+def vips_suite(data: bytes, box: int) -> bytes:
+    """libvips doing the suite's work: the same shrink-on-load (JPEG), sRGB, then, like the
+    suite, an integer block shrink while a gap of 2 remains and one lanczos3 pass
+    (``resize(gap=2)``), orientation applied to the result; one thread, like the suite. What
+    the suite would cost and write with libvips as its engine."""
+    import pyvips
+    from PIL import Image
+
+    from shared.images.thumbnails import fit
+
+    _default_threads()  # remember the default before changing it
+    pyvips.cache_set_max(0)
+    pyvips.concurrency_set(1)
+    with Image.open(io.BytesIO(data)) as header:
+        size, kind = header.size, header.format
+    options: dict[str, Any] = {"access": "sequential", "fail_on": "error"}
+    if kind == "JPEG":
+        options["shrink"] = jpeg_shrink(size, box)
+    image = pyvips.Image.new_from_buffer(data, "", **options)
+    if image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", embedded=True, intent="perceptual")
+    elif image.format == "ushort":
+        image = image.colourspace("b-w" if image.bands < 3 else "srgb")
+    target = fit(size, box)
+    if (image.width, image.height) != target:
+        image = image.resize(
+            target[0] / image.width, vscale=target[1] / image.height, kernel="lanczos3", gap=2.0
+        )
+    # Rendered first: a rotation reads out of order, which a sequential load refuses.
+    image = image.copy_memory().autorot()
+    if image.hasalpha():
+        result: bytes = image.webpsave_buffer(Q=QUALITY)
+    else:
+        result = image.jpegsave_buffer(Q=QUALITY)
+    return result
+
+
+def next_dct_scale(data: bytes, box: int) -> bytes:
+    """The suite's JPEG path one DCT scale smaller than it picks (a remaining reduction under
+    2): what the cheaper draft choice would cost and write. JPEG only."""
+    from PIL import Image
+
+    from shared.images.thumbnails import fit
+
+    with Image.open(io.BytesIO(data)) as image:
+        size = image.size
+        shrink = min(8, 2 * jpeg_shrink(size, box))
+        image.draft(image.mode, (size[0] // shrink, size[1] // shrink))
+        image.load()
+        resized = image.convert("RGB").resize(fit(size, box), Image.Resampling.LANCZOS)
+    return _save(resized, False)
+
+
 def decode_only(data: bytes, box: int) -> bytes:
-    """The suite's decode alone (the floor of its time), for the PNG/WebP gap explanation."""
+    """The suite's decode alone (the floor of its time and memory), to say where they go."""
     from shared.images import decoding
     from shared.images.thumbnails import MIN_FINAL_FACTOR, fit
 
@@ -194,6 +257,8 @@ METHODS: dict[str, Method] = {
     "full": full_lanczos,
     "pyvips": vips_thumbnail,
     "pyvips1": vips1_thumbnail,
+    "vips-suite": vips_suite,
+    "next-scale": next_dct_scale,
     "decode": decode_only,
 }
 
@@ -229,7 +294,7 @@ def _quality(data: bytes, outputs: dict[str, dict[int, bytes]]) -> dict[str, Any
         result["handler"][str(box)] = psnr(handler[box], reference)
         result["others"][str(box)] = {
             m: psnr(outputs[m][box], reference)
-            for m in ("suite", "thumbnail", "pyvips")
+            for m in ("suite", "thumbnail", "pyvips", "vips-suite", "next-scale")
             if m in outputs
         }
     return result
@@ -287,7 +352,7 @@ def _memory_child(path: str, box: int, method: str) -> dict[str, Any]:
     from shared.images import webp
 
     webp.available()  # load libwebp before measuring
-    if method.startswith("pyvips"):
+    if "vips" in method:
         import pyvips  # noqa: F401
     PIL.Image.init()
     data = Path(path).read_bytes()
@@ -353,8 +418,10 @@ def run(samples: list[Any], *, rounds: int, budget: float, log: Callable[[str], 
         methods = ["suite", "thumbnail", "full"]
         if vips_ok:
             methods += ["pyvips", "pyvips1"] if sample.name == "photo-24mp-jpg" else ["pyvips"]
-        if _kind(sample) != "JPEG":
-            methods.append("decode")
+            methods.append("vips-suite")
+        methods.append("decode")
+        if _kind(sample) == "JPEG" and "cmyk" not in sample.name and "exif" not in sample.name:
+            methods.append("next-scale")
         log(f"thumbnails: timing {sample.name} ({sample.size_bytes / 1e6:.1f} MB)")
         timings[sample.name] = run_child(
             [
@@ -376,8 +443,8 @@ def run(samples: list[Any], *, rounds: int, budget: float, log: Callable[[str], 
         for sample in samples
         for box in BOXES
         for method in ["suite", "thumbnail", "full"]
-        + (["pyvips"] if vips_ok else [])
-        + (["decode"] if _kind(sample) != "JPEG" else [])
+        + (["pyvips", "vips-suite"] if vips_ok else [])
+        + ["decode"]
     ]
     log(f"thumbnails: peak memory, {len(jobs)} fresh processes")
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -432,6 +499,8 @@ def _quality_row(sample: Any, box: int, timing: dict[str, Any], case: str) -> Ro
     others = quality["others"][key]
     naive_db = others["thumbnail"][0]
     vips_db = others["pyvips"][0] if "pyvips" in others else None
+    vips_suite_db = others["vips-suite"][0] if "vips-suite" in others else None
+    next_db = others["next-scale"][0] if "next-scale" in others else None
     single_db = others["suite"][0]
     ok = handler_db >= PSNR_FLOOR and handler_db >= naive_db - PSNR_SLACK
     baseline = f"thumbnail() {_db(naive_db)}" + (
@@ -456,6 +525,8 @@ def _quality_row(sample: Any, box: int, timing: dict[str, Any], case: str) -> Ro
             "psnr": handler_db,
             "naive_psnr": naive_db,
             "vips_psnr": vips_db,
+            "vips_suite_psnr": vips_suite_db,
+            "next_scale_psnr": next_db,
             "single_psnr": single_db,
             "handler_cpu_s": quality["handler_cpu"],
         },
@@ -504,9 +575,17 @@ def _rows_for(
             "suite_cpu_s": suite_c,
             "pyvips_cpu_s": vips_c,
         }
+        if "vips-suite" in cpu:
+            data["vips_suite_cpu_s"] = cpu["vips-suite"][key]
+        scale = 2 * jpeg_shrink(source, box)
+        if "next-scale" in cpu and scale <= 8 and max(source) // scale >= box:
+            data["next_scale"] = scale
+            data["next_scale_cpu_s"] = cpu["next-scale"][key]
+            note += f"; libvips doing the suite's work, one thread: {ms(wall['vips-suite'][key])}"
         if "decode" in wall:
             decode_t = wall["decode"][key]
             data["decode_s"] = decode_t
+            data["decode_cpu_s"] = cpu["decode"][key]
             note += (
                 f"; the suite's decode alone {ms(decode_t)} "
                 f"({decode_t / suite_t:.0%} of its time, {decode_t / vips_t:.2f}x pyvips' "
@@ -541,6 +620,8 @@ def _rows_for(
     share = suite_m / full_m if full_m else math.inf
     limit_m = MEMORY_LIMITS[kind]
     vips_m = f"; pyvips {mb(memory['pyvips']['growth'])}" if "pyvips" in memory else ""
+    if "vips-suite" in memory:
+        vips_m += f"; libvips doing the suite's work {mb(memory['vips-suite']['growth'])}"
     rows.append(
         Row(
             "thumbnail",
@@ -563,6 +644,9 @@ def _rows_for(
                 "naive_bytes": naive_m,
                 "full_bytes": full_m,
                 "decode_bytes": memory["decode"]["growth"] if "decode" in memory else None,
+                "vips_suite_bytes": (
+                    memory["vips-suite"]["growth"] if "vips-suite" in memory else None
+                ),
                 "source": list(source),
                 "box": box,
             },

@@ -460,3 +460,170 @@ def test_an_srgb_profile_needs_no_conversion_and_untagged_output_stays_untagged(
         thumbnail = _decode(render_thumbnails(buffer.getvalue(), [256])[0].data)
         assert "icc_profile" not in thumbnail.info
         assert _distance(ImageStat.Stat(thumbnail).mean, (30, 200, 60)) < 3
+
+
+# -- PNG decoded in bands of rows -------------------------------------------------------------
+
+
+def _png(image: Image.Image, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+@pytest.mark.parametrize("factor", [2, 3, 8])
+def test_a_png_decoded_in_bands_equals_the_whole_decode_reduced(
+    mode: str, factor: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.images import pngbands
+
+    # Small bands, so rows of every PNG filter type straddle many band boundaries; an odd
+    # size, so the last block row and column are partial.
+    monkeypatch.setattr(pngbands, "BAND_BYTES", 20_000)
+    source = _detailed((701, 467)).convert(mode)
+    if mode == "RGBA":
+        source.putalpha(Image.linear_gradient("L").resize(source.size))
+    data = _png(source)
+    opened = Image.open(io.BytesIO(data))
+    banded = pngbands.decode(data, opened, factor)
+    assert banded is not None
+    assert banded.image.tobytes() == _decode(data).reduce(factor).tobytes()
+    assert banded.extent == (701 / factor, 467 / factor)
+
+
+def test_banding_leaves_out_what_it_cannot_decode_exactly() -> None:
+    from shared.images import pngbands
+
+    rgb = _detailed((300, 200))
+    for data in (_png(rgb.convert("P")), _png(rgb.convert("LA")), _png(rgb.convert("I;16"))):
+        assert pngbands.decode(data, Image.open(io.BytesIO(data)), 2) is None
+    data = _png(rgb)
+    assert pngbands.decode(data, Image.open(io.BytesIO(data)), 1) is None  # nothing to gain
+    keyed = _png(rgb, transparency=(0, 0, 0))
+    assert pngbands.decode(keyed, Image.open(io.BytesIO(keyed)), 2) is None
+
+
+def test_a_large_png_with_a_transparent_colour_key_keeps_its_transparency() -> None:
+    source = Image.new("RGB", (1600, 1000), (0, 0, 0))
+    source.paste((20, 200, 20), (400, 250, 1200, 750))
+    thumbnail = _decode(render_thumbnails(_png(source, transparency=(0, 0, 0)), [256])[0].data)
+    assert thumbnail.mode == "RGBA"
+    assert thumbnail.getpixel((2, 2))[3] == 0 and thumbnail.getpixel((128, 80))[3] == 255
+
+
+def test_a_large_png_renders_close_to_one_full_lanczos_pass_through_the_bands() -> None:
+    source = _detailed((2400, 1600))
+    data = _png(source)
+    for box in (256, 1024):
+        [rendition] = render_thumbnails(data, [box], quality=85)  # 256 alone: factor 4
+        size = (rendition.width, rendition.height)
+        reference = _encoded(source.resize(size, Image.Resampling.LANCZOS))
+        assert _psnr(_decode(rendition.data), reference) >= 37.0, box
+
+
+def test_a_banded_png_keeps_its_orientation_from_an_exif_chunk_after_the_pixels() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rendition = render_thumbnails(_png_with_exif(_detailed((1600, 1000)), exif), [256])[0]
+    assert (rendition.width, rendition.height) == (160, 256)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_a_truncated_large_png_is_refused_through_the_bands_with_its_reason(keep: float) -> None:
+    data = _png(_detailed((1600, 1000)))
+    with pytest.raises(CorruptImage, match="truncated"):
+        render_thumbnails(_truncated(data, keep), [256])
+
+
+def test_a_damaged_large_png_is_refused_through_the_bands_with_its_reason() -> None:
+    data = bytearray(_png(_detailed((1600, 1000))))
+    data[len(data) // 2] ^= 0xFF
+    with pytest.raises(CorruptImage, match=r"corrupt|truncated"):
+        render_thumbnails(bytes(data), [256])
+
+
+def test_a_png_stream_longer_than_its_rows_stops_at_the_last_row() -> None:
+    import struct
+    import zlib
+
+    width, height = 1200, 800
+    rows = (b"\x00" + bytes(range(256)) * (width * 3 // 256) + bytes(width * 3 % 256)) * height
+    stream = zlib.compress(rows * 200, 9)  # 200x more rows than the header says: 0.6 GB
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", stream)
+        + chunk(b"IEND", b"")
+    )
+    [rendition] = render_thumbnails(data, [256])
+    assert (rendition.width, rendition.height) == (256, 171)
+
+
+def test_a_13_mp_png_never_holds_the_whole_image(tmp_path: object) -> None:
+    # In a fresh process: the peak RSS growth of rendering both boxes of a 4400x3000 PNG (a
+    # 2x band reduction for the 1024 box) stays well under the whole image at Pillow's 4
+    # bytes a pixel (53 MB), which a whole-image decode alone would need (24 MB measured).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("peak RSS cannot be reset on this platform (/proc/self/clear_refs)")
+    path = Path(str(tmp_path)) / "big.png"
+    size = (4400, 3000)
+    gradient = Image.linear_gradient("L").resize(size)
+    Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_180), gradient)).save(
+        path, "PNG"
+    )
+    code = """
+import sys
+from pathlib import Path
+from shared.images.thumbnails import render_thumbnails
+data = Path(sys.argv[1]).read_bytes()
+render_thumbnails(data, [8])  # first-use costs (plugins, profiles) are not the decode's
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+try:
+    open("/proc/self/clear_refs", "w").write("5")
+except OSError:
+    print("-1"); raise SystemExit
+before = status("VmRSS")
+render_thumbnails(data, [256, 1024])
+print(status("VmHWM") - before)
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    growth = int(completed.stdout.strip())
+    if growth < 0:
+        pytest.skip("peak RSS cannot be reset here")
+    assert growth < size[0] * size[1] * 4 * 0.6, growth / 1e6
+
+
+def test_a_banded_png_is_colour_managed_band_by_band_before_the_reduction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PIL import ImageCms
+
+    from shared.images import decoding
+
+    seen: list[tuple[int, int]] = []
+    real = decoding.to_srgb
+
+    def recording(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:
+        seen.append(image.size)
+        return real(image, icc)
+
+    monkeypatch.setattr(decoding, "to_srgb", recording)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = _png(_detailed((1600, 1000)), icc_profile=profile)
+    render_thumbnails(data, [256])
+    assert len(seen) > 1 and all(width == 1600 for width, _ in seen), seen
