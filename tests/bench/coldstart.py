@@ -83,16 +83,14 @@ ENTRY_MODULES = {
 BOOTSTRAP = {
     ("aws", "consumer"): "import functions.aws.entrypoint as e; e.queue_function()",
     ("aws", "endpoint"): "import functions.aws.entrypoint as e; e.http_function()",
-    ("gcp", "consumer"): "from functions.gcp import bootstrap as b; b.dispatcher(ROLE)",
-    ("gcp", "endpoint"): "from functions.gcp import bootstrap as b; b.ports_for(endpoint=ROLE)",
-    (
-        "azure",
-        "consumer",
-    ): "from functions.azure import bootstrap as b; b.runtime().dispatcher(ROLE)",
-    (
-        "azure",
-        "endpoint",
-    ): "from functions.azure import bootstrap as b; b.runtime().endpoint_ports(ROLE)",
+    ("gcp", "consumer"): (
+        "from functions.gcp import bootstrap as b; b.runtime(f'consumer:{ROLE}').consumer(ROLE)"
+    ),
+    ("gcp", "endpoint"): (
+        "from functions.gcp import bootstrap as b; b.runtime(f'endpoint:{ROLE}').endpoint(ROLE)"
+    ),
+    ("azure", "consumer"): "from functions.azure import bootstrap as b; b.runtime().consumer(ROLE)",
+    ("azure", "endpoint"): "from functions.azure import bootstrap as b; b.runtime().endpoint(ROLE)",
 }
 FORBIDDEN_IMAGES = ("google.cloud.pubsub", "google.cloud.pubsub_v1", "azure.eventgrid")
 OTHER_CLOUDS = {
@@ -129,7 +127,11 @@ OFFLINE_ENV = {
     "EVENTSUITE_GCP_PROJECT": "bench",
     "EVENTSUITE_EVENTS_TOPIC": "bench-events",
     "EVENTSUITE_DEAD_LETTER_TOPIC": "bench-dlq",
-    "EVENTSUITE_STORAGE_ACCOUNT_URL": "http://127.0.0.1:9/devstoreaccount1",
+    # https: the Storage SDKs refuse a token credential over http, even for a client that
+    # never connects (clients are built when the function first binds its handler).
+    "EVENTSUITE_STORAGE_BLOB_URL": "https://127.0.0.1:9/devstoreaccount1",
+    "EVENTSUITE_STORAGE_QUEUE_URL": "https://127.0.0.1:9/devstoreaccount1",
+    "EVENTSUITE_STORAGE_TABLE_URL": "https://127.0.0.1:9/devstoreaccount1",
     "EVENTSUITE_EVENTGRID_ENDPOINT": "http://127.0.0.1:9/api/events",
 }
 
