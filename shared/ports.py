@@ -179,6 +179,9 @@ class OrderRecord:
     paid_at: str | None = None
     payment_failed_at: str | None = None
     refunded_at: str | None = None
+    # The customer's CLDR locale (``de_DE``) for emails, and the provider's payment method.
+    locale: str | None = None
+    payment_method: str | None = None
     # The transactional outbox: events (structured CloudEvents) that announce this order's
     # state, written in the same atomic write as the state change and removed once published.
     outbox: tuple[JsonDict, ...] = ()
@@ -257,6 +260,9 @@ class ChargeResult:
     payment_id: str | None = None
     decline_code: str | None = None
     reason: str | None = None
+    # Neither approved nor declined yet (the provider is still processing): the provider's
+    # webhook decides, and the order stays PLACED until then.
+    pending: bool = False
 
 
 @runtime_checkable
@@ -271,8 +277,14 @@ class PaymentGateway(Protocol):
         currency: str,
         customer_email: str,
         idempotency_key: str,
+        payment_method: str | None = None,
     ) -> ChargeResult:
-        """Charge once per key; a repeated key returns the first result."""
+        """Charge once per key; a repeated key returns the first result.
+
+        ``amount_minor`` is in the currency's ISO 4217 minor unit; ``payment_method`` is the
+        order's provider payment method (None: the provider's default). A refusal is a
+        declined result; ``TransientError`` when the provider cannot answer now.
+        """
         ...
 
 

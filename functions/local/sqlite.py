@@ -325,6 +325,7 @@ class SqlitePaymentGateway:
         currency: str,
         customer_email: str,
         idempotency_key: str,
+        payment_method: str | None = None,
     ) -> ChargeResult:
         """Decide once per key; later calls return the stored result."""
         with self.db.transaction() as tx:

@@ -18,9 +18,11 @@ from shared.catalog import Catalog
 from shared.envelope import Event, new_event, to_structured, utc_now_iso
 from shared.errors import PermanentError
 from shared.ids import derived_event_id
+from shared.money import UnknownCurrency, check_currency
 from shared.orders.model import transition_changes, transitioned
 from shared.orders.outbox import relay
 from shared.ports import (
+    ChargeResult,
     Clock,
     EventPublisher,
     OrderRecord,
@@ -89,6 +91,8 @@ def _record_from_event(event: Event) -> OrderRecord:
         placed_at=placed_at,
         updated_at=placed_at,
         correlation_id=event.correlation_id,
+        locale=data["customer"].get("locale"),
+        payment_method=data.get("payment_method"),
     )
 
 
@@ -100,13 +104,17 @@ def _charge(
     if order is None:  # produced elsewhere (e.g. a v1 producer): adopt the order
         order, _ = orders.create(_record_from_event(event))
     if order.status is OrderStatus.PLACED:
-        result = gateway.charge(
-            order_id=order_id,
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            customer_email=order.customer_email,
-            idempotency_key=f"{order_id}:charge",
-        )
+        result = _charge_decision(order, gateway)
+        if result.pending:
+            # The provider is still processing: its webhook (payment_intent.succeeded or
+            # .payment_failed) decides; a redelivery asks again with the same key.
+            logger.info(
+                "payment of order %s is pending at the provider (%s)",
+                order_id,
+                result.payment_id,
+                extra={"correlation_id": order.correlation_id or event.correlation_id},
+            )
+            return order
         target = OrderStatus.PAID if result.approved else OrderStatus.PAYMENT_FAILED
         changes = transition_changes(
             target, utc_now_iso(clock.now()), result.payment_id, result.decline_code, result.reason
@@ -129,6 +137,23 @@ def _charge(
     return order
 
 
+def _charge_decision(order: OrderRecord, gateway: PaymentGateway) -> ChargeResult:
+    """The gateway's answer for ``order``; an order whose currency is not ISO 4217 money in use
+    (adopted from another producer) is declined without asking the provider."""
+    try:
+        check_currency(order.currency)
+    except UnknownCurrency as exc:
+        return ChargeResult(False, decline_code="invalid_currency", reason=str(exc))
+    return gateway.charge(
+        order_id=order.order_id,
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        customer_email=order.customer_email,
+        idempotency_key=f"{order.order_id}:charge",
+        payment_method=order.payment_method,
+    )
+
+
 def _outcome(cause: Event, order: OrderRecord, catalog: Catalog) -> dict[str, Any]:
     amount = {"amount_minor": order.amount_minor, "currency": order.currency}
     if order.status is OrderStatus.PAID:
@@ -137,6 +162,7 @@ def _outcome(cause: Event, order: OrderRecord, catalog: Catalog) -> dict[str, An
             "payment_id": order.payment_id or "unknown",
             "amount": amount,
             "customer_email": order.customer_email,
+            "locale": order.locale,
         }
         return _announcement("PaymentReceived", data, cause, order, catalog)
     data = {
@@ -145,6 +171,7 @@ def _outcome(cause: Event, order: OrderRecord, catalog: Catalog) -> dict[str, An
         "reason": order.failure_reason or "declined",
         "amount": amount,
         "customer_email": order.customer_email,
+        "locale": order.locale,
     }
     return _announcement("PaymentFailed", data, cause, order, catalog)
 
@@ -171,6 +198,7 @@ def _refund(event: Event, orders: OrderStore, clock: Clock, catalog: Catalog) ->
             "payment_id": order.payment_id,
             "amount": amount,
             "customer_email": order.customer_email,
+            "locale": order.locale,
         }
         announcement = _announcement("PaymentRefunded", refunded, event, order, catalog)
         orders.transition(

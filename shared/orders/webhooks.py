@@ -20,6 +20,7 @@ from shared.envelope import new_event, utc_now_iso
 from shared.errors import InvalidSignature, SchemaViolation, ValidationFailed
 from shared.http import HttpProblem, HttpRequest, HttpResponse, json_body
 from shared.ids import derived_event_id
+from shared.money import UnknownCurrency, check_currency
 from shared.ports import Clock, EventPublisher, WebhookConfig
 
 SIGNATURE_HEADER = "Eventsuite-Signature"
@@ -81,7 +82,11 @@ def _webhook_event(body: Any, now: float, catalog: Catalog) -> CloudEvent | None
         return None
     amount = None
     if "amount_minor" in data:
-        amount = {"amount_minor": data.get("amount_minor"), "currency": data.get("currency")}
+        try:
+            currency = check_currency(data.get("currency"))
+        except UnknownCurrency as exc:
+            raise ValidationFailed([f"data.{exc}"]) from exc
+        amount = {"amount_minor": data.get("amount_minor"), "currency": currency}
     payload = {
         "provider_event_id": provider_id,
         "kind": kind,

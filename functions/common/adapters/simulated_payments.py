@@ -35,6 +35,7 @@ class SimulatedPaymentGateway:
         currency: str,
         customer_email: str,
         idempotency_key: str,
+        payment_method: str | None = None,
     ) -> ChargeResult:
         """Apply the rules once per idempotency key."""
         if idempotency_key in self._results:
