@@ -287,6 +287,12 @@ class PaymentGateway(Protocol):
         """
         ...
 
+    def order_of_payment(self, payment_id: str) -> str | None:
+        """The order id the provider's payment ``payment_id`` was made for (the provider's
+        record of it), None if the provider does not know that payment. Provider webhooks
+        about a payment (a refund, a dispute) name the payment, not always the order."""
+        ...
+
 
 @dataclass(frozen=True)
 class OutgoingEmail:
@@ -422,6 +428,9 @@ class Settings:
     idempotency_ttl_seconds: float = 7 * 24 * 3600.0
     # Which PaymentGateway adapter charges orders (``EVENTSUITE_PAYMENT_PROVIDER``).
     payment_provider: str = "simulated"
+    # Another base URL for the Stripe API (``EVENTSUITE_STRIPE_API_BASE``): a local stand-in in
+    # tests; unset in deployments.
+    stripe_api_base: str | None = None
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,9 @@ def _with_locale(data: JsonDict, event_time: str) -> JsonDict:
 
 for _name in ("PaymentReceived", "PaymentFailed", "PaymentRefunded"):
     upcaster(_name, 1)(_with_locale)
+
+
+@upcaster("PaymentWebhookReceived", 1)
+def payment_webhook_v1_to_v2(data: JsonDict, event_time: str) -> JsonDict:
+    """v2 adds the payment outcome kinds and their decline code and reason (none in v1)."""
+    return {**data, "decline_code": None, "reason": None}
