@@ -422,3 +422,34 @@ def test_a_forged_stripe_signature_is_401(stripe: StripeStandIn) -> None:
     header = sign(body, "whsec_wrong", int(ports.clock.now()))
     response = _post(ports, "payment_webhook", body, {STRIPE_SIGNATURE_HEADER: header})
     assert response.status == 401
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_google_cloud_and_azure_take_the_key_their_platform_resolves_from_the_secret_store(
+    stripe: StripeStandIn, cloud: str
+) -> None:
+    # Terraform maps the Secret Manager secret (a secret environment variable) or the Key Vault
+    # secret (a Key Vault reference app setting) to EVENTSUITE_STRIPE_API_KEY: the platform
+    # resolves it at start, the value is in neither the configuration nor the state.
+    environ = {
+        "EVENTSUITE_PAYMENT_PROVIDER": "stripe",
+        "EVENTSUITE_STRIPE_API_KEY": stripe.api_key,
+        "EVENTSUITE_STRIPE_API_BASE": stripe.url,
+    }
+    if cloud == "gcp":
+        from functions.gcp.bootstrap import build_container as gcp_container
+
+        container = gcp_container(environ={**environ, "GOOGLE_CLOUD_PROJECT": "demo"})
+    else:
+        from functions.azure.bootstrap import build_container as azure_container
+
+        container = azure_container(environ)
+    gateway = container.get(PaymentGateway)
+    assert isinstance(gateway, StripePaymentGateway) and charge(gateway).approved
+    without_key = {k: v for k, v in environ.items() if k != "EVENTSUITE_STRIPE_API_KEY"}
+    if cloud == "gcp":
+        refused = gcp_container(environ={**without_key, "GOOGLE_CLOUD_PROJECT": "demo"})
+    else:
+        refused = azure_container(without_key)
+    with pytest.raises(MissingDependency, match="no Stripe API key secret"):
+        refused.get(PaymentGateway)
