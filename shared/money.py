@@ -5,6 +5,9 @@ Amounts travel as integers in the currency's minor unit (``amount_minor``): 1999
 currency data (``babel.numbers.get_currency_precision``), never from a hard-coded 2. Only codes
 that CLDR lists as legal tender somewhere today are accepted: funds, metals, test codes and
 retired currencies (XXX, XAU, DEM) are refused instead of silently getting 2 decimals.
+
+Babel is imported on first use: it ships with the order functions only (the ``orders`` extra),
+and the image functions import the order model through their store adapters without calling it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from functools import cache
-
-from babel.core import Locale, UnknownLocaleError, get_global
-from babel.numbers import format_currency, get_currency_precision
 
 _CODE = re.compile(r"[A-Z]{3}")
 # What Decimal accepts from a client: digits with an optional fraction, no sign or exponent.
@@ -36,6 +36,8 @@ class InvalidAmount(ValueError):
 @cache
 def active_currencies() -> frozenset[str]:
     """ISO 4217 codes that some territory uses as legal tender today (CLDR)."""
+    from babel.core import get_global
+
     territories = get_global("territory_currencies")
     return frozenset(
         code
@@ -56,6 +58,8 @@ def check_currency(code: object) -> str:
 
 def exponent(currency: str) -> int:
     """The number of decimals of ``currency``'s minor unit (JPY 0, EUR 2, KWD 3)."""
+    from babel.numbers import get_currency_precision
+
     return int(get_currency_precision(check_currency(currency)))
 
 
@@ -90,6 +94,8 @@ def check_locale(value: object) -> str:
     ``ValueError``."""
     if not isinstance(value, str) or not _LOCALE.fullmatch(value):
         raise ValueError("locale must be a BCP 47 / CLDR tag such as de-DE or ja_JP")
+    from babel.core import Locale, UnknownLocaleError
+
     try:
         return str(Locale.parse(value.replace("-", "_")))
     except (UnknownLocaleError, ValueError) as exc:
@@ -99,6 +105,8 @@ def check_locale(value: object) -> str:
 def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
     """An amount for people: the customer's locale format when known (``de_DE``: "1.234,56 €"),
     else English digits with the ISO code ("1,234.56 EUR", "1,250 JPY", "1.234 KWD")."""
+    from babel.numbers import format_currency
+
     value = to_major(amount_minor, currency)
     if locale:
         try:
