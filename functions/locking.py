@@ -73,7 +73,9 @@ LOCKS: tuple[LockSpec, ...] = (
     LockSpec("aws-orders", ("orders", "stripe"), "aarch64-manylinux_2_28", binary_only=True),
     LockSpec("gcp-images", ("gcp", "images"), "x86_64-manylinux_2_28"),
     LockSpec("gcp-orders", ("gcp", "orders", "stripe"), "x86_64-manylinux_2_28"),
-    LockSpec("azure", ("azure", "images", "orders", "stripe"), "x86_64-manylinux_2_28", binary_only=True),
+    LockSpec(
+        "azure", ("azure", "images", "orders", "stripe"), "x86_64-manylinux_2_28", binary_only=True
+    ),
 )
 
 

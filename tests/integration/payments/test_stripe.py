@@ -453,3 +453,15 @@ def test_google_cloud_and_azure_take_the_key_their_platform_resolves_from_the_se
         refused = azure_container(without_key)
     with pytest.raises(MissingDependency, match="no Stripe API key secret"):
         refused.get(PaymentGateway)
+
+
+def test_a_simulated_gateway_warns_at_every_cold_start_and_stripe_does_not(
+    stripe: StripeStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="eventsuite.runtime"):
+        base_container(Settings()).get(PaymentGateway)
+        base_container(Settings()).get(PaymentGateway)  # a second cold start
+        settings = Settings(payment_provider="stripe", stripe_api_base=stripe.url)
+        base_container(settings, stripe_api_key=lambda: stripe.api_key).get(PaymentGateway)
+    warnings = [r.getMessage() for r in caplog.records if "SIMULATED" in r.getMessage()]
+    assert len(warnings) == 2 and "no money moves" in warnings[0]
