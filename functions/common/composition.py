@@ -28,8 +28,8 @@ from shared.ports import (
 
 logger = logging.getLogger("eventsuite.runtime")
 PAYMENT_PROVIDERS = ("simulated", "stripe")
-# Where the Stripe SDK may send the API key: Stripe itself (the SDK's default), any https base,
-# or a stand-in on this machine (tests). Never plain http to another host.
+# Where the Stripe SDK may send the API key (the adapter's SAFE_API_BASE, kept here so that the
+# composition refuses at startup without importing the adapter).
 _SAFE_API_BASE = re.compile(r"(https://[^\s]+|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?/?)")
 # Test and local overrides by the names the ports have in ``shared.ports.Ports``.
 OVERRIDE_TYPES: dict[str, type] = {

@@ -23,6 +23,7 @@ The SDK is imported on first use and its client built once per process; the API 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +32,9 @@ from shared.errors import PermanentError, TransientError
 from shared.orders.stripe_events import to_stripe_amount
 from shared.ports import ChargeResult
 
+# Where the SDK may send the API key: Stripe (the SDK's default), any https base, or a stand-in
+# on this machine (tests). Never plain http to another host.
+SAFE_API_BASE = re.compile(r"(https://[^\s]+|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?/?)")
 APPROVED = frozenset({"succeeded", "requires_capture"})
 PENDING = frozenset({"processing"})
 
@@ -46,6 +50,8 @@ class StripePaymentGateway:
         timeout_seconds: float = 20.0,
         client: Any | None = None,
     ) -> None:
+        if api_base and not SAFE_API_BASE.fullmatch(api_base):
+            raise ValueError("the Stripe API base must be https (or http on 127.0.0.1 for tests)")
         self._api_key = api_key
         self._api_base = api_base
         self._timeout = timeout_seconds

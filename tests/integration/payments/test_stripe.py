@@ -465,3 +465,22 @@ def test_a_simulated_gateway_warns_at_every_cold_start_and_stripe_does_not(
         base_container(settings, stripe_api_key=lambda: stripe.api_key).get(PaymentGateway)
     warnings = [r.getMessage() for r in caplog.records if "SIMULATED" in r.getMessage()]
     assert len(warnings) == 2 and "no money moves" in warnings[0]
+
+
+def test_the_local_backend_charges_stripe_test_mode_with_a_key_file_for_development(
+    stripe: StripeStandIn, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.local.backend import LocalBackend
+    from functions.local.sqlite import SqlitePaymentGateway
+
+    assert isinstance(LocalBackend.open(tmp_path / "sim").ports.payments, SqlitePaymentGateway)
+    key_file = tmp_path / "stripe.key"
+    key_file.write_text(stripe.api_key + "\n", encoding="utf-8")
+    monkeypatch.setenv("EVENTSUITE_PAYMENT_PROVIDER", "stripe")
+    monkeypatch.setenv("EVENTSUITE_STRIPE_API_KEY_FILE", str(key_file))
+    monkeypatch.setenv("EVENTSUITE_STRIPE_API_BASE", stripe.url)
+    backend = LocalBackend.open(tmp_path / "stripe")
+    assert charge(backend.ports.payments).approved
+    monkeypatch.setenv("EVENTSUITE_STRIPE_API_BASE", "http://203.0.113.9")
+    with pytest.raises(ValueError, match="must be https"):
+        LocalBackend.open(tmp_path / "elsewhere")
