@@ -9,12 +9,14 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 HOME_DIR ?= .eventsuite
 SERVE_PORT ?= 8081
+CONSOLE_PORT ?= 8080
+CONSOLE_HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
 
 .PHONY: help setup setup-dev lock setup-iac tf-check tf-docs tf-schemas reconcile demo serve run test test-fast fault lint bench \
-        ops dlq dlq-redrive orders upload readme-ops \
+        ops dlq dlq-redrive orders upload readme-ops readme-flow readme-screenshots setup-browser \
         package package-aws package-gcp package-azure plan-aws plan-gcp plan-azure \
-        deploy-aws deploy-gcp deploy-azure destroy-aws destroy-gcp destroy-azure clean
+        deploy-aws deploy-gcp deploy-azure smoke-local smoke-aws smoke-gcp smoke-azure destroy-aws destroy-gcp destroy-azure clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_%-][a-zA-Z_% -]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -81,8 +83,9 @@ lock: $(VENV)/.stamp-dev ## re-resolve every hashed lock (dev venv, local, bench
 demo: setup ## run the whole system on the embedded local backend and print a summary
 	$(PY) -m functions.local --home $(HOME_DIR)/demo demo
 
-serve: setup ## every consumer under functions-framework on local ports, fed by the local broker
-	$(PY) -m functions.local --home $(HOME_DIR)/serve serve --base-port $(SERVE_PORT)
+serve: setup ## every consumer under functions-framework on local ports, fed by the local broker, and the console on http://127.0.0.1:8080/
+	$(PY) -m functions.local --home $(HOME_DIR)/serve serve --base-port $(SERVE_PORT) \
+	  --console-port $(CONSOLE_PORT) --console-host $(CONSOLE_HOST)
 
 run: setup ## deliver whatever is pending in the local broker, then exit
 	$(PY) -m functions.local --home $(HOME_DIR)/serve run
@@ -108,6 +111,15 @@ orders: $(OPS_SETUP) ## orders in a status: make orders STATUS=PAID
 upload: $(OPS_SETUP) ## upload images: make upload FILES="a.jpg b.png" (ImageUploaded follows)
 	$(OPS) upload $(FILES)
 
+readme-flow: setup ## regenerate the README's event-flow diagram (Mermaid) from the catalog
+	$(PY) -m functions.local.console.flow --write README.md
+
+README_SHOTS := deliveries trace
+
+readme-screenshots: setup-dev setup-browser ## run the console's browser tests and copy two of their screenshots into the README's
+	$(PY) -m pytest tests/e2e/test_console_browser.py -q -p no:cacheprovider
+	$(PY) -c 'import sys; from PIL import Image; [Image.open(f"build/screenshots/{n}.png").quantize(256).save(f"functions/local/console/screenshots/{n}.png", optimize=True) for n in sys.argv[1:]]' $(README_SHOTS)
+
 readme-ops: setup ## regenerate the README's "Operating it" transcript from a real run
 	$(PY) -m functions.ops.transcript --write README.md
 
@@ -118,7 +130,17 @@ lint: setup-dev ## ruff and mypy (strict on shared/ and functions/)
 	$(VENV)/bin/ruff check shared functions tests
 	$(VENV)/bin/mypy
 
-test: setup-dev setup-iac tests/node/node_modules/.package-lock.json lint ## the whole test suite (unit, emulators, e2e, terraform)
+# The console's browser tests drive Debian's chromium (Playwright never downloads a browser), or
+# the Chromium build $EVENTSUITE_CHROMIUM names. Installed when missing and we are root;
+# otherwise the tests skip (and fail under CI=true).
+setup-browser: ## Debian's chromium for the console's browser tests (apt-get, as root)
+	@if [ -x "$${EVENTSUITE_CHROMIUM:-/usr/bin/chromium}" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y --no-install-recommends chromium >/dev/null || \
+	  { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }; \
+	else echo "note: no /usr/bin/chromium and not root: the browser tests will skip (install chromium)"; fi
+
+test: setup-dev setup-iac setup-browser tests/node/node_modules/.package-lock.json lint ## the whole test suite (unit, emulators, e2e, terraform)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The fault suite at a larger size: FAULT_ORDERS orders (10,000 by default, about 50,000
@@ -192,6 +214,16 @@ deploy-azure: ## preflight, package, terraform apply, then upload the zip to the
 	terraform -chdir=terraform/azure apply -input=false $(TF_APPROVE)
 	terraform -chdir=terraform/azure output -json deployment_commands \
 	  | (cd terraform/azure && $(abspath $(PY)) -c 'import json, subprocess, sys; [subprocess.run(c, check=True) for c in json.load(sys.stdin)]')
+
+# The smoke test of a deployed stack (functions/ops/smoke.py): targets from `terraform output
+# -json` of terraform/<cloud>; ARGS="--timeout 300 --mail smtp-sink:0.0.0.0:2525 --json".
+SMOKE_ARGS ?=
+
+smoke-local: setup ## smoke test against a running `make serve` (.eventsuite/serve): pass/fail table
+	$(PY) -m functions.ops.smoke --backend local --home $(HOME_DIR)/serve $(SMOKE_ARGS) $(ARGS)
+
+smoke-aws smoke-gcp smoke-azure: smoke-%: setup-dev ## after make deploy-<cloud>: upload, order, webhook, wait, dead letters; exit 1 on failure
+	$(PY) -m functions.ops.smoke --backend $* $(SMOKE_ARGS) $(ARGS)
 
 destroy-aws destroy-gcp destroy-azure: destroy-%: ## terraform destroy for a cloud
 	terraform/tools/preflight.sh $*

@@ -173,11 +173,18 @@ def start_serve(
         start_new_session=True,
     )
     deadline = time.monotonic() + timeout
-    while not (home / "ports.json").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read().decode() if process.stdout else ""
+    try:
+        while not (home / "ports.json").exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("serve did not start")
+            time.sleep(0.1)
+        return process, json.loads((home / "ports.json").read_text())
+    except BaseException as exc:
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-            raise AssertionError(f"serve did not start:\n{output}")
-        time.sleep(0.1)
-    return process, json.loads((home / "ports.json").read_text())
+        try:  # the whole output once the process has ended, never a read that blocks on it
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+        raise AssertionError(f"{exc}:\n{output.decode(errors='replace')}") from exc

@@ -45,6 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve_command.add_argument("--base-port", type=int, default=8081)
     serve_command.add_argument("--once", action="store_true", help="exit when the broker is idle")
+    serve_command.add_argument(
+        "--console-port",
+        type=int,
+        help="the console's port (default 8080; 0 picks a free one, as does --base-port 0)",
+    )
+    serve_command.add_argument(
+        "--console-host",
+        default="127.0.0.1",
+        help="the console's address (default 127.0.0.1: this machine only)",
+    )
+    serve_command.add_argument("--no-console", action="store_true", help="no console")
     args = parser.parse_args(argv)
     if args.command in ("run", "status", "reconcile") and not (args.home / "broker.db").is_file():
         # Never create an empty state folder just to report that it is empty.
@@ -68,7 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from functions.local.serve import serve
 
-        return serve(args.home, base_port=args.base_port, once=args.once)
+        return serve(
+            args.home,
+            base_port=args.base_port,
+            once=args.once,
+            console_host=args.console_host,
+            console_port=args.console_port,
+            console=not args.no_console,
+        )
     from functions.local.backend import LocalBackend
 
     backend = LocalBackend.open(args.home)

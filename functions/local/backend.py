@@ -27,7 +27,7 @@ from functions.local.sqlite import (
     SqlitePaymentGateway,
 )
 from shared.catalog import Catalog, default_catalog
-from shared.dispatch import Delivery
+from shared.dispatch import Delivery, DeliveryResult, Outcome
 from shared.envelope import ClaimCheckPublisher, utc_now_iso
 from shared.errors import PermanentError
 from shared.http import HttpRequest, HttpResponse
@@ -35,6 +35,10 @@ from shared.ports import Clock, Mailer, PaymentGateway, Ports, Settings, SystemC
 from shared.storage_events import image_uploaded, is_upload, marker_reason
 
 DEFAULT_HOME = Path(".eventsuite")
+# How a consumer under ``make serve`` tells the broker's delivery log what it made of an
+# acknowledged delivery (``duplicate``, ``dead-lettered``) and why (percent-encoded).
+OUTCOME_HEADER = "X-Eventsuite-Outcome"
+REASON_HEADER = "X-Eventsuite-Reason"
 logger = logging.getLogger("eventsuite.local")
 LOCAL_SOURCE = "urn:eventsuite:local:storage"
 DEMO_WEBHOOK_SECRET = "whsec_local_demo_only"  # noqa: S105 - a local, documented demo secret
@@ -157,7 +161,9 @@ class LocalBackend:
         result = self.consumer(message.consumer).deliver(broker_delivery(message))
         if result is None:
             return Verdict(True)
-        return Verdict(result.acknowledged, result.reason, result.retry_after)
+        return Verdict(
+            result.acknowledged, result.reason, result.retry_after, verdict_outcome(result)
+        )
 
     def run(self, *, max_seconds: float = 60.0) -> RunStats:
         """Drive every pending delivery through its consumer until the broker is idle."""
@@ -188,6 +194,13 @@ class LocalBackend:
         """Release the database connections."""
         self.broker.close()
         self.database.close()
+
+
+def verdict_outcome(result: DeliveryResult) -> str | None:
+    """How the delivery log names an acknowledged result that is not plain success."""
+    return {Outcome.DUPLICATE: "duplicate", Outcome.DEAD_LETTERED: "dead-lettered"}.get(
+        result.outcome
+    )
 
 
 def broker_delivery(message: Message, *, attempt: int | None = None) -> Delivery:

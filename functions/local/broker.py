@@ -10,6 +10,10 @@
   original event id and a ``redrivecount`` extension, in the same transaction that removes the
   dead letter) and purge.
 Nothing is deleted before it is acknowledged, so a crash loses nothing.
+
+It also keeps a bounded record of what happened (the console's live view and traces): every
+published event (``event_log``) and the outcome of every delivery attempt with its latency
+(``delivery_log``), each written in the transaction of the change it records.
 """
 
 from __future__ import annotations
@@ -59,7 +63,33 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     attempts INTEGER NOT NULL,
     dead_lettered_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS event_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    correlation_id TEXT,
+    subject TEXT,
+    consumers INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    published_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_log_correlation ON event_log(correlation_id);
+CREATE TABLE IF NOT EXISTS delivery_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    consumer TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT,
+    started_at REAL NOT NULL,
+    latency_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_log_event ON delivery_log(event_id);
 """
+
+LOG_ROWS_KEPT = 20_000
+"""Rows each log keeps (the newest); older ones are pruned as the broker runs."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +101,45 @@ class Message:
     event_id: str
     body: bytes
     attempt: int
+    event_type: str = ""
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """A published event as the broker recorded it."""
+
+    log_id: int
+    event_id: str
+    event_type: str
+    correlation_id: str | None
+    subject: str | None
+    consumers: int
+    body: bytes
+    published_at: float
+
+
+def _logged_event(row: tuple[Any, ...]) -> LoggedEvent:
+    return LoggedEvent(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]), row[7])
+
+
+@dataclass(frozen=True)
+class LoggedDelivery:
+    """One delivery attempt and what came of it.
+
+    ``outcome``: ``acknowledged``, ``duplicate`` (already done: acknowledged), ``retry``
+    (backoff), ``deferred`` (another attempt holds the lease; not counted) or ``dead-lettered``
+    (by the consumer for a permanent failure, or by the broker after the last attempt).
+    """
+
+    log_id: int
+    consumer: str
+    event_id: str
+    event_type: str
+    attempt: int
+    outcome: str
+    reason: str | None
+    started_at: float
+    latency_ms: float
 
 
 @dataclass(frozen=True)
@@ -101,11 +170,15 @@ class Verdict:
 
     ``retry_after``: the consumer could not start because another attempt holds the event's
     lease; redeliver after that many seconds without counting this as an attempt.
+    ``outcome``: the consumer's own account of an acknowledged delivery when it is not plain
+    success (``duplicate``, or ``dead-lettered`` by the consumer for a permanent failure), for
+    the delivery log.
     """
 
     acknowledged: bool
     reason: str | None = None
     retry_after: float | None = None
+    outcome: str | None = None
 
 
 DeliverFn = Callable[[Message], Verdict]
@@ -140,6 +213,7 @@ class LocalBroker:
         """Route events to every subscribed consumer in one transaction."""
         now = self.clock()
         rows: list[tuple[str, str, str, bytes, float, float]] = []
+        logged: list[tuple[Any, ...]] = []
         for event in events:
             spec = self.catalog.event_by_type(str(event["type"]))
             consumers = self.catalog.consumers_of(spec.name) if spec else []
@@ -147,13 +221,31 @@ class LocalBroker:
             rows.extend(
                 (c.name, str(event["id"]), str(event["type"]), body, now, now) for c in consumers
             )
-        if rows:
-            with self._db.transaction() as tx:
-                tx.executemany(
-                    "INSERT INTO deliveries(consumer, event_id, event_type, body, available_at, "
-                    "published_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
+            attributes = event.get_attributes()
+            logged.append(
+                (
+                    str(event["id"]),
+                    str(event["type"]),
+                    attributes.get("correlationid"),
+                    attributes.get("subject"),
+                    len(consumers),
+                    body,
+                    now,
                 )
+            )
+        if not logged:
+            return
+        with self._db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO deliveries(consumer, event_id, event_type, body, available_at, "
+                "published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            tx.executemany(
+                "INSERT INTO event_log(event_id, event_type, correlation_id, subject, consumers, "
+                "body, published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                logged,
+            )
 
     # -- DeadLetterSink -------------------------------------------------------------------
     def dead_letter(
@@ -191,7 +283,7 @@ class LocalBroker:
         parameters: tuple[Any, ...] = (now, consumer, limit) if consumer else (now, limit)
         with self._db.transaction() as tx:
             rows = tx.execute(
-                f"SELECT id, consumer, event_id, body, attempts FROM deliveries WHERE {where} "  # noqa: S608
+                f"SELECT id, consumer, event_id, body, attempts, event_type FROM deliveries WHERE {where} "  # noqa: S608, E501
                 "ORDER BY available_at, id LIMIT ?",
                 parameters,
             ).fetchall()
@@ -199,15 +291,48 @@ class LocalBroker:
                 "UPDATE deliveries SET attempts = attempts + 1, available_at = ? WHERE id = ?",
                 [(now + self.visibility_timeout, row[0]) for row in rows],
             )
-        return [Message(r[0], r[1], r[2], bytes(r[3]), r[4] + 1) for r in rows]
+        return [Message(r[0], r[1], r[2], bytes(r[3]), r[4] + 1, r[5]) for r in rows]
 
-    def ack(self, message: Message) -> None:
-        """Delete a delivery for good."""
+    @staticmethod
+    def _log_delivery(
+        tx: Any, message: Message, outcome: str, reason: str | None, timing: tuple[float, float]
+    ) -> None:
+        tx.execute(
+            "INSERT INTO delivery_log(consumer, event_id, event_type, attempt, outcome, reason, "
+            "started_at, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.consumer,
+                message.event_id,
+                message.event_type,
+                message.attempt,
+                outcome,
+                reason,
+                *timing,
+            ),
+        )
+
+    def ack(
+        self,
+        message: Message,
+        *,
+        timing: tuple[float, float] | None = None,
+        outcome: str = "acknowledged",
+        reason: str | None = None,
+    ) -> None:
+        """Delete a delivery for good; ``timing`` (start epoch, latency in ms) records it with
+        ``outcome`` and ``reason``."""
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
+            if timing is not None:
+                self._log_delivery(tx, message, outcome, reason, timing)
 
     def nack(
-        self, message: Message, reason: str | None, *, retry_after: float | None = None
+        self,
+        message: Message,
+        reason: str | None,
+        *,
+        retry_after: float | None = None,
+        timing: tuple[float, float] | None = None,
     ) -> bool:
         """Schedule a retry, or dead-letter at the consumer's max attempts; True if parked.
 
@@ -223,6 +348,8 @@ class LocalBroker:
                     "last_error = ? WHERE id = ?",
                     (self.clock() + retry_after, reason, message.id),
                 )
+                if timing is not None:
+                    self._log_delivery(tx, message, "deferred", reason, timing)
                 return False
             if message.attempt >= spec.max_delivery_attempts:
                 tx.execute(
@@ -237,6 +364,8 @@ class LocalBroker:
                     ),
                 )
                 tx.execute("DELETE FROM deliveries WHERE id = ?", (message.id,))
+                if timing is not None:
+                    self._log_delivery(tx, message, "dead-lettered", reason, timing)
                 return True
             delay = min(self.max_backoff, self.base_backoff * 2 ** (message.attempt - 1))
             delay *= random.uniform(0.8, 1.2)  # jitter: retries of a burst do not align
@@ -244,6 +373,8 @@ class LocalBroker:
                 "UPDATE deliveries SET available_at = ?, last_error = ? WHERE id = ?",
                 (self.clock() + delay, reason, message.id),
             )
+            if timing is not None:
+                self._log_delivery(tx, message, "retry", reason, timing)
             return False
 
     def run_until_idle(
@@ -267,15 +398,89 @@ class LocalBroker:
                 continue
             for message in messages:
                 stats.delivered += 1
+                started, clock_start = self.clock(), time.perf_counter()
                 verdict = deliver(message)
+                timing = (started, (time.perf_counter() - clock_start) * 1000)
                 if verdict.acknowledged:
-                    self.ack(message)
+                    self.ack(
+                        message,
+                        timing=timing,
+                        outcome=verdict.outcome or "acknowledged",
+                        reason=verdict.reason,
+                    )
                     stats.acknowledged += 1
-                elif self.nack(message, verdict.reason, retry_after=verdict.retry_after):
+                elif self.nack(
+                    message, verdict.reason, retry_after=verdict.retry_after, timing=timing
+                ):
                     stats.dead_lettered += 1
                 else:
                     stats.retried += 1
+        if stats.delivered:
+            self.prune_logs()
         return stats
+
+    def prune_logs(self, keep: int = LOG_ROWS_KEPT) -> None:
+        """Drop all but the newest ``keep`` rows of each log."""
+        with self._db.transaction() as tx:
+            for table in ("event_log", "delivery_log"):
+                tx.execute(
+                    f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?",  # noqa: S608 - fixed names
+                    (keep,),
+                )
+
+    def recent_deliveries(self, after: int = 0, *, limit: int = 200) -> list[LoggedDelivery]:
+        """Delivery attempts logged after log id ``after`` (oldest first); with ``after=0``
+        the newest ``limit`` ones."""
+        columns = (
+            "id, consumer, event_id, event_type, attempt, outcome, reason, started_at, latency_ms"
+        )
+        if after:
+            rows = self._db.query(
+                f"SELECT {columns} FROM delivery_log WHERE id > ? ORDER BY id LIMIT ?",  # noqa: S608
+                (after, limit),
+            )
+        else:
+            rows = self._db.query(
+                f"SELECT * FROM (SELECT {columns} FROM delivery_log ORDER BY id DESC LIMIT ?) "  # noqa: S608
+                "ORDER BY id",
+                (limit,),
+            )
+        return [LoggedDelivery(*row) for row in rows]
+
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """Logged delivery attempts per consumer and outcome."""
+        rows = self._db.query(
+            "SELECT consumer, outcome, COUNT(*) FROM delivery_log GROUP BY consumer, outcome"
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for consumer, outcome, count in rows:
+            counts.setdefault(consumer, {})[outcome] = int(count)
+        return counts
+
+    def recent_events(self, *, limit: int = 200) -> list[LoggedEvent]:
+        """The newest published events, newest first."""
+        rows = self._db.query(
+            "SELECT id, event_id, event_type, correlation_id, subject, consumers, body, "
+            "published_at FROM event_log ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_logged_event(row) for row in rows]
+
+    def trace(self, correlation_id: str) -> tuple[list[LoggedEvent], list[LoggedDelivery]]:
+        """Every logged event of one correlation id and every delivery attempt of them."""
+        rows = self._db.query(
+            "SELECT id, event_id, event_type, correlation_id, subject, consumers, body, "
+            "published_at FROM event_log WHERE correlation_id = ? ORDER BY id",
+            (correlation_id,),
+        )
+        events = [_logged_event(row) for row in rows]
+        deliveries = self._db.query(
+            "SELECT id, consumer, event_id, event_type, attempt, outcome, reason, started_at, "
+            "latency_ms FROM delivery_log WHERE event_id IN "
+            "(SELECT event_id FROM event_log WHERE correlation_id = ?) ORDER BY id",
+            (correlation_id,),
+        )
+        return events, [LoggedDelivery(*row) for row in deliveries]
 
     # -- inspection -----------------------------------------------------------------------
     def next_due_in(self) -> float | None:

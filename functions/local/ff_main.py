@@ -13,6 +13,7 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:  # functions-framework loads this file by path
@@ -23,7 +24,12 @@ import functions_framework  # noqa: E402
 from cloudevents.http import CloudEvent  # noqa: E402
 from werkzeug.exceptions import ServiceUnavailable  # noqa: E402
 
-from functions.local.backend import LocalBackend  # noqa: E402
+from functions.local.backend import (  # noqa: E402
+    OUTCOME_HEADER,
+    REASON_HEADER,
+    LocalBackend,
+    verdict_outcome,
+)
 from shared.dispatch import Delivery  # noqa: E402
 from shared.http import HttpRequest  # noqa: E402
 from shared.observability import configure_logging  # noqa: E402
@@ -50,6 +56,16 @@ def handle_event(cloud_event: CloudEvent) -> None:
         raise ServiceUnavailable(result.reason, retry_after=math.ceil(result.retry_after))
     if result is not None and not result.acknowledged:
         raise RuntimeError(f"retry requested: {result.reason}")
+    outcome = verdict_outcome(result) if result is not None else None
+    if outcome is not None:  # tell the broker's delivery log (one line, no CR/LF)
+        reason = " ".join((result.reason or "").split())[:500] if result is not None else ""
+
+        @flask.after_this_request
+        def tell(response: flask.Response) -> flask.Response:
+            response.headers[OUTCOME_HEADER] = outcome
+            if reason:
+                response.headers[REASON_HEADER] = quote(reason, safe=" :,.;()'/-_")
+            return response
 
 
 @functions_framework.http

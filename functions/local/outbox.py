@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+from email.message import EmailMessage
 from pathlib import Path
 
 from shared.mail import render_message
@@ -25,3 +28,15 @@ class OutboxMailer:
         temporary = target.with_suffix(".tmp")
         temporary.write_bytes(render_message(email, self.sender))
         temporary.replace(target)
+
+    def messages(self, *, correlation_id: str | None = None) -> list[EmailMessage]:
+        """The emails written so far, oldest first (only one flow's with ``correlation_id``)."""
+        if not self.outbox.is_dir():
+            return []
+        found: list[tuple[float, EmailMessage]] = []
+        for path in self.outbox.glob("*.eml"):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            if correlation_id is None or message["X-Correlation-Id"] == correlation_id:
+                found.append((path.stat().st_mtime, message))
+        return [message for _, message in sorted(found, key=lambda pair: pair[0])]

@@ -1,6 +1,7 @@
 """``make serve``: every consumer and HTTP endpoint under functions-framework, on local ports,
-with the local broker delivering CloudEvents to them over HTTP, and an upload port
-(``PUT /uploads/<file name>``) that stores a file the way a cloud upload would.
+with the local broker delivering CloudEvents to them over HTTP, an upload port
+(``PUT /uploads/<file name>``) that stores a file the way a cloud upload would, and the
+console (``functions/local/console``, http://127.0.0.1:8080/ by default).
 
 Every port is checked before anything starts: a taken one stops ``serve`` at once with the
 port and what to do (``--base-port 0`` picks free ports and prints them). A child that exits
@@ -26,15 +27,19 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.local.backend import LocalBackend
+from functions.local.backend import OUTCOME_HEADER, REASON_HEADER, LocalBackend
+
+if TYPE_CHECKING:
+    from functions.local.console.app import ConsoleServer
 from functions.local.broker import Message, Verdict
 from shared.catalog import default_catalog
 from shared.errors import PermanentError
 
 SOURCE = Path(__file__).with_name("ff_main.py")
 HOST = "127.0.0.1"
+CONSOLE_PORT = 8080
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
@@ -169,7 +174,13 @@ def http_delivery(ports: dict[str, int]):  # type: ignore[no-untyped-def]
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                return Verdict(200 <= response.status < 300)
+                outcome = response.headers.get(OUTCOME_HEADER)
+                reason = response.headers.get(REASON_HEADER)
+                return Verdict(
+                    200 <= response.status < 300,
+                    urllib.parse.unquote(reason) if reason else None,
+                    outcome=outcome if outcome in ("duplicate", "dead-lettered") else None,
+                )
         except urllib.error.HTTPError as exc:
             reason = f"HTTP {exc.code} from {message.consumer}"
             lease = exc.headers.get("Retry-After") if exc.code == 503 else None
@@ -226,9 +237,12 @@ def plan_ports(base_port: int, count: int) -> list[int]:
 
 
 class _Serving:
-    """The running children, the upload server and the broker loop of one ``serve``."""
+    """The running children, the upload server, the console and the broker loop of one
+    ``serve``."""
 
-    def __init__(self, home: Path, planned: list[int]) -> None:
+    def __init__(
+        self, home: Path, planned: list[int], console: tuple[str, int] | None = None
+    ) -> None:
         self.home = home
         self.catalog = catalog = default_catalog()
         self.consumer_ports = dict(zip(catalog.consumers, planned, strict=False))
@@ -239,6 +253,8 @@ class _Serving:
         self.runtime = Path(tempfile.mkdtemp(prefix="eventsuite-serve-"))
         self.uploads: ThreadingHTTPServer | None = None
         self.backend: LocalBackend | None = None
+        self.console_address = console
+        self.console: ConsoleServer | None = None
 
     def start(self) -> None:
         home = self.home.resolve()
@@ -263,6 +279,20 @@ class _Serving:
         self.home.mkdir(parents=True, exist_ok=True)
         self.backend = LocalBackend.open(self.home)
         self.uploads = upload_server(self.backend, self.uploads_port)
+        if self.console_address is not None:
+            from functions.local.console.app import start_console
+
+            host, port = self.console_address
+            try:
+                self.console = start_console(
+                    self.home,
+                    self.backend,
+                    host=host,
+                    port=port,
+                    endpoint_ports=self.endpoint_ports,
+                )
+            except OSError as exc:
+                raise ServeError(f"the console cannot listen on {host}:{port}: {exc}") from exc
 
     def announce(self) -> None:
         for name, port in self.consumer_ports.items():
@@ -271,12 +301,18 @@ class _Serving:
             spec = self.catalog.endpoint(name)
             print(f"endpoint {name:<15} {spec.method} http://{HOST}:{port}/  ({spec.path})")
         print(f"uploads  {'(files)':<15} PUT  http://{HOST}:{self.uploads_port}/uploads/<name>")
-        ports = {
+        ports: dict[str, Any] = {
             "consumers": self.consumer_ports,
             "endpoints": self.endpoint_ports,
             "uploads": self.uploads_port,
         }
-        (self.home / "ports.json").write_text(json.dumps(ports, indent=2))
+        if self.console is not None:
+            print(f"console  {'(browser)':<15} {self.console.url}")
+            ports["console"] = self.console.port
+        # Atomic (temp file + rename): tools and tests poll for this file and read it at once.
+        partial = self.home / "ports.json.partial"
+        partial.write_text(json.dumps(ports, indent=2))
+        partial.replace(self.home / "ports.json")
         print(f"state in {self.home}/ - Ctrl-C to stop", flush=True)
 
     def loop(self, *, once: bool) -> int:
@@ -298,6 +334,8 @@ class _Serving:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        if self.console is not None:
+            self.console.stop()
         if self.uploads is not None:
             self.uploads.shutdown()
             self.uploads.server_close()
@@ -309,22 +347,40 @@ class _Serving:
         print(f"stopped {len(self.started)} processes", file=sys.stderr, flush=True)
 
 
-def serve(home: Path, *, base_port: int = 8081, once: bool = False) -> int:
+def serve(
+    home: Path,
+    *,
+    base_port: int = 8081,
+    once: bool = False,
+    console_host: str = HOST,
+    console_port: int | None = None,
+    console: bool = True,
+) -> int:
     """Start the processes, print the map, deliver until Ctrl-C (or idle with ``once``).
 
     ``base_port=0`` picks free ports; the map is also written to ``<home>/ports.json`` (removed
-    on exit). Returns 2 (after printing why) when a port is taken or a child does not start.
+    on exit). The console listens on ``console_host:console_port`` (0: a free port; by default
+    8080, or a free one with ``base_port=0``), unless ``console`` is False. Returns 2 (after
+    printing why) when a port is taken or a child does not start.
     """
     catalog = default_catalog()
+    if console_port is None:
+        console_port = 0 if base_port == 0 else CONSOLE_PORT
     try:
         planned = plan_ports(base_port, len(catalog.consumers) + len(catalog.endpoints) + 1)
+        if console and console_port and (console_port in planned or not port_is_free(console_port)):
+            raise ServeError(
+                f"the console's port {console_port} on {HOST} is already in use; another "
+                "`make serve`? Stop it, or pick another: `make serve CONSOLE_PORT=0` (a free "
+                "one, printed) or CONSOLE_PORT=N"
+            )
     except ServeError as exc:
         print(f"serve: error: {exc}", file=sys.stderr)
         return 2
     # SIGTERM (from a supervisor or `kill`) must stop the children too, like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    serving = _Serving(home, planned)
+    serving = _Serving(home, planned, (console_host, console_port) if console else None)
     try:
         serving.start()
         serving.announce()

@@ -1,5 +1,9 @@
 """``eventsuite``: dead letters, orders, the image index and uploads on any backend.
 
+Each command is a printing wrapper around an operation that returns data (``find_dead_letters``,
+``redrive_dead_letters``, ``purge_dead_letters``, ``find_order``, ``search_index``,
+``upload_file``...): the local console calls the same operations.
+
 Every failure is one line on stderr and a non-zero exit: 2 for a usage error (a purge without
 ``--yes``, an unknown consumer, an id that is not dead-lettered), 1 when the backend fails
 (unreachable, denied, misconfigured).
@@ -22,7 +26,7 @@ from typing import Any, TextIO
 from functions.ops.targets import BACKENDS, Target, TargetError, resolve
 from shared.catalog import default_catalog
 from shared.money import UnknownCurrency, format_money
-from shared.ports import IndexQuery, OrderRecord, OrderStatus, ParkedMessage
+from shared.ports import IndexQuery, OrderRecord, OrderStatus, ParkedMessage, RedriveResult
 
 PROG = "eventsuite"
 USAGE_ERROR, BACKEND_ERROR = 2, 1
@@ -87,7 +91,7 @@ def _order_json(order: OrderRecord) -> dict[str, Any]:
 # -- parsing --------------------------------------------------------------------------------
 
 
-def _since(text: str) -> float:
+def parse_since(text: str) -> float:
     """``30m``, ``2h``, ``7d`` ago, or an ISO-8601 time, as epoch seconds."""
     units = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
     if text[-1:] in units and text[:-1].isdigit():
@@ -101,7 +105,7 @@ def _since(text: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _gps_box(text: str) -> tuple[float, float, float, float]:
+def parse_gps_box(text: str) -> tuple[float, float, float, float]:
     try:
         south, west, north, east = (float(part) for part in text.split(","))
     except ValueError:
@@ -113,7 +117,7 @@ def _gps_box(text: str) -> tuple[float, float, float, float]:
     return south, west, north, east
 
 
-def _status(text: str) -> OrderStatus:
+def parse_status(text: str) -> OrderStatus:
     try:
         return OrderStatus(text.upper())
     except ValueError:
@@ -153,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--consumer")
     listing.add_argument("--reason", help="substring of the reason (case-insensitive)")
     listing.add_argument("--type", help="event type or catalog event name")
-    listing.add_argument("--since", type=_since, help="30m, 2h, 7d or an ISO-8601 time")
+    listing.add_argument("--since", type=parse_since, help="30m, 2h, 7d or an ISO-8601 time")
     listing.add_argument("--limit", type=int, default=100)
     show = dlq.add_parser("show", help="one parked message, whole")
     show.add_argument("id", help="dead-letter id or event id")
@@ -173,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
     order_show = orders.add_parser("show", help="one order")
     order_show.add_argument("id")
     order_list = orders.add_parser("list", help="orders in a status, oldest first")
-    order_list.add_argument("--status", type=_status, required=True)
+    order_list.add_argument("--status", type=parse_status, required=True)
     order_list.add_argument("--limit", type=int, default=100)
 
     index = commands.add_parser("index", help="image index").add_subparsers(
@@ -187,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
         search.add_argument(f"--min-{name}", type=int)
         search.add_argument(f"--max-{name}", type=int)
     search.add_argument("--format", help="JPEG, PNG, GIF, ...")
-    search.add_argument("--gps-box", type=_gps_box, metavar="S,W,N,E")
+    search.add_argument("--gps-box", type=parse_gps_box, metavar="S,W,N,E")
     search.add_argument("--limit", type=int, default=100)
 
     upload = commands.add_parser("upload", help="upload image files (ImageUploaded follows)")
@@ -211,18 +215,39 @@ def _event_type(name: str) -> str:
     return spec.type if spec is not None else name
 
 
+def find_dead_letters(
+    target: Target,
+    *,
+    consumer: str | None = None,
+    reason: str | None = None,
+    event_type: str | None = None,
+    since: float | None = None,
+    limit: int = 100,
+) -> list[ParkedMessage]:
+    """Dead letters matching every filter, oldest first (``event_type``: a CloudEvents type or a
+    catalog event name; ``reason``: a case-insensitive substring; ``since``: epoch seconds)."""
+    chosen = _consumer(target, consumer)
+    found = target.dead_letters.parked(chosen, limit=max(limit, 1) * 10)
+    if reason:
+        found = [m for m in found if reason.lower() in m.reason.lower()]
+    if event_type:
+        wanted = _event_type(event_type)
+        found = [m for m in found if m.event_type == wanted]
+    if since is not None:
+        found = [m for m in found if (m.dead_lettered_at or 0) >= since]
+    return found[:limit]
+
+
 def dlq_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     """``dlq list``."""
-    consumer = _consumer(target, args.consumer)
-    found = target.dead_letters.parked(consumer, limit=max(args.limit, 1) * 10)
-    if args.reason:
-        found = [m for m in found if args.reason.lower() in m.reason.lower()]
-    if args.type:
-        wanted = _event_type(args.type)
-        found = [m for m in found if m.event_type == wanted]
-    if args.since is not None:
-        found = [m for m in found if (m.dead_lettered_at or 0) >= args.since]
-    found = found[: args.limit]
+    found = find_dead_letters(
+        target,
+        consumer=args.consumer,
+        reason=args.reason,
+        event_type=args.type,
+        since=args.since,
+        limit=args.limit,
+    )
     if args.json:
         json.dump([_parked_json(m) for m in found], out, indent=2, default=str)
         print(file=out)
@@ -249,11 +274,17 @@ def dlq_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def show_dead_letter(target: Target, message_id: str) -> ParkedMessage:
+    """One dead letter by its id or its event's id."""
+    message = target.dead_letters.show(message_id)
+    if message is None:
+        raise UsageError(f"{message_id} is not dead-lettered")
+    return message
+
+
 def dlq_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     """``dlq show ID``."""
-    message = target.dead_letters.show(args.id)
-    if message is None:
-        raise UsageError(f"{args.id} is not dead-lettered")
+    message = show_dead_letter(target, args.id)
     document = _parked_json(message)
     if args.json:
         json.dump(document, out, indent=2, default=str)
@@ -286,20 +317,33 @@ def dlq_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def choose_dead_letters(
+    target: Target, *, consumer: str | None = None, ids: Sequence[str] = (), every: bool = False
+) -> list[ParkedMessage]:
+    """The dead letters a redrive would send: ``every`` one (of ``consumer``), or those whose id
+    or event id is in ``ids`` (each must be found)."""
+    chosen_consumer = _consumer(target, consumer)
+    parked = target.dead_letters.parked(chosen_consumer, limit=1_000_000)
+    if every:
+        return parked
+    chosen = [m for m in parked if m.id in ids or m.event_id in ids]
+    known = {m.id for m in chosen} | {m.event_id for m in chosen}
+    missing = [wanted for wanted in ids if wanted not in known]
+    if missing or not ids:
+        where = f" for {chosen_consumer}" if chosen_consumer else ""
+        named = ", ".join(missing) or "no id given"
+        raise UsageError(f"{named} not dead-lettered{where}: nothing redriven")
+    return chosen
+
+
+def redrive_dead_letters(target: Target, chosen: Sequence[ParkedMessage]) -> RedriveResult:
+    """Send dead letters back to their consumer (first send, then delete; the event id stays)."""
+    return target.dead_letters.redrive(chosen)
+
+
 def dlq_redrive(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     """``dlq redrive``: send first, then delete."""
-    consumer = _consumer(target, args.consumer)
-    admin = target.dead_letters
-    parked = admin.parked(consumer, limit=1_000_000)
-    if args.all:
-        chosen = parked
-    else:
-        chosen = [m for m in parked if m.id in args.ids or m.event_id in args.ids]
-        known = {m.id for m in chosen} | {m.event_id for m in chosen}
-        missing = [wanted for wanted in args.ids if wanted not in known]
-        if missing:
-            where = f" for {consumer}" if consumer else ""
-            raise UsageError(f"{', '.join(missing)} not dead-lettered{where}: nothing redriven")
+    chosen = choose_dead_letters(target, consumer=args.consumer, ids=args.ids or (), every=args.all)
     if not chosen:
         print("nothing to redrive", file=out)
         return 0
@@ -311,7 +355,7 @@ def dlq_redrive(target: Target, args: argparse.Namespace, out: TextIO) -> int:
                 file=out,
             )
         return 0
-    result = admin.redrive(chosen)
+    result = redrive_dead_letters(target, chosen)
     by_id = {m.id: m for m in chosen}
     for message_id in result.redriven:
         message = by_id[message_id]
@@ -323,21 +367,35 @@ def dlq_redrive(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return BACKEND_ERROR if result.failed else 0
 
 
+def purge_dead_letters(target: Target, consumer: str | None, *, confirmed: bool) -> int:
+    """Delete every dead letter of ``consumer`` for good (only when ``confirmed``)."""
+    if not consumer:
+        raise UsageError("purge needs a consumer")
+    chosen = _consumer(target, consumer)
+    assert chosen is not None
+    if not confirmed:
+        raise UsageError(f"purge deletes every dead letter of {chosen} for good: add --yes")
+    return target.dead_letters.purge(chosen)
+
+
 def dlq_purge(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     """``dlq purge --consumer C --yes``."""
-    consumer = _consumer(target, args.consumer)
-    assert consumer is not None
-    if not args.yes:
-        raise UsageError(f"purge deletes every dead letter of {consumer} for good: add --yes")
-    print(f"purged {target.dead_letters.purge(consumer)} dead letters of {consumer}", file=out)
+    purged = purge_dead_letters(target, args.consumer, confirmed=args.yes)
+    print(f"purged {purged} dead letters of {args.consumer}", file=out)
     return 0
+
+
+def find_order(target: Target, order_id: str) -> OrderRecord:
+    """One order by id."""
+    order = target.orders.get(order_id)
+    if order is None:
+        raise UsageError(f"no order {order_id}")
+    return order
 
 
 def orders_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     """``orders show ID``."""
-    order = target.orders.get(args.id)
-    if order is None:
-        raise UsageError(f"no order {args.id}")
+    order = find_order(target, args.id)
     document = _order_json(order)
     if args.json:
         json.dump(document, out, indent=2)
@@ -380,6 +438,11 @@ def orders_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def search_index(target: Target, query: IndexQuery) -> list[dict[str, Any]]:
+    """Index documents matching every filter of ``query``."""
+    return target.index.search(query)
+
+
 def index_search(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     """``index search``."""
     query = IndexQuery(
@@ -396,7 +459,7 @@ def index_search(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         gps_box=args.gps_box,
         limit=args.limit,
     )
-    found = target.index.search(query)
+    found = search_index(target, query)
     if args.json:
         json.dump(found, out, indent=2, default=str)
         print(file=out)
@@ -423,6 +486,18 @@ def index_search(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def upload_file(target: Target, name: str, data: bytes, *, content_type: str | None = None) -> str:
+    """Store one file under the uploads prefix of the uploads bucket; return its key."""
+    if not target.uploads_bucket:
+        raise UsageError("no uploads bucket: set EVENTSUITE_UPLOADS_BUCKET")
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise UsageError(f"{name!r} is not a file name")
+    key = f"{target.uploads_prefix}{name}"
+    kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    target.objects.put(target.uploads_bucket, key, data, content_type=kind)
+    return key
+
+
 def upload(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     """``upload FILE...``: each under the uploads prefix of the uploads bucket."""
     if not target.uploads_bucket:
@@ -431,9 +506,7 @@ def upload(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         if not path.is_file():
             raise UsageError(f"{path} is not a file")
     for path in args.files:
-        key = f"{target.uploads_prefix}{path.name}"
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        target.objects.put(target.uploads_bucket, key, path.read_bytes(), content_type=content_type)
+        key = upload_file(target, path.name, path.read_bytes())
         print(f"uploaded {path} -> {target.uploads_bucket}/{key}", file=out)
     return 0
 

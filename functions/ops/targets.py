@@ -12,10 +12,13 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.catalog import default_catalog
 from shared.ports import DeadLetterAdmin, MetadataIndex, ObjectStore, OrderStore
+
+if TYPE_CHECKING:
+    from functions.local.backend import LocalBackend
 
 BACKENDS = ("local", "aws", "gcp", "azure")
 LOCAL_HOMES = (Path(".eventsuite/serve"), Path(".eventsuite/demo"))
@@ -127,11 +130,13 @@ def _required(port: Any, name: str) -> Any:
     return port
 
 
-def local_target(home: Path) -> Target:
-    """The embedded backend rooted at an existing ``home``."""
+def local_target(home: Path, backend: LocalBackend | None = None) -> Target:
+    """The embedded backend rooted at an existing ``home`` (or the given open ``backend``,
+    which the caller then closes: the console shares its own)."""
     from functions.local.backend import LocalBackend
 
-    backend = LocalBackend.open(home)
+    owned = backend is None
+    backend = backend or LocalBackend.open(home)
     catalog = backend.catalog
     return Target(
         name=f"local ({home})",
@@ -145,7 +150,7 @@ def local_target(home: Path) -> Target:
             "the running `make serve` delivers them; otherwise run "
             f"`python -m functions.local --home {home} run`"
         ),
-        close=backend.close,
+        close=backend.close if owned else (lambda: None),
     )
 
 

@@ -72,3 +72,8 @@ output "deployment_commands" {
   description = "Post-apply commands run by `make deploy-azure`."
   value       = module.suite.deployment_commands
 }
+
+output "orders_api_auth_mode" {
+  description = "How callers authenticate to the orders API (orders_api_auth.mode: entra or function_key); `make smoke-azure` reads it."
+  value       = var.orders_api_auth.mode
+}

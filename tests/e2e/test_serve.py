@@ -78,3 +78,43 @@ def test_upload_over_http_then_ctrl_c_stops_every_child(tmp_path: Path) -> None:
     assert "control" not in text.lower() and "Address already in use" not in text
     everything = [*ports["consumers"].values(), *ports["endpoints"].values(), ports["uploads"]]
     assert all(port_is_free(port) for port in everything), "a child still holds its port"
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses something listens on at ``port`` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_a_taken_console_port_stops_serve_at_once_with_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert serve(tmp_path / "serve", base_port=0, console_port=port) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"serve: error: the console's port {port} on 127.0.0.1 is already")
+    assert "CONSOLE_PORT=0" in error and error.count("\n") == 1
+
+
+def test_the_console_answers_on_loopback_only_and_is_in_the_map(tmp_path: Path) -> None:
+    home = tmp_path / "serve"
+    process, ports = start_serve(home)
+    try:
+        console = ports["console"]
+        with urllib.request.urlopen(f"http://{HOST}:{console}/", timeout=10) as response:
+            page = response.read().decode()
+        assert response.status == 200 and "Event flow" in page and "mermaid.min.js" in page
+        assert _listening_addresses(console) == {"127.0.0.1"}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert f"console  (browser)       http://127.0.0.1:{console}/" in output.decode()
+    assert port_is_free(console)

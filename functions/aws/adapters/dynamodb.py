@@ -339,17 +339,7 @@ class DynamoOrderStore:
             "ExpressionAttributeValues": {":status": {"S": OrderStatus(status).value}},
             "ScanIndexForward": True,
         }
-        found: list[OrderRecord] = []
-        while len(found) < limit:
-            arguments["Limit"] = limit - len(found)
-            with transient_errors(f"DynamoDB Query {self._table}/{ORDERS_STATUS_INDEX}"):
-                response = self._clients.dynamodb.query(**arguments)
-            found.extend(_order_record(item) for item in response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                break
-            arguments["ExclusiveStartKey"] = last
-        return found[:limit]
+        return self._query_orders(arguments, limit)
 
     def transition(
         self,
@@ -438,10 +428,14 @@ class DynamoOrderStore:
             "ExpressionAttributeValues": {":yes": {"S": "1"}, ":before": {"S": updated_before}},
             "ScanIndexForward": True,
         }
+        return self._query_orders(arguments, limit)
+
+    def _query_orders(self, arguments: dict[str, Any], limit: int) -> list[OrderRecord]:
+        """Up to ``limit`` orders from one index ``Query``, following its pages."""
         found: list[OrderRecord] = []
         while len(found) < limit:
             arguments["Limit"] = limit - len(found)
-            with transient_errors(f"DynamoDB Query {self._table}/{ORDERS_OUTBOX_INDEX}"):
+            with transient_errors(f"DynamoDB Query {self._table}/{arguments['IndexName']}"):
                 response = self._clients.dynamodb.query(**arguments)
             found.extend(_order_record(item) for item in response.get("Items", []))
             last = response.get("LastEvaluatedKey")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.local.broker import LocalBroker
+from functions.local.broker import LocalBroker, Message, Verdict
 from functions.local.objects import FilesystemObjectStore
 from functions.local.sqlite import (
     Database,
@@ -160,3 +160,37 @@ def test_broker_redelivers_after_the_visibility_timeout(tmp_path: Path) -> None:
 def test_broker_state_survives_reopening(tmp_path: Path) -> None:
     LocalBroker(tmp_path / "b.db").publish([image_event()])
     assert LocalBroker(tmp_path / "b.db").pending() == 2
+
+
+def test_the_broker_records_every_event_and_each_attempts_outcome(tmp_path: Path) -> None:
+    """The console's live view and traces read this log: outcome, attempt and latency of every
+    delivery, and every published event under its correlation id."""
+    broker = LocalBroker(tmp_path / "b.db", base_backoff=0.0)
+    event = new_event("OrderPlaced", order_v2(), source="urn:test")
+    broker.publish([event])
+    fails_once: set[str] = set()
+
+    def deliver(message: Message) -> Verdict:
+        if message.consumer == "payments" and message.consumer not in fails_once:
+            fails_once.add(message.consumer)
+            return Verdict(False, "gateway down")
+        return Verdict(True)
+
+    broker.run_until_idle(deliver, max_seconds=10, sleep=lambda _: None)
+    events, deliveries = broker.trace(str(event["correlationid"]))
+    assert [e.event_id for e in events] == [str(event["id"])]
+    assert events[0].consumers == 2 and events[0].event_type == str(event["type"])
+    outcomes = sorted((d.consumer, d.attempt, d.outcome, d.reason) for d in deliveries)
+    assert outcomes == [
+        ("notifier", 1, "acknowledged", None),
+        ("payments", 1, "retry", "gateway down"),
+        ("payments", 2, "acknowledged", None),
+    ]
+    assert all(d.latency_ms >= 0 and d.event_type == str(event["type"]) for d in deliveries)
+    newest = broker.recent_deliveries()
+    assert [d.log_id for d in broker.recent_deliveries(after=newest[0].log_id)] == [
+        d.log_id for d in newest[1:]
+    ]
+    assert broker.trace("no-such-correlation") == ([], [])
+    broker.prune_logs(keep=1)
+    assert len(broker.recent_deliveries()) == 1 and len(broker.recent_events()) == 1

@@ -1,0 +1,246 @@
+"""The console's pages over a real local backend (Flask's test client, no browser): every form
+answers bad input with the reason on the page and a 4xx, never a stack trace, and its actions
+are the operator CLI's (a redrive from the page is a redrive in the broker)."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from functions.local import samples
+from functions.local.backend import LocalBackend
+from functions.local.console.app import ConsoleContext, create_app
+from functions.ops.targets import local_target
+from shared.ports import IndexQuery
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[LocalBackend]:
+    opened = LocalBackend.open(tmp_path / "home", base_backoff=0.0)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def client(backend: LocalBackend) -> FlaskClient:
+    context = ConsoleContext(backend.home, backend, local_target(backend.home, backend))
+    return create_app(context).test_client()
+
+
+def _problems(page: str) -> list[str]:
+    block = re.search(r'<div class="problems" role="alert">(.*?)</div>', page, re.S)
+    assert block, "no problem shown on the page"
+    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block.group(1), re.S)]
+
+
+def _post(client: FlaskClient, url: str, *, data: dict[str, Any], **options: Any) -> Any:
+    """A form post as the page sends it (with the console's form token)."""
+    return client.post(
+        url, data={**data, "token": client.application.config["FORM_TOKEN"]}, **options
+    )
+
+
+def _no_traceback(html: str) -> None:
+    assert "Traceback" not in html and 'File "' not in html
+
+
+def test_every_page_renders_on_an_empty_backend(client: FlaskClient) -> None:
+    for page in ("/", "/deliveries", "/trace", "/deadletters", "/images", "/orders", "/emails"):
+        response = client.get(page)
+        assert response.status_code == 200, page
+    catalog = html.unescape(client.get("/catalog").get_data(as_text=True))
+    assert "OrderPlaced" in catalog and "version 1" in catalog and '"$schema"' in catalog
+    assert "<dt>webhook secrets</dt><dd>1 configured (not shown)" in catalog
+    assert "whsec_" not in catalog
+
+
+def test_an_upload_is_thumbnailed_indexed_and_shown_with_its_exif(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    answer = _post(
+        client,
+        "/images/upload",
+        data={"file": (io.BytesIO(samples.jpeg_with_exif()), "harbour.jpg", "image/jpeg")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 200
+    assert "uploaded uploads/harbour.jpg" in answer.get_data(as_text=True)
+    backend.run(max_seconds=30)
+    page = client.get("/images").get_data(as_text=True)
+    assert "thumbnails/harbour.jpg/256.jpg" in page and "thumbnails/harbour.jpg/1024.jpg" in page
+    assert "Fujifilm X-T5" in page and "38.72230, -9.13930" in page
+    thumbnail = client.get("/objects/thumbnails/thumbnails/harbour.jpg/256.jpg")
+    assert thumbnail.status_code == 200 and thumbnail.data[:3] == b"\xff\xd8\xff"
+    assert client.get("/objects/state/../../etc/passwd").status_code == 404
+    correlation = backend.ports.index.search(IndexQuery(camera="fuji"))[0]["correlation_id"]
+    trace = html.unescape(client.get("/trace", query_string={"id": correlation}).get_data(True))
+    timeline = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", trace))
+    assert "io.eventsuite.ImageUploaded event published to 2 consumer(s)" in timeline
+    assert "thumbnailer · attempt 1 acknowledged" in timeline
+    assert "indexer · attempt 1 acknowledged" in timeline
+    found = client.get("/images", query_string={"camera": "fuji"}).get_data(as_text=True)
+    assert "harbour.jpg" in found
+    assert "harbour.jpg" not in client.get("/images", query_string={"camera": "leica"}).get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"gps_box": "north,south"}, "is not SOUTH,WEST,NORTH,EAST in decimal degrees"),
+        ({"gps_box": "10,0,-10,5"}, "is not a box on the globe"),
+        ({"min_width": "wide"}, "minimum width must be a whole number"),
+        ({"captured_from": "last tuesday"}, "is not an ISO-8601 time"),
+    ],
+)
+def test_a_bad_search_says_why(client: FlaskClient, query: dict[str, str], reason: str) -> None:
+    answer = client.get("/images", query_string=query)
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert any(reason in problem for problem in _problems(html)), _problems(html)
+    _no_traceback(html)
+
+
+def test_a_bad_upload_says_why(client: FlaskClient) -> None:
+    cases = [
+        ({}, "choose an image file to upload"),
+        ({"file": (io.BytesIO(b""), "empty.jpg")}, "empty.jpg is empty"),
+    ]
+    for data, reason in cases:
+        answer = _post(client, "/images/upload", data=data, content_type="multipart/form-data")
+        assert answer.status_code == 400
+        assert reason in _problems(answer.get_data(as_text=True))[0]
+
+
+def test_a_too_large_upload_says_the_limit(client: FlaskClient) -> None:
+    client.application.config["MAX_CONTENT_LENGTH"] = 1000
+    answer = _post(
+        client,
+        "/images/upload",
+        data={"file": (io.BytesIO(b"x" * 5000), "big.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 413
+    assert "the limit is 1000 bytes" in answer.get_data(as_text=True)
+
+
+def test_a_dead_letter_is_redriven_and_purged_through_the_clis_operations(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    backend.upload("notes.jpg", samples.not_an_image(), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    logged = {(d.consumer, d.outcome, d.reason) for d in backend.broker.recent_deliveries()}
+    reason = "not a supported image (accepted: JPEG, PNG, WEBP, GIF)"
+    assert logged == {
+        ("thumbnailer", "dead-lettered", reason),
+        ("indexer", "dead-lettered", reason),
+    }
+    page = client.get("/deadletters").get_data(as_text=True)
+    assert page.count('class="card deadletter"') == 2
+    assert "not a supported image" in page and "&#34;key&#34;: &#34;uploads/notes.jpg&#34;" in page
+    images = client.get("/images").get_data(as_text=True)
+    assert re.search(r'<ul id="unindexed"><li><code>uploads/notes.jpg</code>', images)
+    parked = backend.broker.parked("thumbnailer")
+    answer = _post(client, "/deadletters/redrive", data={"id": parked[0].id})
+    assert answer.status_code == 200
+    assert f"redriven {parked[0].id} (event {parked[0].event_id}) to thumbnailer" in (
+        answer.get_data(as_text=True)
+    )
+    assert backend.broker.pending("thumbnailer") == 1 and not backend.broker.parked("thumbnailer")
+    backend.run(max_seconds=30)  # still not an image: parked again, counted as redriven once
+    again = client.get("/deadletters").get_data(as_text=True)
+    assert "redriven 1 time(s)" in again
+
+    activity = client.get("/").get_data(as_text=True)
+    row = re.search(r"<tr><td>thumbnailer</td>(.*?)</tr>", activity, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(?:<a [^>]*>)?(\d+)", row.group(1))
+    # pending, acknowledged, duplicates, retries, deferred, dead-lettered, dead letters now
+    assert cells == ["0", "0", "0", "0", "0", "2", "1"], cells
+
+    unknown = _post(client, "/deadletters/redrive", data={"id": "999"})
+    assert unknown.status_code == 400
+    assert "999 not dead-lettered: nothing redriven" in _problems(unknown.get_data(as_text=True))
+
+    unconfirmed = _post(client, "/deadletters/purge", data={"consumer": "indexer"})
+    assert unconfirmed.status_code == 400
+    assert "tick the confirmation box" in _problems(unconfirmed.get_data(as_text=True))[0]
+    nobody = _post(client, "/deadletters/purge", data={"consumer": "", "confirm": "yes"})
+    assert "purge needs a consumer" in _problems(nobody.get_data(as_text=True))
+    stranger = _post(client, "/deadletters/purge", data={"consumer": "auditor", "confirm": "yes"})
+    assert "unknown consumer 'auditor'" in _problems(stranger.get_data(as_text=True))[0]
+    purged = _post(client, "/deadletters/purge", data={"consumer": "indexer", "confirm": "yes"})
+    assert "purged 1 dead letters of indexer" in purged.get_data(as_text=True)
+    assert not backend.broker.parked("indexer") and backend.broker.parked("thumbnailer")
+
+
+def test_an_unknown_order_or_trace_says_so(client: FlaskClient) -> None:
+    answer = client.get("/orders/ord_nope")
+    assert answer.status_code == 404 and "no order ord_nope" in answer.get_data(as_text=True)
+    trace = client.get("/trace", query_string={"id": "nobody"}).get_data(as_text=True)
+    assert "no event with correlation id 'nobody' is recorded" in _problems(trace)
+
+
+def test_without_the_orders_api_the_order_form_says_so(client: FlaskClient) -> None:
+    answer = _post(client, "/orders", data={"email": "ann@example.com"})
+    assert answer.status_code == 503
+    assert _problems(answer.get_data(as_text=True)) == ["the orders API is not running"]
+
+
+def test_the_live_stream_sends_each_new_delivery_once(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    response = client.get("/deliveries/stream?after=-1", buffered=False)
+    assert response.mimetype == "text/event-stream"
+    chunks = response.response
+    assert next(chunks).startswith(b"retry:")
+    backend.upload("b.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    received = [next(chunks).decode(), next(chunks).decode()]
+    response.close()
+    consumers = sorted(re.search(r'"consumer": "(\w+)"', c).group(1) for c in received)
+    assert consumers == ["indexer", "thumbnailer"]
+    assert all('"outcome": "acknowledged"' in c and '"attempt": 1' in c for c in received)
+
+
+def test_a_cross_site_form_or_a_rebound_host_name_is_refused(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """Another site open in the same browser can post to 127.0.0.1 but cannot know the form
+    token; a DNS-rebound name reaches the port but is not one of this machine's names."""
+    backend.upload("notes.jpg", samples.not_an_image(), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    forged = client.post("/deadletters/purge", data={"consumer": "indexer", "confirm": "yes"})
+    assert forged.status_code == 403 and "stale form" in forged.get_data(as_text=True)
+    assert backend.broker.parked("indexer"), "a forged purge must delete nothing"
+    rebound = client.get("/deadletters", headers={"Host": "attacker.example:8080"})
+    assert rebound.status_code == 421 and "notes.jpg" not in rebound.get_data(as_text=True)
+    assert client.get("/deadletters", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+
+
+def test_a_reconnecting_stream_resumes_after_the_last_delivery_it_saw(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    first, second = backend.broker.recent_deliveries()
+    response = client.get("/deliveries/stream", headers={"Last-Event-ID": str(first.log_id)})
+    chunks = response.response
+    assert next(chunks).startswith(b"retry:")
+    assert next(chunks).decode().startswith(f"id: {second.log_id}\n")
+    response.close()
+    from_start = client.get("/deliveries/stream?after=0")
+    chunks = from_start.response
+    next(chunks)
+    assert next(chunks).decode().startswith(f"id: {first.log_id}\n")
+    from_start.close()

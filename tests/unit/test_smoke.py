@@ -1,0 +1,191 @@
+"""The smoke's pieces without a stack: authentication per auth mode, outputs, mail sources,
+the field-by-field comparison and the table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from functions.ops.smoke import (
+    FAIL,
+    PASS,
+    SKIP,
+    Check,
+    HeaderAuth,
+    NoAuth,
+    OutboxMail,
+    SigV4Auth,
+    SmokeError,
+    SmokeReport,
+    auth_for,
+    checked_url,
+    compare_outcomes,
+    mail_source,
+    object_key,
+    smoke_image,
+    stack_from_outputs,
+    wait_for,
+)
+
+
+def test_each_root_auth_mode_gets_its_authentication() -> None:
+    endpoint = "https://a1b2c3.execute-api.eu-west-1.amazonaws.com"
+    assert auth_for("aws", "AWS_IAM", {}, endpoint=endpoint) == SigV4Auth("eu-west-1")
+    assert auth_for("aws", "NONE", {}) == NoAuth()
+    token = {"EVENTSUITE_SMOKE_TOKEN": "t0k"}
+    assert auth_for("aws", "JWT", token) == HeaderAuth("Authorization", "Bearer t0k")
+    assert auth_for("gcp", "OIDC", token) == HeaderAuth("Authorization", "Bearer t0k")
+    assert auth_for("azure", "entra", token) == HeaderAuth("Authorization", "Bearer t0k")
+    key = {"EVENTSUITE_SMOKE_FUNCTION_KEY": "k"}
+    assert auth_for("azure", "function_key", key) == HeaderAuth("x-functions-key", "k")
+
+
+@pytest.mark.parametrize(
+    ("cloud", "mode", "named"),
+    [
+        ("gcp", "OIDC", "EVENTSUITE_SMOKE_TOKEN"),
+        ("azure", "entra", "EVENTSUITE_SMOKE_TOKEN"),
+        ("azure", "function_key", "EVENTSUITE_SMOKE_FUNCTION_KEY"),
+        ("aws", "AWS_IAM", "AWS_REGION"),
+        ("aws", "magic", "unknown orders API auth mode 'magic'"),
+    ],
+)
+def test_a_missing_credential_is_named(cloud: str, mode: str, named: str) -> None:
+    with pytest.raises(SmokeError, match=named):
+        auth_for(cloud, mode, {}, endpoint="http://127.0.0.1:1")
+
+
+def test_a_header_value_with_a_line_break_is_refused() -> None:
+    with pytest.raises(SmokeError, match="line break"):
+        HeaderAuth("Authorization", "Bearer a\r\nX-Evil: 1").headers("POST", "http://x/", b"")
+
+
+def test_sigv4_signs_for_execute_api_in_the_region() -> None:
+    from botocore.credentials import Credentials
+
+    auth = SigV4Auth("eu-west-1", Credentials("AKIDEXAMPLE", "secret"))
+    headers = auth.headers("POST", "https://a.execute-api.eu-west-1.amazonaws.com/orders", b"{}")
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
+    assert headers["X-Amz-Date"]
+
+
+def test_an_output_missing_from_the_root_is_named() -> None:
+    with pytest.raises(SmokeError, match="the gcp outputs have no 'http_endpoint_uris'"):
+        stack_from_outputs(
+            "gcp",
+            {
+                "project_id": "p",
+                "dead_letter_subscriptions": {},
+                "producer_topics": {},
+                "uploads_topic": "u",
+                "buckets": {"uploads": "u", "thumbnails": "t"},
+            },
+            {"EVENTSUITE_WEBHOOK_SECRET": "s", "EVENTSUITE_SMOKE_TOKEN": "t"},
+            clients=object(),
+        )
+
+
+def test_the_webhook_secret_is_required() -> None:
+    with pytest.raises(SmokeError, match="EVENTSUITE_WEBHOOK_SECRET"):
+        stack_from_outputs(
+            "azure",
+            {
+                "storage_account_name": "acct",
+                "http_endpoint_urls": {"orders_api": "a", "payment_webhook": "b"},
+                "orders_api_auth_mode": "function_key",
+            },
+            {"EVENTSUITE_SMOKE_FUNCTION_KEY": "k"},
+            clients=object(),
+        )
+
+
+def test_mail_sources_are_parsed_and_refused_by_spec(tmp_path: Path) -> None:
+    assert mail_source("none") is None
+    source = mail_source(f"outbox:{tmp_path}")
+    assert isinstance(source, OutboxMail) and source.messages() == []
+    (tmp_path / "a.eml").write_bytes(
+        b"To: ann@example.com\r\nSubject: Hi\r\nContent-Type: text/plain\r\n\r\n"
+        b"line 1\r\nline 2\r\n"
+    )
+    [mail] = source.messages()
+    assert (mail.to, mail.subject, mail.body) == ("ann@example.com", "Hi", "line 1\nline 2\n")
+    for bad in ("smtp-sink:nohost", "imap:x", "outbox:"):
+        with pytest.raises(SmokeError, match="--mail"):
+            mail_source(bad)
+
+
+def test_a_difference_between_backends_names_the_field() -> None:
+    local = {
+        "thumbnails": {"256.jpg": {"sha256": "aa", "width": 256}},
+        "order": {"transitions": ["PLACED", "PAID", "REFUNDED"]},
+        "emails": [{"subject": "Refund issued"}],
+    }
+    gcp = {
+        "thumbnails": {"256.jpg": {"sha256": "bb", "width": 256}},
+        "order": {"transitions": ["PLACED", "PAID"]},
+        "emails": [{"subject": "Refund issued"}],
+        "dead_letters": [],
+    }
+    assert compare_outcomes({"local": local, "gcp": gcp}) == [
+        "dead_letters: local='<missing>' gcp=[]",
+        "order.transitions.length: local=3 gcp=2",
+        "thumbnails.256.jpg.sha256: local='aa' gcp='bb'",
+    ]
+    assert compare_outcomes({"local": local, "copy": dict(local)}) == []
+
+
+def test_platform_forms_of_a_parked_upload_name_the_object_key() -> None:
+    blob = "/blobServices/default/containers/uploads-1/blobs/uploads/a b.jpg"
+    assert object_key(blob) == "uploads/a b.jpg"
+    assert object_key("objects/uploads/a.jpg") == "uploads/a.jpg"
+    assert object_key("ord_123") == "ord_123"
+
+
+def test_the_uploaded_photo_is_the_same_bytes_every_time() -> None:
+    assert smoke_image() == smoke_image()
+
+
+def test_a_wait_names_what_it_waited_for() -> None:
+    from functions.ops import smoke
+
+    with pytest.raises(smoke._Failed, match=r"timed out after 0s waiting for the index entry"):
+        wait_for("the index entry", lambda: None, timeout=0, interval=0)
+    calls = iter([None, RuntimeError("flaky"), {"ok": 1}])
+
+    def probe() -> object:
+        value = next(calls)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    assert wait_for("it", probe, timeout=5, interval=0) == {"ok": 1}
+    with pytest.raises(smoke._Failed, match=r"waiting for order 1 to be PAID; it is PLACED\Z"):
+        wait_for("order 1 to be PAID", lambda: None, timeout=0, seen=lambda: "it is PLACED")
+
+
+def test_the_table_has_timings_and_a_verdict() -> None:
+    report = SmokeReport(
+        "aws",
+        "r1",
+        [
+            Check("upload image", PASS, 0.04, "1 bytes"),
+            Check("emails", SKIP, 0.0, "no mail source"),
+            Check("dead letters empty", FAIL, 0.2, "1 dead letter(s): indexer: uploads/x.jpg"),
+        ],
+        {},
+    )
+    lines = report.table().splitlines()
+    assert lines[0].split() == ["CHECK", "RESULT", "SECONDS", "DETAIL"]
+    assert lines[1].split()[:4] == ["upload", "image", "PASS", "0.0"]
+    assert lines[-1] == "smoke aws run r1: FAIL (1 failed)"
+    assert not report.passed
+
+
+def test_credentials_never_go_to_a_plain_http_host_elsewhere() -> None:
+    assert checked_url("https://abc.execute-api.eu-west-1.amazonaws.com/orders")
+    assert checked_url("http://127.0.0.1:8085/")
+    for bad in ("http://api.example.com/orders", "file:///etc/passwd", "ftp://127.0.0.1/"):
+        with pytest.raises(SmokeError, match="only https, or http to this machine"):
+            checked_url(bad)
