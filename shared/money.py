@@ -50,7 +50,7 @@ def active_currencies() -> frozenset[str]:
 def check_currency(code: object) -> str:
     """``code`` if it is an active ISO 4217 currency, else ``UnknownCurrency`` saying why."""
     if not isinstance(code, str) or not _CODE.fullmatch(code):
-        raise UnknownCurrency("currency must be an ISO 4217 code of three capital letters")
+        raise UnknownCurrency("currency must be an ISO 4217 code such as EUR")
     if code not in active_currencies():
         raise UnknownCurrency(f"currency {code} is not an ISO 4217 currency in use")
     return code
