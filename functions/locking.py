@@ -62,7 +62,7 @@ class LockSpec:
 LOCKS: tuple[LockSpec, ...] = (
     LockSpec(
         "dev",
-        ("local", "aws", "gcp", "azure", "dev"),
+        ("local", "aws", "gcp", "azure", "orders", "stripe", "dev"),
         python_version=DEV_PYTHON,
         constrained_by_dev=False,
     ),
@@ -70,10 +70,12 @@ LOCKS: tuple[LockSpec, ...] = (
     LockSpec("bench", ("-core", "bench"), python_version=DEV_PYTHON),
     # boto3/botocore are absent on purpose: the Lambda Python runtime provides them.
     LockSpec("aws-images", ("images",), "aarch64-manylinux_2_28", binary_only=True),
-    LockSpec("aws-orders", (), "aarch64-manylinux_2_28", binary_only=True),
+    LockSpec("aws-orders", ("orders", "stripe"), "aarch64-manylinux_2_28", binary_only=True),
     LockSpec("gcp-images", ("gcp", "images"), "x86_64-manylinux_2_28"),
-    LockSpec("gcp-orders", ("gcp",), "x86_64-manylinux_2_28"),
-    LockSpec("azure", ("azure", "images"), "x86_64-manylinux_2_28", binary_only=True),
+    LockSpec("gcp-orders", ("gcp", "orders", "stripe"), "x86_64-manylinux_2_28"),
+    LockSpec(
+        "azure", ("azure", "images", "orders", "stripe"), "x86_64-manylinux_2_28", binary_only=True
+    ),
 )
 
 

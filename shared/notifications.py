@@ -12,7 +12,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from shared import money
 from shared.envelope import Event
+from shared.errors import PermanentError
 from shared.ports import OutgoingEmail
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -25,10 +27,14 @@ def _template(name: str) -> tuple[Template, Template]:
     return Template(subject), Template(body)
 
 
-def format_money(amount: Mapping[str, Any]) -> str:
-    """``{"amount_minor": 1999, "currency": "EUR"}`` -> ``"19.99 EUR"``."""
-    minor = int(amount["amount_minor"])
-    return f"{minor // 100}.{minor % 100:02d} {amount['currency']}"
+def format_money(amount: Mapping[str, Any], locale: str | None = None) -> str:
+    """``{"amount_minor": 1999, "currency": "EUR"}`` -> ``"19.99 EUR"``; 1250 JPY ->
+    ``"1,250 JPY"``; with the customer's locale ``de_DE`` -> ``"19,99\xa0€"``
+    (:func:`shared.money.format_money`)."""
+    try:
+        return money.format_money(int(amount["amount_minor"]), str(amount["currency"]), locale)
+    except money.UnknownCurrency as exc:  # no email is better than a wrong amount
+        raise PermanentError(f"cannot write the amount: {exc}") from exc
 
 
 def recipient(event: Event) -> str:
@@ -44,16 +50,17 @@ def render(event: Event, *, consumer: str = "notifier") -> OutgoingEmail:
     data = event.data
     values: dict[str, Any] = {"order_id": data["order_id"]}
     if event.name == "OrderPlaced":
+        locale = data["customer"].get("locale")
         values["greeting"] = data["customer"].get("name") or "there"
-        values["total"] = format_money(data["total"])
+        values["total"] = format_money(data["total"], locale)
         currency = data["total"]["currency"]
         values["lines"] = "\n".join(
             f"  {item['quantity']} x {item.get('name') or item['sku']}  "
-            + format_money({"amount_minor": item["unit_price_minor"], "currency": currency})
+            + format_money({"amount_minor": item["unit_price_minor"], "currency": currency}, locale)
             for item in data["items"]
         )
     else:
-        values["total"] = format_money(data["amount"])
+        values["total"] = format_money(data["amount"], data.get("locale"))
         values["payment_id"] = data.get("payment_id") or "n/a"
         values["reason"] = data.get("reason", "")
     subject, body = _template(event.name)

@@ -179,6 +179,9 @@ class OrderRecord:
     paid_at: str | None = None
     payment_failed_at: str | None = None
     refunded_at: str | None = None
+    # The customer's CLDR locale (``de_DE``) for emails, and the provider's payment method.
+    locale: str | None = None
+    payment_method: str | None = None
     # The transactional outbox: events (structured CloudEvents) that announce this order's
     # state, written in the same atomic write as the state change and removed once published.
     outbox: tuple[JsonDict, ...] = ()
@@ -257,6 +260,9 @@ class ChargeResult:
     payment_id: str | None = None
     decline_code: str | None = None
     reason: str | None = None
+    # Neither approved nor declined yet (the provider is still processing): the provider's
+    # webhook decides, and the order stays PLACED until then.
+    pending: bool = False
 
 
 @runtime_checkable
@@ -271,8 +277,20 @@ class PaymentGateway(Protocol):
         currency: str,
         customer_email: str,
         idempotency_key: str,
+        payment_method: str | None = None,
     ) -> ChargeResult:
-        """Charge once per key; a repeated key returns the first result."""
+        """Charge once per key; a repeated key returns the first result.
+
+        ``amount_minor`` is in the currency's ISO 4217 minor unit; ``payment_method`` is the
+        order's provider payment method (None: the provider's default). A refusal is a
+        declined result; ``TransientError`` when the provider cannot answer now.
+        """
+        ...
+
+    def order_of_payment(self, payment_id: str) -> str | None:
+        """The order id the provider's payment ``payment_id`` was made for (the provider's
+        record of it), None if the provider does not know that payment. Provider webhooks
+        about a payment (a refund, a dispute) name the payment, not always the order."""
         ...
 
 
@@ -410,6 +428,9 @@ class Settings:
     idempotency_ttl_seconds: float = 7 * 24 * 3600.0
     # Which PaymentGateway adapter charges orders (``EVENTSUITE_PAYMENT_PROVIDER``).
     payment_provider: str = "simulated"
+    # Another base URL for the Stripe API (``EVENTSUITE_STRIPE_API_BASE``): a local stand-in in
+    # tests; unset in deployments.
+    stripe_api_base: str | None = None
 
 
 @dataclass(frozen=True)

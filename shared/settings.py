@@ -24,6 +24,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         payment_provider=env.get("EVENTSUITE_PAYMENT_PROVIDER", defaults.payment_provider)
         .strip()
         .lower(),
+        stripe_api_base=env.get("EVENTSUITE_STRIPE_API_BASE") or None,
         webhook_tolerance_seconds=int(
             env.get("EVENTSUITE_WEBHOOK_TOLERANCE_SECONDS", defaults.webhook_tolerance_seconds)
         ),

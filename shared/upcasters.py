@@ -46,3 +46,28 @@ def order_placed_v1_to_v2(data: JsonDict, event_time: str) -> JsonDict:
         ],
         "placed_at": event_time,
     }
+
+
+@upcaster("OrderPlaced", 2)
+def order_placed_v2_to_v3(data: JsonDict, event_time: str) -> JsonDict:
+    """v3 adds the customer's locale and the payment method; v2 orders had neither."""
+    return {
+        **data,
+        "customer": {**data["customer"], "locale": None},
+        "payment_method": None,
+    }
+
+
+def _with_locale(data: JsonDict, event_time: str) -> JsonDict:
+    """v2 of the payment outcomes adds the order's locale; v1 emails use the default format."""
+    return {**data, "locale": None}
+
+
+for _name in ("PaymentReceived", "PaymentFailed", "PaymentRefunded"):
+    upcaster(_name, 1)(_with_locale)
+
+
+@upcaster("PaymentWebhookReceived", 1)
+def payment_webhook_v1_to_v2(data: JsonDict, event_time: str) -> JsonDict:
+    """v2 adds the payment outcome kinds and their decline code and reason (none in v1)."""
+    return {**data, "decline_code": None, "reason": None}

@@ -45,7 +45,9 @@ def build_container(
         # A lazy sequence: Secrets Manager is read only when a signature is verified.
         secrets: Any = adapters.lazy("secrets", "LazySecrets")(clients, config.webhook_secret_arn)
         settings = dataclasses.replace(settings, webhook_secrets=secrets)
-    container = base_container(settings, catalog=catalog)
+    container = base_container(
+        settings, catalog=catalog, stripe_api_key=_stripe_api_key(config, clients)
+    )
     container.register(ObjectStore, lambda: adapters.lazy("s3", "S3ObjectStore")(clients))
     for kind, (field, adapter) in TABLES.items():
         table = getattr(config, field)
@@ -82,6 +84,23 @@ def build_container(
     else:
         container.refuse(Mailer, "EVENTSUITE_MAILER is none")
     return install_overrides(container, overrides)
+
+
+def _stripe_api_key(config: AwsConfig, clients: AwsClients) -> Callable[[], str] | None:
+    """The Stripe secret key's reader: Secrets Manager, which Terraform lets only the payments
+    function read (``EVENTSUITE_STRIPE_API_KEY_SECRET_ARN``); never from state or plain env."""
+    secret_arn = config.environ.get("EVENTSUITE_STRIPE_API_KEY_SECRET_ARN")
+    if not secret_arn:
+        return None
+
+    def read() -> str:
+        from functions.aws.errors import transient_errors
+
+        with transient_errors("Secrets Manager GetSecretValue (Stripe API key)"):
+            secret = clients.secretsmanager.get_secret_value(SecretId=secret_arn)
+        return str(secret.get("SecretString") or "").strip()
+
+    return read
 
 
 def _smtp_mailer(config: AwsConfig, clients: AwsClients) -> Mailer:

@@ -20,6 +20,7 @@ from functions.common.composition import (
     install_overrides,
     register_publisher,
     register_smtp_mailer,
+    stripe_api_key,
 )
 from functions.common.runtime import Runtime, Runtimes
 from shared.catalog import Catalog
@@ -55,7 +56,9 @@ def build_container(
     """Every adapter an Azure function may need, each built on first use."""
     env: Mapping[str, str] = dict(os.environ if environ is None else environ)
     azure = clients or AzureClients(env)
-    container = base_container(settings_from_env(env), catalog=catalog)
+    container = base_container(
+        settings_from_env(env), catalog=catalog, stripe_api_key=stripe_api_key(env)
+    )
     from functions.azure.adapters import blob, queues, tables
 
     container.register(ObjectStore, lambda: blob.BlobObjectStore(azure.blob))

@@ -7,6 +7,7 @@ webhook settings, the payment gateway) and registers its own adapters by port ty
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +27,10 @@ from shared.ports import (
 )
 
 logger = logging.getLogger("eventsuite.runtime")
-PAYMENT_PROVIDERS = ("simulated",)
+PAYMENT_PROVIDERS = ("simulated", "stripe")
+# Where the Stripe SDK may send the API key (the adapter's SAFE_API_BASE, kept here so that the
+# composition refuses at startup without importing the adapter).
+_SAFE_API_BASE = re.compile(r"(https://[^\s]+|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?/?)")
 # Test and local overrides by the names the ports have in ``shared.ports.Ports``.
 OVERRIDE_TYPES: dict[str, type] = {
     **{name: kind for kind, name in PORT_FIELDS.items()},
@@ -42,9 +46,14 @@ def base_container(
     catalog: Catalog | None = None,
     clock: Clock | None = None,
     warn_simulated: bool = True,
+    stripe_api_key: Callable[[], str] | None = None,
 ) -> Container:
     """A container with the configuration every function may ask for, and the gateway that
-    ``settings.payment_provider`` names."""
+    ``settings.payment_provider`` names.
+
+    ``stripe_api_key`` reads the Stripe secret key from the cloud's secret store (called once,
+    when the payments function first charges); without it ``stripe`` is refused at startup.
+    """
     payment_provider = settings.payment_provider
     container = Container(
         config_factories(catalog or default_catalog(), settings, clock or SystemClock())
@@ -61,12 +70,43 @@ def base_container(
             return SimulatedPaymentGateway()
 
         container.register(PaymentGateway, simulated)
+    elif payment_provider == "stripe":
+        api_base = settings.stripe_api_base
+        if stripe_api_key is None:
+            container.refuse(
+                PaymentGateway,
+                "EVENTSUITE_PAYMENT_PROVIDER=stripe but no Stripe API key secret is configured",
+            )
+        elif api_base and not _SAFE_API_BASE.fullmatch(api_base):
+            container.refuse(
+                PaymentGateway,
+                "EVENTSUITE_STRIPE_API_BASE must be https (or http on 127.0.0.1 for tests)",
+            )
+        else:
+            key = stripe_api_key
+
+            def stripe_gateway() -> PaymentGateway:
+                from functions.common.adapters.stripe_payments import StripePaymentGateway
+
+                return StripePaymentGateway(key, api_base=api_base)
+
+            container.register(PaymentGateway, stripe_gateway)
     else:
         container.refuse(
             PaymentGateway,
             f"EVENTSUITE_PAYMENT_PROVIDER={payment_provider!r} is not one of {PAYMENT_PROVIDERS}",
         )
     return container
+
+
+def stripe_api_key(environ: Mapping[str, str]) -> Callable[[], str] | None:
+    """The Stripe key as Google Cloud and Azure hand it over: ``EVENTSUITE_STRIPE_API_KEY``
+    resolved by the platform from the secret store (a Secret Manager secret environment
+    variable, a Key Vault reference app setting), the way the webhook secret arrives; Terraform
+    names the secret, and the value is never in its configuration or state."""
+    if not environ.get("EVENTSUITE_STRIPE_API_KEY"):
+        return None
+    return lambda: environ.get("EVENTSUITE_STRIPE_API_KEY", "").strip()
 
 
 def register_publisher(

@@ -18,6 +18,7 @@ from functions.common.composition import (
     install_overrides,
     register_publisher,
     register_smtp_mailer,
+    stripe_api_key,
 )
 from functions.common.runtime import Runtime, Runtimes
 from functions.gcp.clients import GcpClients
@@ -45,7 +46,7 @@ def build_container(
     ``overrides`` replace any port or setting by name."""
     env = os.environ if environ is None else environ
     gcp = clients or GcpClients.from_env(env)
-    container = base_container(settings_from_env(env))
+    container = base_container(settings_from_env(env), stripe_api_key=stripe_api_key(env))
     from functions.gcp import firestore_stores as stores
     from functions.gcp.gcs import GcsObjectStore
 

@@ -31,7 +31,7 @@ from shared.dispatch import Delivery, DeliveryResult, Outcome
 from shared.envelope import ClaimCheckPublisher, utc_now_iso
 from shared.errors import PermanentError
 from shared.http import HttpRequest, HttpResponse
-from shared.ports import Clock, Mailer, Ports, Settings, SystemClock
+from shared.ports import Clock, Mailer, PaymentGateway, Ports, Settings, SystemClock
 from shared.storage_events import image_uploaded, is_upload, marker_reason
 
 DEFAULT_HOME = Path(".eventsuite")
@@ -42,6 +42,25 @@ REASON_HEADER = "X-Eventsuite-Reason"
 logger = logging.getLogger("eventsuite.local")
 LOCAL_SOURCE = "urn:eventsuite:local:storage"
 DEMO_WEBHOOK_SECRET = "whsec_local_demo_only"  # noqa: S105 - a local, documented demo secret
+
+
+def local_payment_gateway(database: Database) -> PaymentGateway:
+    """The simulated gateway (durable in SQLite), or, for development against Stripe's test
+    mode, Stripe when ``EVENTSUITE_PAYMENT_PROVIDER=stripe``: its key from the file named by
+    ``EVENTSUITE_STRIPE_API_KEY_FILE`` (or ``EVENTSUITE_STRIPE_API_KEY``), never a cloud's
+    secret store; ``EVENTSUITE_STRIPE_API_BASE`` points it at a stand-in."""
+    if os.environ.get("EVENTSUITE_PAYMENT_PROVIDER", "simulated").strip().lower() != "stripe":
+        return SqlitePaymentGateway(database)
+    from functions.common.adapters.stripe_payments import StripePaymentGateway
+
+    key_file = os.environ.get("EVENTSUITE_STRIPE_API_KEY_FILE")
+
+    def api_key() -> str:
+        if key_file:
+            return Path(key_file).read_text(encoding="utf-8").strip()
+        return os.environ.get("EVENTSUITE_STRIPE_API_KEY", "").strip()
+
+    return StripePaymentGateway(api_key, api_base=os.environ.get("EVENTSUITE_STRIPE_API_BASE"))
 
 
 def default_mailer(home: Path, sender: str) -> Mailer:
@@ -125,7 +144,7 @@ class LocalBackend:
                 threshold_bytes=claim_check_threshold or catalog.claim_check_threshold_bytes,
                 prefix=catalog.storage["claims_prefix"],
             ),
-            payments=SqlitePaymentGateway(database),
+            payments=local_payment_gateway(database),
             mailer=mailer or default_mailer(home, settings.mail_from),
             dead_letters=broker,
             clock=clock or SystemClock(),

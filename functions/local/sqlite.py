@@ -325,6 +325,7 @@ class SqlitePaymentGateway:
         currency: str,
         customer_email: str,
         idempotency_key: str,
+        payment_method: str | None = None,
     ) -> ChargeResult:
         """Decide once per key; later calls return the stored result."""
         with self.db.transaction() as tx:
@@ -339,3 +340,12 @@ class SqlitePaymentGateway:
                 (idempotency_key, json.dumps(result.__dict__)),
             )
             return result
+
+    def order_of_payment(self, payment_id: str) -> str | None:
+        """The order charged as ``payment_id``: the payments consumer keys each order's charge
+        ``<order id>:charge``."""
+        rows = self.db.query(
+            "SELECT idempotency_key FROM charges WHERE json_extract(result, '$.payment_id') = ?",
+            (payment_id,),
+        )
+        return str(rows[0][0]).rsplit(":", 1)[0] if rows else None

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from functions.ops.targets import BACKENDS, Target, TargetError, resolve
 from shared.catalog import default_catalog
+from shared.money import UnknownCurrency, format_money
 from shared.ports import IndexQuery, OrderRecord, OrderStatus, ParkedMessage, RedriveResult
 
 PROG = "eventsuite"
@@ -36,6 +37,14 @@ class UsageError(Exception):
 
 
 # -- formatting -----------------------------------------------------------------------------
+
+
+def _amount(order: OrderRecord) -> str:
+    """The order's amount by its currency's ISO 4217 decimals (raw minor units if unknown)."""
+    try:
+        return format_money(order.amount_minor, order.currency)
+    except UnknownCurrency:
+        return f"{order.amount_minor} {order.currency} (minor units)"
 
 
 def _age(then: float | None, now: float) -> str:
@@ -418,7 +427,7 @@ def orders_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         [
             o.order_id,
             o.status.value,
-            f"{o.amount_minor / 100:.2f} {o.currency}",
+            _amount(o),
             o.customer_email,
             o.placed_at,
             o.payment_id or o.decline_code or "-",

@@ -10,6 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import ValidationFailed
+from shared.money import (
+    InvalidAmount,
+    UnknownCurrency,
+    check_currency,
+    check_locale,
+    format_money,
+    to_minor,
+)
 from shared.ports import OrderRecord, OrderStatus
 
 MAX_ITEMS = 100
@@ -18,6 +26,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Patterns are applied with fullmatch: "$" would also match before a trailing newline.
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+# A provider's reusable payment method reference (Stripe ``pm_...``, test ``pm_card_visa``),
+# never card data.
+PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,100}")
 ORDER_ID = re.compile(r"ord_[A-Za-z0-9]{8,40}")
 
 
@@ -40,18 +51,50 @@ def _optional_text(value: Any, where: str, problems: list[str]) -> str | None:
     return value
 
 
-def _parse_customer(customer: Any, problems: list[str]) -> tuple[str | None, str | None]:
+def _parse_customer(customer: Any, problems: list[str]) -> dict[str, Any]:
     if not isinstance(customer, Mapping):
         problems.append("customer must be an object with an email")
-        return None, None
+        return {"email": None, "name": None, "locale": None}
     email = customer.get("email")
     if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
         problems.append("customer.email must be a valid email address")
         email = None
-    return email, _optional_text(customer.get("name"), "customer.name", problems)
+    locale = customer.get("locale")
+    if locale is not None:
+        try:
+            locale = check_locale(locale)
+        except ValueError as exc:
+            problems.append(f"customer.{exc}")
+            locale = None
+    unknown = sorted(set(customer) - {"email", "name", "locale"})
+    if unknown:
+        problems.append(f"unknown customer field(s): {', '.join(map(str, unknown))}")
+    name = _optional_text(customer.get("name"), "customer.name", problems)
+    return {"email": email, "name": name, "locale": locale}
 
 
-def _parse_item(item: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+def _parse_price(
+    item: Mapping[str, Any], where: str, currency: str | None, problems: list[str]
+) -> int:
+    """``unit_price_minor`` (integer minor units) or ``unit_price`` (a decimal string in major
+    units, checked against the currency's decimals): exactly one of them."""
+    if ("unit_price" in item) == ("unit_price_minor" in item):
+        problems.append(f"{where} needs exactly one of unit_price_minor or unit_price")
+        return 0
+    if "unit_price_minor" in item:
+        return _positive_int(item.get("unit_price_minor"), f"{where}.unit_price_minor", problems)
+    if currency is None:  # the currency's own problem is reported already
+        return 0
+    try:
+        return to_minor(item.get("unit_price"), currency)
+    except InvalidAmount as exc:
+        problems.append(f"{where}.unit_price {exc}")
+        return 0
+
+
+def _parse_item(
+    item: Any, where: str, currency: str | None, problems: list[str]
+) -> dict[str, Any] | None:
     if not isinstance(item, Mapping):
         problems.append(f"{where} must be an object")
         return None
@@ -61,46 +104,68 @@ def _parse_item(item: Any, where: str, problems: list[str]) -> dict[str, Any] | 
     quantity = _positive_int(item.get("quantity"), f"{where}.quantity", problems, minimum=1)
     if quantity > 1000:
         problems.append(f"{where}.quantity must be at most 1000")
-    price = _positive_int(item.get("unit_price_minor"), f"{where}.unit_price_minor", problems)
+    price = _parse_price(item, where, currency, problems)
     name = _optional_text(item.get("name"), f"{where}.name", problems)
+    unknown = sorted(set(item) - {"sku", "name", "quantity", "unit_price_minor", "unit_price"})
+    if unknown:
+        problems.append(f"unknown {where} field(s): {', '.join(map(str, unknown))}")
     return {"sku": sku, "name": name, "quantity": quantity, "unit_price_minor": price}
 
 
-def _parse_items(items_raw: Any, problems: list[str]) -> list[dict[str, Any]]:
+def _parse_items(items_raw: Any, currency: str | None, problems: list[str]) -> list[dict[str, Any]]:
     if not isinstance(items_raw, list) or not items_raw:
         problems.append("items must be a non-empty list")
         return []
     if len(items_raw) > MAX_ITEMS:
         problems.append(f"at most {MAX_ITEMS} items per order")
         return []
-    parsed = (_parse_item(item, f"items[{i}]", problems) for i, item in enumerate(items_raw))
+    parsed = (
+        _parse_item(item, f"items[{i}]", currency, problems) for i, item in enumerate(items_raw)
+    )
     return [item for item in parsed if item is not None]
 
 
 def parse_order_request(body: Any) -> dict[str, Any]:
     """Validate a ``POST /orders`` body; return normalised fields or raise ``ValidationFailed``.
 
-    Body: ``{"customer": {"email", "name"?}, "currency", "items": [{"sku", "name"?,
-    "quantity", "unit_price_minor"}]}``. Every problem is reported, not just the first. The
-    total is computed here, never trusted from clients.
+    Body: ``{"customer": {"email", "name"?, "locale"?}, "currency", "payment_method"?,
+    "items": [{"sku", "name"?, "quantity", "unit_price_minor" | "unit_price"}]}``. The currency
+    must be ISO 4217 money in use; ``unit_price`` ("12.50") may not have more decimals than the
+    currency (JPY none, KWD three). Every problem is reported, not just the first. The total is
+    computed here, never trusted from clients.
     """
     if not isinstance(body, Mapping):
         raise ValidationFailed(["body must be a JSON object"])
     problems: list[str] = []
-    email, name = _parse_customer(body.get("customer"), problems)
-    currency = body.get("currency")
-    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
-        problems.append("currency must be an ISO 4217 code such as EUR")
-    items = _parse_items(body.get("items"), problems)
+    customer = _parse_customer(body.get("customer"), problems)
+    currency: str | None = None
+    try:
+        currency = check_currency(body.get("currency"))
+    except UnknownCurrency as exc:
+        problems.append(str(exc))
+    payment_method = body.get("payment_method")
+    if payment_method is not None and (
+        not isinstance(payment_method, str) or not PAYMENT_METHOD.fullmatch(payment_method)
+    ):
+        problems.append("payment_method must be a payment method id such as pm_card_visa")
+        payment_method = None
+    items = _parse_items(body.get("items"), currency, problems)
     total = sum(i["quantity"] * i["unit_price_minor"] for i in items)
-    if not problems and total > MAX_ORDER_TOTAL_MINOR:
-        problems.append("order total exceeds 1 000 000.00")
-    unknown = sorted(set(body) - {"customer", "currency", "items"})
+    if not problems and currency is not None and total > MAX_ORDER_TOTAL_MINOR:
+        limit = format_money(MAX_ORDER_TOTAL_MINOR, currency)
+        problems.append(f"order total exceeds {limit}")
+    unknown = sorted(set(body) - {"customer", "currency", "items", "payment_method"})
     if unknown:
-        problems.append(f"unknown field(s): {', '.join(unknown)}")
+        problems.append(f"unknown field(s): {', '.join(map(str, unknown))}")
     if problems:
         raise ValidationFailed(problems)
-    return {"email": email, "name": name, "currency": currency, "items": items, "total": total}
+    return {
+        **customer,
+        "currency": currency,
+        "payment_method": payment_method,
+        "items": items,
+        "total": total,
+    }
 
 
 def same_order(stored: OrderRecord, candidate: OrderRecord) -> bool:
@@ -121,13 +186,18 @@ def same_order(stored: OrderRecord, candidate: OrderRecord) -> bool:
 
 
 def order_placed_data(order: OrderRecord) -> dict[str, Any]:
-    """``OrderPlaced`` v2 data for a stored order."""
+    """``OrderPlaced`` v3 data for a stored order."""
     return {
         "order_id": order.order_id,
-        "customer": {"email": order.customer_email, "name": order.customer_name},
+        "customer": {
+            "email": order.customer_email,
+            "name": order.customer_name,
+            "locale": order.locale,
+        },
         "total": {"amount_minor": order.amount_minor, "currency": order.currency},
         "items": [dict(item) for item in order.items],
         "placed_at": order.placed_at,
+        "payment_method": order.payment_method,
     }
 
 
@@ -151,6 +221,8 @@ def new_order(
         idempotency_key=idempotency_key,
         updated_at=placed_at,
         correlation_id=correlation_id,
+        locale=fields.get("locale"),
+        payment_method=fields.get("payment_method"),
     )
 
 
@@ -185,6 +257,8 @@ def order_to_dict(order: OrderRecord) -> dict[str, Any]:
         "paid_at": order.paid_at,
         "payment_failed_at": order.payment_failed_at,
         "refunded_at": order.refunded_at,
+        "locale": order.locale,
+        "payment_method": order.payment_method,
         **outbox_fields(order.outbox),
     }
 
@@ -213,6 +287,8 @@ def order_from_dict(data: Mapping[str, Any]) -> OrderRecord:
         paid_at=data.get("paid_at"),
         payment_failed_at=data.get("payment_failed_at"),
         refunded_at=data.get("refunded_at"),
+        locale=data.get("locale"),
+        payment_method=data.get("payment_method"),
         outbox=_outbox(data.get("outbox")),
     )
 

@@ -18,9 +18,11 @@ from shared.catalog import Catalog
 from shared.envelope import Event, new_event, to_structured, utc_now_iso
 from shared.errors import PermanentError
 from shared.ids import derived_event_id
+from shared.money import UnknownCurrency, check_currency
 from shared.orders.model import transition_changes, transitioned
 from shared.orders.outbox import relay
 from shared.ports import (
+    ChargeResult,
     Clock,
     EventPublisher,
     OrderRecord,
@@ -41,12 +43,13 @@ def process_payment(
     clock: Clock,
     catalog: Catalog,
 ) -> None:
-    """Handle ``OrderPlaced`` (charge) and ``PaymentWebhookReceived`` (refunds, disputes)."""
+    """Handle ``OrderPlaced`` (charge) and ``PaymentWebhookReceived`` (the provider's late
+    outcomes, refunds, disputes)."""
     order: OrderRecord | None
     if event.name == "OrderPlaced":
         order = _charge(event, orders, gateway, clock, catalog)
     elif event.name == "PaymentWebhookReceived":
-        order = _refund(event, orders, clock, catalog)
+        order = _webhook(event, orders, gateway, clock, catalog)
     else:  # the dispatcher only routes subscribed events; this guards catalog edits
         raise PermanentError(f"payments cannot handle {event.name}")
     if order is not None:
@@ -56,7 +59,13 @@ def process_payment(
 
 
 def _announcement(
-    name: str, data: Mapping[str, Any], cause: Event, order: OrderRecord, catalog: Catalog
+    name: str,
+    data: Mapping[str, Any],
+    cause: Event,
+    order: OrderRecord,
+    catalog: Catalog,
+    *,
+    causation_id: str | None = None,
 ) -> dict[str, Any]:
     """A structured event about ``order`` for its outbox (id derived from the order)."""
     event: CloudEvent = new_event(
@@ -71,6 +80,8 @@ def _announcement(
         event_id=derived_event_id(name, order.order_id),
         catalog=catalog,
     )
+    if causation_id:
+        event["causationid"] = causation_id
     return to_structured(event)
 
 
@@ -89,6 +100,8 @@ def _record_from_event(event: Event) -> OrderRecord:
         placed_at=placed_at,
         updated_at=placed_at,
         correlation_id=event.correlation_id,
+        locale=data["customer"].get("locale"),
+        payment_method=data.get("payment_method"),
     )
 
 
@@ -100,13 +113,17 @@ def _charge(
     if order is None:  # produced elsewhere (e.g. a v1 producer): adopt the order
         order, _ = orders.create(_record_from_event(event))
     if order.status is OrderStatus.PLACED:
-        result = gateway.charge(
-            order_id=order_id,
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            customer_email=order.customer_email,
-            idempotency_key=f"{order_id}:charge",
-        )
+        result = _charge_decision(order, gateway)
+        if result.pending:
+            # The provider is still processing: its webhook (payment_intent.succeeded or
+            # .payment_failed) decides; a redelivery asks again with the same key.
+            logger.info(
+                "payment of order %s is pending at the provider (%s)",
+                order_id,
+                result.payment_id,
+                extra={"correlation_id": order.correlation_id or event.correlation_id},
+            )
+            return order
         target = OrderStatus.PAID if result.approved else OrderStatus.PAYMENT_FAILED
         changes = transition_changes(
             target, utc_now_iso(clock.now()), result.payment_id, result.decline_code, result.reason
@@ -129,7 +146,26 @@ def _charge(
     return order
 
 
-def _outcome(cause: Event, order: OrderRecord, catalog: Catalog) -> dict[str, Any]:
+def _charge_decision(order: OrderRecord, gateway: PaymentGateway) -> ChargeResult:
+    """The gateway's answer for ``order``; an order whose currency is not ISO 4217 money in use
+    (adopted from another producer) is declined without asking the provider."""
+    try:
+        check_currency(order.currency)
+    except UnknownCurrency as exc:
+        return ChargeResult(False, decline_code="invalid_currency", reason=str(exc))
+    return gateway.charge(
+        order_id=order.order_id,
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        customer_email=order.customer_email,
+        idempotency_key=f"{order.order_id}:charge",
+        payment_method=order.payment_method,
+    )
+
+
+def _outcome(
+    cause: Event, order: OrderRecord, catalog: Catalog, *, causation_id: str | None = None
+) -> dict[str, Any]:
     amount = {"amount_minor": order.amount_minor, "currency": order.currency}
     if order.status is OrderStatus.PAID:
         data: dict[str, Any] = {
@@ -137,23 +173,81 @@ def _outcome(cause: Event, order: OrderRecord, catalog: Catalog) -> dict[str, An
             "payment_id": order.payment_id or "unknown",
             "amount": amount,
             "customer_email": order.customer_email,
+            "locale": order.locale,
         }
-        return _announcement("PaymentReceived", data, cause, order, catalog)
+        return _announcement(
+            "PaymentReceived", data, cause, order, catalog, causation_id=causation_id
+        )
     data = {
         "order_id": order.order_id,
         "decline_code": order.decline_code or "declined",
         "reason": order.failure_reason or "declined",
         "amount": amount,
         "customer_email": order.customer_email,
+        "locale": order.locale,
     }
-    return _announcement("PaymentFailed", data, cause, order, catalog)
+    return _announcement("PaymentFailed", data, cause, order, catalog, causation_id=causation_id)
 
 
-def _refund(event: Event, orders: OrderStore, clock: Clock, catalog: Catalog) -> OrderRecord | None:
+def _webhook_order(event: Event, orders: OrderStore, gateway: PaymentGateway) -> OrderRecord:
+    """The order a webhook is about: named by it, or the one its payment was made for."""
     data = event.data
-    order = orders.get(data["order_id"])
+    order_id, payment_id = data.get("order_id"), data.get("payment_id")
+    if not order_id and payment_id:
+        order_id = gateway.order_of_payment(payment_id)
+        if not order_id:
+            raise PermanentError(f"webhook for unknown PaymentIntent {payment_id}: no order")
+    order = orders.get(order_id) if order_id else None
     if order is None:
-        raise PermanentError(f"webhook for unknown order {data['order_id']}")
+        raise PermanentError(f"webhook for unknown order {order_id} (payment {payment_id})")
+    if payment_id and order.payment_id and order.payment_id != payment_id:
+        raise PermanentError(
+            f"webhook for payment {payment_id} of order {order.order_id}, "
+            f"which was paid by {order.payment_id}"
+        )
+    return order
+
+
+def _settle(
+    event: Event, order: OrderRecord, orders: OrderStore, clock: Clock, catalog: Catalog
+) -> OrderRecord:
+    """A provider's late outcome (``payment.succeeded`` / ``payment.failed``) of a charge that
+    was pending; an order already decided keeps its outcome (the synchronous answer and the
+    webhook tell the same story, and either may come first)."""
+    data = event.data
+    if order.status is not OrderStatus.PLACED:
+        return order
+    approved = data["kind"] == "payment.succeeded"
+    target = OrderStatus.PAID if approved else OrderStatus.PAYMENT_FAILED
+    decline_code = None if approved else data.get("decline_code") or "declined"
+    reason = None if approved else data.get("reason") or "the provider declined the payment"
+    changes = transition_changes(
+        target, utc_now_iso(clock.now()), data.get("payment_id"), decline_code, reason
+    )
+    # The customer reads "payment received" after "order confirmed": the outcome follows the
+    # order's placement, whatever delivered it.
+    placed_id = derived_event_id("OrderPlaced", order.order_id)
+    outcome = _outcome(event, transitioned(order, changes), catalog, causation_id=placed_id)
+    orders.transition(
+        order.order_id,
+        from_status=OrderStatus.PLACED,
+        to_status=target,
+        now=changes["updated_at"],
+        payment_id=data.get("payment_id"),
+        decline_code=decline_code,
+        failure_reason=reason,
+        outbox=(*order.outbox, outcome),
+    )
+    return orders.get(order.order_id) or order
+
+
+def _webhook(
+    event: Event, orders: OrderStore, gateway: PaymentGateway, clock: Clock, catalog: Catalog
+) -> OrderRecord | None:
+    data = event.data
+    order = _webhook_order(event, orders, gateway)
+    if data["kind"] in ("payment.succeeded", "payment.failed"):
+        return _settle(event, order, orders, clock, catalog)
     if data["kind"] == "payment.disputed":
         logger.warning(
             "payment disputed for order %s; manual review needed",
@@ -171,6 +265,7 @@ def _refund(event: Event, orders: OrderStore, clock: Clock, catalog: Catalog) ->
             "payment_id": order.payment_id,
             "amount": amount,
             "customer_email": order.customer_email,
+            "locale": order.locale,
         }
         announcement = _announcement("PaymentRefunded", refunded, event, order, catalog)
         orders.transition(

@@ -26,6 +26,8 @@ module "suite" {
 
   package_paths = { for g in local.groups : g => "${path.module}/${var.package_dir}/${g}.zip" }
 
+  payment_provider = var.payment_provider
+
   mailer                = var.mailer
   mail_from             = var.mail_from
   smtp                  = var.smtp
@@ -42,4 +44,13 @@ module "suite" {
   alarm_email                       = var.alarm_email
   force_destroy_buckets             = var.force_destroy_buckets
   deletion_protection               = var.deletion_protection
+}
+
+# A cloud stack that approves orders without taking money must not go unnoticed: a warning in
+# every plan (a check block warns, it does not stop the plan).
+check "payments_take_money" {
+  assert {
+    condition     = var.payment_provider != "simulated"
+    error_message = "payment_provider = \"simulated\": this stack approves orders without charging anyone. Use \"stripe\" for real payments."
+  }
 }

@@ -82,3 +82,8 @@ output "smtp_password_secret_arn" {
   description = "Secrets Manager secret to fill with the SMTP relay's password (mailer = smtp)."
   value       = module.suite.smtp_password_secret_arn
 }
+
+output "stripe_api_key_secret_arn" {
+  description = "Secrets Manager secret to fill with the Stripe secret API key (`aws secretsmanager put-secret-value`); null with payment_provider = simulated."
+  value       = module.suite.stripe_api_key_secret_arn
+}

@@ -48,6 +48,17 @@ variable "package_dir" {
   nullable    = false
 }
 
+variable "payment_provider" {
+  description = "Who charges the orders: `stripe` (the real provider: put the API key into the secret of output stripe_api_key_secret_arn, and point Stripe's webhooks at the payment webhook route) or `simulated` (no money moves; the plan warns). No default: a stack must choose."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["stripe", "simulated"], var.payment_provider)
+    error_message = "payment_provider must be \"stripe\" or \"simulated\"."
+  }
+}
+
 variable "mailer" {
   description = "EVENTSUITE_MAILER: ses or smtp."
   type        = string

@@ -80,6 +80,7 @@ module "suite" {
   instance_memory_mb     = var.instance_memory_mb
   package_path           = var.package_path
 
+  payment_provider       = var.payment_provider
   mail_from              = var.mail_from
   smtp                   = var.smtp
   smtp_password          = var.smtp_password
@@ -89,4 +90,13 @@ module "suite" {
 
   log_retention_days    = var.log_retention_days
   alert_email_addresses = var.alert_email_addresses
+}
+
+# A cloud stack that approves orders without taking money must not go unnoticed: a warning in
+# every plan (a check block warns, it does not stop the plan).
+check "payments_take_money" {
+  assert {
+    condition     = var.payment_provider != "simulated"
+    error_message = "payment_provider = \"simulated\": this stack approves orders without charging anyone. Use \"stripe\" for real payments."
+  }
 }

@@ -101,6 +101,17 @@ variable "package_path" {
   nullable    = false
 }
 
+variable "payment_provider" {
+  description = "Who charges the orders: `stripe` (the real provider: set the API key out of band, `az keyvault secret set --vault-name <key_vault_name> --name stripe-api-key`, and point Stripe's webhooks at the payment webhook function) or `simulated` (no money moves; the plan warns). No default: a stack must choose."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["stripe", "simulated"], var.payment_provider)
+    error_message = "payment_provider must be \"stripe\" or \"simulated\"."
+  }
+}
+
 variable "mail_from" {
   description = "Sender address of customer emails (EVENTSUITE_MAIL_FROM)."
   type        = string

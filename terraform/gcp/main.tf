@@ -88,6 +88,8 @@ module "gcp_suite" {
   firestore_location          = var.firestore_location
   firestore_delete_protection = var.firestore_delete_protection
 
+  payment_provider = var.payment_provider
+
   mail_from               = var.mail_from
   smtp                    = var.smtp
   smtp_password_secret_id = var.smtp_password_secret_id
@@ -103,4 +105,13 @@ module "gcp_suite" {
 
   force_destroy_buckets   = var.force_destroy_buckets
   enable_project_services = var.enable_project_services
+}
+
+# A cloud stack that approves orders without taking money must not go unnoticed: a warning in
+# every plan (a check block warns, it does not stop the plan).
+check "payments_take_money" {
+  assert {
+    condition     = var.payment_provider != "simulated"
+    error_message = "payment_provider = \"simulated\": this stack approves orders without charging anyone. Use \"stripe\" for real payments."
+  }
 }

@@ -72,3 +72,8 @@ output "project_id" {
   description = "Project the suite runs in (the operator CLI's EVENTSUITE_GCP_PROJECT)."
   value       = var.project_id
 }
+
+output "stripe_api_key_secret_id" {
+  description = "Secret Manager secret to add the Stripe secret API key to (`gcloud secrets versions add`); null with payment_provider = simulated."
+  value       = module.gcp_suite.stripe_api_key_secret_id
+}

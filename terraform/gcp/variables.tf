@@ -100,6 +100,17 @@ variable "mail_from" {
   nullable    = false
 }
 
+variable "payment_provider" {
+  description = "Who charges the orders: `stripe` (the real provider: add the API key as a version of the secret of output stripe_api_key_secret_id, and point Stripe's webhooks at the payment webhook endpoint) or `simulated` (no money moves; the plan warns). No default: a stack must choose."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["stripe", "simulated"], var.payment_provider)
+    error_message = "payment_provider must be \"stripe\" or \"simulated\"."
+  }
+}
+
 variable "smtp" {
   description = "SMTP relay (host, port, username, starttls). The password comes from smtp_password_secret_id."
   type = object({

@@ -37,7 +37,7 @@ from functions.local.backend import DEMO_WEBHOOK_SECRET, LocalBackend
 from shared.dispatch import Delivery
 from shared.envelope import from_structured, new_event, to_structured
 from shared.http import HttpRequest
-from shared.orders.webhooks import SIGNATURE_HEADER, sign
+from shared.orders.webhooks import SIGNATURE_HEADER, STRIPE_SIGNATURE_HEADER, sign
 from shared.ports import Ports
 from tests.builders import order_v2
 from tests.support import ROOT
@@ -316,6 +316,19 @@ REFUND = json.dumps(
     }
 ).encode()
 DEEP_WEBHOOK = b'{"data":' * 60_000
+STRIPE_DISPUTE_IN_XTS = json.dumps(
+    {
+        "id": "evt_1Xts",
+        "object": "event",
+        "type": "charge.dispute.created",
+        "data": {"object": {"amount": 1, "currency": "xts", "payment_intent": "pi_1"}},
+    }
+).encode()
+
+
+def _priced(currency: str, unit_price: str) -> bytes:
+    items = [{"sku": "mug", "quantity": 1, "unit_price": unit_price}]
+    return json.dumps({**ORDER, "currency": currency, "items": items}).encode()
 
 
 @dataclass(frozen=True)
@@ -369,6 +382,36 @@ HTTP_CASES: dict[str, HttpCase] = {
         _order(),
         {"Idempotency-Key": "key-12345\r\nX-Evil: 1"},
         status=400,
+    ),
+    "unknown currency": HttpCase(
+        "orders_api", "POST", "/orders", _priced("XXX", "12.50"), status=400
+    ),
+    "more decimals than JPY has": HttpCase(
+        "orders_api", "POST", "/orders", _priced("JPY", "1250.5"), status=400
+    ),
+    "more decimals than KWD has": HttpCase(
+        "orders_api", "POST", "/orders", _priced("KWD", "1.2345"), status=400
+    ),
+    "card data instead of a payment method": HttpCase(
+        "orders_api",
+        "POST",
+        "/orders",
+        json.dumps({**ORDER, "payment_method": "4242 4242 4242 4242"}).encode(),
+        status=400,
+    ),
+    "signed Stripe event in a test currency": HttpCase(
+        "payment_webhook",
+        "POST",
+        "/webhooks/payments",
+        STRIPE_DISPUTE_IN_XTS,
+        {
+            STRIPE_SIGNATURE_HEADER: sign(
+                STRIPE_DISPUTE_IN_XTS, DEMO_WEBHOOK_SECRET, int(time.time())
+            )
+        },
+        # 400, or 401 once the signature (made at import) is older than the tolerance in a
+        # long run; tests/integration/payments/test_stripe.py asserts the 400 itself.
+        status=None,
     ),
     "path traversal in the route": HttpCase(
         "order_status", "GET", "/orders/../../etc/passwd", status=404

@@ -296,8 +296,11 @@ def load(
 ) -> dict[str, Wiring]:
     """Every function Terraform declares for ``cloud``, with the root ``variables`` given
     (``-var`` style overrides of the root's defaults). See the module docstring for where the
-    plan JSON replaces this reading."""
-    return _from_hcl(cloud, variables or {}, terraform)
+    plan JSON replaces this reading.
+
+    ``payment_provider`` (a required root input) is ``simulated`` unless given: the packages run
+    under the platforms' runtimes here without Stripe (its adapter has its own tests)."""
+    return _from_hcl(cloud, {"payment_provider": "simulated", **(variables or {})}, terraform)
 
 
 def _from_hcl(cloud: str, variables: Mapping[str, Any], terraform: Path) -> dict[str, Wiring]:

@@ -77,6 +77,8 @@ def _objects(
 
 
 AWS_MAILER = {"mode": "ses"}
+# payment_provider of the evaluated module (stripe: the payments port reads the Stripe key).
+PAYMENTS = {"provider": "stripe"}
 
 
 def aws_expected(name: str, port: str) -> set[Grant]:
@@ -121,7 +123,9 @@ def aws_expected(name: str, port: str) -> set[Grant]:
         }[kind]
     return {
         "publisher": {("events:PutEvents", "bus:events")},
-        "payments": set(),
+        "payments": {("secretsmanager:GetSecretValue", "secret:stripe")}
+        if PAYMENTS["provider"] == "stripe"
+        else set(),
         "mailer": {("ses:SendEmail", "ses:identities"), ("ses:SendRawEmail", "ses:identities")}
         if AWS_MAILER["mode"] == "ses"
         else {("secretsmanager:GetSecretValue", "secret:smtp")},
@@ -156,7 +160,7 @@ def gcp_expected(name: str, port: str) -> set[Grant]:
     accessor, publisher = "roles/secretmanager.secretAccessor", "roles/pubsub.publisher"
     return {
         "publisher": {(publisher, f"topic:events:{name}")},
-        "payments": set(),
+        "payments": {(accessor, "secret:stripe")} if PAYMENTS["provider"] == "stripe" else set(),
         "mailer": {(accessor, "secret:smtp")},
         "dead_letters": {(publisher, f"topic:dlq:{name}")} if kind == "consumer" else set(),
         "webhook_secrets": {(accessor, "secret:webhook")},
@@ -181,7 +185,7 @@ def azure_expected(name: str, port: str) -> set[Grant]:
         "idempotency": {(table, "table:idempotency")},
         "orders": {("Storage Table Data Reader" if kind == "read" else table, "table:orders")},
         "publisher": {("EventGrid Data Sender", f"topic:events:{name}")},
-        "payments": set(),
+        "payments": {(secrets, "secret:stripe")} if PAYMENTS["provider"] == "stripe" else set(),
         "mailer": {(secrets, "secret:smtp")},
         "dead_letters": {("Storage Queue Data Message Sender", f"queue:poison:{name}")}
         if kind == "consumer"
@@ -229,7 +233,7 @@ def _catalog_inputs() -> dict[str, Any]:
 
 
 def _inputs(cloud: str) -> dict[str, Any]:
-    base = _catalog_inputs()
+    base = _catalog_inputs() | {"payment_provider": "stripe"}
     packages = {"images": "images.zip", "orders": "orders.zip"}
     if cloud == "aws":
         return base | {
@@ -377,6 +381,48 @@ def test_aws_smtp_grants_are_exactly_the_ports(tmp_path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_simulated_payments_read_no_secret_on_any_cloud(tmp_path: Path) -> None:
+    PAYMENTS["provider"] = "simulated"
+    try:
+        problems: list[str] = []
+        for cloud, expected_of in (("aws", aws_expected), ("gcp", gcp_expected)):
+            grants = evaluate(
+                cloud, "local.function_grants", tmp_path, payment_provider="simulated"
+            )
+            if cloud == "aws":
+                actual = {
+                    n: {(a, t) for g in gs for a in g["actions"] for t in g["targets"]}
+                    for n, gs in grants.items()
+                }
+            else:
+                actual = {
+                    n: {
+                        (p, "firestore")
+                        for g in gs
+                        if g["target"] == "firestore"
+                        for p in g["permissions"]
+                    }
+                    | {(g["role"], g["target"]) for g in gs if g["target"] != "firestore"}
+                    for n, gs in grants.items()
+                }
+            problems += _compare(cloud, actual, expected_of)
+        app_grants = evaluate("azure", "local.app_grants", tmp_path, payment_provider="simulated")
+        actual = {a: {(g["role"], g["scope"]) for g in gs.values()} for a, gs in app_grants.items()}
+        problems += _compare("azure", actual, azure_expected)
+    finally:
+        PAYMENTS["provider"] = "stripe"
+    assert not problems, "\n".join(problems)
+
+
+def test_only_the_charging_functions_are_told_where_the_stripe_key_is(tmp_path: Path) -> None:
+    charging = sorted(n for n, s in FUNCTION_NEEDS.items() if "payments" in s["ports"])
+    assert charging == ["payments"]
+    assert sorted(evaluate("aws", "local.payment_functions", tmp_path)) == charging
+    assert sorted(evaluate("gcp", "local.stripe_key_readers", tmp_path)) == charging
+    azure = evaluate("azure", "local.app_reads_secret", tmp_path)
+    assert sorted(app for app, secret in azure.items() if secret["stripe"]) == charging
+
+
 def test_aws_mail_password_only_where_mail_is_sent(tmp_path: Path) -> None:
     mailers = evaluate("aws", "local.smtp_mail_functions", tmp_path)
     assert sorted(mailers) == sorted(n for n, s in FUNCTION_NEEDS.items() if "mailer" in s["ports"])
@@ -483,7 +529,13 @@ def test_azure_secrets_only_in_apps_that_read_them(tmp_path: Path) -> None:
     reads = evaluate("azure", "local.app_reads_secret", tmp_path)
     for name, secret in reads.items():
         ports = FUNCTION_NEEDS[name]["ports"]
-        assert secret == {"webhook": "webhook_secrets" in ports, "smtp": "mailer" in ports}, name
+        assert secret == {
+            "webhook": "webhook_secrets" in ports,
+            "smtp": "mailer" in ports,
+            "stripe": "payments" in ports,
+        }, name
+    simulated = evaluate("azure", "local.app_reads_secret", tmp_path, payment_provider="simulated")
+    assert not any(secret["stripe"] for secret in simulated.values())
 
 
 # --- the IAM resources bind those grants and nothing else -----------------------------------
@@ -531,6 +583,7 @@ def test_gcp_function_accounts_get_only_derived_grants() -> None:
         "local.function_firestore_permissions",
         "local.webhook_secret_readers",
         "local.smtp_mail_functions",
+        "local.stripe_key_readers",
     )
     for res in module.top("resource"):
         member = res.attrs.get("member")

@@ -62,9 +62,11 @@ def test_plans_mark_computed_attributes_unknown(plan_json: Any) -> None:
 
 # Minimal tfvars per root: the required inputs only.
 REQUIRED = {
-    "aws": "",
-    "gcp": 'project_id = "eventsuite-test-1"\nmail_from = "orders@example.com"\n',
-    "azure": 'mail_from = "orders@example.com"\norders_api_auth = { mode = "function_key" }\n',
+    "aws": 'payment_provider = "stripe"\n',
+    "gcp": 'project_id = "eventsuite-test-1"\nmail_from = "orders@example.com"\n'
+    'payment_provider = "stripe"\n',
+    "azure": 'mail_from = "orders@example.com"\norders_api_auth = { mode = "function_key" }\n'
+    'payment_provider = "stripe"\n',
 }
 # Terraform's summaries for a value the configuration refused on purpose (a variable's type,
 # nullable = false on a required input, or a validation message) ...
@@ -125,9 +127,15 @@ def test_inputs_set_to_null_plan_or_are_refused_clearly(gate: tuple[Any, Path]) 
 @pytest.mark.parametrize(
     ("root", "tfvars", "message"),
     [
-        ("aws", 'mailer = "smtp"\n', 'mailer = "smtp" needs var.smtp'),
-        ("aws", 'orders_api_auth = { mode = "JWT" }\n', "needs jwt_issuer"),
-        ("aws", 'mailer = "sendmail"\n', 'mailer must be "ses" or "smtp"'),
+        ("aws", REQUIRED["aws"] + 'mailer = "smtp"\n', 'mailer = "smtp" needs var.smtp'),
+        ("aws", REQUIRED["aws"] + 'orders_api_auth = { mode = "JWT" }\n', "needs jwt_issuer"),
+        ("aws", REQUIRED["aws"] + 'mailer = "sendmail"\n', 'mailer must be "ses" or "smtp"'),
+        ("aws", "", "No value for required variable"),
+        (
+            "gcp",
+            REQUIRED["gcp"].replace('"stripe"', '"paypal"'),
+            'payment_provider must be "stripe" or "simulated"',
+        ),
         ("gcp", REQUIRED["gcp"] + "smtp = { port = 0 }\n", "smtp.port must be a TCP port"),
         ("gcp", 'mail_from = "orders@example.com"\n', "No value for required variable"),
         ("azure", REQUIRED["azure"] + 'name_prefix = "Bad_Prefix"\n', "name_prefix must be"),
@@ -136,6 +144,8 @@ def test_inputs_set_to_null_plan_or_are_refused_clearly(gate: tuple[Any, Path]) 
         "aws-smtp-without-relay",
         "aws-jwt-without-issuer",
         "aws-unknown-mailer",
+        "aws-no-payment-provider",
+        "gcp-unknown-payment-provider",
         "gcp-bad-port",
         "gcp-no-project",
         "azure-bad-prefix",
@@ -154,3 +164,24 @@ def test_variants_and_harnesses_are_formatted(gate: tuple[Any, Path]) -> None:
         ["fmt", "-check", "-recursive", "-diff", "tests/terraform"], plans.REPO, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_simulated_payments_warn_in_every_cloud_plan(gate: tuple[Any, Path], root: str) -> None:
+    """``payment_provider = "simulated"`` plans (a check block), with a failed check that says
+    no money moves; ``stripe`` plans without it."""
+
+    def payment_checks(tfvars: str) -> list[dict[str, Any]]:
+        plan = plans.plan_text(root, tfvars)
+        return [
+            c
+            for c in plan.get("checks", [])
+            if c["address"]["to_display"] == "check.payments_take_money"
+        ]
+
+    (simulated,) = payment_checks(REQUIRED[root].replace('"stripe"', '"simulated"'))
+    assert simulated["status"] == "fail"
+    (problem,) = [p["message"] for i in simulated["instances"] for p in i.get("problems", [])]
+    assert "approves orders without charging anyone" in problem
+    (stripe,) = payment_checks(REQUIRED[root])
+    assert stripe["status"] == "pass"

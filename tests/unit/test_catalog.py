@@ -45,10 +45,11 @@ def test_every_old_version_has_an_upcaster() -> None:
 
 def test_required_events_and_versions_are_present() -> None:
     catalog = default_catalog()
-    assert sorted(catalog.event("OrderPlaced").versions) == [1, 2]
-    assert catalog.event("OrderPlaced").current_version == 2
-    for name in ("ImageUploaded", "PaymentReceived", "PaymentFailed"):
-        assert catalog.event(name).current_version == 1
+    assert sorted(catalog.event("OrderPlaced").versions) == [1, 2, 3]
+    assert catalog.event("OrderPlaced").current_version == 3
+    assert catalog.event("ImageUploaded").current_version == 1
+    for name in ("PaymentReceived", "PaymentFailed", "PaymentRefunded"):
+        assert catalog.event(name).current_version == 2
 
 
 def test_subscription_to_unknown_event_is_named(tmp_path: Path) -> None:

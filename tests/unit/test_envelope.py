@@ -24,8 +24,8 @@ def test_new_event_carries_version_correlation_and_trace() -> None:
     event = to_structured(new_event("OrderPlaced", order_v2(), source="urn:test"))
     assert event["specversion"] == "1.0"
     assert event["type"] == "io.eventsuite.OrderPlaced"
-    assert event["eventversion"] == "2"
-    assert event["dataschema"] == "urn:eventsuite:schema:OrderPlaced.v2"
+    assert event["eventversion"] == "3"
+    assert event["dataschema"] == "urn:eventsuite:schema:OrderPlaced.v3"
     assert len(event["correlationid"]) >= 8
     assert event["traceparent"].startswith("00-") and len(event["traceparent"]) == 55
 
@@ -66,11 +66,12 @@ def test_producers_cannot_emit_invalid_data() -> None:
         )
 
 
-def test_v1_is_upcast_to_v2_before_handlers_see_it() -> None:
+def test_v1_is_upcast_to_the_current_version_before_handlers_see_it() -> None:
     wire = to_json_bytes(new_event("OrderPlaced", order_v1(), source="urn:legacy", version=1))
     event = decode(from_structured(wire))
-    assert (event.version, event.original_version) == (2, 1)
-    assert event.data["customer"] == {"email": "ann@example.com", "name": None}
+    assert (event.version, event.original_version) == (3, 1)
+    assert event.data["customer"] == {"email": "ann@example.com", "name": None, "locale": None}
+    assert event.data["payment_method"] is None
     assert event.data["total"] == {"amount_minor": 2500, "currency": "EUR"}
     assert event.data["items"][0]["unit_price_minor"] == 1250
     assert event.data["placed_at"] == event.time
@@ -78,8 +79,8 @@ def test_v1_is_upcast_to_v2_before_handlers_see_it() -> None:
 
 def test_unknown_future_version_is_a_clear_permanent_error() -> None:
     payload = to_structured(new_event("OrderPlaced", order_v2(), source="urn:test"))
-    payload["eventversion"] = "3"
-    with pytest.raises(UnknownEventVersion, match=r"OrderPlaced version 3 is unknown \(newer"):
+    payload["eventversion"] = "4"
+    with pytest.raises(UnknownEventVersion, match=r"OrderPlaced version 4 is unknown \(newer"):
         decode(from_structured(payload))
 
 

@@ -11,7 +11,7 @@ from functions.common.adapters.simulated_payments import SimulatedPaymentGateway
 from functions.common.runtime import Runtime
 from shared.dispatch import Dispatcher, Outcome
 from shared.envelope import decode, new_event
-from shared.errors import InvalidSignature, TransientError, ValidationFailed
+from shared.errors import InvalidSignature, PermanentError, TransientError, ValidationFailed
 from shared.http import HttpRequest
 from shared.notifications import format_money, render
 from shared.orders import parse_order_request
@@ -86,6 +86,43 @@ def test_idempotency_key_reused_with_another_body_is_a_conflict() -> None:
     assert _post(ports, "orders_api", other, {"Idempotency-Key": "client-key-2"}).status == 409
 
 
+def _priced(currency: str, unit_price: Any) -> dict[str, Any]:
+    return {
+        **ORDER,
+        "currency": currency,
+        "items": [{"sku": "a", "quantity": 1, "unit_price": unit_price}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("currency", "unit_price", "minor"),
+    [("EUR", "12.50", 1250), ("EUR", "12.5", 1250), ("EUR", "12", 1200), ("JPY", "1250", 1250),
+     ("KRW", "1000", 1000), ("KWD", "1.234", 1234), ("BHD", "0.005", 5), ("JPY", "12.0", 12)],
+)  # fmt: skip
+def test_decimal_prices_become_minor_units_by_the_currency_exponent(
+    currency: str, unit_price: str, minor: int
+) -> None:
+    fields = parse_order_request(_priced(currency, unit_price))
+    assert fields["items"][0]["unit_price_minor"] == fields["total"] == minor
+
+
+def test_an_order_carries_its_locale_and_payment_method_into_order_placed() -> None:
+    ports = fake_ports()
+    body = {
+        **ORDER,
+        "customer": {"email": "a@b.co", "locale": "de-DE"},
+        "payment_method": "pm_card_visa",
+    }
+    assert _post(ports, "orders_api", body).status == 202
+    [event] = ports.publisher.events
+    data = event.get_data()
+    assert data["customer"]["locale"] == "de_DE" and data["payment_method"] == "pm_card_visa"
+    order = ports.orders.get(data["order_id"])
+    assert (order.locale, order.payment_method) == ("de_DE", "pm_card_visa")
+    email = render(decode(event))
+    assert "Total: 25,00\xa0€" in email.body
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
@@ -97,6 +134,40 @@ def test_idempotency_key_reused_with_another_body_is_a_conflict() -> None:
         ({**ORDER, "items": [{"sku": "a", "quantity": 0, "unit_price_minor": 1}]}, "quantity"),
         ({**ORDER, "items": [{"sku": "a", "quantity": True, "unit_price_minor": 1}]}, "quantity"),
         ({**ORDER, "total": 1}, "unknown field(s): total"),
+        # ISO 4217: codes in use only, and no more decimals than the currency has
+        ({**ORDER, "currency": "XXX"}, "currency XXX is not an ISO 4217 currency in use"),
+        ({**ORDER, "currency": "DEM"}, "currency DEM is not an ISO 4217 currency in use"),
+        ({**ORDER, "currency": "ZZZ"}, "currency ZZZ is not an ISO 4217 currency in use"),
+        (_priced("JPY", "12.5"), "items[0].unit_price JPY has 0 decimals: '12.5' has more"),
+        (_priced("KRW", "1000.01"), "KRW has 0 decimals"),
+        (_priced("EUR", "1.234"), "EUR has 2 decimals: '1.234' has more"),
+        (_priced("KWD", "1.2345"), "KWD has 3 decimals: '1.2345' has more"),
+        (_priced("BHD", "-1.000"), "must be a decimal string"),
+        (_priced("EUR", "1e3"), "must be a decimal string"),
+        (_priced("EUR", 12.5), "must be a decimal string"),
+        (
+            {**ORDER, "items": [{"sku": "a", "quantity": 1}]},
+            "needs exactly one of unit_price_minor or unit_price",
+        ),
+        (
+            {
+                **ORDER,
+                "items": [{"sku": "a", "quantity": 1, "unit_price": "1", "unit_price_minor": 1}],
+            },
+            "needs exactly one of unit_price_minor or unit_price",
+        ),
+        (
+            {
+                **ORDER,
+                "currency": "JPY",
+                "items": [{"sku": "a", "quantity": 2, "unit_price_minor": 60_000_000}],
+            },
+            "order total exceeds 100,000,000 JPY",
+        ),
+        ({**ORDER, "customer": {"email": "a@b.co", "locale": "xx_YY_ZZ"}}, "customer.locale"),
+        ({**ORDER, "customer": {"email": "a@b.co", "locale": "de\nDE"}}, "customer.locale"),
+        ({**ORDER, "payment_method": "4242424242424242"}, "payment_method must be"),
+        ({**ORDER, "payment_method": "pm_card_visa\n"}, "payment_method must be"),
     ],
 )
 def test_invalid_orders_get_400_with_reasons(body: Any, problem: str) -> None:
@@ -244,6 +315,46 @@ def test_refund_webhook_moves_paid_order_to_refunded_and_notifies() -> None:
     assert ports.mailer.sent[-1].subject == f"Refund issued for order {order_id}"
 
 
+def test_every_email_of_an_order_formats_its_amounts_by_currency_and_locale() -> None:
+    ports = fake_ports()
+    paid = {**ORDER, "customer": {"email": "ann@example.com", "locale": "de_DE"}}
+    order_id = _post(ports, "orders_api", paid).body["order_id"]
+    _drain(ports)
+    body = json.dumps(
+        {"id": "evt_de", "type": "payment.refunded", "data": {"order_id": order_id}}
+    ).encode()
+    header = sign(body, "whsec_test", int(ports.clock.now()))
+    assert _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header}).status == 202
+    _drain(ports)
+    bodies = [email.body for email in ports.mailer.sent]
+    assert len(bodies) == 3  # confirmed, paid, refunded: each in the customer's format
+    assert all("25,00\xa0€" in text for text in bodies), bodies
+    # JPY has no minor digits (the simulated gateway declines it: the failure email says so).
+    yen = {**ORDER, "currency": "JPY", "customer": {"email": "bo@example.com", "locale": "ja_JP"}}
+    yen["items"] = [{"sku": "tea", "quantity": 2, "unit_price": "1250"}]
+    _post(ports, "orders_api", yen)
+    _drain(ports)
+    placed, failed = ports.mailer.sent[3:]
+    assert "￥2,500" in placed.body and "￥1,250" in placed.body
+    assert "￥2,500" in failed.body and "currency JPY is not supported" in failed.body
+
+
+def test_a_refund_webhook_with_an_unknown_currency_is_400() -> None:
+    ports = fake_ports()
+    body = json.dumps(
+        {
+            "id": "evt_x",
+            "type": "payment.refunded",
+            "data": {"order_id": "ord_0123456789ab", "amount_minor": 5, "currency": "XTS"},
+        }
+    ).encode()
+    header = sign(body, "whsec_test", int(ports.clock.now()))
+    response = _post(ports, "payment_webhook", body, {SIGNATURE_HEADER: header})
+    assert response.status == 400
+    assert "currency XTS is not an ISO 4217 currency in use" in response.body["problems"][0]
+    assert ports.publisher.events == []
+
+
 def test_refund_for_an_unpaid_order_is_dead_lettered() -> None:
     ports = fake_ports()
     order_id = _post(ports, "orders_api", {**ORDER, "customer": {"email": "x@decline.test"}}).body[
@@ -368,8 +479,19 @@ def test_every_notifier_event_has_a_template() -> None:
 
 
 def test_format_money() -> None:
-    assert format_money({"amount_minor": 123456, "currency": "EUR"}) == "1234.56 EUR"
+    assert format_money({"amount_minor": 123456, "currency": "EUR"}) == "1,234.56 EUR"
     assert format_money({"amount_minor": 7, "currency": "USD"}) == "0.07 USD"
+    # ISO 4217 exponents, not a hard-coded 2
+    assert format_money({"amount_minor": 1250, "currency": "JPY"}) == "1,250 JPY"
+    assert format_money({"amount_minor": 1250, "currency": "KRW"}) == "1,250 KRW"
+    assert format_money({"amount_minor": 1234, "currency": "KWD"}) == "1.234 KWD"
+    assert format_money({"amount_minor": 5, "currency": "BHD"}) == "0.005 BHD"
+    # the customer's locale when the order carries one
+    assert format_money({"amount_minor": 123456, "currency": "EUR"}, "de_DE") == "1.234,56\xa0€"
+    assert format_money({"amount_minor": 1250, "currency": "JPY"}, "ja_JP") == "￥1,250"
+    assert format_money({"amount_minor": 1250, "currency": "JPY"}, "en_US") == "¥1,250"
+    with pytest.raises(PermanentError, match="XXX is not an ISO 4217 currency in use"):
+        format_money({"amount_minor": 1, "currency": "XXX"})
 
 
 # -- reconciler ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_an_order_document_holds_every_field_under_its_stored_name() -> None:
         "order_id", "status", "customer_email", "customer_name", "amount_minor", "currency",
         "items", "placed_at", "idempotency_key", "payment_id", "decline_code",
         "failure_reason", "updated_at", "correlation_id", "paid_at", "payment_failed_at",
-        "refunded_at", "outbox", "outbox_pending",
+        "refunded_at", "locale", "payment_method", "outbox", "outbox_pending",
     ]  # fmt: skip
     # Every field, plus the marker of a pending outbox (a sparse index key in some stores).
     assert set(document) == {f.name for f in dataclasses.fields(OrderRecord)} | {"outbox_pending"}

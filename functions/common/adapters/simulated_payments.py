@@ -25,6 +25,7 @@ class SimulatedPaymentGateway:
 
     def __init__(self) -> None:
         self._results: dict[str, ChargeResult] = {}
+        self._orders: dict[str, str] = {}
         self.charges = 0
 
     def charge(
@@ -35,6 +36,7 @@ class SimulatedPaymentGateway:
         currency: str,
         customer_email: str,
         idempotency_key: str,
+        payment_method: str | None = None,
     ) -> ChargeResult:
         """Apply the rules once per idempotency key."""
         if idempotency_key in self._results:
@@ -42,7 +44,13 @@ class SimulatedPaymentGateway:
         self.charges += 1
         result = simulated_decision(amount_minor, currency, customer_email, idempotency_key)
         self._results[idempotency_key] = result
+        if result.payment_id:
+            self._orders[result.payment_id] = order_id
         return result
+
+    def order_of_payment(self, payment_id: str) -> str | None:
+        """The order this gateway charged as ``payment_id`` (None if it never did)."""
+        return self._orders.get(payment_id)
 
 
 def simulated_decision(

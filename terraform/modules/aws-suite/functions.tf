@@ -40,7 +40,12 @@ resource "aws_lambda_function" "function" {
   kms_key_arn                    = aws_kms_key.suite.arn
 
   environment {
-    variables = merge(local.common_env, contains(local.smtp_mail_functions, each.key) ? local.smtp_secret_env : {}, each.value.extra_env)
+    variables = merge(
+      local.common_env,
+      contains(local.smtp_mail_functions, each.key) ? local.smtp_secret_env : {},
+      contains(local.payment_functions, each.key) ? local.stripe_secret_env : {},
+      each.value.extra_env,
+    )
   }
 
   tracing_config {

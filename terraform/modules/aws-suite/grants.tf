@@ -20,7 +20,8 @@
 #                     outbox); read-only (GET) endpoints GetItem; schedules Query
 #                     on the sparse outbox index and GetItem/UpdateItem (relay)
 #   publisher       : PutEvents on the suite bus, only its emitted detail-types
-#   payments        : nothing (the gateway is simulated, no cloud call)
+#   payments        : payment_provider = stripe: GetSecretValue on the Stripe API
+#                     key secret only; simulated: nothing (no cloud call)
 #   mailer          : SES send as mail_from (mailer = ses); with smtp,
 #                     GetSecretValue on the SMTP password secret only
 #   dead_letters    : SendMessage to its own consumer DLQ only
@@ -100,7 +101,10 @@ locals {
           }
         }
       }]
-      payments = []
+      payments = [
+        for p in [var.payment_provider] : { sid = "StripeApiKeyRead", actions = ["secretsmanager:GetSecretValue"], targets = ["secret:stripe"], conditions = {} }
+        if p == "stripe"
+      ]
       mailer = concat(
         [
           for m in [var.mailer] : {
@@ -133,4 +137,7 @@ locals {
 
   # Functions whose code sends mail: the only ones told where the SMTP password is.
   smtp_mail_functions = [for name in keys(local.function_kinds) : name if contains(try(local.function_needs[name].ports, []), "mailer")]
+
+  # Functions that charge (the payments port): the only ones told where the Stripe key is.
+  payment_functions = [for name in keys(local.function_kinds) : name if contains(try(local.function_needs[name].ports, []), "payments")]
 }

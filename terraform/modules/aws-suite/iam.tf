@@ -56,6 +56,7 @@ locals {
       "ses:identities"            = local.ses_identity_arns
       "secret:webhook"            = [aws_secretsmanager_secret.webhook.arn]
       "secret:smtp"               = aws_secretsmanager_secret.smtp[*].arn
+      "secret:stripe"             = aws_secretsmanager_secret.stripe[*].arn
     },
     { for name, dlq in aws_sqs_queue.dlq : "dlq:${name}" => [dlq.arn] },
   )

@@ -146,6 +146,7 @@ locals {
       EVENTSUITE_MAILER             = var.mailer
       EVENTSUITE_MAIL_FROM          = var.mail_from
       EVENTSUITE_WEBHOOK_SECRET_ARN = aws_secretsmanager_secret.webhook.arn
+      EVENTSUITE_PAYMENT_PROVIDER   = var.payment_provider
     },
     var.mailer == "smtp" && var.smtp != null ? {
       EVENTSUITE_SMTP_HOST     = var.smtp.host
@@ -158,6 +159,10 @@ locals {
   # The mail functions (grants.tf) read the SMTP password from its secret at start-up; the
   # password itself is in no environment and, written write-only, in no state.
   smtp_secret_env = { for arn in aws_secretsmanager_secret.smtp[*].arn : "EVENTSUITE_SMTP_PASSWORD_SECRET_ARN" => arn }
+
+  # The payments function reads the Stripe key from its secret on its first charge; the key is
+  # in no environment and, put out of band, in no state.
+  stripe_secret_env = { for arn in aws_secretsmanager_secret.stripe[*].arn : "EVENTSUITE_STRIPE_API_KEY_SECRET_ARN" => arn }
 
   # ---------------------------------------------------------------------------
   # Alarms

@@ -126,3 +126,8 @@ output "alarm_topic_arn" {
   description = "SNS topic receiving the alarms, or null when create_alarm_topic = false."
   value       = one(aws_sns_topic.alarms[*].arn)
 }
+
+output "stripe_api_key_secret_arn" {
+  description = "Secrets Manager secret to fill with the Stripe secret API key (payment_provider = stripe; null otherwise)."
+  value       = one(aws_secretsmanager_secret.stripe[*].arn)
+}

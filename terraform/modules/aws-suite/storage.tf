@@ -375,6 +375,22 @@ resource "aws_secretsmanager_secret" "webhook" {
   tags = var.tags
 }
 
+# The Stripe secret API key (payment_provider = stripe): read by the payments function only
+# (grants.tf). Terraform creates the container; the operator puts the key out of band, so it is
+# never in the plan, the state or a Lambda environment:
+#   aws secretsmanager put-secret-value --secret-id <stripe_api_key_secret_arn> --secret-string 'sk_live_...'
+resource "aws_secretsmanager_secret" "stripe" {
+  #checkov:skip=CKV2_AWS_57:The key is issued by Stripe and rolled in Stripe's dashboard; operators put the new value, so a rotation Lambda cannot apply
+  count = var.payment_provider == "stripe" ? 1 : 0
+
+  name                    = "${var.name_prefix}/stripe-api-key"
+  description             = "Stripe secret API key of the payments function (EVENTSUITE_STRIPE_API_KEY_SECRET_ARN)."
+  kms_key_id              = aws_kms_key.suite.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+
+  tags = var.tags
+}
+
 # The SMTP relay's password (mailer = smtp): read by the mail functions only (grants.tf). Its
 # value is put out of band (`aws secretsmanager put-secret-value`), or written by Terraform
 # write-only from the ephemeral smtp_password when smtp_password_version is set: never in the

@@ -277,6 +277,17 @@ variable "batching_window_seconds" {
   }
 }
 
+variable "payment_provider" {
+  description = "EVENTSUITE_PAYMENT_PROVIDER of every function. `stripe`: the payments function charges through Stripe, with the API key from the Secrets Manager secret this module creates (output stripe_api_key_secret_arn; only the functions declaring the payments port may read it). `simulated`: no money moves (every order under 5 000.00 EUR/USD/GBP is approved); for demos and tests only."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["stripe", "simulated"], var.payment_provider)
+    error_message = "payment_provider must be \"stripe\" or \"simulated\"."
+  }
+}
+
 variable "mailer" {
   description = "EVENTSUITE_MAILER: `ses` (Amazon SES: the functions declaring the mailer port get ses:SendEmail/SendRawEmail with ses:FromAddress = mail_from) or `smtp` (relay configured by var.smtp)."
   type        = string

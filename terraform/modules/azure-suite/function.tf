@@ -27,12 +27,13 @@ locals {
     EVENTSUITE_IDEMPOTENCY_TABLE = local.tables.idempotency
     EVENTSUITE_ORDERS_TABLE      = local.tables.orders
 
-    EVENTSUITE_MAILER        = "smtp"
-    EVENTSUITE_MAIL_FROM     = var.mail_from
-    EVENTSUITE_SMTP_HOST     = var.smtp.host
-    EVENTSUITE_SMTP_PORT     = tostring(var.smtp.port)
-    EVENTSUITE_SMTP_USERNAME = var.smtp.username
-    EVENTSUITE_SMTP_STARTTLS = tostring(var.smtp.starttls)
+    EVENTSUITE_PAYMENT_PROVIDER = var.payment_provider
+    EVENTSUITE_MAILER           = "smtp"
+    EVENTSUITE_MAIL_FROM        = var.mail_from
+    EVENTSUITE_SMTP_HOST        = var.smtp.host
+    EVENTSUITE_SMTP_PORT        = tostring(var.smtp.port)
+    EVENTSUITE_SMTP_USERNAME    = var.smtp.username
+    EVENTSUITE_SMTP_STARTTLS    = tostring(var.smtp.starttls)
 
     # Application Insights has local auth disabled: the host authenticates with the app identity.
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
@@ -49,6 +50,7 @@ locals {
       # Secrets only where a function of the app declares the port that reads them.
       { for k, v in { EVENTSUITE_WEBHOOK_SECRET = "@Microsoft.KeyVault(SecretUri=${local.secret_uris.webhook})" } : k => v if local.app_reads_secret[app].webhook },
       { for k, v in { EVENTSUITE_SMTP_PASSWORD = "@Microsoft.KeyVault(SecretUri=${local.secret_uris.smtp})" } : k => v if local.app_reads_secret[app].smtp },
+      { for k, v in { EVENTSUITE_STRIPE_API_KEY = "@Microsoft.KeyVault(SecretUri=${local.secret_uris.stripe})" } : k => v if local.app_reads_secret[app].stripe },
       # Identity-based host storage; the queue triggers use this default connection too.
       {
         for k, v in {

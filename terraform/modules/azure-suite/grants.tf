@@ -22,7 +22,8 @@
 #                     the reconciler only queries)
 #   publisher       : EventGrid Data Sender on its own events topic only (a topic per producer,
 #                     whose subscriptions take only the types it emits)
-#   payments        : nothing (the gateway is simulated, no cloud call)
+#   payments        : payment_provider = stripe: Key Vault Secrets User on the stripe-api-key
+#                     secret only; simulated: nothing (no cloud call)
 #   mailer          : Key Vault Secrets User on the smtp-password secret (when SMTP has a user)
 #   dead_letters    : Queue Data Message Sender on its own poison queue only
 #   webhook_secrets : Key Vault Secrets User on the webhook-secret secret only
@@ -72,7 +73,7 @@ locals {
       idempotency = [{ scope = "table:idempotency", role = "Storage Table Data Contributor" }]
       orders      = [{ scope = "table:orders", role = kind == "read" ? "Storage Table Data Reader" : "Storage Table Data Contributor" }]
       publisher   = [{ scope = "topic:events:${name}", role = "EventGrid Data Sender" }]
-      payments    = []
+      payments    = [for p in [var.payment_provider] : { scope = "secret:stripe", role = "Key Vault Secrets User" } if p == "stripe"]
       mailer      = [for u in compact([var.smtp.username]) : { scope = "secret:smtp", role = "Key Vault Secrets User" }]
       # Its own poison queue (the consumer's queue only exists for consumers).
       dead_letters    = [for r in [name] : { scope = "queue:poison:${name}", role = "Storage Queue Data Message Sender" } if kind == "consumer"]
@@ -99,6 +100,7 @@ locals {
     for app, grants in local.app_grants : app => {
       webhook = contains(keys(grants), "secret:webhook|Key Vault Secrets User")
       smtp    = contains(keys(grants), "secret:smtp|Key Vault Secrets User")
+      stripe  = contains(keys(grants), "secret:stripe|Key Vault Secrets User")
     }
   }
 

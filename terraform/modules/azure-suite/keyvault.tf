@@ -1,4 +1,5 @@
-# Key Vault (RBAC, purge protection) for the webhook HMAC secret(s) and the SMTP password.
+# Key Vault (RBAC, purge protection) for the webhook HMAC secret(s), the SMTP password and the
+# Stripe API key (payment_provider = stripe; read by the apps declaring the payments port).
 # Only the apps whose functions declare the webhook_secrets or mailer port reference a secret
 # (Key Vault references in app settings, resolved by the platform with the app's identity),
 # and each holds "Key Vault Secrets User" on that one secret, not on the vault. A role
@@ -9,6 +10,9 @@ locals {
   secret_names = {
     webhook = "webhook-secret"
     smtp    = "smtp-password"
+    # payment_provider = stripe: the Stripe secret API key, set out of band only
+    # (az keyvault secret set --name stripe-api-key), never through Terraform.
+    stripe = "stripe-api-key"
   }
 
   # Versionless references: the app picks up a rotated secret (platform refresh within 24 h, or

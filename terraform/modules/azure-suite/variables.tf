@@ -422,6 +422,17 @@ variable "smtp_password_version" {
   default     = null
 }
 
+variable "payment_provider" {
+  description = "EVENTSUITE_PAYMENT_PROVIDER of every app. `stripe`: the payments function charges through Stripe, with the API key from the Key Vault secret `stripe-api-key` (set it out of band: `az keyvault secret set`), referenced as EVENTSUITE_STRIPE_API_KEY only by the apps whose functions declare the payments port (Key Vault Secrets User on that secret only). `simulated`: no money moves; for demos and tests only."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["stripe", "simulated"], var.payment_provider)
+    error_message = "payment_provider must be \"stripe\" or \"simulated\"."
+  }
+}
+
 variable "webhook_secret" {
   description = "Payment webhook HMAC secret(s), comma separated, written by Terraform into Key Vault secret `webhook-secret` (EVENTSUITE_WEBHOOK_SECRET of the webhook's app) only when webhook_secret_version is set. Ephemeral and write-only: it never enters the plan or the state. Preferred: leave both null and set it out of band (`az keyvault secret set`)."
   type        = string

@@ -133,6 +133,16 @@ resource "google_cloudfunctions2_function" "consumer" {
         version    = "latest"
       }
     }
+
+    dynamic "secret_environment_variables" {
+      for_each = contains(local.stripe_key_readers, each.key) ? google_secret_manager_secret.stripe[*].secret_id : []
+      content {
+        key        = "EVENTSUITE_STRIPE_API_KEY"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = var.stripe_api_key_secret_version
+      }
+    }
   }
 
   depends_on = [
@@ -190,6 +200,16 @@ resource "google_cloudfunctions2_function" "http" {
         project_id = var.project_id
         secret     = secret_environment_variables.value
         version    = var.webhook_secret_version
+      }
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = contains(local.stripe_key_readers, each.key) ? google_secret_manager_secret.stripe[*].secret_id : []
+      content {
+        key        = "EVENTSUITE_STRIPE_API_KEY"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = var.stripe_api_key_secret_version
       }
     }
   }

@@ -15,7 +15,8 @@
 #                     schedules list (the reconciler's query)
 #   publisher       : roles/pubsub.publisher on its own events topic only (a topic per producer,
 #                     whose subscriptions take only the types it emits)
-#   payments        : nothing (the gateway is simulated, no cloud call)
+#   payments        : payment_provider = stripe: secretAccessor on the Stripe API key secret
+#                     only; simulated: nothing (no cloud call)
 #   mailer          : secretAccessor on the SMTP password secret (when one is configured)
 #   dead_letters    : roles/pubsub.publisher on its own dead-letter topic only
 #   webhook_secrets : secretAccessor on the webhook secret only
@@ -69,7 +70,7 @@ locals {
         schedule = [{ target = "firestore", role = "", permissions = ["datastore.entities.get", "datastore.entities.list", "datastore.entities.update"] }]
       }[kind]
       publisher       = [{ target = "topic:events:${name}", role = "roles/pubsub.publisher", permissions = [] }]
-      payments        = []
+      payments        = [for p in [var.payment_provider] : { target = "secret:stripe", role = "roles/secretmanager.secretAccessor", permissions = [] } if p == "stripe"]
       mailer          = [for s in compact([var.smtp_password_secret_id]) : { target = "secret:smtp", role = "roles/secretmanager.secretAccessor", permissions = [] }]
       dead_letters    = [for r in [name] : { target = "topic:dlq:${name}", role = "roles/pubsub.publisher", permissions = [] } if kind == "consumer"]
       webhook_secrets = [{ target = "secret:webhook", role = "roles/secretmanager.secretAccessor", permissions = [] }]
@@ -101,6 +102,7 @@ locals {
   # Functions that read the SMTP password / the webhook secret (their secret environment).
   smtp_mail_functions    = [for name, grants in local.function_grants : name if anytrue([for g in grants : g.target == "secret:smtp"])]
   webhook_secret_readers = [for name, grants in local.function_grants : name if anytrue([for g in grants : g.target == "secret:webhook"])]
+  stripe_key_readers     = [for name, grants in local.function_grants : name if anytrue([for g in grants : g.target == "secret:stripe"])]
 
   # A topic per producer (a function declaring the publisher port): only that function may
   # publish on it, so a producer can only ever announce what it publishes (a subscription of a

@@ -94,6 +94,32 @@ resource "google_secret_manager_secret_iam_member" "webhook" {
   member    = "serviceAccount:${google_service_account.function[each.key].email}"
 }
 
+# payment_provider = stripe: created empty; the Stripe secret API key is added out of band
+# (`gcloud secrets versions add`), never through Terraform state. Only the functions declaring
+# the payments port may read it.
+resource "google_secret_manager_secret" "stripe" {
+  count = var.payment_provider == "stripe" ? 1 : 0
+
+  project   = var.project_id
+  secret_id = local.stripe_secret_id
+  labels    = merge(local.labels, { purpose = "stripe-api-key" })
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_secret_manager_secret_iam_member" "stripe" {
+  for_each = toset(local.stripe_key_readers)
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.stripe[0].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.key].email}"
+}
+
 resource "google_secret_manager_secret_iam_member" "smtp_password" {
   for_each = toset(local.smtp_mail_functions)
 

@@ -42,6 +42,7 @@ locals {
   push_invoker_sa_id    = "${var.name_prefix}-push"
   build_sa_id           = "${var.name_prefix}-build"
   webhook_secret_id     = "${var.name_prefix}-webhook-secret"
+  stripe_secret_id      = "${var.name_prefix}-stripe-api-key"
   bucket_name_prefix    = "${var.project_id}-${var.name_prefix}"
   all_function_names    = merge(local.consumer_names, local.endpoint_names, local.schedule_names)
   overlapping_functions = setintersection(toset(keys(var.consumers)), toset(keys(var.http_endpoints)))
@@ -140,6 +141,7 @@ locals {
     EVENTSUITE_SMTP_PORT          = tostring(var.smtp.port)
     EVENTSUITE_SMTP_USERNAME      = var.smtp.username
     EVENTSUITE_SMTP_STARTTLS      = var.smtp.starttls ? "true" : "false"
+    EVENTSUITE_PAYMENT_PROVIDER   = var.payment_provider
     # functions-framework: put the execution id on every log line.
     LOG_EXECUTION_ID = "true"
   }

@@ -118,3 +118,8 @@ output "schedule_alert_policies" {
   description = "Catalog schedule -> id of its alert policy (failed or missing runs)."
   value       = { for s in keys(var.schedules) : s => google_monitoring_alert_policy.schedule_failures[s].id }
 }
+
+output "stripe_api_key_secret_id" {
+  description = "Secret Manager secret to add the Stripe secret API key to as a version (payment_provider = stripe; null otherwise)."
+  value       = one(google_secret_manager_secret.stripe[*].secret_id)
+}

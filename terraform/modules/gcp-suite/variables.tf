@@ -516,6 +516,29 @@ variable "thumbnail_writers" {
   nullable    = false
 }
 
+variable "payment_provider" {
+  description = "EVENTSUITE_PAYMENT_PROVIDER of every function. `stripe`: the payments function charges through Stripe, with the API key from the Secret Manager secret this module creates empty (output stripe_api_key_secret_id), exposed as EVENTSUITE_STRIPE_API_KEY only to the functions declaring the payments port. `simulated`: no money moves; for demos and tests only."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = contains(["stripe", "simulated"], var.payment_provider)
+    error_message = "payment_provider must be \"stripe\" or \"simulated\"."
+  }
+}
+
+variable "stripe_api_key_secret_version" {
+  description = "Secret version exposed as EVENTSUITE_STRIPE_API_KEY (\"latest\" or a version number) when payment_provider = stripe. The secret is created empty: add a version (`gcloud secrets versions add`) before the payments function is first deployed."
+  type        = string
+  default     = "latest"
+  nullable    = false
+
+  validation {
+    condition     = var.stripe_api_key_secret_version == "latest" || can(regex("^[0-9]+$", var.stripe_api_key_secret_version))
+    error_message = "stripe_api_key_secret_version must be \"latest\" or a version number."
+  }
+}
+
 variable "webhook_secret_version" {
   description = "Secret version exposed as EVENTSUITE_WEBHOOK_SECRET (\"latest\" or a version number). The secret is created empty: add a version before the webhook function is first deployed (see README)."
   type        = string

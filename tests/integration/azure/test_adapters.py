@@ -194,7 +194,7 @@ def test_event_grid_publisher_delivers_cloudevents_with_extensions(
     delivered = json.loads(message)
     assert delivered["id"] == event["id"]  # type: ignore[index]
     assert delivered["correlationid"] == "corr-12345678"
-    assert delivered["eventversion"] == "1"
+    assert delivered["eventversion"] == "2"
     assert delivered["traceparent"] == event["traceparent"]  # type: ignore[index]
     assert delivered["data"] == event.get_data()  # type: ignore[attr-defined]
     assert from_structured(message).get_attributes()["type"] == "io.eventsuite.PaymentFailed"

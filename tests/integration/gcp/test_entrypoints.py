@@ -154,13 +154,13 @@ def test_unknown_future_version_is_a_permanent_failure_with_a_clear_reason() -> 
     ports = fake_ports()
     client = consumer_client("payments", ports)
     body = load_event("pubsub_push_order_placed_binary.json")
-    attributes = dict(body["message"]["attributes"], **{"ce-eventversion": "3"})
+    attributes = dict(body["message"]["attributes"], **{"ce-eventversion": "4"})
 
     response = client.post(PUSH_PATH, json=push_with(body, attributes=attributes))
 
     assert response.status_code == 200
     [entry] = ports.dead_letters.entries
-    assert "version 3 is unknown (newer than this deployment" in entry["reason"]
+    assert "version 4 is unknown (newer than this deployment" in entry["reason"]
 
 
 def test_unreadable_message_is_dead_lettered_with_the_raw_message() -> None:

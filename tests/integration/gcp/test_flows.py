@@ -270,10 +270,10 @@ def test_unknown_event_version_is_dead_lettered_once_per_consumer_without_retrie
     future_event = CloudEvent(
         {
             "id": "evt-from-the-future",
-            "source": "urn:eventsuite/orders-api-v3",
+            "source": "urn:eventsuite/orders-api-v4",
             "type": "io.eventsuite.OrderPlaced",
             "specversion": "1.0",
-            "eventversion": "3",
+            "eventversion": "4",
             "subject": "ord_futurefuture01",
             "datacontenttype": "application/json",
         },
@@ -295,7 +295,7 @@ def test_unknown_event_version_is_dead_lettered_once_per_consumer_without_retrie
     ]
     for consumer in ("payments", "notifier"):
         [dead] = suite.dead_letters(consumer)
-        assert "OrderPlaced version 3 is unknown" in dead["attributes"]["reason"]
+        assert "OrderPlaced version 4 is unknown" in dead["attributes"]["reason"]
         assert dead["attributes"]["attempts"] == "1"
         assert json.loads(suite.pubsub.data(dead))["data"]["shiny"] is True
 

@@ -292,7 +292,7 @@ def test_an_unknown_future_version_pushed_is_dead_lettered_once(
     serve: Any, wirings: dict[str, wiring.Wiring], stack: dict[str, Any]
 ) -> None:
     body = load_event("pubsub_push_order_placed_binary.json")
-    body["message"]["attributes"]["ce-eventversion"] = "3"
+    body["message"]["attributes"]["ce-eventversion"] = "4"
     status, answer = serve("payments").post(
         push_path("eventsuite-events"),
         json.dumps(body).encode(),
@@ -300,7 +300,7 @@ def test_an_unknown_future_version_pushed_is_dead_lettered_once(
     )
     assert status == 200, answer
     (parked,) = pull(stack, wirings["payments"].environment["EVENTSUITE_DEAD_LETTER_TOPIC"])
-    assert "version 3 is unknown" in parked.attributes["reason"]
+    assert "version 4 is unknown" in parked.attributes["reason"]
 
 
 def push_body(message: Any, topic: str, attempt: int = 1) -> bytes:

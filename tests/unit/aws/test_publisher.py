@@ -72,7 +72,7 @@ def test_entries_carry_the_structured_cloud_event() -> None:
     assert (detail["id"], detail["specversion"], detail["eventversion"]) == (
         event["id"],
         "1.0",
-        "1",
+        "2",
     )
     assert detail["data"]["order_id"] == event.get_data()["order_id"]
 

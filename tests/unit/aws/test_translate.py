@@ -93,7 +93,7 @@ def test_an_eventbridge_app_event_carries_our_cloud_event() -> None:
     event = decode(cloud_event_from_body(record["body"]))
     assert (event.name, event.version, event.id) == (
         "OrderPlaced",
-        2,
+        3,  # sent as v2, upcast to the current version
         "5f0e4c1a-2b61-5d8e-9c3e-0e1d2c3b4a59",
     )
     assert event.correlation_id == "c0ffee00-1234-4abc-8def-0123456789ab"

@@ -87,7 +87,7 @@ def test_application_events_keep_every_attribute() -> None:
 
 def test_an_old_version_from_the_queue_is_upcast() -> None:
     event = decode(decode_queue_message(sample("eventgrid_order_placed_v1.json")))
-    assert (event.name, event.original_version, event.version) == ("OrderPlaced", 1, 2)
+    assert (event.name, event.original_version, event.version) == ("OrderPlaced", 1, 3)
     assert event.data["total"] == {"amount_minor": 2500, "currency": "EUR"}
     assert event.correlation_id == "corr-azure-sample-0001"
 

@@ -156,7 +156,7 @@ def test_event_grid_events_keep_every_attribute() -> None:
     assert converted.data == event.get_data()
     assert converted.dataschema == event["dataschema"]
     assert converted.extensions == {
-        "eventversion": "1",
+        "eventversion": "2",
         "correlationid": "corr-12345678",
         "traceparent": event["traceparent"],
     }

@@ -100,7 +100,7 @@ def test_structured_message_is_read_and_old_versions_upcast() -> None:
 
     event = decode(decode_message(PubSubMessage.from_json(push["message"])))
 
-    assert (event.name, event.version, event.original_version) == ("OrderPlaced", 2, 1)
+    assert (event.name, event.version, event.original_version) == ("OrderPlaced", 3, 1)
     assert event.data["total"] == {"amount_minor": 1250, "currency": "USD"}
 
 

@@ -16,3 +16,4 @@ alarm_email              = "oncall@example.com"
 force_destroy_buckets    = true
 deletion_protection      = false
 tags                     = { team = "payments" }
+payment_provider         = "stripe"

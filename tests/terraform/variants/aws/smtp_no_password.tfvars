@@ -6,6 +6,7 @@ smtp = {
   username = ""
   starttls = false
 }
-smtp_password   = null
-alarm_email     = null
-orders_api_auth = { mode = "NONE" }
+smtp_password    = null
+alarm_email      = null
+orders_api_auth  = { mode = "NONE" }
+payment_provider = "stripe"

@@ -6,3 +6,4 @@ harness_grant_deployer_secrets_officer   = false
 harness_blob_access_logs_enabled         = false
 harness_host_storage_account_scope_roles = true
 harness_extra_app_settings               = { FEATURE_FLAG = "on" }
+payment_provider                         = "stripe"

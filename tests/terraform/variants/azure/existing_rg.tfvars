@@ -24,3 +24,4 @@ function_apps = {
   api        = ["orders_api", "order_status"]
   webhook    = ["payment_webhook"]
 }
+payment_provider = "stripe"

@@ -7,3 +7,4 @@ harness_bucket_location                  = "EU"
 harness_enable_message_ordering          = false
 harness_schedules_paused                 = true
 harness_firestore_point_in_time_recovery = false
+payment_provider                         = "simulated"

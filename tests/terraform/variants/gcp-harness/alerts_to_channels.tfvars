@@ -5,3 +5,4 @@ harness_alert_notification_channels        = ["projects/eventsuite-test-1/notifi
 harness_pubsub_allowed_persistence_regions = ["europe-west1"]
 harness_events_topic_retention             = "86400s"
 harness_firestore_database_id              = "orders-db"
+payment_provider                           = "stripe"

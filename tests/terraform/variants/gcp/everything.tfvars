@@ -21,3 +21,4 @@ package_paths = {
   images = "../../build/gcp/images.zip"
   orders = "../../build/gcp/orders.zip"
 }
+payment_provider = "stripe"
