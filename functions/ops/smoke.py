@@ -507,6 +507,17 @@ def checked_url(url: str) -> str:
     raise SmokeError(f"refusing {url!r}: only https, or http to this machine")
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx comes back as an ``HTTPError``: following it would re-send the credentials and
+    the signed body to an address ``checked_url`` never saw."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        """No new request: ``urllib`` then raises the 3xx as an ``HTTPError``."""
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
 def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 - checked_url: https or loopback http
         url,
@@ -515,9 +526,15 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) 
         headers={"Content-Type": "application/json", **headers},
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:
+            location = (error.headers.get("Location") or "no Location")[:200]
+            raise _Failed(
+                f"POST {url} answered {error.code} to {location!r}; "
+                "the smoke does not follow redirects"
+            ) from None
         status, raw = error.code, error.read()
     except OSError as error:
         raise _Failed(f"POST {url} failed: {error}") from None

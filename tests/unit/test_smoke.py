@@ -3,10 +3,17 @@ the field-by-field comparison and the table."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from functions.ops import smoke
 from functions.ops.smoke import (
     FAIL,
     PASS,
@@ -148,8 +155,6 @@ def test_the_uploaded_photo_is_the_same_bytes_every_time() -> None:
 
 
 def test_a_wait_names_what_it_waited_for() -> None:
-    from functions.ops import smoke
-
     with pytest.raises(smoke._Failed, match=r"timed out after 0s waiting for the index entry"):
         wait_for("the index entry", lambda: None, timeout=0, interval=0)
     calls = iter([None, RuntimeError("flaky"), {"ok": 1}])
@@ -189,3 +194,59 @@ def test_credentials_never_go_to_a_plain_http_host_elsewhere() -> None:
     for bad in ("http://api.example.com/orders", "file:///etc/passwd", "ftp://127.0.0.1/"):
         with pytest.raises(SmokeError, match="only https, or http to this machine"):
             checked_url(bad)
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Answers every POST with the server's ``status`` and ``location``; records requests."""
+
+    def do_POST(self) -> None:
+        server: Any = self.server
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        server.received.append(dict(self.headers))
+        self.send_response(server.status)
+        if server.location:
+            self.send_header("Location", server.location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@contextlib.contextmanager
+def answering(status: int, location: str = "") -> Iterator[Any]:
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    server.status, server.location, server.received = status, location, []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_the_credentials_stay_put(status: int) -> None:
+    with answering(200) as elsewhere:
+        location = f"http://127.0.0.1:{elsewhere.server_port}/x"
+        with answering(status, location) as orders:
+            url = f"http://127.0.0.1:{orders.server_port}/orders"
+            stack = SimpleNamespace(
+                orders_url=url,
+                auth=HeaderAuth("Authorization", "Bearer SECRET-TOKEN"),
+                target=SimpleNamespace(uploads_prefix="uploads/"),
+            )
+            scenario = smoke._Scenario(cast(Any, stack), "r1", 5, "c@example.com", 0)
+            assert not scenario.step("place order", scenario.place_order)
+    [row] = scenario.checks
+    assert row.status == FAIL
+    assert row.detail == (
+        f"POST {url} answered {status} to {location!r}; the smoke does not follow redirects"
+    )
+    assert len(orders.received) == 1
+    assert orders.received[0]["Authorization"] == "Bearer SECRET-TOKEN"
+    assert elsewhere.received == []
