@@ -99,25 +99,39 @@ class HeaderAuth:
 @dataclass(frozen=True)
 class SigV4Auth:
     """AWS Signature V4 for ``execute-api`` (the HTTP API's ``AWS_IAM`` routes), with the
-    operator's credentials from the default chain."""
+    operator's credentials (:func:`aws_credentials`)."""
 
     region: str
-    credentials: Any = None
+    credentials: Any
 
     def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         """``Authorization``, ``X-Amz-Date`` (and the session token) for this request."""
-        import botocore.session
         from botocore.auth import SigV4Auth as BotoSigV4
         from botocore.awsrequest import AWSRequest
 
-        credentials = self.credentials or botocore.session.Session().get_credentials()
-        if credentials is None:
-            raise SmokeError("no AWS credentials to sign the orders API request (AWS_IAM)")
         request = AWSRequest(
             method=method, url=url, data=body, headers={"Content-Type": "application/json"}
         )
-        BotoSigV4(credentials, "execute-api", self.region).add_auth(request)
+        BotoSigV4(self.credentials, "execute-api", self.region).add_auth(request)
         return {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
+
+
+def aws_credentials() -> Any:
+    """The operator's AWS credentials from botocore's default chain, resolved before anything
+    is uploaded: none is a setup error, not a failed order."""
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        credentials = botocore.session.Session().get_credentials()
+    except botocore.exceptions.BotoCoreError as error:  # a missing profile, a bad config
+        raise SmokeError(f"cannot read the AWS credentials (AWS_IAM): {error}") from None
+    if credentials is None:
+        raise SmokeError(
+            "no AWS credentials to sign the orders API requests (AWS_IAM): set AWS_PROFILE "
+            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    return credentials
 
 
 def _token(env: Mapping[str, str], what: str) -> str:
@@ -138,7 +152,7 @@ def auth_for(cloud: str, mode: str, env: Mapping[str, str], *, endpoint: str = "
         region = parts[2] if len(parts) > 3 and parts[1] == "execute-api" else env.get("AWS_REGION")
         if not region:
             raise SmokeError(f"cannot tell the AWS region of {endpoint}: set AWS_REGION")
-        return SigV4Auth(region)
+        return SigV4Auth(region, aws_credentials())
     if normalised == "FUNCTION_KEY":
         key = env.get("EVENTSUITE_SMOKE_FUNCTION_KEY", "")
         if not key:

@@ -4,6 +4,7 @@ the field-by-field comparison and the table."""
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,11 +35,26 @@ from functions.ops.smoke import (
     stack_from_outputs,
     wait_for,
 )
+from tests.emulators import FAKE_AWS_ENV, REMOVED_AWS_ENV
 
 
-def test_each_root_auth_mode_gets_its_authentication() -> None:
+def without_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key, profile, role or config file; no instance metadata lookup."""
+    for name in (*REMOVED_AWS_ENV, *FAKE_AWS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_each_root_auth_mode_gets_its_authentication(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_aws_credentials(monkeypatch)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDOPERATOR")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "operator-secret")
     endpoint = "https://a1b2c3.execute-api.eu-west-1.amazonaws.com"
-    assert auth_for("aws", "AWS_IAM", {}, endpoint=endpoint) == SigV4Auth("eu-west-1")
+    sigv4 = auth_for("aws", "AWS_IAM", {}, endpoint=endpoint)
+    assert isinstance(sigv4, SigV4Auth) and sigv4.region == "eu-west-1"
+    assert sigv4.credentials.access_key == "AKIDOPERATOR"
     assert auth_for("aws", "NONE", {}) == NoAuth()
     token = {"EVENTSUITE_SMOKE_TOKEN": "t0k"}
     assert auth_for("aws", "JWT", token) == HeaderAuth("Authorization", "Bearer t0k")
@@ -194,6 +210,35 @@ def test_credentials_never_go_to_a_plain_http_host_elsewhere() -> None:
     for bad in ("http://api.example.com/orders", "file:///etc/passwd", "ftp://127.0.0.1/"):
         with pytest.raises(SmokeError, match="only https, or http to this machine"):
             checked_url(bad)
+
+
+def test_no_aws_credentials_is_a_setup_error_before_anything_is_uploaded(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_aws_credentials(monkeypatch)
+    endpoint = "https://a1b2c3.execute-api.eu-west-1.amazonaws.com"
+    with pytest.raises(SmokeError, match=r"no AWS credentials .*\(AWS_IAM\)"):
+        auth_for("aws", "AWS_IAM", {}, endpoint=endpoint)
+    monkeypatch.setenv("AWS_PROFILE", "not-configured")
+    with pytest.raises(SmokeError, match=r"could not be found"):
+        auth_for("aws", "AWS_IAM", {}, endpoint=endpoint)
+    monkeypatch.delenv("AWS_PROFILE")
+
+    outputs = {
+        "api_endpoint": endpoint,
+        "http_route_authorization": {"orders_api": "AWS_IAM"},
+        "uploads_bucket": "uploads-b",
+        "thumbnails_bucket": "thumbs-b",
+        "table_names": {"orders": "o", "index": "i"},
+        "queues": {},
+    }
+    monkeypatch.setattr("functions.ops.targets.terraform_outputs", lambda cloud, root: outputs)
+    monkeypatch.setenv("EVENTSUITE_WEBHOOK_SECRET", "s")
+    runs: list[object] = []
+    monkeypatch.setattr(smoke, "run_smoke", lambda *args, **kwargs: runs.append(args))
+    assert smoke.main(["--backend", "aws", "--mail", "none"], io.StringIO()) == 2
+    assert runs == []  # nothing uploaded, no order placed
+    assert "no AWS credentials" in capsys.readouterr().err
 
 
 class _Answers(BaseHTTPRequestHandler):
