@@ -87,7 +87,7 @@ class HeaderAuth:
     token) or ``x-functions-key`` (Azure ``function_key`` mode)."""
 
     name: str
-    value: str
+    value: str = field(repr=False)
 
     def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         """The header, refused if it carries CR or LF."""
@@ -102,7 +102,7 @@ class SigV4Auth:
     operator's credentials (:func:`aws_credentials`)."""
 
     region: str
-    credentials: Any
+    credentials: Any = field(repr=False)
 
     def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         """``Authorization``, ``X-Amz-Date`` (and the session token) for this request."""
@@ -294,7 +294,7 @@ class SmokeStack:
     thumbnails_bucket: str
     orders_url: str
     webhook_url: str
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
     auth: RequestAuth = field(default_factory=NoAuth)
     mail: MailSource | None = None
 

@@ -295,3 +295,23 @@ def test_a_redirect_is_not_followed_and_the_credentials_stay_put(status: int) ->
     assert len(orders.received) == 1
     assert orders.received[0]["Authorization"] == "Bearer SECRET-TOKEN"
     assert elsewhere.received == []
+
+
+def test_secrets_are_not_in_repr() -> None:
+    from botocore.credentials import Credentials
+
+    header = HeaderAuth("x-functions-key", "FUNCTION-KEY")
+    sigv4 = SigV4Auth("eu-west-1", Credentials("AKIDEXAMPLE", "AWS-SECRET", "SESSION-TOKEN"))
+    stack = smoke.SmokeStack(
+        "local",
+        cast(Any, SimpleNamespace()),
+        "thumbnails",
+        "http://127.0.0.1:1/",
+        "http://127.0.0.1:2/",
+        "WEBHOOK-SECRET",
+        header,
+    )
+    shown = repr(stack) + repr(header) + repr(sigv4)
+    for secret in ("FUNCTION-KEY", "AWS-SECRET", "SESSION-TOKEN", "WEBHOOK-SECRET"):
+        assert secret not in shown
+    assert "x-functions-key" in shown and "eu-west-1" in shown
