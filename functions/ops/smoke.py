@@ -584,9 +584,17 @@ def smoke_image() -> bytes:
 
 class _Scenario:
     def __init__(
-        self, stack: SmokeStack, run_id: str, timeout: float, customer: str, interval: float
+        self,
+        stack: SmokeStack,
+        run_id: str,
+        timeout: float,
+        customer: str,
+        interval: float,
+        *,
+        request_timeout: float | None = None,
     ) -> None:
         self.stack, self.run_id, self.timeout = stack, run_id, timeout
+        self.request_timeout = timeout if request_timeout is None else request_timeout
         self.customer, self.interval = customer, interval
         catalog = default_catalog()
         self.storage, self.images = catalog.storage, catalog.images
@@ -641,7 +649,7 @@ class _Scenario:
             "Idempotency-Key": f"smoke-{self.run_id}",
             **self.stack.auth.headers("POST", self.stack.orders_url, body),
         }
-        status, answer = _post(self.stack.orders_url, body, headers, timeout=self.timeout)
+        status, answer = _post(self.stack.orders_url, body, headers, timeout=self.request_timeout)
         if status != 202 or not isinstance(answer, dict) or "order_id" not in answer:
             raise _Failed(f"POST {self.stack.orders_url} answered {status}: {answer}")
         self.order_id = answer["order_id"]
@@ -694,7 +702,7 @@ class _Scenario:
         ).encode()
         header = sign(body, self.stack.webhook_secret, int(time.time()))
         status, answer = _post(
-            self.stack.webhook_url, body, {SIGNATURE_HEADER: header}, timeout=self.timeout
+            self.stack.webhook_url, body, {SIGNATURE_HEADER: header}, timeout=self.request_timeout
         )
         if status not in (200, 202):
             raise _Failed(f"POST {self.stack.webhook_url} answered {status}: {answer}")
@@ -918,9 +926,19 @@ def run_smoke(
     run_id: str | None = None,
     customer: str = DEFAULT_EMAIL,
     interval: float = 0.5,
+    request_timeout: float | None = None,
 ) -> SmokeReport:
-    """Run the scenario once; every check gets a row, a failed step skips what depends on it."""
-    scenario = _Scenario(stack, run_id or uuid.uuid4().hex[:12], timeout, customer, interval)
+    """Run the scenario once; every check gets a row, a failed step skips what depends on it.
+
+    ``timeout`` bounds each wait and, unless ``request_timeout`` is given, each request."""
+    scenario = _Scenario(
+        stack,
+        run_id or uuid.uuid4().hex[:12],
+        timeout,
+        customer,
+        interval,
+        request_timeout=request_timeout,
+    )
     uploaded = scenario.step("upload image", scenario.upload)
     placed = scenario.step("place order", scenario.place_order)
     if uploaded:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -242,17 +244,20 @@ def test_no_aws_credentials_is_a_setup_error_before_anything_is_uploaded(
 
 
 class _Answers(BaseHTTPRequestHandler):
-    """Answers every POST with the server's ``status`` and ``location``; records requests."""
+    """Answers every POST with the server's ``status``, ``location`` and ``body``, ``delay``
+    seconds late; records requests."""
 
     def do_POST(self) -> None:
         server: Any = self.server
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         server.received.append(dict(self.headers))
+        time.sleep(server.delay)  # a slow API, not a wait for a condition
         self.send_response(server.status)
         if server.location:
             self.send_header("Location", server.location)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(server.body)))
         self.end_headers()
+        self.wfile.write(server.body)
 
     do_GET = do_POST
 
@@ -261,9 +266,12 @@ class _Answers(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def answering(status: int, location: str = "") -> Iterator[Any]:
+def answering(
+    status: int, location: str = "", body: bytes = b"", delay: float = 0.0
+) -> Iterator[Any]:
     server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
     server.status, server.location, server.received = status, location, []
+    server.body, server.delay = body, delay
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -315,3 +323,23 @@ def test_secrets_are_not_in_repr() -> None:
     for secret in ("FUNCTION-KEY", "AWS-SECRET", "SESSION-TOKEN", "WEBHOOK-SECRET"):
         assert secret not in shown
     assert "x-functions-key" in shown and "eu-west-1" in shown
+
+
+def test_a_request_may_get_longer_than_a_wait() -> None:
+    """A self-test with short waits (a stopped consumer's must time out) still lets a slow
+    orders API answer."""
+    accepted = json.dumps({"order_id": "ord_1"}).encode()
+    with answering(202, body=accepted, delay=0.5) as orders:
+        stack = SimpleNamespace(
+            orders_url=f"http://127.0.0.1:{orders.server_port}/",
+            auth=NoAuth(),
+            target=SimpleNamespace(uploads_prefix="uploads/"),
+        )
+        hurried = smoke._Scenario(cast(Any, stack), "r1", 0.1, "c@example.com", 0)
+        assert not hurried.step("place order", hurried.place_order)
+        assert "timed out" in hurried.checks[0].detail
+        patient = smoke._Scenario(
+            cast(Any, stack), "r2", 0.1, "c@example.com", 0, request_timeout=30
+        )
+        assert patient.step("place order", patient.place_order), patient.checks
+        assert patient.order_id == "ord_1"
