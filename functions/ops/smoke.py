@@ -529,7 +529,13 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         """No new request: ``urllib`` then raises the 3xx as an ``HTTPError``."""
 
 
-_OPENER = urllib.request.build_opener(_RefuseRedirects)
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    """No redirects; plain ``http`` (only ever to this machine, ``checked_url``) never through
+    a proxy: ``HTTP_PROXY`` would carry the token or signed body across a network in clear
+    text. ``https`` keeps the environment's proxy (the tunnel is end-to-end TLS)."""
+    if urllib.parse.urlsplit(url).scheme == "http":
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}), _RefuseRedirects)
+    return urllib.request.build_opener(_RefuseRedirects)
 
 
 def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, Any]:
@@ -540,11 +546,12 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) 
         headers={"Content-Type": "application/json", **headers},
     )
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener(url).open(request, timeout=timeout) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         if 300 <= error.code < 400:
             location = (error.headers.get("Location") or "no Location")[:200]
+            error.close()
             raise _Failed(
                 f"POST {url} answered {error.code} to {location!r}; "
                 "the smoke does not follow redirects"

@@ -343,3 +343,17 @@ def test_a_request_may_get_longer_than_a_wait() -> None:
         )
         assert patient.step("place order", patient.place_order), patient.checks
         assert patient.order_id == "ord_1"
+
+
+def test_plain_http_to_this_machine_never_goes_through_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with answering(200) as proxy, answering(202, body=b"{}") as webhook:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.server_port}")
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        url = f"http://127.0.0.1:{webhook.server_port}/webhooks/payments"
+        assert smoke._post(url, b"{}", {"Authorization": "Bearer T"}, timeout=10) == (202, {})
+    assert proxy.received == []
+    assert webhook.received[0]["Authorization"] == "Bearer T"
