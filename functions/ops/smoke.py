@@ -87,7 +87,7 @@ class HeaderAuth:
     token) or ``x-functions-key`` (Azure ``function_key`` mode)."""
 
     name: str
-    value: str
+    value: str = field(repr=False)
 
     def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         """The header, refused if it carries CR or LF."""
@@ -99,25 +99,39 @@ class HeaderAuth:
 @dataclass(frozen=True)
 class SigV4Auth:
     """AWS Signature V4 for ``execute-api`` (the HTTP API's ``AWS_IAM`` routes), with the
-    operator's credentials from the default chain."""
+    operator's credentials (:func:`aws_credentials`)."""
 
     region: str
-    credentials: Any = None
+    credentials: Any = field(repr=False)
 
     def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
         """``Authorization``, ``X-Amz-Date`` (and the session token) for this request."""
-        import botocore.session
         from botocore.auth import SigV4Auth as BotoSigV4
         from botocore.awsrequest import AWSRequest
 
-        credentials = self.credentials or botocore.session.Session().get_credentials()
-        if credentials is None:
-            raise SmokeError("no AWS credentials to sign the orders API request (AWS_IAM)")
         request = AWSRequest(
             method=method, url=url, data=body, headers={"Content-Type": "application/json"}
         )
-        BotoSigV4(credentials, "execute-api", self.region).add_auth(request)
+        BotoSigV4(self.credentials, "execute-api", self.region).add_auth(request)
         return {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
+
+
+def aws_credentials() -> Any:
+    """The operator's AWS credentials from botocore's default chain, resolved before anything
+    is uploaded: none is a setup error, not a failed order."""
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        credentials = botocore.session.Session().get_credentials()
+    except botocore.exceptions.BotoCoreError as error:  # a missing profile, a bad config
+        raise SmokeError(f"cannot read the AWS credentials (AWS_IAM): {error}") from None
+    if credentials is None:
+        raise SmokeError(
+            "no AWS credentials to sign the orders API requests (AWS_IAM): set AWS_PROFILE "
+            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    return credentials
 
 
 def _token(env: Mapping[str, str], what: str) -> str:
@@ -138,7 +152,7 @@ def auth_for(cloud: str, mode: str, env: Mapping[str, str], *, endpoint: str = "
         region = parts[2] if len(parts) > 3 and parts[1] == "execute-api" else env.get("AWS_REGION")
         if not region:
             raise SmokeError(f"cannot tell the AWS region of {endpoint}: set AWS_REGION")
-        return SigV4Auth(region)
+        return SigV4Auth(region, aws_credentials())
     if normalised == "FUNCTION_KEY":
         key = env.get("EVENTSUITE_SMOKE_FUNCTION_KEY", "")
         if not key:
@@ -280,7 +294,7 @@ class SmokeStack:
     thumbnails_bucket: str
     orders_url: str
     webhook_url: str
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
     auth: RequestAuth = field(default_factory=NoAuth)
     mail: MailSource | None = None
 
@@ -507,6 +521,23 @@ def checked_url(url: str) -> str:
     raise SmokeError(f"refusing {url!r}: only https, or http to this machine")
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx comes back as an ``HTTPError``: following it would re-send the credentials and
+    the signed body to an address ``checked_url`` never saw."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        """No new request: ``urllib`` then raises the 3xx as an ``HTTPError``."""
+
+
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    """No redirects; plain ``http`` (only ever to this machine, ``checked_url``) never through
+    a proxy: ``HTTP_PROXY`` would carry the token or signed body across a network in clear
+    text. ``https`` keeps the environment's proxy (the tunnel is end-to-end TLS)."""
+    if urllib.parse.urlsplit(url).scheme == "http":
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}), _RefuseRedirects)
+    return urllib.request.build_opener(_RefuseRedirects)
+
+
 def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 - checked_url: https or loopback http
         url,
@@ -515,9 +546,16 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) 
         headers={"Content-Type": "application/json", **headers},
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _opener(url).open(request, timeout=timeout) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:
+            location = (error.headers.get("Location") or "no Location")[:200]
+            error.close()
+            raise _Failed(
+                f"POST {url} answered {error.code} to {location!r}; "
+                "the smoke does not follow redirects"
+            ) from None
         status, raw = error.code, error.read()
     except OSError as error:
         raise _Failed(f"POST {url} failed: {error}") from None
@@ -553,9 +591,17 @@ def smoke_image() -> bytes:
 
 class _Scenario:
     def __init__(
-        self, stack: SmokeStack, run_id: str, timeout: float, customer: str, interval: float
+        self,
+        stack: SmokeStack,
+        run_id: str,
+        timeout: float,
+        customer: str,
+        interval: float,
+        *,
+        request_timeout: float | None = None,
     ) -> None:
         self.stack, self.run_id, self.timeout = stack, run_id, timeout
+        self.request_timeout = timeout if request_timeout is None else request_timeout
         self.customer, self.interval = customer, interval
         catalog = default_catalog()
         self.storage, self.images = catalog.storage, catalog.images
@@ -610,7 +656,7 @@ class _Scenario:
             "Idempotency-Key": f"smoke-{self.run_id}",
             **self.stack.auth.headers("POST", self.stack.orders_url, body),
         }
-        status, answer = _post(self.stack.orders_url, body, headers, timeout=self.timeout)
+        status, answer = _post(self.stack.orders_url, body, headers, timeout=self.request_timeout)
         if status != 202 or not isinstance(answer, dict) or "order_id" not in answer:
             raise _Failed(f"POST {self.stack.orders_url} answered {status}: {answer}")
         self.order_id = answer["order_id"]
@@ -663,7 +709,7 @@ class _Scenario:
         ).encode()
         header = sign(body, self.stack.webhook_secret, int(time.time()))
         status, answer = _post(
-            self.stack.webhook_url, body, {SIGNATURE_HEADER: header}, timeout=self.timeout
+            self.stack.webhook_url, body, {SIGNATURE_HEADER: header}, timeout=self.request_timeout
         )
         if status not in (200, 202):
             raise _Failed(f"POST {self.stack.webhook_url} answered {status}: {answer}")
@@ -887,9 +933,19 @@ def run_smoke(
     run_id: str | None = None,
     customer: str = DEFAULT_EMAIL,
     interval: float = 0.5,
+    request_timeout: float | None = None,
 ) -> SmokeReport:
-    """Run the scenario once; every check gets a row, a failed step skips what depends on it."""
-    scenario = _Scenario(stack, run_id or uuid.uuid4().hex[:12], timeout, customer, interval)
+    """Run the scenario once; every check gets a row, a failed step skips what depends on it.
+
+    ``timeout`` bounds each wait and, unless ``request_timeout`` is given, each request."""
+    scenario = _Scenario(
+        stack,
+        run_id or uuid.uuid4().hex[:12],
+        timeout,
+        customer,
+        interval,
+        request_timeout=request_timeout,
+    )
     uploaded = scenario.step("upload image", scenario.upload)
     placed = scenario.step("place order", scenario.place_order)
     if uploaded:

@@ -3,10 +3,20 @@ the field-by-field comparison and the table."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from functions.ops import smoke
 from functions.ops.smoke import (
     FAIL,
     PASS,
@@ -27,11 +37,26 @@ from functions.ops.smoke import (
     stack_from_outputs,
     wait_for,
 )
+from tests.emulators import FAKE_AWS_ENV, REMOVED_AWS_ENV
 
 
-def test_each_root_auth_mode_gets_its_authentication() -> None:
+def without_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key, profile, role or config file; no instance metadata lookup."""
+    for name in (*REMOVED_AWS_ENV, *FAKE_AWS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_each_root_auth_mode_gets_its_authentication(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_aws_credentials(monkeypatch)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDOPERATOR")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "operator-secret")
     endpoint = "https://a1b2c3.execute-api.eu-west-1.amazonaws.com"
-    assert auth_for("aws", "AWS_IAM", {}, endpoint=endpoint) == SigV4Auth("eu-west-1")
+    sigv4 = auth_for("aws", "AWS_IAM", {}, endpoint=endpoint)
+    assert isinstance(sigv4, SigV4Auth) and sigv4.region == "eu-west-1"
+    assert sigv4.credentials.access_key == "AKIDOPERATOR"
     assert auth_for("aws", "NONE", {}) == NoAuth()
     token = {"EVENTSUITE_SMOKE_TOKEN": "t0k"}
     assert auth_for("aws", "JWT", token) == HeaderAuth("Authorization", "Bearer t0k")
@@ -148,8 +173,6 @@ def test_the_uploaded_photo_is_the_same_bytes_every_time() -> None:
 
 
 def test_a_wait_names_what_it_waited_for() -> None:
-    from functions.ops import smoke
-
     with pytest.raises(smoke._Failed, match=r"timed out after 0s waiting for the index entry"):
         wait_for("the index entry", lambda: None, timeout=0, interval=0)
     calls = iter([None, RuntimeError("flaky"), {"ok": 1}])
@@ -189,3 +212,148 @@ def test_credentials_never_go_to_a_plain_http_host_elsewhere() -> None:
     for bad in ("http://api.example.com/orders", "file:///etc/passwd", "ftp://127.0.0.1/"):
         with pytest.raises(SmokeError, match="only https, or http to this machine"):
             checked_url(bad)
+
+
+def test_no_aws_credentials_is_a_setup_error_before_anything_is_uploaded(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_aws_credentials(monkeypatch)
+    endpoint = "https://a1b2c3.execute-api.eu-west-1.amazonaws.com"
+    with pytest.raises(SmokeError, match=r"no AWS credentials .*\(AWS_IAM\)"):
+        auth_for("aws", "AWS_IAM", {}, endpoint=endpoint)
+    monkeypatch.setenv("AWS_PROFILE", "not-configured")
+    with pytest.raises(SmokeError, match=r"could not be found"):
+        auth_for("aws", "AWS_IAM", {}, endpoint=endpoint)
+    monkeypatch.delenv("AWS_PROFILE")
+
+    outputs = {
+        "api_endpoint": endpoint,
+        "http_route_authorization": {"orders_api": "AWS_IAM"},
+        "uploads_bucket": "uploads-b",
+        "thumbnails_bucket": "thumbs-b",
+        "table_names": {"orders": "o", "index": "i"},
+        "queues": {},
+    }
+    monkeypatch.setattr("functions.ops.targets.terraform_outputs", lambda cloud, root: outputs)
+    monkeypatch.setenv("EVENTSUITE_WEBHOOK_SECRET", "s")
+    runs: list[object] = []
+    monkeypatch.setattr(smoke, "run_smoke", lambda *args, **kwargs: runs.append(args))
+    assert smoke.main(["--backend", "aws", "--mail", "none"], io.StringIO()) == 2
+    assert runs == []  # nothing uploaded, no order placed
+    assert "no AWS credentials" in capsys.readouterr().err
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Answers every POST with the server's ``status``, ``location`` and ``body``, ``delay``
+    seconds late; records requests."""
+
+    def do_POST(self) -> None:
+        server: Any = self.server
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        server.received.append(dict(self.headers))
+        time.sleep(server.delay)  # a slow API, not a wait for a condition
+        self.send_response(server.status)
+        if server.location:
+            self.send_header("Location", server.location)
+        self.send_header("Content-Length", str(len(server.body)))
+        self.end_headers()
+        self.wfile.write(server.body)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@contextlib.contextmanager
+def answering(
+    status: int, location: str = "", body: bytes = b"", delay: float = 0.0
+) -> Iterator[Any]:
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    server.status, server.location, server.received = status, location, []
+    server.body, server.delay = body, delay
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_the_credentials_stay_put(status: int) -> None:
+    with answering(200) as elsewhere:
+        location = f"http://127.0.0.1:{elsewhere.server_port}/x"
+        with answering(status, location) as orders:
+            url = f"http://127.0.0.1:{orders.server_port}/orders"
+            stack = SimpleNamespace(
+                orders_url=url,
+                auth=HeaderAuth("Authorization", "Bearer SECRET-TOKEN"),
+                target=SimpleNamespace(uploads_prefix="uploads/"),
+            )
+            scenario = smoke._Scenario(cast(Any, stack), "r1", 5, "c@example.com", 0)
+            assert not scenario.step("place order", scenario.place_order)
+    [row] = scenario.checks
+    assert row.status == FAIL
+    assert row.detail == (
+        f"POST {url} answered {status} to {location!r}; the smoke does not follow redirects"
+    )
+    assert len(orders.received) == 1
+    assert orders.received[0]["Authorization"] == "Bearer SECRET-TOKEN"
+    assert elsewhere.received == []
+
+
+def test_secrets_are_not_in_repr() -> None:
+    from botocore.credentials import Credentials
+
+    header = HeaderAuth("x-functions-key", "FUNCTION-KEY")
+    sigv4 = SigV4Auth("eu-west-1", Credentials("AKIDEXAMPLE", "AWS-SECRET", "SESSION-TOKEN"))
+    stack = smoke.SmokeStack(
+        "local",
+        cast(Any, SimpleNamespace()),
+        "thumbnails",
+        "http://127.0.0.1:1/",
+        "http://127.0.0.1:2/",
+        "WEBHOOK-SECRET",
+        header,
+    )
+    shown = repr(stack) + repr(header) + repr(sigv4)
+    for secret in ("FUNCTION-KEY", "AWS-SECRET", "SESSION-TOKEN", "WEBHOOK-SECRET"):
+        assert secret not in shown
+    assert "x-functions-key" in shown and "eu-west-1" in shown
+
+
+def test_a_request_may_get_longer_than_a_wait() -> None:
+    """A self-test with short waits (a stopped consumer's must time out) still lets a slow
+    orders API answer."""
+    accepted = json.dumps({"order_id": "ord_1"}).encode()
+    with answering(202, body=accepted, delay=0.5) as orders:
+        stack = SimpleNamespace(
+            orders_url=f"http://127.0.0.1:{orders.server_port}/",
+            auth=NoAuth(),
+            target=SimpleNamespace(uploads_prefix="uploads/"),
+        )
+        hurried = smoke._Scenario(cast(Any, stack), "r1", 0.1, "c@example.com", 0)
+        assert not hurried.step("place order", hurried.place_order)
+        assert "timed out" in hurried.checks[0].detail
+        patient = smoke._Scenario(
+            cast(Any, stack), "r2", 0.1, "c@example.com", 0, request_timeout=30
+        )
+        assert patient.step("place order", patient.place_order), patient.checks
+        assert patient.order_id == "ord_1"
+
+
+def test_plain_http_to_this_machine_never_goes_through_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with answering(200) as proxy, answering(202, body=b"{}") as webhook:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.server_port}")
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        url = f"http://127.0.0.1:{webhook.server_port}/webhooks/payments"
+        assert smoke._post(url, b"{}", {"Authorization": "Bearer T"}, timeout=10) == (202, {})
+    assert proxy.received == []
+    assert webhook.received[0]["Authorization"] == "Bearer T"
