@@ -1,4 +1,4 @@
-"""The Azure app zip indexed by the Functions Python worker's own code, wired from the Terraform plan.
+"""The Azure app zip indexed by the Functions Python worker's own code, wired from the plan.
 
 ``make package-azure``'s zip (dependencies for the Python version the plan names) is unpacked
 and indexed in a separate interpreter of that version whose path holds only the worker's code

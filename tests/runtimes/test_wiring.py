@@ -27,6 +27,53 @@ def test_root_variables_become_a_stable_tfvars_text() -> None:
     assert text == 'a = "x$${y}"\nb = {"port" = 25, "tls" = false}\nc = [1, null]\n'
 
 
+def _plan(*resources: tuple[str, str, object, dict[str, object]]) -> dict[str, object]:
+    rows = [
+        {
+            "mode": "managed",
+            "type": t,
+            "name": n,
+            "values": v,
+            **({} if i is None else {"index": i}),
+        }
+        for t, n, i, v in resources
+    ]
+    return {"planned_values": {"root_module": {"child_modules": [{"resources": rows}]}}}
+
+
+def test_a_value_is_named_by_the_resource_that_owns_it() -> None:
+    refs = wiring.References(
+        _plan(
+            (
+                "aws_sqs_queue",
+                "dlq",
+                "a",
+                {"url": "mock-url-0123456789ab", "id": "mock-id-0123456789ab"},
+            ),
+            # An input that copies the queue's url is not its owner.
+            (
+                "aws_thing",
+                "t",
+                None,
+                {"url": "mock-url-0123456789ab", "id": "mock-id-ffffffffffff"},
+            ),
+            ("aws_dynamodb_table", "index", None, {"name": "ix", "arn": "mock-arn-aaaaaaaaaaaa"}),
+            ("aws_role", "r", 0, {"name": "dup"}),
+            ("aws_rule", "r", 0, {"name": "dup"}),
+        )
+    )
+    assert refs.of("mock-url-0123456789ab", "f") == 'aws_sqs_queue.dlq["a"].url'
+    assert refs.of("ix", "f") == "aws_dynamodb_table.index.name"
+    assert refs.of("x-mock-arn-aaaaaaaaaaaa/y", "f") == "x-${aws_dynamodb_table.index.arn}/y"
+    assert refs.of("static", "f") is None
+    with pytest.raises(ValueError, match="names several resources"):
+        refs.of("dup", "f X")
+    with pytest.raises(ValueError, match="f X: 'mock-arn-bbbbbbbbbbbb' is owned by none"):
+        refs.of("mock-arn-bbbbbbbbbbbb", "f X")
+    with pytest.raises(ValueError, match="no managed resource"):
+        refs.of("bucket-mock-account_id", "f X")
+
+
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
 def test_every_catalog_function_is_wired_on_every_cloud(cloud: str) -> None:
     catalog = default_catalog()

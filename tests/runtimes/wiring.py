@@ -124,15 +124,20 @@ class References:
                 if isinstance(value, str) and value and not PLACEHOLDER.fullmatch(value):
                     self.names.setdefault(value, []).append((rank, f"{ref}.{attribute}"))
 
+    def owner(self, placeholder: str, where: str) -> str:
+        """The one resource attribute a placeholder stands for."""
+        found = self.placeholders.get(placeholder, [])
+        owners = [r for r, own in found if own] or [r for r, _ in found]
+        if len(owners) != 1:
+            whose = f"the value of several resources: {owners}" if owners else "owned by none"
+            raise ValueError(f"{where}: {placeholder!r} is {whose}")
+        return owners[0]
+
     def of(self, value: str, where: str) -> str | None:
         """The ``type.name[key].attribute`` that ``value`` is (``...${ref}...`` for a value built
         from one), or None: the value does not depend on the deployment."""
-        if value in self.placeholders:
-            found = self.placeholders[value]
-            owners = [r for r, own in found if own] or [r for r, _ in found]
-            if len(owners) != 1:
-                raise ValueError(f"{where}: {value!r} is the value of several resources: {owners}")
-            return owners[0]
+        if PLACEHOLDER.fullmatch(value):
+            return self.owner(value, where)
         if value in self.names:
             best = min(rank for rank, _ in self.names[value])
             owners = [r for rank, r in self.names[value] if rank == best]
@@ -140,7 +145,7 @@ class References:
                 raise ValueError(f"{where}: {value!r} names several resources: {owners}")
             return owners[0]
         if PLACEHOLDER.search(value):  # built from one: the template with its references
-            return PLACEHOLDER.sub(lambda m: "${" + self.of(m[0], where) + "}", value)
+            return PLACEHOLDER.sub(lambda m: "${" + self.owner(m[0], where) + "}", value)
         if "mock-" in value:
             raise ValueError(f"{where}: {value!r} comes from no managed resource of the plan")
         return None
