@@ -423,14 +423,17 @@ def lambda_runtime_rows(*, repeats: int, log: Any) -> list[Row]:
     import tempfile
     from pathlib import Path
 
+    from tests.integration.aws.test_lambda_runtime import PLANNED_SMTP
     from tests.runtimes import packages, wiring
     from tests.support import free_port
 
     case = "aws: awslambdaric (Runtime API + moto)"
-    smtp_port = free_port()
-    smtp = {"host": "127.0.0.1", "port": smtp_port, "username": "", "starttls": False}
+    smtp_port = free_port()  # the plan names a fixed port (cached plan); `resolve` swaps it in
     try:
-        wirings = wiring.load("aws", {"mailer": "smtp", "smtp": smtp})
+        # Not `wiring.load`: without terraform it skips a test; here the row says why.
+        wirings = wiring.from_plan(
+            "aws", wiring.planned("aws", {"mailer": "smtp", "smtp": PLANNED_SMTP})
+        )
         (version,) = {w.python_version for w in wirings.values()}
         python = packages.find_python(version)
         if python is None:
@@ -557,7 +560,13 @@ class _LambdaBench:
     """The moto stack and one fresh process per function and event."""
 
     def __init__(
-        self, wirings: Any, python: str, runtime_dir: Any, work: Any, moto_url: str
+        self,
+        wirings: Any,
+        python: str,
+        runtime_dir: Any,
+        work: Any,
+        moto_url: str,
+        smtp_port: int,
     ) -> None:
         from functions.aws.clients import AwsClients
         from tests.integration.aws.conftest import unique_prefix
@@ -569,10 +578,16 @@ class _LambdaBench:
         self.topology = create_topology(
             self.clients, unique_prefix("cold"), visibility_timeout_seconds=30
         )
-        self.secret = "whsec_bench"
-        self.secret_arn = self.clients.secretsmanager.create_secret(
-            Name=f"{self.topology.names.prefix}-webhook", SecretString=self.secret
-        )["ARN"]
+        self.secret, self.smtp_port = "whsec_bench", smtp_port
+        self.secrets = {
+            reference: self.clients.secretsmanager.create_secret(
+                Name=f"{self.topology.names.prefix}-{name}", SecretString=value
+            )["ARN"]
+            for reference, name, value in (
+                ("aws_secretsmanager_secret.webhook.arn", "webhook", self.secret),
+                ("aws_secretsmanager_secret.smtp[0].arn", "smtp-password", "unused"),
+            )
+        }
 
     def _start(self, name: str, roots: dict[str, Any]) -> Any:
         from tests.emulators import FAKE_AWS_ENV
@@ -589,7 +604,7 @@ class _LambdaBench:
             environment={
                 **FAKE_AWS_ENV,
                 "AWS_ENDPOINT_URL": self.moto_url,
-                **resolve(function, self.topology, self.secret_arn),
+                **resolve(function, self.topology, self.secrets, self.smtp_port),
             },
             memory_mb=function.memory_mb,
             timeout_seconds=function.timeout_seconds or 3,
@@ -703,7 +718,7 @@ def _lambda_stack(
     mail.start()
     try:
         log("cold start: Lambda functions under awslambdaric")
-        yield _LambdaBench(wirings, python, runtime_dir, work, f"http://{host}:{port}")
+        yield _LambdaBench(wirings, python, runtime_dir, work, f"http://{host}:{port}", smtp_port)
     finally:
         mail.stop()
         server.stop()

@@ -1,13 +1,13 @@
-"""The Azure app zip indexed by the Functions Python worker's own code, wired from Terraform.
+"""The Azure app zip indexed by the Functions Python worker's own code, wired from the plan.
 
-``make package-azure``'s zip (dependencies for the Python version Terraform names) is unpacked
+``make package-azure``'s zip (dependencies for the Python version the plan names) is unpacked
 and indexed in a separate interpreter of that version whose path holds only the worker's code
 (``azure-functions-runtime``: ``loader.index_function_app`` and ``process_indexed_function``,
 what the worker runs when the host asks for function metadata), the zip's
 ``.python_packages/lib/site-packages`` and the app root. The metadata it builds must list
-every function the catalog and ``azurerm_function_app_flex_consumption`` expect, with the
-queue names of ``azurerm_storage_queue``, connection settings the app settings provide, the
-catalog's timer periods, routes and methods.
+every function the catalog and the planned ``azurerm_function_app_flex_consumption`` expect
+(:mod:`tests.runtimes.wiring`), with the queue names of ``azurerm_storage_queue``, connection
+settings the app settings provide, the catalog's timer periods, routes and methods.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ ROOT_VARIABLES = {
     "mail_from": "o@x.test",
     # A deployment sets its relay: without one the mail functions refuse to start (tested).
     "smtp": {"host": "smtp.example.test", "port": 587, "username": "u", "starttls": True},
+    "orders_api_auth": {"mode": "entra", "client_id": "00000000-0000-0000-0000-000000000000"},
 }
 # Settings that make an identity-based connection (the host's ``<name>__*`` convention).
 IDENTITY_SUFFIXES = ("__accountName", "__queueServiceUri", "__serviceUri")

@@ -1,42 +1,45 @@
-"""Each deployed function's wiring, read from the Terraform configuration (not from Python).
+"""Each deployed function's wiring, read from the Terraform plan (not from Python).
 
 One question, one answer shape: ``load(cloud, variables)`` -> ``{function name: Wiring}``
 with the handler (AWS) or entry point (GCP) or function name (Azure), the runtime, the
-environment variables (static values, and the names whose values are only known after
-apply, with the expression that sets them), memory and timeout.
+environment variables, memory and timeout.
 
-Today the answer comes from the HCL of the root and its module (python-hcl2 plus the small
-evaluator in :mod:`tests.runtimes.hcl_eval`), evaluated the way ``terraform plan`` would with
-the given root variables. Where the plan JSON plugs in: ``load`` is the only function the
-tests call; a ``from_plan(cloud, plan_json)`` with the same result replaces ``_from_hcl`` by
-reading ``planned_values.root_module.child_modules[].resources[]`` of type
-``aws_lambda_function`` / ``google_cloudfunctions2_function`` /
-``azurerm_function_app_flex_consumption`` (``values.handler``, ``runtime``, ``memory_size``,
-``timeout``, ``environment[0].variables``; ``build_config[0].entry_point``,
-``service_config[0].environment_variables``; ``app_settings``, ``runtime_version``), with
-each ``after_unknown`` attribute of ``resource_changes[]`` becoming an entry of
-``Wiring.unknown``.
+``load`` plans the root with the real ``terraform`` against the stand-in providers
+(:mod:`tests.terraform.plans`, ``resolved=True``: cached on disk by its inputs) and
+``from_plan`` reads the planned resources: ``aws_lambda_function.function[*]``,
+``google_cloudfunctions2_function.{consumer,http,schedule}[*]``,
+``azurerm_function_app_flex_consumption.this[*]`` (+ ``azurerm_storage_queue``).
+
+What a deployment decides (a placeholder ``mock-<attr>-<hash>`` in a resolved plan, or a
+plan-known name such as a bucket or table name) is found by value among the managed
+resources and becomes ``Wiring.unknown[variable] = 'aws_sqs_queue.dlq["indexer"].url'``
+(module prefix stripped): the tests fill it from their emulator stack by that reference, so
+a renamed resource or attribute fails to resolve.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
-from tests.runtimes.hcl_eval import Scope, Unknown, evaluate, parse_value
-
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+PLACEHOLDER = re.compile(r"mock-(?P<attribute>[a-z0-9_]+)-(?P<digest>[0-9a-f]{12})")
+# The attributes that carry a resource's own name, best first. ``name`` before ``bucket``:
+# GCP's IAM members and notifications hold their bucket's name in ``bucket``.
+NAME_ATTRIBUTES = ("name", "bucket", "url", "arn", "id")
 
 
 @dataclass(frozen=True)
 class Wiring:
-    """How the platform starts one function, as Terraform declares it."""
+    """How the platform starts one function, as the Terraform plan declares it."""
 
     cloud: str
     name: str  # the catalog name: consumer, endpoint or schedule
@@ -44,9 +47,9 @@ class Wiring:
     group: str  # the code package (zip) it runs
     handler: str  # AWS handler string, GCP entry point, Azure function name
     runtime: str  # "python3.12" (AWS), "python312" (GCP), "3.12" (Azure)
-    environment: Mapping[str, str]  # variables whose values are known at plan time
-    unknown: Mapping[str, str] = field(default_factory=dict)  # name -> expression (after apply)
-    unknown_parts: tuple[str, ...] = ()  # merged maps whose keys are known only after apply
+    environment: Mapping[str, str]  # variables whose values do not depend on the deployment
+    unknown: Mapping[str, str] = field(default_factory=dict)  # variable -> resource reference
+    planned: Mapping[str, str] = field(default_factory=dict)  # variable -> the plan's value
     memory_mb: int | None = None
     timeout_seconds: int | None = None
     signature_type: str | None = None  # GCP: cloudevent | http
@@ -67,242 +70,280 @@ class Wiring:
         return digits if "." in digits else f"{digits[0]}.{digits[1:]}"
 
 
-@cache
-def _parsed(path: Path, mtime: float) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        return dict(hcl2.load(handle))
+# -- tfvars ----------------------------------------------------------------------------------
+def hcl_value(value: Any) -> str:
+    """A Python value as an HCL expression (strings JSON-quoted, templates escaped)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(hcl_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(k)} = {hcl_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no HCL for {value!r}")
 
 
-def _files(directory: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted(directory.glob("*.tf")):
-        yield _parsed(path, path.stat().st_mtime)
+def tfvars(variables: Mapping[str, Any]) -> str:
+    """A tfvars text, stable for the same variables (so the plan cache answers)."""
+    return "".join(f"{name} = {hcl_value(variables[name])}\n" for name in sorted(variables))
 
 
-class LazyLocals(Mapping[str, Any]):
-    """A configuration's locals, each evaluated on first use."""
-
-    def __init__(self, expressions: Mapping[str, Any], scope: Scope) -> None:
-        self.expressions, self.scope, self.values = expressions, scope, dict[str, Any]()
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self.values:
-            self.values[name] = evaluate(parse_value(self.expressions[name]), self.scope)
-        return self.values[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.expressions)
-
-    def __len__(self) -> int:
-        return len(self.expressions)
+# -- references by value ---------------------------------------------------------------------
+def reference(resource: Mapping[str, Any]) -> str:
+    """``type.name[index]`` without the module path."""
+    index = f"[{json.dumps(resource['index'])}]" if "index" in resource else ""
+    return f"{resource['type']}.{resource['name']}{index}"
 
 
-class Configuration:
-    """One Terraform module directory, evaluated with given input variables."""
+class References:
+    """Which managed resource attribute a plan value is: placeholders and plan-known names."""
 
-    def __init__(self, directory: Path, inputs: Mapping[str, Any]) -> None:
-        self.directory = directory
-        self.blocks = list(_files(directory))
-        defaults: dict[str, Any] = {}
-        for block in self.blocks:
-            for variable in block.get("variable", []):
-                for name, body in variable.items():
-                    key = name.strip('"')
-                    if "default" not in body:  # required: unknown unless the caller sets it
-                        defaults[key] = Unknown(f"var.{key}")
-                    elif body["default"] is None:
-                        defaults[key] = None
-                    else:
-                        defaults[key] = evaluate(parse_value(body["default"]), Scope({}, directory))
-        variables = {**defaults, **inputs}
-        expressions = {
-            k: v
-            for block in self.blocks
-            for local in block.get("locals", [])
-            for k, v in local.items()
-        }
-        path = {"root": str(directory), "module": str(directory), "cwd": str(directory)}
-        self.scope = Scope({"var": variables, "path": path}, directory)
-        self.locals = LazyLocals(expressions, self.scope)
-        self.scope.names["local"] = self.locals
+    def __init__(self, plan: Mapping[str, Any]) -> None:
+        from tests.terraform.plans import resources
 
-    def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
-        """The resources of a type by name (their raw python-hcl2 bodies)."""
-        found: dict[str, dict[str, Any]] = {}
-        for block in self.blocks:
-            for resource in block.get("resource", []):
-                for kind, named in resource.items():
-                    if kind.strip('"') == rtype:
-                        found.update({n.strip('"'): body for n, body in named.items()})
-        return found
+        self.placeholders: dict[str, list[tuple[str, bool]]] = {}
+        self.names: dict[str, list[tuple[int, str]]] = {}
+        for resource in resources(dict(plan)):
+            values, ref = resource["values"], reference(resource)
+            for attribute, value in values.items():
+                match = PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+                if match and match["attribute"] == attribute:
+                    own = any(  # its other computed attributes carry the same digest
+                        isinstance(v, str) and v.endswith(f"-{match['digest']}")
+                        for a, v in values.items()
+                        if a != attribute and PLACEHOLDER.fullmatch(str(v))
+                    )
+                    self.placeholders.setdefault(value, []).append((f"{ref}.{attribute}", own))
+            for rank, attribute in enumerate(NAME_ATTRIBUTES):
+                value = values.get(attribute)
+                if isinstance(value, str) and value and not PLACEHOLDER.fullmatch(value):
+                    self.names.setdefault(value, []).append((rank, f"{ref}.{attribute}"))
 
-    def module_call(self, name: str) -> tuple[Path, dict[str, Any]]:
-        """A module call's source directory and its evaluated arguments."""
-        for block in self.blocks:
-            for module in block.get("module", []):
-                body = module.get(f'"{name}"')
-                if body is None:
-                    continue
-                source = evaluate(parse_value(body["source"]), self.scope)
-                arguments = {
-                    k: evaluate(parse_value(v), self.scope)
-                    for k, v in body.items()
-                    if k not in ("source", "providers", "depends_on", "count", "for_each")
-                }
-                return (self.directory / source).resolve(), arguments
-        raise KeyError(f"{self.directory}: no module {name!r}")
+    def owner(self, placeholder: str, where: str) -> str:
+        """The one resource attribute a placeholder stands for."""
+        found = self.placeholders.get(placeholder, [])
+        owners = [r for r, own in found if own] or [r for r, _ in found]
+        if len(owners) != 1:
+            whose = f"the value of several resources: {owners}" if owners else "owned by none"
+            raise ValueError(f"{where}: {placeholder!r} is {whose}")
+        return owners[0]
 
-    def instances(self, rtype: str, name: str) -> Iterator[tuple[str, Scope, dict[str, Any]]]:
-        """Each ``for_each`` instance of a resource: (key, scope with ``each``, body)."""
-        body = self.resources(rtype)[name]
-        collection = evaluate(parse_value(body["for_each"]), self.scope)
-        if isinstance(collection, Unknown):
-            raise ValueError(f"{rtype}.{name}: for_each is unknown at plan time: {collection}")
-        for key, value in collection.items():
-            yield key, self.scope.child(each={"key": key, "value": value}), body
-
-    def value(self, body: Any, scope: Scope) -> Any:
-        """An attribute's value in an instance's scope."""
-        return evaluate(parse_value(body), scope)
+    def of(self, value: str, where: str) -> str | None:
+        """The ``type.name[key].attribute`` that ``value`` is (``...${ref}...`` for a value built
+        from one), or None: the value does not depend on the deployment."""
+        if PLACEHOLDER.fullmatch(value):
+            return self.owner(value, where)
+        if value in self.names:
+            best = min(rank for rank, _ in self.names[value])
+            owners = [r for rank, r in self.names[value] if rank == best]
+            if len(owners) != 1:
+                raise ValueError(f"{where}: {value!r} names several resources: {owners}")
+            return owners[0]
+        if PLACEHOLDER.search(value):  # built from one: the template with its references
+            return PLACEHOLDER.sub(lambda m: "${" + self.owner(m[0], where) + "}", value)
+        if "mock-" in value:
+            raise ValueError(f"{where}: {value!r} comes from no managed resource of the plan")
+        return None
 
 
-SUITE_MODULES = {"aws": "suite", "gcp": "gcp_suite", "azure": "suite"}
-
-
-def module_of(
-    cloud: str, variables: Mapping[str, Any] | None = None, terraform: Path = TERRAFORM
-) -> Configuration:
-    """The cloud's suite module, evaluated with the arguments its root passes."""
-    root = Configuration(terraform / cloud, dict(variables or {}))
-    source, arguments = root.module_call(SUITE_MODULES[cloud])
-    return Configuration(source, arguments)
-
-
-def _split_environment(variables: Any, where: str) -> tuple[dict[str, str], dict[str, str]]:
-    if isinstance(variables, Unknown):
-        raise ValueError(f"{where}: the whole environment is unknown at plan time: {variables}")
-    nulls = [k for k, v in variables.items() if v is None]
+def _split_environment(
+    variables: Mapping[str, Any] | None, references: References, where: str
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    if variables is None:
+        raise ValueError(f"{where}: no environment in the plan")
+    nulls = sorted(k for k, v in variables.items() if v is None)
     if nulls:
         raise ValueError(f"{where}: environment variables set to null: {', '.join(nulls)}")
-    known = {k: str(v) for k, v in variables.items() if not isinstance(v, Unknown)}
-    unknown = {k: v.expression for k, v in variables.items() if isinstance(v, Unknown)}
-    return known, unknown
+    known: dict[str, str] = {}
+    unknown: dict[str, str] = {}
+    planned: dict[str, str] = {}
+    for name, value in sorted(variables.items()):
+        ref = references.of(str(value), f"{where} {name}")
+        if ref is None:
+            known[name] = str(value)
+        else:
+            unknown[name], planned[name] = ref, str(value)
+    return known, unknown, planned
 
 
-def _one(blocks: Any) -> dict[str, Any]:
-    return dict(blocks[0]) if isinstance(blocks, list) else dict(blocks)
+def _resources(plan: Mapping[str, Any], type_: str, name: str) -> list[dict[str, Any]]:
+    from tests.terraform.plans import resources
+
+    return [r for r in resources(dict(plan), type_) if r["name"] == name]
 
 
-def _aws(module: Configuration) -> dict[str, Wiring]:
+def _kinds() -> dict[str, str]:
+    from shared.catalog import default_catalog
+
+    catalog = default_catalog()
+    return {
+        **dict.fromkeys(catalog.consumers, "consumer"),
+        **dict.fromkeys(catalog.endpoints, "http"),
+        **dict.fromkeys(catalog.schedules, "schedule"),
+    }
+
+
+# -- per cloud -------------------------------------------------------------------------------
+def _aws(plan: Mapping[str, Any], references: References) -> dict[str, Wiring]:
+    kinds = _kinds()
     wirings: dict[str, Wiring] = {}
-    for key, scope, body in module.instances("aws_lambda_function", "function"):
-        environment = module.value(_one(body["environment"])["variables"], scope)
-        known, unknown = _split_environment(environment, f"aws_lambda_function.function[{key}]")
-        parts = tuple(getattr(environment, "unknown_parts", ()))
-        function = scope.names["each"]["value"]
+    for resource in _resources(plan, "aws_lambda_function", "function"):
+        key, values = resource["index"], resource["values"]
+        where = reference(resource)
+        (environment,) = values.get("environment") or [{"variables": None}]
+        known, unknown, planned = _split_environment(environment["variables"], references, where)
         wirings[key] = Wiring(
             cloud="aws",
             name=key,
-            kind=function["kind"],
-            group=function["group"],
-            handler=module.value(body["handler"], scope),
-            runtime=module.value(body["runtime"], scope),
+            kind=kinds.get(key, "unknown"),
+            group=Path(values["filename"]).stem,
+            handler=values["handler"],
+            runtime=values["runtime"],
             environment=known,
             unknown=unknown,
-            unknown_parts=parts,
-            memory_mb=module.value(body["memory_size"], scope),
-            timeout_seconds=module.value(body["timeout"], scope),
-            architecture=module.value(body["architectures"], scope)[0],
+            planned=planned,
+            memory_mb=values["memory_size"],
+            timeout_seconds=values["timeout"],
+            architecture=values["architectures"][0],
         )
     return wirings
 
 
-GCP_FUNCTIONS = {"consumer": "consumer", "http": "http", "schedule": "schedule"}
+GCP_FUNCTIONS = ("consumer", "http", "schedule")
 # Gen2 Terraform does not name a signature type: functions-framework takes it from the entry
 # point's decorator (@cloud_event for consumers, which Pub/Sub push and Eventarc feed; @http
 # for endpoints and schedules).
 GCP_SIGNATURES = {"consumer": "cloudevent", "http": "http", "schedule": "http"}
 
 
-def _gcp(module: Configuration) -> dict[str, Wiring]:
+def _gcp(plan: Mapping[str, Any], references: References) -> dict[str, Wiring]:
     wirings: dict[str, Wiring] = {}
-    for resource, kind in GCP_FUNCTIONS.items():
-        for key, scope, body in module.instances("google_cloudfunctions2_function", resource):
-            build, service = _one(body["build_config"]), _one(body["service_config"])
-            environment = module.value(service["environment_variables"], scope)
-            where = f"google_cloudfunctions2_function.{resource}[{key}]"
-            known, unknown = _split_environment(environment, where)
-            parts = tuple(getattr(environment, "unknown_parts", ()))
-            memory = str(module.value(service["available_memory"], scope))
+    for kind in GCP_FUNCTIONS:
+        for resource in _resources(plan, "google_cloudfunctions2_function", kind):
+            key, values = resource["index"], resource["values"]
+            (build,), (service,) = values["build_config"], values["service_config"]
+            (source,) = build["source"][0]["storage_source"]  # <group>-<content hash>.zip
+            known, unknown, planned = _split_environment(
+                service["environment_variables"], references, reference(resource)
+            )
+            memory = str(service["available_memory"])
             wirings[key] = Wiring(
                 cloud="gcp",
                 name=key,
                 kind=kind,
-                group=scope.names["each"]["value"]["group"],
-                handler=module.value(build["entry_point"], scope),
-                runtime=module.value(build["runtime"], scope),
+                group=source["object"].rsplit("-", 1)[0],
+                handler=build["entry_point"],
+                runtime=build["runtime"],
                 environment=known,
                 unknown=unknown,
-                unknown_parts=parts,
+                planned=planned,
                 memory_mb=int(memory.removesuffix("Mi")) if memory.endswith("Mi") else None,
-                timeout_seconds=module.value(service["timeout_seconds"], scope),
+                timeout_seconds=service["timeout_seconds"],
                 signature_type=GCP_SIGNATURES[kind],
             )
     return wirings
 
 
-def _azure(module: Configuration) -> dict[str, Wiring]:
-    kinds = module.locals["function_kinds"]
-    queues = {consumer: queue for queue, consumer in module.locals["all_queues"].items()}
-    queue_of = {c: q for c, q in queues.items()}
-    for queue, consumer in module.locals["all_queues"].items():
-        if not queue.endswith("-poison"):
-            queue_of[consumer] = queue
-    wirings: dict[str, Wiring] = {}
-    for app, scope, body in module.instances("azurerm_function_app_flex_consumption", "this"):
-        settings = module.value(body["app_settings"], scope)
-        known, unknown = _split_environment(
-            settings, f"azurerm_function_app_flex_consumption[{app}]"
+def _azure_queues(plan: Mapping[str, Any]) -> dict[str, str]:
+    """Consumer -> the queue its events arrive on (the one an Event Grid subscription feeds)."""
+    from tests.terraform.plans import resources
+
+    fed = {
+        endpoint["queue_name"]
+        for type_ in (
+            "azurerm_eventgrid_event_subscription",
+            "azurerm_eventgrid_system_topic_event_subscription",
         )
-        auth = module.value(body["storage_authentication_type"], scope)
+        for r in resources(dict(plan), type_)
+        for endpoint in r["values"].get("storage_queue_endpoint") or []
+    }
+    return {
+        (r["values"].get("metadata") or {}).get("consumer", ""): r["values"]["name"]
+        for r in _resources(plan, "azurerm_storage_queue", "this")
+        if r["values"]["name"] in fed
+    }
+
+
+def _azure(plan: Mapping[str, Any], references: References) -> dict[str, Wiring]:
+    kinds = _kinds()  # the plan names apps and disabled functions; the catalog the kinds
+    queues = _azure_queues(plan)
+    wirings: dict[str, Wiring] = {}
+    for resource in _resources(plan, "azurerm_function_app_flex_consumption", "this"):
+        app, values = resource["index"], resource["values"]
+        known, unknown, planned = _split_environment(
+            values["app_settings"], references, reference(resource)
+        )
         disabled = {
             name.removeprefix("AzureWebJobs.").removesuffix(".Disabled")
             for name, value in known.items()
             if name.startswith("AzureWebJobs.") and name.endswith(".Disabled") and value == "true"
         }
-        for function in scope.names["each"]["value"]:
-            if function in disabled:
-                continue
-            kind = kinds[function]
+        for function in sorted(set(kinds) - disabled):
+            if function in wirings:
+                raise ValueError(
+                    f"{function}: enabled in two apps ({wirings[function].app}, {app})"
+                )
             wirings[function] = Wiring(
                 cloud="azure",
                 name=function,
-                kind="http" if kind == "read" else kind,  # "read": a GET endpoint
+                kind=kinds[function],
                 group="app",
                 handler=function,
-                runtime=module.value(body["runtime_version"], scope),
+                runtime=values["runtime_version"],
                 environment=known,
                 unknown=unknown,
-                unknown_parts=tuple(getattr(settings, "unknown_parts", ())),
-                memory_mb=module.value(body["instance_memory_in_mb"], scope),
+                planned=planned,
+                memory_mb=values["instance_memory_in_mb"],
                 app=app,
-                queue=queue_of.get(function),
-                storage_identity=auth == "SystemAssignedIdentity",
+                queue=queues.get(function),
+                storage_identity=values["storage_authentication_type"] == "SystemAssignedIdentity",
             )
     return wirings
+
+
+READERS = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+
+
+def from_plan(cloud: str, plan: Mapping[str, Any]) -> dict[str, Wiring]:
+    """Every function of ``cloud`` in a resolved plan (``terraform show -json``)."""
+    return READERS[cloud](plan, References(plan))
+
+
+def planned(
+    cloud: str, variables: Mapping[str, Any] | None = None, terraform: Path = TERRAFORM
+) -> dict[str, Any]:
+    """The resolved plan of the ``cloud`` root with these root variables (cached on disk).
+    ``terraform``: another copy of the terraform/ directory (its parent holds the files the
+    roots read, as in the repository). Raises ``plans.TerraformUnavailable``.
+
+    ``payment_provider`` (a required root input) is ``simulated`` unless given: the packages run
+    under the platforms' runtimes here without Stripe (its adapter has its own tests)."""
+    from tests.terraform import plans
+
+    text = tfvars({"payment_provider": "simulated", **(variables or {})})
+    if terraform.resolve() == TERRAFORM:
+        return plans.plan_text(cloud, text, resolved=True)
+    return plans.plan_text(cloud, text, resolved=True, repo=terraform.parent)
 
 
 def load(
     cloud: str, variables: Mapping[str, Any] | None = None, terraform: Path = TERRAFORM
 ) -> dict[str, Wiring]:
-    """Every function Terraform declares for ``cloud``, with the root ``variables`` given
-    (``-var`` style overrides of the root's defaults). See the module docstring for where the
-    plan JSON replaces this reading.
+    """Every function the plan of the ``cloud`` root declares, with the root ``variables``
+    (a tfvars). Without terraform or the stand-in providers: a skip (a failure under CI=true)."""
+    import pytest
 
-    ``payment_provider`` (a required root input) is ``simulated`` unless given: the packages run
-    under the platforms' runtimes here without Stripe (its adapter has its own tests)."""
-    return _from_hcl(cloud, {"payment_provider": "simulated", **(variables or {})}, terraform)
+    from tests.terraform import plans
 
-
-def _from_hcl(cloud: str, variables: Mapping[str, Any], terraform: Path) -> dict[str, Wiring]:
-    readers = {"aws": _aws, "gcp": _gcp, "azure": _azure}
-    return readers[cloud](module_of(cloud, variables, terraform))
+    try:
+        plan = planned(cloud, variables, terraform)
+    except plans.TerraformUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"{exc} (CI=true: a missing tool fails; `make setup-iac`)")
+        pytest.skip(str(exc))
+    return from_plan(cloud, plan)

@@ -79,9 +79,14 @@ def plan_json(root: str, variant: str = "example", *, resolved: bool = False) ->
     return tfgate.plan(tf, tree, root, variants(root)[variant].read_text(), resolved=resolved)
 
 
-def plan_text(root: str, tfvars_text: str, *, resolved: bool = False) -> dict[str, Any]:
-    """The same for an ad-hoc tfvars text."""
+def plan_text(
+    root: str, tfvars_text: str, *, resolved: bool = False, repo: Path | None = None
+) -> dict[str, Any]:
+    """The same for an ad-hoc tfvars text. `repo`: plan a copy of the repository instead (its
+    terraform/ and the files the roots read; a tree of its own, cached by its content)."""
     tf, tree = gate()
+    if repo is not None:
+        tree = tfgate.prepare_tree(tf, repo, roots=[root])
     return tfgate.plan(tf, tree, root, tfvars_text, resolved=resolved)
 
 

@@ -1,8 +1,9 @@
 """The Lambda zips run under the real runtime interface client (``awslambdaric``), wired from
-Terraform: handler string, runtime version, environment variable names, memory and timeout
-come from ``aws_lambda_function.function`` (:mod:`tests.runtimes.wiring`); only the values
-Terraform learns at apply time (bucket and table names, queue URLs, ARNs) are filled in from
-the moto stack, by the expression Terraform sets them with.
+the Terraform plan: handler string, runtime version, environment, memory and timeout come
+from the planned ``aws_lambda_function.function`` (:mod:`tests.runtimes.wiring`); only the
+values a deployment decides (bucket and table names, queue URLs, ARNs) are filled in from the
+moto stack, by the resource reference the plan shows (``aws_sqs_queue.dlq["indexer"].url``),
+and the SMTP relay's port by this run's (the plan names a fixed one, so its cache answers).
 
 Each function runs in its own process (``python3.12 -m awslambdaric <handler>``) with only its
 unzipped package and the runtime's packages (awslambdaric, boto3) on the path, against a
@@ -49,15 +50,21 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def smtp_settings(smtp: tuple[SmtpRecorder, int]) -> dict[str, Any]:
-    return {"host": LOOPBACK, "port": smtp[1], "username": "", "starttls": False}
+# The plan is cached by its tfvars text: it names a fixed relay port, and `resolve` swaps in
+# the port of this run's relay (the plan must still set EVENTSUITE_SMTP_PORT to PLANNED_PORT).
+PLANNED_PORT = 2525
+PLANNED_SMTP = {"host": LOOPBACK, "port": PLANNED_PORT, "username": "", "starttls": False}
 
 
 @pytest.fixture(scope="module")
-def wirings(smtp_settings: dict[str, Any]) -> dict[str, wiring.Wiring]:
-    """Every Lambda function as Terraform declares it (root variables as a tfvars would set)."""
-    return wiring.load("aws", {"mailer": "smtp", "smtp": smtp_settings})
+def smtp_port(smtp: tuple[SmtpRecorder, int]) -> int:
+    return smtp[1]
+
+
+@pytest.fixture(scope="module")
+def wirings() -> dict[str, wiring.Wiring]:
+    """Every Lambda function as the Terraform plan declares it (root variables as a tfvars)."""
+    return wiring.load("aws", {"mailer": "smtp", "smtp": PLANNED_SMTP})
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +114,28 @@ def task_roots(
 
 
 @pytest.fixture(scope="module")
-def stack(clients: AwsClients) -> tuple[Topology, str]:
+def stack(clients: AwsClients) -> tuple[Topology, dict[str, str]]:
+    """The moto stack, and the secrets Terraform creates (ARN by resource reference)."""
     topology = create_topology(clients, unique_prefix("rt"), visibility_timeout_seconds=30)
-    arn = clients.secretsmanager.create_secret(
-        Name=f"{topology.names.prefix}-webhook", SecretString=WEBHOOK_SECRET
-    )["ARN"]
-    return topology, arn
+    secrets = {
+        reference: clients.secretsmanager.create_secret(
+            Name=f"{topology.names.prefix}-{name}", SecretString=value
+        )["ARN"]
+        for reference, name, value in (
+            ("aws_secretsmanager_secret.webhook.arn", "webhook", WEBHOOK_SECRET),
+            # The relay takes no login (username ""): the password is read, never used.
+            ("aws_secretsmanager_secret.smtp[0].arn", "smtp-password", "unused"),
+        )
+    }
+    return topology, secrets
 
 
-def resolve(function: wiring.Wiring, topology: Topology, webhook_arn: str) -> dict[str, str]:
-    """Terraform's environment for ``function``: the static values as planned, the rest from
-    the stack, looked up by the exact expression Terraform sets them with."""
+def resolve(
+    function: wiring.Wiring, topology: Topology, secrets: dict[str, str], smtp_port: int
+) -> dict[str, str]:
+    """Terraform's environment for ``function``: the plan's values, those a deployment
+    decides taken from the stack by the resource reference the plan shows, and the relay's
+    port of this run."""
     names = topology.names
     after_apply = {
         'aws_s3_bucket.this["uploads"].bucket': names.buckets["uploads"],
@@ -127,16 +145,19 @@ def resolve(function: wiring.Wiring, topology: Topology, webhook_arn: str) -> di
         "aws_dynamodb_table.index.name": names.tables["index"],
         "aws_dynamodb_table.idempotency.name": names.tables["idempotency"],
         "aws_dynamodb_table.orders.name": names.tables["orders"],
-        "aws_secretsmanager_secret.webhook.arn": webhook_arn,
+        **secrets,
+        **{f'aws_sqs_queue.dlq["{name}"].url': url for name, url in topology.dlq_urls.items()},
     }
-    if function.kind == "consumer":
-        after_apply["aws_sqs_queue.dlq[name].url"] = topology.dlq_urls[function.name]
     unresolved = {n: e for n, e in function.unknown.items() if e not in after_apply}
     assert not unresolved, f"{function.name}: no stack value for {unresolved}"
-    return {
+    environment = {
         **function.environment,
         **{name: after_apply[expression] for name, expression in function.unknown.items()},
     }
+    if "EVENTSUITE_SMTP_PORT" in environment:
+        assert environment["EVENTSUITE_SMTP_PORT"] == str(PLANNED_PORT), function.name
+        environment["EVENTSUITE_SMTP_PORT"] = str(smtp_port)
+    return environment
 
 
 class Functions:
@@ -173,11 +194,12 @@ def start_function(
     runtime_python: str,
     runtime_dir: Path,
     task_roots: dict[str, Path],
-    stack: tuple[Topology, str],
+    stack: tuple[Topology, dict[str, str]],
     moto_url: str,
+    smtp_port: int,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Any:
-    topology, webhook_arn = stack
+    topology, secrets = stack
     logs = tmp_path_factory.mktemp("lambda-logs")
 
     def start(
@@ -187,7 +209,9 @@ def start_function(
         task_root: Path | None = None,
         environment: dict[str, str] | None = None,
     ) -> LambdaProcess:
-        env = resolve(function, topology, webhook_arn) if environment is None else environment
+        env = (
+            resolve(function, topology, secrets, smtp_port) if environment is None else environment
+        )
         return LambdaProcess(
             python=runtime_python,
             task_root=task_root or task_roots[function.group],
@@ -265,7 +289,7 @@ def test_every_catalog_function_is_wired(wirings: dict[str, wiring.Wiring]) -> N
 
 
 def test_uploads_run_through_the_image_consumers(
-    functions: Functions, stack: tuple[Topology, str], clients: AwsClients
+    functions: Functions, stack: tuple[Topology, dict[str, str]], clients: AwsClients
 ) -> None:
     topology, _ = stack
     uploads = topology.names.buckets["uploads"]
@@ -289,7 +313,7 @@ def test_uploads_run_through_the_image_consumers(
 
 
 def test_a_bad_record_is_dead_lettered_and_the_batch_reports_per_record(
-    functions: Functions, stack: tuple[Topology, str], clients: AwsClients
+    functions: Functions, stack: tuple[Topology, dict[str, str]], clients: AwsClients
 ) -> None:
     topology, _ = stack
     clients.sqs.send_message(QueueUrl=topology.queue_urls["indexer"], MessageBody="{not json")
@@ -303,7 +327,7 @@ def test_a_bad_record_is_dead_lettered_and_the_batch_reports_per_record(
 
 def test_an_order_is_placed_read_charged_and_mailed(
     functions: Functions,
-    stack: tuple[Topology, str],
+    stack: tuple[Topology, dict[str, str]],
     clients: AwsClients,
     smtp: tuple[SmtpRecorder, int],
 ) -> None:
@@ -355,7 +379,7 @@ def test_an_order_is_placed_read_charged_and_mailed(
 
 def test_a_transient_failure_is_reported_in_batch_item_failures_then_retried(
     functions: Functions,
-    stack: tuple[Topology, str],
+    stack: tuple[Topology, dict[str, str]],
     clients: AwsClients,
     smtp: tuple[SmtpRecorder, int],
 ) -> None:
@@ -446,10 +470,11 @@ def test_a_module_missing_from_the_zip_fails_at_init(
 def test_a_missing_environment_variable_is_named(
     wirings: dict[str, wiring.Wiring],
     start_function: Any,
-    stack: tuple[Topology, str],
+    stack: tuple[Topology, dict[str, str]],
+    smtp_port: int,
 ) -> None:
     function = wirings["payments"]
-    environment = resolve(function, *stack)
+    environment = resolve(function, *stack, smtp_port)
     del environment["EVENTSUITE_ORDERS_TABLE"]
     with start_function(function, environment=environment) as process:
         message = _failure(process, {"Records": []})
@@ -459,10 +484,11 @@ def test_a_missing_environment_variable_is_named(
 def test_a_consumer_without_its_dead_letter_queue_fails_at_start(
     wirings: dict[str, wiring.Wiring],
     start_function: Any,
-    stack: tuple[Topology, str],
+    stack: tuple[Topology, dict[str, str]],
+    smtp_port: int,
 ) -> None:
     function = wirings["payments"]
-    environment = resolve(function, *stack)
+    environment = resolve(function, *stack, smtp_port)
     del environment["EVENTSUITE_DLQ_URL"]
     with start_function(function, environment=environment) as process:
         message = _failure(process, {"Records": []})

@@ -3,7 +3,9 @@
 Each group's zip (``functions.gcp.package``) is unpacked, its ``requirements.txt`` installed into
 a fresh virtualenv of the Python version Terraform names (cached under ``build/runtimes/``),
 and ``functions-framework --target <entry point> --signature-type <type>`` runs as a process
-with the environment ``google_cloudfunctions2_function`` declares (:mod:`tests.runtimes.wiring`).
+with the environment the planned ``google_cloudfunctions2_function`` declares
+(:mod:`tests.runtimes.wiring`; the names a deployment decides are the plan's, created on the
+emulators).
 Real-shaped deliveries go over HTTP: Pub/Sub push bodies (binary and attribute-only messages),
 Eventarc storage "finalized" CloudEvents (binary and structured mode), Cloud Scheduler's POST
 with its OIDC header, and the orders API. Behind them: the Pub/Sub and Firestore emulators and
@@ -12,13 +14,14 @@ gcp-storage-emulator.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import socket
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,12 @@ from tests.support import LOOPBACK, background_process, free_port
 pytestmark = pytest.mark.integration
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PROJECT = f"rt{uuid.uuid4().hex[:8]}"
+PROJECT = "eventsuite-rt"  # fixed: the plan (cached by its inputs) names it
+PLANNED_PORT = 2525
+# The resources a deployment names that the emulators create by the plan's name (``stack``).
+EMULATED = re.compile(
+    r'google_(pubsub_topic|storage_bucket|firestore_database)\.\w+(\["[^"]+"\])?\.name'
+)
 COLD_STARTS: dict[str, float] = {}
 
 
@@ -56,9 +64,10 @@ def firestore_host() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def wirings(smtp_server: tuple[int, Any]) -> dict[str, wiring.Wiring]:
-    port, _ = smtp_server
-    smtp = {"host": LOOPBACK, "port": port, "username": "", "starttls": False}
+def planned() -> dict[str, wiring.Wiring]:
+    """Every function as the Terraform plan declares it. The plan is cached by its tfvars
+    text, so it names a fixed project and relay port (this run's relay is swapped in below)."""
+    smtp = {"host": LOOPBACK, "port": PLANNED_PORT, "username": "", "starttls": False}
     return wiring.load(
         "gcp",
         {
@@ -68,6 +77,28 @@ def wirings(smtp_server: tuple[int, Any]) -> dict[str, wiring.Wiring]:
             "smtp": smtp,
         },
     )
+
+
+@pytest.fixture(scope="module")
+def wirings(
+    planned: dict[str, wiring.Wiring], smtp_server: tuple[int, Any]
+) -> dict[str, wiring.Wiring]:
+    """The functions as deployed on the emulators: what a deployment decides is the plan's
+    own name of a topic, bucket or database that ``stack`` creates by that name (any other
+    reference has no emulator value and fails), and the relay is this run's."""
+    port, _ = smtp_server
+    deployed: dict[str, wiring.Wiring] = {}
+    for name, function in planned.items():
+        unresolved = {v: r for v, r in function.unknown.items() if not EMULATED.fullmatch(r)}
+        assert not unresolved, f"{name}: no emulator value for {unresolved}"
+        environment = {**function.environment, **function.planned}
+        if "EVENTSUITE_SMTP_PORT" in environment:
+            assert environment["EVENTSUITE_SMTP_PORT"] == str(PLANNED_PORT), name
+            environment["EVENTSUITE_SMTP_PORT"] = str(port)
+        deployed[name] = dataclasses.replace(
+            function, environment=environment, unknown={}, planned={}
+        )
+    return deployed
 
 
 @pytest.fixture(scope="module")
@@ -93,32 +124,27 @@ def venvs(
 
 @pytest.fixture(scope="module")
 def stack(
-    pubsub_host: str, firestore_host: str, storage_client: Any, wirings: dict[str, wiring.Wiring]
+    pubsub_host: str, firestore_host: str, storage_client: Any, planned: dict[str, wiring.Wiring]
 ) -> Iterator[dict[str, Any]]:
     """Topics (with a pull subscription each) and buckets that Terraform would create."""
     from google.cloud import pubsub_v1
 
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
-    topics = {
-        w.environment[name]
-        for w in wirings.values()
-        for name in ("EVENTSUITE_EVENTS_TOPIC", "EVENTSUITE_DEAD_LETTER_TOPIC")
-        if name in w.environment
+    names = {
+        reference: function.planned[variable]
+        for function in planned.values()
+        for variable, reference in function.unknown.items()
     }
+    topics = {n for r, n in names.items() if r.startswith("google_pubsub_topic.")}
     for topic in sorted(topics):
         publisher.create_topic(name=publisher.topic_path(PROJECT, topic))
         subscriber.create_subscription(
             name=subscriber.subscription_path(PROJECT, f"{topic}-pull"),
             topic=publisher.topic_path(PROJECT, topic),
         )
-    any_function = next(iter(wirings.values()))
-    for name in (
-        "EVENTSUITE_UPLOADS_BUCKET",
-        "EVENTSUITE_THUMBNAILS_BUCKET",
-        "EVENTSUITE_CLAIMS_BUCKET",
-    ):
-        storage_client.create_bucket(any_function.environment[name])
+    for bucket in sorted(n for r, n in names.items() if r.startswith("google_storage_bucket.")):
+        storage_client.create_bucket(bucket)
     yield {"subscriber": subscriber, "storage": storage_client}
     subscriber.close()
     publisher.transport.close()
