@@ -10,6 +10,7 @@ over HTTP, like any client. Bad input gets the reason on the page (the API's pro
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -30,6 +31,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from functions.local.backend import LocalBackend
+from functions.local.broker import LoggedDelivery
 from functions.local.console.flow import flow_graph, mermaid
 from functions.local.outbox import OutboxMailer
 from functions.ops import cli
@@ -42,6 +44,23 @@ HERE = Path(__file__).parent
 STREAM_POLL_SECONDS = 0.3
 STREAM_HEARTBEAT_SECONDS = 15.0
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+# Pages are never framed by another site (clickjacking), and an HTML email shown on a page
+# loads nothing from elsewhere (no tracking pixels).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is this machine
+    only."""
+    name = host.strip().lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -70,13 +89,19 @@ class FormError(Exception):
         self.problems = problems or []
 
 
+def _host_allowed(host_header: str, allowed: set[str]) -> bool:
+    host = host_header.strip().lower()
+    name = host[: host.find("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+    return name in allowed or is_loopback(name)
+
+
 def _when(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-def _delivery_json(delivery: Any) -> dict[str, Any]:
+def _delivery_json(delivery: LoggedDelivery) -> dict[str, Any]:
     return {
         "id": delivery.log_id,
         "time": _when(delivery.started_at)[11:23],  # the time of day; the page is about now
@@ -190,15 +215,14 @@ def create_app(context: ConsoleContext) -> Flask:
 
     @app.before_request
     def same_machine_only() -> Any:
-        hostname = (request.host or "").rsplit(":", 1)[0].lower()
-        if "*" not in allowed_hosts and hostname not in allowed_hosts:
+        if "*" not in allowed_hosts and not _host_allowed(request.host or "", allowed_hosts):
             return render_template(
                 "error.html",
                 title="unknown host",
                 problems=[f"this console answers as {', '.join(sorted(allowed_hosts))}"],
             ), 421
         if request.method == "POST" and not secrets.compare_digest(
-            request.form.get("token", ""), app.config["FORM_TOKEN"]
+            request.form.get("token", "").encode(), app.config["FORM_TOKEN"].encode()
         ):
             return render_template(
                 "error.html",
@@ -206,6 +230,13 @@ def create_app(context: ConsoleContext) -> Flask:
                 problems=["this form is from another page or an earlier console: reload, retry"],
             ), 403
         return None
+
+    @app.after_request
+    def not_framed(response: Response) -> Response:
+        # setdefault: a stored object keeps its stricter sandbox policy.
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
 
     @app.context_processor
     def common() -> dict[str, Any]:
@@ -571,7 +602,7 @@ def _image_pages(app: Flask, context: ConsoleContext) -> None:
             abort(404)
         try:
             stored = target.objects.get(bucket, key)
-        except ObjectNotFound:
+        except (ObjectNotFound, PermanentError):  # PermanentError: not a valid object key
             abort(404)
         return Response(
             stored.data,
@@ -701,7 +732,8 @@ class ConsoleServer:
     @property
     def url(self) -> str:
         """Where to point the browser."""
-        return f"http://{self.host}:{self.port}/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
 
     def start(self) -> None:
         """Serve in the background."""
@@ -717,7 +749,7 @@ def start_console(
     home: Path, backend: LocalBackend, *, host: str, port: int, endpoint_ports: dict[str, int]
 ) -> ConsoleServer:
     """Start the console over ``backend`` (the one ``serve`` opened) on ``host:port``."""
-    shared = frozenset() if host in LOOPBACK_NAMES else frozenset({"*"})
+    shared = frozenset() if is_loopback(host) else frozenset({"*"})
     context = ConsoleContext(
         home, backend, local_target(home, backend), dict(endpoint_ports), shared
     )

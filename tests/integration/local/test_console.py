@@ -7,6 +7,9 @@ from __future__ import annotations
 import html
 import io
 import re
+import socket
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from flask.testing import FlaskClient
 
 from functions.local import samples
 from functions.local.backend import LocalBackend
-from functions.local.console.app import ConsoleContext, create_app
+from functions.local.console.app import ConsoleContext, create_app, is_loopback, start_console
 from functions.ops.targets import local_target
 from shared.ports import IndexQuery
 
@@ -244,3 +247,77 @@ def test_a_reconnecting_stream_resumes_after_the_last_delivery_it_saw(
     next(chunks)
     assert next(chunks).decode().startswith(f"id: {first.log_id}\n")
     from_start.close()
+
+
+def test_no_page_can_be_framed_and_an_email_loads_nothing_from_elsewhere(
+    client: FlaskClient,
+) -> None:
+    for page in ("/", "/deliveries", "/emails", "/orders/ord_nope", "/catalog"):
+        answer = client.get(page)
+        policy = answer.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy, page
+        assert "img-src 'self' data:" in policy and "default-src 'self'" in policy, page
+        assert answer.headers["X-Frame-Options"] == "DENY", page
+
+
+def test_a_stored_object_keeps_its_sandbox_policy(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    answer = client.get("/objects/uploads/uploads/a.jpg")
+    assert answer.status_code == 200 and answer.headers["Content-Security-Policy"] == "sandbox"
+
+
+@pytest.mark.parametrize("key", ["uploads/../x.jpg", "uploads/%00.jpg", "uploads//a.jpg"])
+def test_a_bad_object_key_is_not_found_not_a_failure(
+    client: FlaskClient, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = client.get(f"/objects/uploads/{key}")
+    assert answer.status_code == 404, answer.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.name == "eventsuite.console"]
+
+
+def test_a_form_token_that_is_not_ascii_is_refused_not_a_failure(client: FlaskClient) -> None:
+    answer = client.post("/deadletters/purge", data={"consumer": "indexer", "token": "jeton-é"})
+    assert answer.status_code == 403 and "stale form" in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.com", False),
+    ],
+)
+def test_which_bind_addresses_are_this_machine_only(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_console_on_ipv6_loopback_keeps_the_host_check_and_a_valid_url(
+    backend: LocalBackend,
+) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        console = start_console(backend.home, backend, host="::1", port=0, endpoint_ports={})
+    except OSError as exc:
+        pytest.skip(f"cannot bind ::1 here: {exc}")
+    try:
+        assert console.context.allowed_hosts == frozenset()
+        assert console.url == f"http://[::1]:{console.port}/"
+        with urllib.request.urlopen(console.url + "catalog", timeout=10) as page:
+            assert page.status == 200
+        rebound = urllib.request.Request(console.url, headers={"Host": "attacker.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 421
+    finally:
+        console.stop()
