@@ -167,8 +167,9 @@ def parser() -> argparse.ArgumentParser:
     )
     order_show = orders.add_parser("show", help="one order")
     order_show.add_argument("id")
-    order_list = orders.add_parser("list", help="orders in a status, oldest first")
-    order_list.add_argument("--status", type=parse_status, required=True)
+    order_list = orders.add_parser("list", help="orders (in a status), oldest first")
+    order_list.add_argument("--status", type=parse_status, help="only orders in this status")
+    order_list.add_argument("--newest", action="store_true", help="newest first")
     order_list.add_argument("--limit", type=int, default=100)
 
     index = commands.add_parser("index", help="image index").add_subparsers(
@@ -403,15 +404,34 @@ def orders_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def list_orders(
+    target: Target,
+    *,
+    status: OrderStatus | None = None,
+    newest_first: bool = False,
+    limit: int = 100,
+) -> list[OrderRecord]:
+    """At most ``limit`` orders (in ``status``, else in any), by ``placed_at`` oldest first or
+    ``newest_first``: the first ``limit`` of each status, merged."""
+    statuses = [status] if status is not None else list(OrderStatus)
+    found = [
+        order
+        for wanted in statuses
+        for order in target.orders.by_status(wanted, limit=limit, newest_first=newest_first)
+    ]
+    found.sort(key=lambda order: (order.placed_at, order.order_id), reverse=newest_first)
+    return found[: max(0, limit)]
+
+
 def orders_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
-    """``orders list --status S``."""
-    found = target.orders.by_status(args.status, limit=args.limit)
+    """``orders list [--status S] [--newest]``."""
+    found = list_orders(target, status=args.status, newest_first=args.newest, limit=args.limit)
     if args.json:
         json.dump([_order_json(o) for o in found], out, indent=2)
         print(file=out)
         return 0
     if not found:
-        print(f"no {args.status.value} orders", file=out)
+        print(f"no {args.status.value} orders" if args.status else "no orders", file=out)
         return 0
     rows = [["ORDER", "STATUS", "AMOUNT", "CUSTOMER", "PLACED", "PAYMENT"]]
     rows += [

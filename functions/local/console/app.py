@@ -37,12 +37,13 @@ from functions.local.outbox import OutboxMailer
 from functions.ops import cli
 from functions.ops.targets import Target, local_target
 from shared.errors import ObjectNotFound, PermanentError
-from shared.ports import IndexQuery, OrderRecord, OrderStatus
+from shared.ports import IndexQuery
 
 logger = logging.getLogger("eventsuite.console")
 HERE = Path(__file__).parent
 STREAM_POLL_SECONDS = 0.3
 STREAM_HEARTBEAT_SECONDS = 15.0
+ORDERS_SHOWN = 100
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 # Pages are never framed by another site (clickjacking), and an HTML email shown on a page
 # loads nothing from elsewhere (no tracking pixels).
@@ -616,12 +617,6 @@ def _order_pages(app: Flask, context: ConsoleContext) -> None:
     target = context.target
 
     # -- orders and emails ----------------------------------------------------------------
-    def all_orders() -> list[OrderRecord]:
-        found = [
-            order for status in OrderStatus for order in target.orders.by_status(status, limit=100)
-        ]
-        return sorted(found, key=lambda order: order.placed_at, reverse=True)
-
     def orders_page(
         message: str | None = None,
         problems: list[str] | None = None,
@@ -631,7 +626,8 @@ def _order_pages(app: Flask, context: ConsoleContext) -> None:
     ) -> tuple[str, int]:
         return render_template(
             "orders.html",
-            orders=all_orders(),
+            orders=cli.list_orders(target, newest_first=True, limit=ORDERS_SHOWN),
+            orders_shown=ORDERS_SHOWN,
             message=message,
             problems=problems or [],
             form=form or {"currency": "EUR", "quantity": "1"},

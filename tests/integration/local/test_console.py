@@ -19,9 +19,15 @@ from flask.testing import FlaskClient
 
 from functions.local import samples
 from functions.local.backend import LocalBackend
-from functions.local.console.app import ConsoleContext, create_app, is_loopback, start_console
+from functions.local.console.app import (
+    ORDERS_SHOWN,
+    ConsoleContext,
+    create_app,
+    is_loopback,
+    start_console,
+)
 from functions.ops.targets import local_target
-from shared.ports import IndexQuery
+from shared.ports import IndexQuery, OrderRecord, OrderStatus
 
 
 @pytest.fixture
@@ -321,3 +327,27 @@ def test_a_console_on_ipv6_loopback_keeps_the_host_check_and_a_valid_url(
         assert refused.value.code == 421
     finally:
         console.stop()
+
+
+def test_the_orders_page_shows_the_newest_orders_when_a_status_has_more_than_it_shows(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    orders = backend.ports.orders
+    assert orders is not None
+    for n in range(ORDERS_SHOWN + 20):
+        orders.create(
+            OrderRecord(
+                order_id=f"ord_{n:04d}",
+                status=OrderStatus.PLACED,
+                customer_email="ann@example.com",
+                customer_name=None,
+                amount_minor=500,
+                currency="EUR",
+                items=({"sku": "mug", "quantity": 1, "unit_price_minor": 500},),
+                placed_at=f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}.000Z",
+            )
+        )
+    page = client.get("/orders").get_data(as_text=True)
+    shown = re.findall(r'<a href="/orders/(ord_\d+)">', page)
+    newest = [f"ord_{n:04d}" for n in reversed(range(20, ORDERS_SHOWN + 20))]
+    assert shown == newest
