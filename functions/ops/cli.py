@@ -186,6 +186,9 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--gps-box", type=parse_gps_box, metavar="S,W,N,E")
     search.add_argument("--limit", type=int, default=100)
 
+    missing = index.add_parser("missing", help="uploads with no index document")
+    missing.add_argument("--limit", type=int, default=100)
+
     upload = commands.add_parser("upload", help="upload image files (ImageUploaded follows)")
     upload.add_argument("files", nargs="+", type=Path)
     return top
@@ -497,6 +500,38 @@ def index_search(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def indexed_document(target: Target, key: str) -> dict[str, Any] | None:
+    """The index document of the upload ``key`` (in the uploads bucket), or None."""
+    from shared.images.metadata import image_id  # Pillow: only for the commands that need it
+
+    return target.index.get(image_id(target.uploads_bucket, key))
+
+
+def unindexed_uploads(target: Target, *, limit: int = 100) -> list[str]:
+    """Upload keys (in key order) that have no index document yet, at most ``limit``: still on
+    their way, or refused by the indexer."""
+    if not target.uploads_bucket:
+        raise UsageError("no uploads bucket: set EVENTSUITE_UPLOADS_BUCKET")
+    missing: list[str] = []
+    for key in sorted(target.objects.list_keys(target.uploads_bucket, target.uploads_prefix)):
+        if len(missing) >= limit:
+            break
+        if indexed_document(target, key) is None:
+            missing.append(key)
+    return missing
+
+
+def index_missing(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``index missing``."""
+    found = unindexed_uploads(target, limit=args.limit)
+    if args.json:
+        json.dump(found, out, indent=2)
+        print(file=out)
+        return 0
+    print("\n".join(found) or "every upload is in the index", file=out)
+    return 0
+
+
 def upload_file(target: Target, name: str, data: bytes, *, content_type: str | None = None) -> str:
     """Store one file under the uploads prefix of the uploads bucket; return its key."""
     if not target.uploads_bucket:
@@ -530,6 +565,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Target, argparse.Namespace, Tex
     ("orders", "show"): orders_show,
     ("orders", "list"): orders_list,
     ("index", "search"): index_search,
+    ("index", "missing"): index_missing,
     ("upload", None): upload,
 }
 

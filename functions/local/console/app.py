@@ -552,18 +552,7 @@ def _image_pages(app: Flask, context: ConsoleContext) -> None:
             found, search_problems = [], [f"{exc.title}: {p}" for p in exc.problems]
         images = [{"document": d, "thumbnails": thumbnails_of(d)} for d in found]
         searched = any(value.strip() for value in form.values())
-        indexed = {str(d.get("key")) for d in found}
-        unindexed = (
-            []
-            if searched or search_problems
-            else [
-                key
-                for key in target.objects.list_keys(
-                    settings.uploads_bucket, catalog.storage["uploads_prefix"]
-                )
-                if key not in indexed
-            ]
-        )
+        unindexed = [] if searched or search_problems else cli.unindexed_uploads(target, limit=200)
         return render_template(
             "images.html",
             images=images,

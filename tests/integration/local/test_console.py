@@ -27,7 +27,9 @@ from functions.local.console.app import (
     start_console,
 )
 from functions.ops.targets import local_target
+from shared.images.metadata import image_id
 from shared.ports import IndexQuery, OrderRecord, OrderStatus
+from tests.integration.operate_support import cli
 
 
 @pytest.fixture
@@ -351,3 +353,23 @@ def test_the_orders_page_shows_the_newest_orders_when_a_status_has_more_than_it_
     shown = re.findall(r'<a href="/orders/(ord_\d+)">', page)
     newest = [f"ord_{n:04d}" for n in reversed(range(20, ORDERS_SHOWN + 20))]
     assert shown == newest
+
+
+def test_an_indexed_upload_is_never_listed_as_missing_from_the_index(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """More indexed uploads than a search page holds (50): each is looked up in the index."""
+    index = backend.ports.index
+    assert index is not None
+    bucket = backend.settings.uploads_bucket
+    for n in range(55):
+        key = f"uploads/indexed-{n:02d}.jpg"
+        backend.objects.put(bucket, key, b"not read", content_type="image/jpeg")
+        index.put({"image_id": image_id(bucket, key), "bucket": bucket, "key": key})
+    backend.objects.put(bucket, "uploads/waiting.jpg", b"not read", content_type="image/jpeg")
+    page = client.get("/images").get_data(as_text=True)
+    listed = re.search(r'<ul id="unindexed">(.*?)</ul>', page, re.S)
+    assert listed is not None
+    assert re.findall(r"<code>(.*?)</code>", listed.group(1)) == ["uploads/waiting.jpg"]
+    missing = cli(["--home", str(backend.home), "index", "missing"])
+    assert missing.code == 0 and missing.out.split() == ["uploads/waiting.jpg"]
