@@ -297,8 +297,11 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
             }
             for name in catalog.consumers
         ]
+        newest = context.backend.broker.recent_deliveries(limit=1)
         return render_template(
             "flow.html",
+            # The stream starts after what the page saw, not when the diagram is drawn.
+            last_id=newest[-1].log_id if newest else 0,
             diagram=mermaid(),
             graph=flow_graph(catalog),
             activity=activity,

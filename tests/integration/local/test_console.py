@@ -373,3 +373,15 @@ def test_an_indexed_upload_is_never_listed_as_missing_from_the_index(
     assert re.findall(r"<code>(.*?)</code>", listed.group(1)) == ["uploads/waiting.jpg"]
     missing = cli(["--home", str(backend.home), "index", "missing"])
     assert missing.code == 0 and missing.out.split() == ["uploads/waiting.jpg"]
+
+
+def test_the_flow_page_streams_from_the_newest_delivery_it_rendered(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """The diagram is drawn before the stream opens: deliveries in between are not lost."""
+    assert "deliveries/stream?after=0'" in html.unescape(client.get("/").get_data(as_text=True))
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    newest = backend.broker.recent_deliveries(limit=1)[-1].log_id
+    page = html.unescape(client.get("/").get_data(as_text=True))
+    assert f"deliveries/stream?after={newest}'" in page
