@@ -42,7 +42,8 @@ from shared.ports import IndexQuery
 logger = logging.getLogger("eventsuite.console")
 HERE = Path(__file__).parent
 STREAM_POLL_SECONDS = 0.3
-STREAM_HEARTBEAT_SECONDS = 15.0
+STREAM_HEARTBEAT_SECONDS = 5.0  # a closed tab is noticed at the next write
+STREAM_STOP_SECONDS = 5.0
 ORDERS_SHOWN = 100
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 # Pages are never framed by another site (clickjacking), and an HTML email shown on a page
@@ -64,6 +65,38 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class StreamRegistry:
+    """Counts the open live streams and tells them to end."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self._open = 0
+        self._changed = threading.Condition()
+
+    @property
+    def open(self) -> int:
+        """Streams still running."""
+        with self._changed:
+            return self._open
+
+    def opened(self) -> None:
+        """A stream started."""
+        with self._changed:
+            self._open += 1
+
+    def closed(self) -> None:
+        """A stream ended (the client left, or the console is stopping)."""
+        with self._changed:
+            self._open -= 1
+            self._changed.notify_all()
+
+    def stop(self, timeout: float) -> bool:
+        """Tell every stream to end; True when all did within ``timeout`` seconds."""
+        self.stopping.set()
+        with self._changed:
+            return self._changed.wait_for(lambda: self._open == 0, timeout)
+
+
 @dataclass
 class ConsoleContext:
     """What the pages read and act on."""
@@ -74,6 +107,8 @@ class ConsoleContext:
     endpoint_ports: dict[str, int] = field(default_factory=dict)
     allowed_hosts: frozenset[str] = frozenset()
     """Host names the pages answer to besides loopback (``*``: any, when shared on purpose)."""
+    streams: StreamRegistry = field(default_factory=StreamRegistry)
+    """The open live streams, ended by :meth:`ConsoleServer.stop` before the backend closes."""
 
     @property
     def outbox(self) -> OutboxMailer:
@@ -344,6 +379,28 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
         )
 
 
+def _delivery_events(backend: LocalBackend, streams: StreamRegistry, after: int) -> Iterator[str]:
+    """Server-sent events: each delivery logged after log id ``after``, until the client leaves
+    or the console stops."""
+    streams.opened()
+    try:
+        last, quiet_since = after, time.monotonic()
+        yield "retry: 2000\n\n"
+        while not streams.stopping.is_set():
+            found = backend.broker.recent_deliveries(after=last, limit=200)
+            for delivery in found:
+                last = delivery.log_id
+                yield f"id: {last}\ndata: {json.dumps(_delivery_json(delivery))}\n\n"
+            if found:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > STREAM_HEARTBEAT_SECONDS:
+                quiet_since = time.monotonic()
+                yield ": still here\n\n"
+            streams.stopping.wait(STREAM_POLL_SECONDS)
+    finally:
+        streams.closed()
+
+
 def _delivery_pages(app: Flask, context: ConsoleContext) -> None:
     """Live deliveries and traces."""
     target, backend = context.target, context.backend
@@ -369,27 +426,12 @@ def _delivery_pages(app: Flask, context: ConsoleContext) -> None:
             after = int(raw) if raw is not None else -1
         except ValueError:
             after = -1
-        if after < 0:
-            newest = backend.broker.recent_deliveries(limit=1)
-            after = newest[-1].log_id if newest else 0
-
-        def stream() -> Iterator[str]:
-            last, quiet_since = after, time.monotonic()
-            yield "retry: 2000\n\n"
-            while True:
-                found = backend.broker.recent_deliveries(after=last, limit=200)
-                for delivery in found:
-                    last = delivery.log_id
-                    yield f"id: {last}\ndata: {json.dumps(_delivery_json(delivery))}\n\n"
-                if found:
-                    quiet_since = time.monotonic()
-                elif time.monotonic() - quiet_since > STREAM_HEARTBEAT_SECONDS:
-                    quiet_since = time.monotonic()
-                    yield ": still here\n\n"
-                time.sleep(STREAM_POLL_SECONDS)
-
+        newest = backend.broker.recent_deliveries(limit=1)
+        newest_id = newest[-1].log_id if newest else 0
+        if after < 0 or after > newest_id:  # beyond the log: its state was deleted meanwhile
+            after = newest_id
         return Response(
-            stream(),
+            _delivery_events(backend, context.streams, after),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -728,7 +770,10 @@ class ConsoleServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """End the live streams, stop serving and release the port (before the backend the
+        streams read is closed)."""
+        if not self.context.streams.stop(STREAM_STOP_SECONDS):
+            logger.warning("a live stream did not end", extra={"open": self.context.streams.open})
         self.server.shutdown()
         self.server.server_close()
 

@@ -8,6 +8,7 @@ import html
 import io
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -385,3 +386,40 @@ def test_the_flow_page_streams_from_the_newest_delivery_it_rendered(
     newest = backend.broker.recent_deliveries(limit=1)[-1].log_id
     page = html.unescape(client.get("/").get_data(as_text=True))
     assert f"deliveries/stream?after={newest}'" in page
+
+
+def test_a_stream_asked_to_resume_beyond_the_log_starts_from_its_newest_delivery(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """A browser's Last-Event-ID from before the state was deleted is newer than the log."""
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    response = client.get("/deliveries/stream", headers={"Last-Event-ID": "100000"})
+    chunks = response.response
+    assert next(chunks).startswith(b"retry:")
+    backend.upload("b.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    received = [next(chunks).decode(), next(chunks).decode()]
+    response.close()
+    newest = backend.broker.recent_deliveries(limit=2)
+    assert [c.split("\n", 1)[0] for c in received] == [f"id: {d.log_id}" for d in newest]
+
+
+def test_stopping_the_console_ends_its_open_streams_before_the_backend_closes(
+    backend: LocalBackend,
+) -> None:
+    console = start_console(backend.home, backend, host="127.0.0.1", port=0, endpoint_ports={})
+    streams = console.context.streams
+    try:
+        answer = urllib.request.urlopen(console.url + "deliveries/stream", timeout=10)
+        assert answer.readline() == b"retry: 2000\n"
+        deadline = time.monotonic() + 5
+        while streams.open != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert streams.open == 1
+    finally:
+        started = time.monotonic()
+        console.stop()
+    assert streams.open == 0 and time.monotonic() - started < 3
+    assert answer.read() in (b"", b"\n")  # the stream ended: end of the response
+    answer.close()
