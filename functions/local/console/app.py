@@ -621,9 +621,8 @@ def _image_pages(app: Flask, context: ConsoleContext) -> None:
         if not data:
             return images_page(problems=[f"{chosen.filename} is empty"], status=400)
         try:
-            key = cli.upload_file(
-                target, Path(chosen.filename).name, data, content_type=chosen.mimetype or None
-            )
+            # As the CLI does: the type guessed from the name, not what the browser claims.
+            key = cli.upload_file(target, Path(chosen.filename).name, data)
         except (cli.UsageError, PermanentError) as exc:
             reason = exc.reason if isinstance(exc, PermanentError) else str(exc)
             return images_page(problems=[f"upload refused: {reason}"], status=400)

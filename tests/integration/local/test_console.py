@@ -423,3 +423,17 @@ def test_stopping_the_console_ends_its_open_streams_before_the_backend_closes(
     assert streams.open == 0 and time.monotonic() - started < 3
     assert answer.read() in (b"", b"\n")  # the stream ended: end of the response
     answer.close()
+
+
+def test_an_upload_is_typed_from_its_name_as_the_cli_does(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    answer = _post(
+        client,
+        "/images/upload",
+        data={"file": (io.BytesIO(samples.jpeg_with_exif((64, 48))), "x.jpg", "text/html")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 200
+    stored = backend.objects.get(backend.settings.uploads_bucket, "uploads/x.jpg")
+    assert stored.content_type == "image/jpeg"
