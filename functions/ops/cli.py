@@ -29,6 +29,7 @@ from shared.ports import IndexQuery, OrderRecord, OrderStatus, ParkedMessage, Re
 
 PROG = "eventsuite"
 USAGE_ERROR, BACKEND_ERROR = 2, 1
+EVERY = 1_000_000  # "all of them" for the ports' limits
 
 
 class UsageError(Exception):
@@ -149,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--reason", help="substring of the reason (case-insensitive)")
     listing.add_argument("--type", help="event type or catalog event name")
     listing.add_argument("--since", type=parse_since, help="30m, 2h, 7d or an ISO-8601 time")
+    listing.add_argument("--correlation-id", help="only the dead letters of this flow")
     listing.add_argument("--limit", type=int, default=100)
     show = dlq.add_parser("show", help="one parked message, whole")
     show.add_argument("id", help="dead-letter id or event id")
@@ -217,12 +219,15 @@ def find_dead_letters(
     reason: str | None = None,
     event_type: str | None = None,
     since: float | None = None,
+    correlation_id: str | None = None,
     limit: int = 100,
 ) -> list[ParkedMessage]:
     """Dead letters matching every filter, oldest first (``event_type``: a CloudEvents type or a
-    catalog event name; ``reason``: a case-insensitive substring; ``since``: epoch seconds)."""
+    catalog event name; ``reason``: a case-insensitive substring; ``since``: epoch seconds;
+    ``correlation_id``: the event's ``correlationid``)."""
     chosen = _consumer(target, consumer)
-    found = target.dead_letters.parked(chosen, limit=max(limit, 1) * 10)
+    filtered = any(value for value in (reason, event_type, since is not None, correlation_id))
+    found = target.dead_letters.parked(chosen, limit=EVERY if filtered else max(limit, 0))
     if reason:
         found = [m for m in found if reason.lower() in m.reason.lower()]
     if event_type:
@@ -230,7 +235,21 @@ def find_dead_letters(
         found = [m for m in found if m.event_type == wanted]
     if since is not None:
         found = [m for m in found if (m.dead_lettered_at or 0) >= since]
+    if correlation_id:
+        found = [
+            m
+            for m in found
+            if isinstance(m.event, dict) and m.event.get("correlationid") == correlation_id
+        ]
     return found[:limit]
+
+
+def count_dead_letters(target: Target) -> dict[str, int]:
+    """How many dead letters each consumer has now (every one counted)."""
+    return {
+        consumer: len(target.dead_letters.parked(consumer, limit=EVERY))
+        for consumer in target.dead_letters.consumers
+    }
 
 
 def dlq_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
@@ -241,6 +260,7 @@ def dlq_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         reason=args.reason,
         event_type=args.type,
         since=args.since,
+        correlation_id=args.correlation_id,
         limit=args.limit,
     )
     if args.json:
@@ -318,7 +338,7 @@ def choose_dead_letters(
     """The dead letters a redrive would send: ``every`` one (of ``consumer``), or those whose id
     or event id is in ``ids`` (each must be found)."""
     chosen_consumer = _consumer(target, consumer)
-    parked = target.dead_letters.parked(chosen_consumer, limit=1_000_000)
+    parked = target.dead_letters.parked(chosen_consumer, limit=EVERY)
     if every:
         return parked
     chosen = [m for m in parked if m.id in ids or m.event_id in ids]

@@ -1,10 +1,11 @@
 """The local console (Flask): what ``make serve`` runs, seen in the browser.
 
-Every page reads the local backend through the operator CLI's operations
-(``functions.ops.cli``: dead letters, orders, index search, uploads) on the same
-:class:`~functions.ops.targets.Target` the CLI builds, the broker's own record of events and
-deliveries, and the outbox mailer's folder; orders are placed through the running orders API
-over HTTP, like any client. Bad input gets the reason on the page (the API's problem+json
+Dead letters, orders, the image index and uploads are read and acted on through the operator
+CLI's operations (``functions.ops.cli``) on the same :class:`~functions.ops.targets.Target` the
+CLI builds (thumbnails and stored files come from that Target's object store); the event flow's
+activity, the live deliveries and the traces from the broker's own record of events and
+deliveries; emails from the outbox mailer's folder. Orders are placed through the running
+orders API over HTTP, like any client. Bad input gets the reason on the page (the API's problem+json
 ``problems``, or the CLI's usage error), never a stack trace.
 """
 
@@ -45,6 +46,7 @@ STREAM_POLL_SECONDS = 0.3
 STREAM_HEARTBEAT_SECONDS = 5.0  # a closed tab is noticed at the next write
 STREAM_STOP_SECONDS = 5.0
 ORDERS_SHOWN = 100
+DEAD_LETTERS_SHOWN = 200
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 # Pages are never framed by another site (clickjacking), and an HTML email shown on a page
 # loads nothing from elsewhere (no tracking pixels).
@@ -320,9 +322,7 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
     @app.get("/")
     def flow() -> str:
         counts = context.backend.broker.delivery_counts()
-        parked: dict[str, int] = {}
-        for message in cli.find_dead_letters(context.target, limit=10_000):
-            parked[message.consumer] = parked.get(message.consumer, 0) + 1
+        parked = cli.count_dead_letters(context.target)
         activity = [
             {
                 "consumer": name,
@@ -488,11 +488,7 @@ def _delivery_pages(app: Flask, context: ConsoleContext) -> None:
                     }
                 )
             rows.sort(key=lambda row: (row["at"] is None, row["at"] or 0))
-            parked = [
-                m
-                for m in target.dead_letters.parked(limit=1000)
-                if isinstance(m.event, dict) and m.event.get("correlationid") == correlation
-            ]
+            parked = cli.find_dead_letters(target, correlation_id=correlation, limit=cli.EVERY)
         else:
             parked = []
         recent = [e for e in backend.broker.recent_events(limit=50) if e.correlation_id]
@@ -514,7 +510,7 @@ def _dead_letter_pages(app: Flask, context: ConsoleContext) -> None:
     def dead_letters_page(
         message: str | None = None, problems: list[str] | None = None, status: int = 200
     ) -> tuple[str, int]:
-        parked = cli.find_dead_letters(target, limit=200)
+        parked = cli.find_dead_letters(target, limit=DEAD_LETTERS_SHOWN)
         views = [
             {
                 "message": m,
@@ -527,6 +523,7 @@ def _dead_letter_pages(app: Flask, context: ConsoleContext) -> None:
         return render_template(
             "deadletters.html",
             parked=views,
+            total=sum(cli.count_dead_letters(target).values()),
             consumers=list(catalog.consumers),
             message=message,
             problems=problems or [],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
 import socket
 import time
@@ -21,16 +22,18 @@ from flask.testing import FlaskClient
 from functions.local import samples
 from functions.local.backend import LocalBackend
 from functions.local.console.app import (
+    DEAD_LETTERS_SHOWN,
     ORDERS_SHOWN,
     ConsoleContext,
     create_app,
     is_loopback,
     start_console,
 )
+from functions.ops import cli
 from functions.ops.targets import local_target
 from shared.images.metadata import image_id
 from shared.ports import IndexQuery, OrderRecord, OrderStatus
-from tests.integration.operate_support import cli
+from tests.integration.operate_support import cli as run_cli
 
 
 @pytest.fixture
@@ -372,7 +375,7 @@ def test_an_indexed_upload_is_never_listed_as_missing_from_the_index(
     listed = re.search(r'<ul id="unindexed">(.*?)</ul>', page, re.S)
     assert listed is not None
     assert re.findall(r"<code>(.*?)</code>", listed.group(1)) == ["uploads/waiting.jpg"]
-    missing = cli(["--home", str(backend.home), "index", "missing"])
+    missing = run_cli(["--home", str(backend.home), "index", "missing"])
     assert missing.code == 0 and missing.out.split() == ["uploads/waiting.jpg"]
 
 
@@ -437,3 +440,44 @@ def test_an_upload_is_typed_from_its_name_as_the_cli_does(
     assert answer.status_code == 200
     stored = backend.objects.get(backend.settings.uploads_bucket, "uploads/x.jpg")
     assert stored.content_type == "image/jpeg"
+
+
+def test_dead_letters_are_counted_and_traced_beyond_the_first_page(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    def park(n: int, correlation: str) -> None:
+        event = {
+            "specversion": "1.0",
+            "id": f"evt-{n}",
+            "type": "io.eventsuite.ImageUploaded",
+            "source": "/tests",
+            "correlationid": correlation,
+            "data": {"key": f"uploads/{n}.jpg"},
+        }
+        backend.broker.dead_letter(
+            consumer="indexer", event=event, raw=None, reason="not an image", attempts=5
+        )
+
+    for n in range(DEAD_LETTERS_SHOWN + 50):
+        park(n, "corr-bulk")
+    park(9999, "corr-late")  # newer than the first page of every list
+    total = DEAD_LETTERS_SHOWN + 51
+    page = client.get("/deadletters").get_data(as_text=True)
+    assert f'<span class="badge">{total}</span>' in page
+    assert f"The oldest {DEAD_LETTERS_SHOWN} of {total} are shown" in page
+    activity = client.get("/").get_data(as_text=True)
+    row = re.search(r"<tr><td>indexer</td>(.*?)</tr>", activity, re.S)
+    assert row is not None and re.findall(r"<td>(?:<a [^>]*>)?(\d+)", row.group(1))[-1] == str(
+        total
+    )
+    assert cli.count_dead_letters(local_target(backend.home, backend))["indexer"] == total
+    found = cli.find_dead_letters(
+        local_target(backend.home, backend), correlation_id="corr-late", limit=5
+    )
+    assert [m.event_id for m in found] == ["evt-9999"]
+    trace = client.get("/trace", query_string={"id": "corr-late"}).get_data(as_text=True)
+    assert f"dead letter {found[0].id}" in trace and trace.count("dead letter ") == 1
+    listed = run_cli(
+        ["--home", str(backend.home), "--json", "dlq", "list", "--correlation-id", "corr-late"]
+    )
+    assert [m["event_id"] for m in json.loads(listed.out)] == ["evt-9999"]
