@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -127,10 +128,12 @@ class FormError(Exception):
         self.problems = problems or []
 
 
+HOST_HEADER = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[^:\[\]]+)(?::[0-9]{1,5})?")
+
+
 def _host_allowed(host_header: str, allowed: set[str]) -> bool:
-    host = host_header.strip().lower()
-    name = host[: host.find("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
-    return name in allowed or is_loopback(name)
+    host = HOST_HEADER.fullmatch(host_header.strip().lower())
+    return host is not None and (host["name"] in allowed or is_loopback(host["name"]))
 
 
 def _when(epoch: float | None) -> str:

@@ -25,6 +25,7 @@ from functions.local.console.app import (
     DEAD_LETTERS_SHOWN,
     ORDERS_SHOWN,
     ConsoleContext,
+    _host_allowed,
     create_app,
     is_loopback,
     start_console,
@@ -240,7 +241,10 @@ def test_a_cross_site_form_or_a_rebound_host_name_is_refused(
     assert backend.broker.parked("indexer"), "a forged purge must delete nothing"
     rebound = client.get("/deadletters", headers={"Host": "attacker.example:8080"})
     assert rebound.status_code == 421 and "notes.jpg" not in rebound.get_data(as_text=True)
-    assert client.get("/deadletters", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+    for name in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "[::1]", "127.0.0.2"):
+        assert client.get("/deadletters", headers={"Host": name}).status_code == 200, name
+    for name in ("[::1", "[::1].attacker.example", "::1.attacker.example:80"):
+        assert not _host_allowed(name, {"localhost"}), name
 
 
 def test_a_reconnecting_stream_resumes_after_the_last_delivery_it_saw(
