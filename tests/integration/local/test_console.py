@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from functions.local import samples
 from functions.local.backend import LocalBackend
+from functions.local.console import app as console_app
 from functions.local.console.app import (
     DEAD_LETTERS_SHOWN,
     ORDERS_SHOWN,
@@ -485,3 +486,26 @@ def test_dead_letters_are_counted_and_traced_beyond_the_first_page(
         ["--home", str(backend.home), "--json", "dlq", "list", "--correlation-id", "corr-late"]
     )
     assert [m["event_id"] for m in json.loads(listed.out)] == ["evt-9999"]
+
+
+def test_a_closed_tab_ends_its_stream_at_the_next_heartbeat(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_app, "STREAM_HEARTBEAT_SECONDS", 0.2)
+    console = start_console(backend.home, backend, host="127.0.0.1", port=0, endpoint_ports={})
+    streams = console.context.streams
+    try:
+        with socket.create_connection(("127.0.0.1", console.port), timeout=10) as tab:
+            tab.sendall(b"GET /deliveries/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            received = b""
+            while b"retry: 2000" not in received:
+                chunk = tab.recv(4096)
+                assert chunk, received
+                received += chunk
+            assert streams.open == 1
+        deadline = time.monotonic() + 10
+        while streams.open and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert streams.open == 0, "the stream of a closed tab kept running"
+    finally:
+        console.stop()
