@@ -9,7 +9,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 HOME_DIR ?= .eventsuite
 SERVE_PORT ?= 8081
-CONSOLE_PORT ?= 8080
+# Empty: serve's default (8080, or a free port with SERVE_PORT=0).
+CONSOLE_PORT ?=
 CONSOLE_HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
 
@@ -85,7 +86,7 @@ demo: setup ## run the whole system on the embedded local backend and print a su
 
 serve: setup ## every consumer under functions-framework on local ports, fed by the local broker, and the console on http://127.0.0.1:8080/
 	$(PY) -m functions.local --home $(HOME_DIR)/serve serve --base-port $(SERVE_PORT) \
-	  --console-port $(CONSOLE_PORT) --console-host $(CONSOLE_HOST)
+	  $(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT),) --console-host $(CONSOLE_HOST)
 
 run: setup ## deliver whatever is pending in the local broker, then exit
 	$(PY) -m functions.local --home $(HOME_DIR)/serve run

@@ -209,9 +209,11 @@ class OrderStore(Protocol):
         (ISO-8601 UTC strings compare in time order), oldest first, at most ``limit``."""
         ...
 
-    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
-        """Orders currently in ``status``, oldest ``placed_at`` first (ties by id), at most
-        ``limit`` (the operator's ``orders list --status``)."""
+    def by_status(
+        self, status: OrderStatus, *, limit: int, newest_first: bool = False
+    ) -> list[OrderRecord]:
+        """Orders currently in ``status``, oldest ``placed_at`` first (ties by id), or newest
+        first, at most ``limit`` (the operator's ``orders list --status``)."""
         ...
 
     def transition(

@@ -155,9 +155,12 @@ class FakeOrderStore:
         ]
         return sorted(stale, key=lambda o: o.placed_at)[:limit]
 
-    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
+    def by_status(
+        self, status: OrderStatus, *, limit: int, newest_first: bool = False
+    ) -> list[OrderRecord]:
         found = [o for o in self.orders.values() if o.status is OrderStatus(status)]
-        return sorted(found, key=lambda o: (o.placed_at, o.order_id))[: max(0, limit)]
+        ordered = sorted(found, key=lambda o: (o.placed_at, o.order_id), reverse=newest_first)
+        return ordered[: max(0, limit)]
 
     def transition(
         self,

@@ -347,19 +347,24 @@ class FirestoreOrderStore:
 
         return _call("query stale orders", run)
 
-    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
-        """Orders in ``status``, oldest first: equality on ``status`` ordered by ``placed_at``,
-        served by the same composite index (``status``, ``placed_at``) as :meth:`stale_placed`."""
+    def by_status(
+        self, status: OrderStatus, *, limit: int, newest_first: bool = False
+    ) -> list[OrderRecord]:
+        """Orders in ``status``, oldest (or newest) first: equality on ``status`` ordered by
+        ``placed_at``, served by the composite index (``status``, ``placed_at``) of
+        :meth:`stale_placed` (newest first: its descending twin)."""
         if limit <= 0:
             return []
-        from google.cloud.firestore import FieldFilter
+        from google.cloud.firestore import FieldFilter, Query
+
+        direction = Query.DESCENDING if newest_first else Query.ASCENDING
 
         def run() -> list[OrderRecord]:
             query = (
                 self._client()
                 .collection(self._orders)
                 .where(filter=FieldFilter("status", "==", OrderStatus(status).value))
-                .order_by("placed_at")
+                .order_by("placed_at", direction=direction)
                 .limit(limit)
             )
             return [order_from_dict(doc.to_dict()) for doc in query.stream(timeout=TIMEOUT_SECONDS)]

@@ -196,8 +196,10 @@ class LocalBroker:
         max_backoff: float = 60.0,
         visibility_timeout: float = 120.0,
         clock: Callable[[], float] = time.time,
+        log_rows_kept: int = LOG_ROWS_KEPT,
     ) -> None:
         self.catalog = catalog or default_catalog()
+        self.log_rows_kept = log_rows_kept
         self.base_backoff, self.max_backoff = base_backoff, max_backoff
         self.visibility_timeout = visibility_timeout
         self.clock = clock
@@ -416,7 +418,7 @@ class LocalBroker:
                 else:
                     stats.retried += 1
         if stats.delivered:
-            self.prune_logs()
+            self.prune_logs(self.log_rows_kept)
         return stats
 
     def prune_logs(self, keep: int = LOG_ROWS_KEPT) -> None:

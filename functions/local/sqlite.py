@@ -200,6 +200,16 @@ def _record_from_json(text: str) -> OrderRecord:
     return order_from_dict(json.loads(text))
 
 
+_ORDERS_OLDEST_FIRST = (
+    "SELECT record FROM orders WHERE status = ? "
+    "ORDER BY json_extract(record, '$.placed_at'), order_id LIMIT ?"
+)
+_ORDERS_NEWEST_FIRST = (
+    "SELECT record FROM orders WHERE status = ? "
+    "ORDER BY json_extract(record, '$.placed_at') DESC, order_id DESC LIMIT ?"
+)
+
+
 class SqliteOrderStore:
     """Orders keyed by id, unique on the client's idempotency key."""
 
@@ -270,11 +280,12 @@ class SqliteOrderStore:
             )
             return True
 
-    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
-        """Orders in ``status``, oldest first."""
+    def by_status(
+        self, status: OrderStatus, *, limit: int, newest_first: bool = False
+    ) -> list[OrderRecord]:
+        """Orders in ``status``, oldest (or newest) first."""
         rows = self.db.query(
-            "SELECT record FROM orders WHERE status = ? "
-            "ORDER BY json_extract(record, '$.placed_at'), order_id LIMIT ?",
+            _ORDERS_NEWEST_FIRST if newest_first else _ORDERS_OLDEST_FIRST,
             (OrderStatus(status).value, max(0, limit)),
         )
         return [_record_from_json(row[0]) for row in rows]

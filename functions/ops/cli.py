@@ -30,6 +30,7 @@ from shared.ports import IndexQuery, OrderRecord, OrderStatus, ParkedMessage, Re
 
 PROG = "eventsuite"
 USAGE_ERROR, BACKEND_ERROR = 2, 1
+EVERY = 1_000_000  # "all of them" for the ports' limits
 
 
 class UsageError(Exception):
@@ -158,6 +159,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--reason", help="substring of the reason (case-insensitive)")
     listing.add_argument("--type", help="event type or catalog event name")
     listing.add_argument("--since", type=parse_since, help="30m, 2h, 7d or an ISO-8601 time")
+    listing.add_argument("--correlation-id", help="only the dead letters of this flow")
     listing.add_argument("--limit", type=int, default=100)
     show = dlq.add_parser("show", help="one parked message, whole")
     show.add_argument("id", help="dead-letter id or event id")
@@ -176,8 +178,9 @@ def parser() -> argparse.ArgumentParser:
     )
     order_show = orders.add_parser("show", help="one order")
     order_show.add_argument("id")
-    order_list = orders.add_parser("list", help="orders in a status, oldest first")
-    order_list.add_argument("--status", type=parse_status, required=True)
+    order_list = orders.add_parser("list", help="orders (in a status), oldest first")
+    order_list.add_argument("--status", type=parse_status, help="only orders in this status")
+    order_list.add_argument("--newest", action="store_true", help="newest first")
     order_list.add_argument("--limit", type=int, default=100)
 
     index = commands.add_parser("index", help="image index").add_subparsers(
@@ -193,6 +196,9 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--format", help="JPEG, PNG, GIF, ...")
     search.add_argument("--gps-box", type=parse_gps_box, metavar="S,W,N,E")
     search.add_argument("--limit", type=int, default=100)
+
+    missing = index.add_parser("missing", help="uploads with no index document")
+    missing.add_argument("--limit", type=int, default=100)
 
     upload = commands.add_parser("upload", help="upload image files (ImageUploaded follows)")
     upload.add_argument("files", nargs="+", type=Path)
@@ -222,12 +228,15 @@ def find_dead_letters(
     reason: str | None = None,
     event_type: str | None = None,
     since: float | None = None,
+    correlation_id: str | None = None,
     limit: int = 100,
 ) -> list[ParkedMessage]:
     """Dead letters matching every filter, oldest first (``event_type``: a CloudEvents type or a
-    catalog event name; ``reason``: a case-insensitive substring; ``since``: epoch seconds)."""
+    catalog event name; ``reason``: a case-insensitive substring; ``since``: epoch seconds;
+    ``correlation_id``: the event's ``correlationid``)."""
     chosen = _consumer(target, consumer)
-    found = target.dead_letters.parked(chosen, limit=max(limit, 1) * 10)
+    filtered = any(value for value in (reason, event_type, since is not None, correlation_id))
+    found = target.dead_letters.parked(chosen, limit=EVERY if filtered else max(limit, 0))
     if reason:
         found = [m for m in found if reason.lower() in m.reason.lower()]
     if event_type:
@@ -235,7 +244,21 @@ def find_dead_letters(
         found = [m for m in found if m.event_type == wanted]
     if since is not None:
         found = [m for m in found if (m.dead_lettered_at or 0) >= since]
+    if correlation_id:
+        found = [
+            m
+            for m in found
+            if isinstance(m.event, dict) and m.event.get("correlationid") == correlation_id
+        ]
     return found[:limit]
+
+
+def count_dead_letters(target: Target) -> dict[str, int]:
+    """How many dead letters each consumer has now (every one counted)."""
+    return {
+        consumer: len(target.dead_letters.parked(consumer, limit=EVERY))
+        for consumer in target.dead_letters.consumers
+    }
 
 
 def dlq_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
@@ -246,6 +269,7 @@ def dlq_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         reason=args.reason,
         event_type=args.type,
         since=args.since,
+        correlation_id=args.correlation_id,
         limit=args.limit,
     )
     if args.json:
@@ -323,7 +347,7 @@ def choose_dead_letters(
     """The dead letters a redrive would send: ``every`` one (of ``consumer``), or those whose id
     or event id is in ``ids`` (each must be found)."""
     chosen_consumer = _consumer(target, consumer)
-    parked = target.dead_letters.parked(chosen_consumer, limit=1_000_000)
+    parked = target.dead_letters.parked(chosen_consumer, limit=EVERY)
     if every:
         return parked
     chosen = [m for m in parked if m.id in ids or m.event_id in ids]
@@ -412,15 +436,34 @@ def orders_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def list_orders(
+    target: Target,
+    *,
+    status: OrderStatus | None = None,
+    newest_first: bool = False,
+    limit: int = 100,
+) -> list[OrderRecord]:
+    """At most ``limit`` orders (in ``status``, else in any), by ``placed_at`` oldest first or
+    ``newest_first``: the first ``limit`` of each status, merged."""
+    statuses = [status] if status is not None else list(OrderStatus)
+    found = [
+        order
+        for wanted in statuses
+        for order in target.orders.by_status(wanted, limit=limit, newest_first=newest_first)
+    ]
+    found.sort(key=lambda order: (order.placed_at, order.order_id), reverse=newest_first)
+    return found[: max(0, limit)]
+
+
 def orders_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
-    """``orders list --status S``."""
-    found = target.orders.by_status(args.status, limit=args.limit)
+    """``orders list [--status S] [--newest]``."""
+    found = list_orders(target, status=args.status, newest_first=args.newest, limit=args.limit)
     if args.json:
         json.dump([_order_json(o) for o in found], out, indent=2)
         print(file=out)
         return 0
     if not found:
-        print(f"no {args.status.value} orders", file=out)
+        print(f"no {args.status.value} orders" if args.status else "no orders", file=out)
         return 0
     rows = [["ORDER", "STATUS", "AMOUNT", "CUSTOMER", "PLACED", "PAYMENT"]]
     rows += [
@@ -486,6 +529,38 @@ def index_search(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def indexed_document(target: Target, key: str) -> dict[str, Any] | None:
+    """The index document of the upload ``key`` (in the uploads bucket), or None."""
+    from shared.images.metadata import image_id  # Pillow: only for the commands that need it
+
+    return target.index.get(image_id(target.uploads_bucket, key))
+
+
+def unindexed_uploads(target: Target, *, limit: int = 100) -> list[str]:
+    """Upload keys (in key order) that have no index document yet, at most ``limit``: still on
+    their way, or refused by the indexer."""
+    if not target.uploads_bucket:
+        raise UsageError("no uploads bucket: set EVENTSUITE_UPLOADS_BUCKET")
+    missing: list[str] = []
+    for key in sorted(target.objects.list_keys(target.uploads_bucket, target.uploads_prefix)):
+        if len(missing) >= limit:
+            break
+        if indexed_document(target, key) is None:
+            missing.append(key)
+    return missing
+
+
+def index_missing(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+    """``index missing``."""
+    found = unindexed_uploads(target, limit=args.limit)
+    if args.json:
+        json.dump(found, out, indent=2)
+        print(file=out)
+        return 0
+    print("\n".join(found) or "every upload is in the index", file=out)
+    return 0
+
+
 def upload_file(target: Target, name: str, data: bytes, *, content_type: str | None = None) -> str:
     """Store one file under the uploads prefix of the uploads bucket; return its key."""
     if not target.uploads_bucket:
@@ -519,6 +594,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Target, argparse.Namespace, Tex
     ("orders", "show"): orders_show,
     ("orders", "list"): orders_list,
     ("index", "search"): index_search,
+    ("index", "missing"): index_missing,
     ("upload", None): upload,
 }
 

@@ -174,6 +174,8 @@ def test_the_fake_order_store_lists_by_status_oldest_first() -> None:
         "ord_2",
     ]
     assert store.by_status(OrderStatus.PAID, limit=5) == []
+    newest = store.by_status(OrderStatus.PLACED, limit=2, newest_first=True)
+    assert [o.order_id for o in newest] == ["ord_0", "ord_2"]
 
 
 def test_every_backend_implements_the_dead_letter_admin_port() -> None:

@@ -327,8 +327,11 @@ class DynamoOrderStore:
                 return found
             arguments["ExclusiveStartKey"] = last
 
-    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
-        """Orders in ``status``, oldest first: a ``Query`` of the status index, paged."""
+    def by_status(
+        self, status: OrderStatus, *, limit: int, newest_first: bool = False
+    ) -> list[OrderRecord]:
+        """Orders in ``status``, oldest (or newest) first: a ``Query`` of the status index,
+        paged."""
         if limit <= 0:
             return []
         arguments: dict[str, Any] = {
@@ -337,7 +340,7 @@ class DynamoOrderStore:
             "KeyConditionExpression": "#status = :status",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":status": {"S": OrderStatus(status).value}},
-            "ScanIndexForward": True,
+            "ScanIndexForward": not newest_first,
         }
         return self._query_orders(arguments, limit)
 

@@ -395,8 +395,11 @@ class TableOrderStore:
             )
         return [_order_record(entity) for entity in oldest]
 
-    def by_status(self, status: OrderStatus, *, limit: int) -> list[OrderRecord]:
-        """Orders in ``status``, oldest first (a filtered scan, like :meth:`stale_placed`)."""
+    def by_status(
+        self, status: OrderStatus, *, limit: int, newest_first: bool = False
+    ) -> list[OrderRecord]:
+        """Orders in ``status``, oldest (or newest) first (a filtered scan, like
+        :meth:`stale_placed`)."""
         if limit <= 0:
             return []
         parameters = {"row": ORDER_ROW, "status": OrderStatus(status).value}
@@ -406,10 +409,9 @@ class TableOrderStore:
                 parameters=parameters,
                 results_per_page=self._page_size,
             )
-            oldest = heapq.nsmallest(
-                limit, entities, key=lambda e: (str(e["placed_at"]), str(e["order_id"]))
-            )
-        return [_order_record(entity) for entity in oldest]
+            pick = heapq.nlargest if newest_first else heapq.nsmallest
+            chosen = pick(limit, entities, key=lambda e: (str(e["placed_at"]), str(e["order_id"])))
+        return [_order_record(entity) for entity in chosen]
 
     def transition(
         self,

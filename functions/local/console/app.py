@@ -1,17 +1,20 @@
 """The local console (Flask): what ``make serve`` runs, seen in the browser.
 
-Every page reads the local backend through the operator CLI's operations
-(``functions.ops.cli``: dead letters, orders, index search, uploads) on the same
-:class:`~functions.ops.targets.Target` the CLI builds, the broker's own record of events and
-deliveries, and the outbox mailer's folder; orders are placed through the running orders API
-over HTTP, like any client. Bad input gets the reason on the page (the API's problem+json
+Dead letters, orders, the image index and uploads are read and acted on through the operator
+CLI's operations (``functions.ops.cli``) on the same :class:`~functions.ops.targets.Target` the
+CLI builds (thumbnails and stored files come from that Target's object store); the event flow's
+activity, the live deliveries and the traces from the broker's own record of events and
+deliveries; emails from the outbox mailer's folder. Orders are placed through the running
+orders API over HTTP, like any client. Bad input gets the reason on the page (the API's problem+json
 ``problems``, or the CLI's usage error), never a stack trace.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -30,18 +33,71 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from functions.local.backend import LocalBackend
+from functions.local.broker import LoggedDelivery
 from functions.local.console.flow import flow_graph, mermaid
 from functions.local.outbox import OutboxMailer
 from functions.ops import cli
 from functions.ops.targets import Target, local_target
 from shared.errors import ObjectNotFound, PermanentError
-from shared.ports import IndexQuery, OrderRecord, OrderStatus
+from shared.ports import IndexQuery
 
 logger = logging.getLogger("eventsuite.console")
 HERE = Path(__file__).parent
 STREAM_POLL_SECONDS = 0.3
-STREAM_HEARTBEAT_SECONDS = 15.0
+STREAM_HEARTBEAT_SECONDS = 5.0  # a closed tab is noticed at the next write
+STREAM_STOP_SECONDS = 5.0
+ORDERS_SHOWN = 100
+DEAD_LETTERS_SHOWN = 200
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+# Pages are never framed by another site (clickjacking), and an HTML email shown on a page
+# loads nothing from elsewhere (no tracking pixels).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is this machine
+    only."""
+    name = host.strip().lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
+
+
+class StreamRegistry:
+    """Counts the open live streams and tells them to end."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self._open = 0
+        self._changed = threading.Condition()
+
+    @property
+    def open(self) -> int:
+        """Streams still running."""
+        with self._changed:
+            return self._open
+
+    def opened(self) -> None:
+        """A stream started."""
+        with self._changed:
+            self._open += 1
+
+    def closed(self) -> None:
+        """A stream ended (the client left, or the console is stopping)."""
+        with self._changed:
+            self._open -= 1
+            self._changed.notify_all()
+
+    def stop(self, timeout: float) -> bool:
+        """Tell every stream to end; True when all did within ``timeout`` seconds."""
+        self.stopping.set()
+        with self._changed:
+            return self._changed.wait_for(lambda: self._open == 0, timeout)
 
 
 @dataclass
@@ -54,6 +110,8 @@ class ConsoleContext:
     endpoint_ports: dict[str, int] = field(default_factory=dict)
     allowed_hosts: frozenset[str] = frozenset()
     """Host names the pages answer to besides loopback (``*``: any, when shared on purpose)."""
+    streams: StreamRegistry = field(default_factory=StreamRegistry)
+    """The open live streams, ended by :meth:`ConsoleServer.stop` before the backend closes."""
 
     @property
     def outbox(self) -> OutboxMailer:
@@ -70,13 +128,21 @@ class FormError(Exception):
         self.problems = problems or []
 
 
+HOST_HEADER = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[^:\[\]]+)(?::[0-9]{1,5})?")
+
+
+def _host_allowed(host_header: str, allowed: set[str]) -> bool:
+    host = HOST_HEADER.fullmatch(host_header.strip().lower())
+    return host is not None and (host["name"] in allowed or is_loopback(host["name"]))
+
+
 def _when(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-def _delivery_json(delivery: Any) -> dict[str, Any]:
+def _delivery_json(delivery: LoggedDelivery) -> dict[str, Any]:
     return {
         "id": delivery.log_id,
         "time": _when(delivery.started_at)[11:23],  # the time of day; the page is about now
@@ -190,15 +256,14 @@ def create_app(context: ConsoleContext) -> Flask:
 
     @app.before_request
     def same_machine_only() -> Any:
-        hostname = (request.host or "").rsplit(":", 1)[0].lower()
-        if "*" not in allowed_hosts and hostname not in allowed_hosts:
+        if "*" not in allowed_hosts and not _host_allowed(request.host or "", allowed_hosts):
             return render_template(
                 "error.html",
                 title="unknown host",
                 problems=[f"this console answers as {', '.join(sorted(allowed_hosts))}"],
             ), 421
         if request.method == "POST" and not secrets.compare_digest(
-            request.form.get("token", ""), app.config["FORM_TOKEN"]
+            request.form.get("token", "").encode(), app.config["FORM_TOKEN"].encode()
         ):
             return render_template(
                 "error.html",
@@ -206,6 +271,13 @@ def create_app(context: ConsoleContext) -> Flask:
                 problems=["this form is from another page or an earlier console: reload, retry"],
             ), 403
         return None
+
+    @app.after_request
+    def not_framed(response: Response) -> Response:
+        # setdefault: a stored object keeps its stricter sandbox policy.
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
 
     @app.context_processor
     def common() -> dict[str, Any]:
@@ -253,9 +325,7 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
     @app.get("/")
     def flow() -> str:
         counts = context.backend.broker.delivery_counts()
-        parked: dict[str, int] = {}
-        for message in cli.find_dead_letters(context.target, limit=10_000):
-            parked[message.consumer] = parked.get(message.consumer, 0) + 1
+        parked = cli.count_dead_letters(context.target)
         activity = [
             {
                 "consumer": name,
@@ -265,8 +335,11 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
             }
             for name in catalog.consumers
         ]
+        newest = context.backend.broker.recent_deliveries(limit=1)
         return render_template(
             "flow.html",
+            # The stream starts after what the page saw, not when the diagram is drawn.
+            last_id=newest[-1].log_id if newest else 0,
             diagram=mermaid(),
             graph=flow_graph(catalog),
             activity=activity,
@@ -309,6 +382,28 @@ def _flow_pages(app: Flask, context: ConsoleContext) -> None:
         )
 
 
+def _delivery_events(backend: LocalBackend, streams: StreamRegistry, after: int) -> Iterator[str]:
+    """Server-sent events: each delivery logged after log id ``after``, until the client leaves
+    or the console stops."""
+    streams.opened()
+    try:
+        last, quiet_since = after, time.monotonic()
+        yield "retry: 2000\n\n"
+        while not streams.stopping.is_set():
+            found = backend.broker.recent_deliveries(after=last, limit=200)
+            for delivery in found:
+                last = delivery.log_id
+                yield f"id: {last}\ndata: {json.dumps(_delivery_json(delivery))}\n\n"
+            if found:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > STREAM_HEARTBEAT_SECONDS:
+                quiet_since = time.monotonic()
+                yield ": still here\n\n"
+            streams.stopping.wait(STREAM_POLL_SECONDS)
+    finally:
+        streams.closed()
+
+
 def _delivery_pages(app: Flask, context: ConsoleContext) -> None:
     """Live deliveries and traces."""
     target, backend = context.target, context.backend
@@ -334,27 +429,12 @@ def _delivery_pages(app: Flask, context: ConsoleContext) -> None:
             after = int(raw) if raw is not None else -1
         except ValueError:
             after = -1
-        if after < 0:
-            newest = backend.broker.recent_deliveries(limit=1)
-            after = newest[-1].log_id if newest else 0
-
-        def stream() -> Iterator[str]:
-            last, quiet_since = after, time.monotonic()
-            yield "retry: 2000\n\n"
-            while True:
-                found = backend.broker.recent_deliveries(after=last, limit=200)
-                for delivery in found:
-                    last = delivery.log_id
-                    yield f"id: {last}\ndata: {json.dumps(_delivery_json(delivery))}\n\n"
-                if found:
-                    quiet_since = time.monotonic()
-                elif time.monotonic() - quiet_since > STREAM_HEARTBEAT_SECONDS:
-                    quiet_since = time.monotonic()
-                    yield ": still here\n\n"
-                time.sleep(STREAM_POLL_SECONDS)
-
+        newest = backend.broker.recent_deliveries(limit=1)
+        newest_id = newest[-1].log_id if newest else 0
+        if after < 0 or after > newest_id:  # beyond the log: its state was deleted meanwhile
+            after = newest_id
         return Response(
-            stream(),
+            _delivery_events(backend, context.streams, after),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -411,11 +491,7 @@ def _delivery_pages(app: Flask, context: ConsoleContext) -> None:
                     }
                 )
             rows.sort(key=lambda row: (row["at"] is None, row["at"] or 0))
-            parked = [
-                m
-                for m in target.dead_letters.parked(limit=1000)
-                if isinstance(m.event, dict) and m.event.get("correlationid") == correlation
-            ]
+            parked = cli.find_dead_letters(target, correlation_id=correlation, limit=cli.EVERY)
         else:
             parked = []
         recent = [e for e in backend.broker.recent_events(limit=50) if e.correlation_id]
@@ -437,7 +513,7 @@ def _dead_letter_pages(app: Flask, context: ConsoleContext) -> None:
     def dead_letters_page(
         message: str | None = None, problems: list[str] | None = None, status: int = 200
     ) -> tuple[str, int]:
-        parked = cli.find_dead_letters(target, limit=200)
+        parked = cli.find_dead_letters(target, limit=DEAD_LETTERS_SHOWN)
         views = [
             {
                 "message": m,
@@ -450,6 +526,7 @@ def _dead_letter_pages(app: Flask, context: ConsoleContext) -> None:
         return render_template(
             "deadletters.html",
             parked=views,
+            total=sum(cli.count_dead_letters(target).values()),
             consumers=list(catalog.consumers),
             message=message,
             problems=problems or [],
@@ -520,18 +597,7 @@ def _image_pages(app: Flask, context: ConsoleContext) -> None:
             found, search_problems = [], [f"{exc.title}: {p}" for p in exc.problems]
         images = [{"document": d, "thumbnails": thumbnails_of(d)} for d in found]
         searched = any(value.strip() for value in form.values())
-        indexed = {str(d.get("key")) for d in found}
-        unindexed = (
-            []
-            if searched or search_problems
-            else [
-                key
-                for key in target.objects.list_keys(
-                    settings.uploads_bucket, catalog.storage["uploads_prefix"]
-                )
-                if key not in indexed
-            ]
-        )
+        unindexed = [] if searched or search_problems else cli.unindexed_uploads(target, limit=200)
         return render_template(
             "images.html",
             images=images,
@@ -555,9 +621,8 @@ def _image_pages(app: Flask, context: ConsoleContext) -> None:
         if not data:
             return images_page(problems=[f"{chosen.filename} is empty"], status=400)
         try:
-            key = cli.upload_file(
-                target, Path(chosen.filename).name, data, content_type=chosen.mimetype or None
-            )
+            # As the CLI does: the type guessed from the name, not what the browser claims.
+            key = cli.upload_file(target, Path(chosen.filename).name, data)
         except (cli.UsageError, PermanentError) as exc:
             reason = exc.reason if isinstance(exc, PermanentError) else str(exc)
             return images_page(problems=[f"upload refused: {reason}"], status=400)
@@ -571,7 +636,7 @@ def _image_pages(app: Flask, context: ConsoleContext) -> None:
             abort(404)
         try:
             stored = target.objects.get(bucket, key)
-        except ObjectNotFound:
+        except (ObjectNotFound, PermanentError):  # PermanentError: not a valid object key
             abort(404)
         return Response(
             stored.data,
@@ -585,12 +650,6 @@ def _order_pages(app: Flask, context: ConsoleContext) -> None:
     target = context.target
 
     # -- orders and emails ----------------------------------------------------------------
-    def all_orders() -> list[OrderRecord]:
-        found = [
-            order for status in OrderStatus for order in target.orders.by_status(status, limit=100)
-        ]
-        return sorted(found, key=lambda order: order.placed_at, reverse=True)
-
     def orders_page(
         message: str | None = None,
         problems: list[str] | None = None,
@@ -600,7 +659,8 @@ def _order_pages(app: Flask, context: ConsoleContext) -> None:
     ) -> tuple[str, int]:
         return render_template(
             "orders.html",
-            orders=all_orders(),
+            orders=cli.list_orders(target, newest_first=True, limit=ORDERS_SHOWN),
+            orders_shown=ORDERS_SHOWN,
             message=message,
             problems=problems or [],
             form=form or {"currency": "EUR", "quantity": "1"},
@@ -701,14 +761,18 @@ class ConsoleServer:
     @property
     def url(self) -> str:
         """Where to point the browser."""
-        return f"http://{self.host}:{self.port}/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
 
     def start(self) -> None:
         """Serve in the background."""
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """End the live streams, stop serving and release the port (before the backend the
+        streams read is closed)."""
+        if not self.context.streams.stop(STREAM_STOP_SECONDS):
+            logger.warning("a live stream did not end", extra={"open": self.context.streams.open})
         self.server.shutdown()
         self.server.server_close()
 
@@ -717,7 +781,7 @@ def start_console(
     home: Path, backend: LocalBackend, *, host: str, port: int, endpoint_ports: dict[str, int]
 ) -> ConsoleServer:
     """Start the console over ``backend`` (the one ``serve`` opened) on ``host:port``."""
-    shared = frozenset() if host in LOOPBACK_NAMES else frozenset({"*"})
+    shared = frozenset() if is_loopback(host) else frozenset({"*"})
     context = ConsoleContext(
         home, backend, local_target(home, backend), dict(endpoint_ports), shared
     )

@@ -49,3 +49,23 @@ resource "google_firestore_index" "orders_stale_placed" {
     order      = "ASCENDING"
   }
 }
+
+# The operator's newest orders first (`eventsuite orders list --newest`, FirestoreOrderStore.by_status
+# with newest_first): status == S ordered by placed_at descending needs the descending twin.
+resource "google_firestore_index" "orders_newest_by_status" {
+  project     = var.project_id
+  database    = google_firestore_database.this.name
+  collection  = "orders"
+  query_scope = "COLLECTION"
+  api_scope   = "ANY_API"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+
+  fields {
+    field_path = "placed_at"
+    order      = "DESCENDING"
+  }
+}

@@ -158,8 +158,12 @@ def test_orders_by_status_use_the_status_index(
         "ord_ops1",
     ]
     assert store.by_status(OrderStatus.REFUNDED, limit=10) == []
+    newest = store.by_status(OrderStatus.PLACED, limit=2, newest_first=True)
+    assert [o.order_id for o in newest] == ["ord_ops4", "ord_ops3"]
     paid = cli(aws("--json", "orders", "list", "--status", "paid"), env)
     assert [o["payment_id"] for o in json.loads(paid.out)] == ["pay_2"]
+    recent = cli(aws("--json", "orders", "list", "--newest", "--limit", "3"), env)
+    assert [o["order_id"] for o in json.loads(recent.out)] == ["ord_ops4", "ord_ops3", "ord_ops2"]
     assert "status:          PAID" in cli(aws("orders", "show", "ord_ops2"), env).out
 
 

@@ -184,6 +184,8 @@ def test_orders_by_status_index_search_and_upload(
         "ord_ops3",
         "ord_ops2",
     ]
+    newest = store.by_status(OrderStatus.PLACED, limit=2, newest_first=True)
+    assert [o.order_id for o in newest] == ["ord_ops0", "ord_ops2"]
     failed = cli(azure("orders", "list", "--status", "payment_failed"), env)
     assert "ord_ops1" in failed.out and "card_declined" in failed.out
 

@@ -247,6 +247,8 @@ def test_orders_by_status_and_index_search_on_firestore(
         "ord_ops1",
         "ord_ops2",
     ]
+    newest = store.by_status(OrderStatus.PLACED, limit=2, newest_first=True)
+    assert [o.order_id for o in newest] == ["ord_ops3", "ord_ops2"]
     env = {**deployment["env"], "EVENTSUITE_GCP_PROJECT": project}
     paid = json.loads(cli(gcp("--json", "orders", "list", "--status", "PAID"), env).out)
     assert [o["order_id"] for o in paid] == ["ord_ops0"]

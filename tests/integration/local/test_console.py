@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
+import socket
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +21,21 @@ from flask.testing import FlaskClient
 
 from functions.local import samples
 from functions.local.backend import LocalBackend
-from functions.local.console.app import ConsoleContext, create_app
+from functions.local.console import app as console_app
+from functions.local.console.app import (
+    DEAD_LETTERS_SHOWN,
+    ORDERS_SHOWN,
+    ConsoleContext,
+    _host_allowed,
+    create_app,
+    is_loopback,
+    start_console,
+)
+from functions.ops import cli
 from functions.ops.targets import local_target
-from shared.ports import IndexQuery
+from shared.images.metadata import image_id
+from shared.ports import IndexQuery, OrderRecord, OrderStatus
+from tests.integration.operate_support import cli as run_cli
 
 
 @pytest.fixture
@@ -225,7 +242,10 @@ def test_a_cross_site_form_or_a_rebound_host_name_is_refused(
     assert backend.broker.parked("indexer"), "a forged purge must delete nothing"
     rebound = client.get("/deadletters", headers={"Host": "attacker.example:8080"})
     assert rebound.status_code == 421 and "notes.jpg" not in rebound.get_data(as_text=True)
-    assert client.get("/deadletters", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+    for name in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "[::1]", "127.0.0.2"):
+        assert client.get("/deadletters", headers={"Host": name}).status_code == 200, name
+    for name in ("[::1", "[::1].attacker.example", "::1.attacker.example:80"):
+        assert not _host_allowed(name, {"localhost"}), name
 
 
 def test_a_reconnecting_stream_resumes_after_the_last_delivery_it_saw(
@@ -244,3 +264,248 @@ def test_a_reconnecting_stream_resumes_after_the_last_delivery_it_saw(
     next(chunks)
     assert next(chunks).decode().startswith(f"id: {first.log_id}\n")
     from_start.close()
+
+
+def test_no_page_can_be_framed_and_an_email_loads_nothing_from_elsewhere(
+    client: FlaskClient,
+) -> None:
+    for page in ("/", "/deliveries", "/emails", "/orders/ord_nope", "/catalog"):
+        answer = client.get(page)
+        policy = answer.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy, page
+        assert "img-src 'self' data:" in policy and "default-src 'self'" in policy, page
+        assert answer.headers["X-Frame-Options"] == "DENY", page
+
+
+def test_a_stored_object_keeps_its_sandbox_policy(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    answer = client.get("/objects/uploads/uploads/a.jpg")
+    assert answer.status_code == 200 and answer.headers["Content-Security-Policy"] == "sandbox"
+
+
+@pytest.mark.parametrize("key", ["uploads/../x.jpg", "uploads/%00.jpg", "uploads//a.jpg"])
+def test_a_bad_object_key_is_not_found_not_a_failure(
+    client: FlaskClient, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = client.get(f"/objects/uploads/{key}")
+    assert answer.status_code == 404, answer.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.name == "eventsuite.console"]
+
+
+def test_a_form_token_that_is_not_ascii_is_refused_not_a_failure(client: FlaskClient) -> None:
+    answer = client.post("/deadletters/purge", data={"consumer": "indexer", "token": "jeton-é"})
+    assert answer.status_code == 403 and "stale form" in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.com", False),
+    ],
+)
+def test_which_bind_addresses_are_this_machine_only(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_console_on_ipv6_loopback_keeps_the_host_check_and_a_valid_url(
+    backend: LocalBackend,
+) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        console = start_console(backend.home, backend, host="::1", port=0, endpoint_ports={})
+    except OSError as exc:
+        pytest.skip(f"cannot bind ::1 here: {exc}")
+    try:
+        assert console.context.allowed_hosts == frozenset()
+        assert console.url == f"http://[::1]:{console.port}/"
+        with urllib.request.urlopen(console.url + "catalog", timeout=10) as page:
+            assert page.status == 200
+        rebound = urllib.request.Request(console.url, headers={"Host": "attacker.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 421
+    finally:
+        console.stop()
+
+
+def test_the_orders_page_shows_the_newest_orders_when_a_status_has_more_than_it_shows(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    orders = backend.ports.orders
+    assert orders is not None
+    for n in range(ORDERS_SHOWN + 20):
+        orders.create(
+            OrderRecord(
+                order_id=f"ord_{n:04d}",
+                status=OrderStatus.PLACED,
+                customer_email="ann@example.com",
+                customer_name=None,
+                amount_minor=500,
+                currency="EUR",
+                items=({"sku": "mug", "quantity": 1, "unit_price_minor": 500},),
+                placed_at=f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}.000Z",
+            )
+        )
+    page = client.get("/orders").get_data(as_text=True)
+    shown = re.findall(r'<a href="/orders/(ord_\d+)">', page)
+    newest = [f"ord_{n:04d}" for n in reversed(range(20, ORDERS_SHOWN + 20))]
+    assert shown == newest
+
+
+def test_an_indexed_upload_is_never_listed_as_missing_from_the_index(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """More indexed uploads than a search page holds (50): each is looked up in the index."""
+    index = backend.ports.index
+    assert index is not None
+    bucket = backend.settings.uploads_bucket
+    for n in range(55):
+        key = f"uploads/indexed-{n:02d}.jpg"
+        backend.objects.put(bucket, key, b"not read", content_type="image/jpeg")
+        index.put({"image_id": image_id(bucket, key), "bucket": bucket, "key": key})
+    backend.objects.put(bucket, "uploads/waiting.jpg", b"not read", content_type="image/jpeg")
+    page = client.get("/images").get_data(as_text=True)
+    listed = re.search(r'<ul id="unindexed">(.*?)</ul>', page, re.S)
+    assert listed is not None
+    assert re.findall(r"<code>(.*?)</code>", listed.group(1)) == ["uploads/waiting.jpg"]
+    missing = run_cli(["--home", str(backend.home), "index", "missing"])
+    assert missing.code == 0 and missing.out.split() == ["uploads/waiting.jpg"]
+
+
+def test_the_flow_page_streams_from_the_newest_delivery_it_rendered(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """The diagram is drawn before the stream opens: deliveries in between are not lost."""
+    assert "deliveries/stream?after=0'" in html.unescape(client.get("/").get_data(as_text=True))
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    newest = backend.broker.recent_deliveries(limit=1)[-1].log_id
+    page = html.unescape(client.get("/").get_data(as_text=True))
+    assert f"deliveries/stream?after={newest}'" in page
+
+
+def test_a_stream_asked_to_resume_beyond_the_log_starts_from_its_newest_delivery(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    """A browser's Last-Event-ID from before the state was deleted is newer than the log."""
+    backend.upload("a.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    response = client.get("/deliveries/stream", headers={"Last-Event-ID": "100000"})
+    chunks = response.response
+    assert next(chunks).startswith(b"retry:")
+    backend.upload("b.jpg", samples.jpeg_with_exif((64, 48)), content_type="image/jpeg")
+    backend.run(max_seconds=30)
+    received = [next(chunks).decode(), next(chunks).decode()]
+    response.close()
+    newest = backend.broker.recent_deliveries(limit=2)
+    assert [c.split("\n", 1)[0] for c in received] == [f"id: {d.log_id}" for d in newest]
+
+
+def test_stopping_the_console_ends_its_open_streams_before_the_backend_closes(
+    backend: LocalBackend,
+) -> None:
+    console = start_console(backend.home, backend, host="127.0.0.1", port=0, endpoint_ports={})
+    streams = console.context.streams
+    try:
+        answer = urllib.request.urlopen(console.url + "deliveries/stream", timeout=10)
+        assert answer.readline() == b"retry: 2000\n"
+        deadline = time.monotonic() + 5
+        while streams.open != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert streams.open == 1
+    finally:
+        started = time.monotonic()
+        console.stop()
+    assert streams.open == 0 and time.monotonic() - started < 3
+    assert answer.read() in (b"", b"\n")  # the stream ended: end of the response
+    answer.close()
+
+
+def test_an_upload_is_typed_from_its_name_as_the_cli_does(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    answer = _post(
+        client,
+        "/images/upload",
+        data={"file": (io.BytesIO(samples.jpeg_with_exif((64, 48))), "x.jpg", "text/html")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 200
+    stored = backend.objects.get(backend.settings.uploads_bucket, "uploads/x.jpg")
+    assert stored.content_type == "image/jpeg"
+
+
+def test_dead_letters_are_counted_and_traced_beyond_the_first_page(
+    client: FlaskClient, backend: LocalBackend
+) -> None:
+    def park(n: int, correlation: str) -> None:
+        event = {
+            "specversion": "1.0",
+            "id": f"evt-{n}",
+            "type": "io.eventsuite.ImageUploaded",
+            "source": "/tests",
+            "correlationid": correlation,
+            "data": {"key": f"uploads/{n}.jpg"},
+        }
+        backend.broker.dead_letter(
+            consumer="indexer", event=event, raw=None, reason="not an image", attempts=5
+        )
+
+    for n in range(DEAD_LETTERS_SHOWN + 50):
+        park(n, "corr-bulk")
+    park(9999, "corr-late")  # newer than the first page of every list
+    total = DEAD_LETTERS_SHOWN + 51
+    page = client.get("/deadletters").get_data(as_text=True)
+    assert f'<span class="badge">{total}</span>' in page
+    assert f"The oldest {DEAD_LETTERS_SHOWN} of {total} are shown" in page
+    activity = client.get("/").get_data(as_text=True)
+    row = re.search(r"<tr><td>indexer</td>(.*?)</tr>", activity, re.S)
+    assert row is not None and re.findall(r"<td>(?:<a [^>]*>)?(\d+)", row.group(1))[-1] == str(
+        total
+    )
+    assert cli.count_dead_letters(local_target(backend.home, backend))["indexer"] == total
+    found = cli.find_dead_letters(
+        local_target(backend.home, backend), correlation_id="corr-late", limit=5
+    )
+    assert [m.event_id for m in found] == ["evt-9999"]
+    trace = client.get("/trace", query_string={"id": "corr-late"}).get_data(as_text=True)
+    assert f"dead letter {found[0].id}" in trace and trace.count("dead letter ") == 1
+    listed = run_cli(
+        ["--home", str(backend.home), "--json", "dlq", "list", "--correlation-id", "corr-late"]
+    )
+    assert [m["event_id"] for m in json.loads(listed.out)] == ["evt-9999"]
+
+
+def test_a_closed_tab_ends_its_stream_at_the_next_heartbeat(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_app, "STREAM_HEARTBEAT_SECONDS", 0.2)
+    console = start_console(backend.home, backend, host="127.0.0.1", port=0, endpoint_ports={})
+    streams = console.context.streams
+    try:
+        with socket.create_connection(("127.0.0.1", console.port), timeout=10) as tab:
+            tab.sendall(b"GET /deliveries/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            received = b""
+            while b"retry: 2000" not in received:
+                chunk = tab.recv(4096)
+                assert chunk, received
+                received += chunk
+            assert streams.open == 1
+        deadline = time.monotonic() + 10
+        while streams.open and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert streams.open == 0, "the stream of a closed tab kept running"
+    finally:
+        console.stop()

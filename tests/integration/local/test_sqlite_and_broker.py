@@ -194,3 +194,14 @@ def test_the_broker_records_every_event_and_each_attempts_outcome(tmp_path: Path
     assert broker.trace("no-such-correlation") == ([], [])
     broker.prune_logs(keep=1)
     assert len(broker.recent_deliveries()) == 1 and len(broker.recent_events()) == 1
+
+
+def test_delivering_keeps_the_logs_pruned_to_their_newest_rows(tmp_path: Path) -> None:
+    broker = LocalBroker(tmp_path / "b.db", base_backoff=0.0, log_rows_kept=3)
+    for _ in range(4):
+        broker.publish([image_event()])  # two consumers each
+        broker.run_until_idle(lambda message: Verdict(acknowledged=True), max_seconds=10)
+    assert broker.pending() == 0
+    deliveries, events = broker.recent_deliveries(limit=100), broker.recent_events(limit=100)
+    assert len(deliveries) == 3 and len(events) == 3
+    assert [d.log_id for d in deliveries] == [6, 7, 8]  # the newest of the 8 attempts

@@ -162,6 +162,18 @@ def test_the_orders_index_serves_the_reconciler_query(module: Any) -> None:
     assert 'FieldFilter("placed_at", ">="' in query and '.order_by("placed_at")' in query
 
 
+def test_the_orders_descending_index_serves_the_newest_orders_first(module: Any) -> None:
+    index = resource(module, "google_firestore_index", "orders_newest_by_status")
+    assert index.attrs["collection"].value == ORDERS
+    fields = [
+        (f.attrs["field_path"].value, f.attrs["order"].value) for f in index.children("fields")
+    ]
+    assert fields == [("status", "ASCENDING"), ("placed_at", "DESCENDING")]
+    query = (ROOT / "functions" / "gcp" / "firestore_stores.py").read_text(encoding="utf-8")
+    assert '.order_by("placed_at", direction=direction)' in query
+    assert "Query.DESCENDING if newest_first" in query
+
+
 # -- evaluated by terraform itself ------------------------------------------------------------
 
 
