@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -277,14 +277,17 @@ class ClaimCheckPublisher:
     def __init__(
         self,
         inner: EventPublisher,
-        objects: ObjectStore,
+        objects: Callable[[], ObjectStore],
         *,
         bucket: str,
         threshold_bytes: int,
         prefix: str = "claims/",
     ) -> None:
+        """``objects`` builds the claims store: called on the first payload over the threshold
+        only, so a function that never publishes one never pays for the storage client."""
         self._inner = inner
-        self._objects = objects
+        self._make_objects = objects
+        self._objects: ObjectStore | None = None
         self._bucket = bucket
         self._threshold = threshold_bytes
         self._prefix = prefix
@@ -298,6 +301,8 @@ class ClaimCheckPublisher:
         if len(body) <= self._threshold:
             return event
         key = f"{self._prefix}{event['id']}.json"
+        if self._objects is None:
+            self._objects = self._make_objects()
         self._objects.put(self._bucket, key, body, content_type="application/json")
         attributes = dict(event.get_attributes())
         attributes["dataref"] = f"{CLAIM_SCHEME}{self._bucket}/{key}"

@@ -126,7 +126,7 @@ def register_publisher(
         threshold = catalog.claim_check_threshold_bytes
         return ClaimCheckPublisher(
             build_inner(),
-            container.get(ObjectStore),
+            lambda: container.get(ObjectStore),
             bucket=container.get(Settings).claims_bucket,
             threshold_bytes=min(threshold, max_inline_bytes or threshold),
             prefix=catalog.storage["claims_prefix"],

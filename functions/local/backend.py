@@ -139,7 +139,7 @@ class LocalBackend:
             orders=SqliteOrderStore(database),
             publisher=ClaimCheckPublisher(
                 broker,
-                objects,
+                lambda: objects,
                 bucket=settings.claims_bucket,
                 threshold_bytes=claim_check_threshold or catalog.claim_check_threshold_bytes,
                 prefix=catalog.storage["claims_prefix"],

@@ -121,7 +121,7 @@ def test_malformed_envelopes_are_invalid(wire: bytes) -> None:
 
 def test_claim_check_round_trip_for_large_payloads() -> None:
     objects, inner = FakeObjectStore(), FakePublisher()
-    publisher = ClaimCheckPublisher(inner, objects, bucket="claims", threshold_bytes=1024)
+    publisher = ClaimCheckPublisher(inner, lambda: objects, bucket="claims", threshold_bytes=1024)
     data = order_v2()
     data["items"] = [
         {"sku": f"sku-{i}", "name": "x" * 150, "quantity": 1, "unit_price_minor": 1}
@@ -138,6 +138,29 @@ def test_claim_check_round_trip_for_large_payloads() -> None:
     assert len(to_json_bytes(sent_large)) < 1024
     decoded = decode(from_structured(to_json_bytes(sent_large)), objects=objects)
     assert decoded.data == data
+
+
+def test_the_claims_store_is_built_for_the_first_large_payload_only() -> None:
+    built: list[FakeObjectStore] = []
+
+    def claims_store() -> FakeObjectStore:
+        built.append(FakeObjectStore())
+        return built[-1]
+
+    publisher = ClaimCheckPublisher(
+        FakePublisher(), claims_store, bucket="claims", threshold_bytes=1024
+    )
+    publisher.publish([new_event("OrderPlaced", order_v2(), source="urn:test")])
+    assert built == []  # a function that publishes small events never builds the client
+    data = order_v2()
+    data["items"] = [
+        {"sku": f"sku-{i}", "name": "x" * 150, "quantity": 1, "unit_price_minor": 1}
+        for i in range(40)
+    ]
+    data["total"]["amount_minor"] = 40
+    for _ in range(2):
+        publisher.publish([new_event("OrderPlaced", data, source="urn:test")])
+    assert len(built) == 1 and len(built[0].objects) == 2
 
 
 def test_claim_check_missing_object_is_permanent() -> None:

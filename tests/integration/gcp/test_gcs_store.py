@@ -100,7 +100,7 @@ def test_claim_check_through_cloud_storage(store: GcsObjectStore, buckets: dict[
     inner = FakePublisher()
     publisher = ClaimCheckPublisher(
         inner,
-        store,
+        lambda: store,
         bucket=buckets["claims"],
         threshold_bytes=512,
         prefix=default_catalog().storage["claims_prefix"],

@@ -81,7 +81,7 @@ def test_order_events_are_keyed_by_order_id_and_images_are_not() -> None:
 
 def test_claim_checked_event_travels_as_json_null_and_is_resolved_on_decode() -> None:
     objects, inner = FakeObjectStore(), FakePublisher()
-    ClaimCheckPublisher(inner, objects, bucket="claims", threshold_bytes=10).publish(
+    ClaimCheckPublisher(inner, lambda: objects, bucket="claims", threshold_bytes=10).publish(
         [order_placed()]
     )
     [checked] = inner.events
