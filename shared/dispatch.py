@@ -129,9 +129,16 @@ class Dispatcher:
         )
         self.idempotency = _optional(dependencies, IdempotencyStore)
         self.dead_letters = _optional(dependencies, DeadLetterSink)
-        self.objects = _optional(dependencies, ObjectStore)
+        self._dependencies = dependencies
         self.clock = dependencies.get(Clock)
         self.settings = dependencies.get(Settings)
+
+    def _claims(self, cloud_event: CloudEvent) -> ObjectStore | None:
+        """The claim-check store, for an event that carries a claim check only: most consumers
+        never receive one, and building the storage client costs cold-start time."""
+        if "dataref" not in cloud_event.get_attributes():
+            return None
+        return _optional(self._dependencies, ObjectStore)
 
     @property
     def lease_seconds(self) -> float:
@@ -151,7 +158,7 @@ class Dispatcher:
         event: Event | None = None
         try:
             cloud_event = decoder() if callable(decoder) else decoder
-            event = decode(cloud_event, catalog=self.catalog, objects=self.objects)
+            event = decode(cloud_event, catalog=self.catalog, objects=self._claims(cloud_event))
             if event.name not in self.spec.subscribes:
                 raise PermanentError(
                     f"consumer {self.spec.name!r} does not subscribe to {event.name} (misrouted)"

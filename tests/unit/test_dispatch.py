@@ -8,11 +8,18 @@ import pytest
 
 from functions.common.runtime import ConsumerFunction
 from shared.dispatch import Delivery, Dispatcher, Outcome
-from shared.envelope import Event, from_structured, new_event, to_json_bytes, to_structured
+from shared.envelope import (
+    ClaimCheckPublisher,
+    Event,
+    from_structured,
+    new_event,
+    to_json_bytes,
+    to_structured,
+)
 from shared.errors import PermanentError, TransientError
-from shared.ports import Settings
+from shared.ports import ObjectStore, Settings
 from tests.builders import order_v2
-from tests.fakes import FakeClock, FakeDeadLetters, fake_ports
+from tests.fakes import FakeClock, FakeDeadLetters, FakePublisher, fake_ports
 
 
 class RecordingHandler:
@@ -193,3 +200,37 @@ def test_a_held_lease_asks_for_a_retry_after_the_lease_without_counting_an_attem
     assert result.retry_after == dispatcher.lease_seconds
     failed = dispatcher.deliver(_event(order_id="ord_other000000000000000"), attempt=1)
     assert failed.counts_attempt  # an ordinary outcome counts
+
+
+class CountingObjectStoreLookups:
+    """The fake ports, counting how often a consumer asks for the object store."""
+
+    def __init__(self) -> None:
+        self.ports = fake_ports()
+        self.object_store_lookups = 0
+
+    def provides(self, kind: type[Any]) -> bool:
+        return self.ports.provides(kind)
+
+    def missing_reason(self, kind: type[Any]) -> str:
+        return self.ports.missing_reason(kind)
+
+    def get(self, kind: type[Any]) -> Any:
+        if kind is ObjectStore:
+            self.object_store_lookups += 1
+        return self.ports.get(kind)
+
+
+def test_the_object_store_is_looked_up_for_a_claim_checked_event_only() -> None:
+    dependencies, handler = CountingObjectStoreLookups(), RecordingHandler()
+    dispatcher = Dispatcher("payments", dependencies, handler=handler)
+    assert dispatcher.deliver(_event()).outcome is Outcome.PROCESSED
+    assert dependencies.object_store_lookups == 0  # no storage client built to start
+    publisher = FakePublisher()
+    ClaimCheckPublisher(
+        publisher, lambda: dependencies.ports.objects, bucket="claims", threshold_bytes=10
+    ).publish([_event()])
+    [checked] = publisher.events
+    assert dispatcher.deliver(checked).outcome is Outcome.PROCESSED
+    assert dependencies.object_store_lookups == 1
+    assert handler.calls[-1].data["items"]  # the payload came back from the claims store

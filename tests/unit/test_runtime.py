@@ -124,8 +124,10 @@ def test_an_order_function_builds_only_what_its_handler_asks_for() -> None:
         PaymentGateway,
         EventPublisher,
     }
-    # The dispatcher's own ports: claims, dedupe and dead letters.
-    assert all(container.built(k) for k in (ObjectStore, IdempotencyStore, DeadLetterSink))
+    # The dispatcher's own ports: dedupe and dead letters; the claims store (and its storage
+    # client) only when a claim-checked event or a large payload needs it.
+    assert all(container.built(k) for k in (IdempotencyStore, DeadLetterSink))
+    assert not container.built(ObjectStore)
 
 
 def test_a_handler_with_an_unannotated_dependency_is_refused() -> None:
