@@ -141,3 +141,43 @@ def test_splitting_a_lock_drops_whole_blocks_and_keeps_the_rest_byte_for_byte() 
     assert packaging.split_lock_text(LOCK_TEXT, ["pillow"]) == (LOCK_TEXT, [])
     # A name is matched whole and canonical: pyvips-binary stays; PyVips would go.
     assert packaging.split_lock_text("PyVips==3.2.0\n", ["pyvips"]) == ("", ["pyvips"])
+
+
+def _site_with_pyvips(root: Path, record: str) -> Path:
+    info = root / "pyvips-3.2.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pyvips\nVersion: 3.2.0\n")
+    (info / "RECORD").write_text(record)
+    return root
+
+
+def test_make_setup_replaces_a_compiled_pyvips_with_its_pure_wheel(
+    commands: list[list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip reuses a wheel it once built with libvips headers in sight (API mode, a
+    ``_libvips`` extension that shadows pyvips-binary's): ``ensure-pure`` reinstalls it."""
+    lock = tmp_path / "dev.txt"
+    lock.write_text(LOCK_TEXT)
+    compiled = "pyvips/__init__.py,,\n_libvips.cpython-311-x86_64-linux-gnu.so,,\n"
+    monkeypatch.syspath_prepend(str(_site_with_pyvips(tmp_path / "compiled", compiled)))
+    assert packaging.compiled_files("pyvips") == ["_libvips.cpython-311-x86_64-linux-gnu.so"]
+    assert packaging.ensure_pure_installs(lock) == ["pyvips"]
+    (command,) = commands
+    assert command[-4:] == [
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--force-reinstall",
+        str(FAKE_WHEEL),
+    ]
+
+
+def test_make_setup_leaves_a_pure_pyvips_alone(
+    commands: list[list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = tmp_path / "dev.txt"
+    lock.write_text(LOCK_TEXT)
+    pure = "pyvips/__init__.py,,\npyvips/vimage.py,,\n"
+    monkeypatch.syspath_prepend(str(_site_with_pyvips(tmp_path / "pure", pure)))
+    assert packaging.compiled_files("pyvips") == []
+    assert packaging.ensure_pure_installs(lock) == []
+    assert commands == []
