@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -90,11 +91,13 @@ def shipped_requirements(group: str, scratch: Path) -> tuple[Path, list[Path]]:
             wheel = pure_wheel(pin.name, pin.version, pin.hashes)
             folder = scratch / wheel.stem
             if not folder.exists():
-                staging = folder.with_name(f"{folder.name}.tmp")
-                shutil.rmtree(staging, ignore_errors=True)
+                staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=scratch))
                 with zipfile.ZipFile(wheel) as archive:
                     archive.extractall(staging)
-                staging.rename(folder)
+                try:
+                    staging.rename(folder)
+                except OSError:  # a parallel build unpacked the same wheel first
+                    shutil.rmtree(staging)
             vendored.append(folder)
     return requirements, vendored
 
