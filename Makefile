@@ -29,9 +29,17 @@ $(PY):
 
 # Every venv installs a hashed lock (functions/locks/, see functions/locking.py), then the project
 # itself without dependencies: the tests run with exactly the versions the packages ship.
+# pyvips is an sdist only: built with pkg-config searching an empty folder it always falls back
+# to its pure (ABI-mode) build, so a machine with libvips headers never builds an API-mode
+# `_libvips` module that would shadow pyvips-binary's. `ensure-pure` then replaces a compiled
+# pyvips that pip took from its wheel cache with the pure wheel (functions/packaging.py).
 LOCKS := functions/locks
+NO_PKG_CONFIG := build/no-pkg-config
 define install_lock
-	$(PIP) install --quiet --require-hashes --no-deps $(foreach lock,$(1),-r $(LOCKS)/$(lock).txt)
+	mkdir -p $(NO_PKG_CONFIG)
+	PKG_CONFIG_LIBDIR="$(abspath $(NO_PKG_CONFIG))" PKG_CONFIG_PATH= \
+	  $(PIP) install --quiet --require-hashes --no-deps $(foreach lock,$(1),-r $(LOCKS)/$(lock).txt)
+	$(PY) -m functions.packaging ensure-pure $(foreach lock,$(1),$(LOCKS)/$(lock).txt)
 	$(PIP) install --quiet --no-deps -e .
 	$(PY) -m pip check --disable-pip-version-check
 endef

@@ -11,6 +11,12 @@ on the index), so ``pip install --require-hashes --no-deps -r <lock>`` installs 
   the cloud's platform and Python (Lambda arm64, Cloud Functions and Azure Functions x86_64,
   CPython 3.12) with ``dev`` as constraints: a shipped version is always the tested one.
 
+A binary-only lock takes every distribution as a wheel for its platform, except the pure-Python
+ones it names in ``LockSpec.source_allowed`` (pyvips: published as an sdist only). Those keep
+their sdist's sha256 in the lock; the cloud packagers install them as a pure wheel built here
+from that hashed sdist (:func:`functions.packaging.pure_wheel`), never from source on the
+target platform.
+
 ``uv`` resolves for another platform than the machine's (``--python-platform``), which
 pip-compile cannot. Re-running keeps the existing pins (uv reads the output file as its
 preferences); ``UPGRADE=1`` (``--upgrade``) moves them. Each lock records the digest of its
@@ -52,12 +58,19 @@ class LockSpec:
     python_version: str = CLOUD_PYTHON
     binary_only: bool = False
     constrained_by_dev: bool = True
+    source_allowed: tuple[str, ...] = ()
+    """On a binary-only lock: pure-Python distributions taken from their sdist (canonical
+    names), each shipped as a pure wheel built from it (:func:`functions.packaging.pure_wheel`)."""
 
     @property
     def path(self) -> Path:
         """The lock file."""
         return LOCK_DIR / f"{self.name}.txt"
 
+
+# pyvips is published as an sdist only; built without libvips headers it is a pure wheel (cffi
+# ABI mode) that loads pyvips-binary's compiled `_libvips` module.
+PURE_FROM_SOURCE = ("pyvips",)
 
 LOCKS: tuple[LockSpec, ...] = (
     LockSpec(
@@ -69,12 +82,22 @@ LOCKS: tuple[LockSpec, ...] = (
     LockSpec("local", ("local",), python_version=DEV_PYTHON),
     LockSpec("bench", ("-core", "bench"), python_version=DEV_PYTHON),
     # boto3/botocore are absent on purpose: the Lambda Python runtime provides them.
-    LockSpec("aws-images", ("images",), "aarch64-manylinux_2_28", binary_only=True),
+    LockSpec(
+        "aws-images",
+        ("images",),
+        "aarch64-manylinux_2_28",
+        binary_only=True,
+        source_allowed=PURE_FROM_SOURCE,
+    ),
     LockSpec("aws-orders", ("orders", "stripe"), "aarch64-manylinux_2_28", binary_only=True),
     LockSpec("gcp-images", ("gcp", "images"), "x86_64-manylinux_2_28"),
     LockSpec("gcp-orders", ("gcp", "orders", "stripe"), "x86_64-manylinux_2_28"),
     LockSpec(
-        "azure", ("azure", "images", "orders", "stripe"), "x86_64-manylinux_2_28", binary_only=True
+        "azure",
+        ("azure", "images", "orders", "stripe"),
+        "x86_64-manylinux_2_28",
+        binary_only=True,
+        source_allowed=PURE_FROM_SOURCE,
     ),
 )
 
@@ -110,6 +133,8 @@ def inputs_digest(lock: LockSpec, pyproject: Path = ROOT / "pyproject.toml") -> 
         f"python={lock.python_version}",
         f"binary_only={lock.binary_only}",
     ]
+    if lock.source_allowed:
+        parts.append(f"source_allowed={','.join(lock.source_allowed)}")
     if lock.constrained_by_dev:
         parts.append("constraints=dev:" + spec("dev").path.read_text(encoding="utf-8"))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -183,6 +208,9 @@ def compile_lock(lock: LockSpec, *, upgrade: bool = False, uv: Sequence[str] = (
         )
         if lock.binary_only:
             options += ["--only-binary", ":all:"]
+            # uv lets a package named by --no-binary out of --only-binary :all: (sdist only).
+            for name in lock.source_allowed:
+                options += ["--no-binary", name]
         if lock.constrained_by_dev:
             options += ["--constraint", spec("dev").path.name]
         if upgrade:

@@ -8,7 +8,11 @@
   :mod:`functions.locking`), installed with ``--no-deps --require-hashes``. boto3 and
   botocore are NOT packaged: the Lambda Python runtime provides them (the code uses only
   long-standing APIs, so the runtime's version is enough);
-* the install is cached under ``build/aws/.deps/<group>-<hash of lock + platform>``;
+* pyvips (an sdist only) is the exception to binary wheels: the lock keeps its sdist's hash,
+  and the pure ``py3-none-any`` wheel built here from that sdist
+  (:func:`functions.packaging.pure_wheel`) is installed with ``--no-deps``; it runs on
+  pyvips-binary's compiled ``_libvips`` and ``pyvips_binary.libs/libvips-*.so.42`` (arm64);
+* the install is cached under ``build/aws/.deps/<group>-<hash of lock + platform + recipe>``;
 * archives are reproducible (``functions.packaging.write_zip``): the same inputs give the
   same bytes, so Terraform's ``source_code_hash`` moves only when code or locks move. Files
   that would bake in paths or install state (``bin/`` scripts with a shebang, ``RECORD``,
@@ -26,12 +30,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from functions.locking import lock_path
+from functions.locking import PURE_FROM_SOURCE, lock_path
 from functions.packaging import (
+    PURE_WHEEL_RECIPE,
     ROOT,
     core_files,
     human,
-    pip_install_target,
+    install_lock,
     tree,
     unzipped_size,
     write_zip,
@@ -101,21 +106,23 @@ def requirements_file(group: str) -> Path:
 
 
 def pip_installer(lock: Path, target: Path) -> None:
-    """Install a hashed lock for the Lambda platform into ``target`` (binary wheels only)."""
-    pip_install_target(
-        ["-r", str(lock)],
+    """Install a hashed lock for the Lambda platform into ``target``: binary wheels, and the
+    pure wheels built from the sdists of :data:`functions.locking.PURE_FROM_SOURCE`."""
+    install_lock(
+        lock,
         target,
         platforms=PLATFORMS,
         python_version=PYTHON_VERSION,
-        options=["--no-deps", "--require-hashes"],
+        pure_from_source=PURE_FROM_SOURCE,
     )
 
 
 def install_dependencies(group: str, cache: Path, installer: Installer = pip_installer) -> Path:
-    """The group's installed dependencies, cached by the hash of its lock and platform."""
+    """The group's installed dependencies, cached by the hash of its lock, platform and the
+    pure wheels' build recipe (the lock holds their sdists' hashes)."""
     lock = requirements_file(group)
     digest = hashlib.sha256(
-        lock.read_bytes() + f"\n{PLATFORM}\n{PYTHON_VERSION}\n".encode()
+        lock.read_bytes() + f"\n{PLATFORM}\n{PYTHON_VERSION}\n{PURE_WHEEL_RECIPE}\n".encode()
     ).hexdigest()[:16]
     target = cache / f"{group}-{digest}"
     if (target / COMPLETE_MARKER).exists():

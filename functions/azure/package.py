@@ -15,7 +15,9 @@ versions than the ones tested, a 60-second build limit, and one more moving part
 installs the hashed lock ``functions/locks/azure.txt`` (``make lock``, :mod:`functions.locking`:
 core + ``azure`` + ``images`` extras at the test venv's versions) as binary wheels for Linux
 x86_64, CPython 3.12 (the Terraform default ``python_version``), whatever machine builds the
-zip, with ``--no-deps --require-hashes``. Entries are sorted with fixed timestamps,
+zip, with ``--no-deps --require-hashes``; pyvips (an sdist only, the lock keeps its hash) is
+installed as the pure wheel built here from that sdist (:func:`functions.packaging.pure_wheel`,
+``--no-deps``), on pyvips-binary's compiled ``_libvips``. Entries are sorted with fixed timestamps,
 so the same inputs give a byte-identical archive. Deploy it with
 ``az functionapp deployment source config-zip --src build/azure/functionapp.zip`` (no
 ``--build-remote``); the provider's ``zip_deploy_file`` is not used for Flex Consumption
@@ -35,7 +37,7 @@ from functions.packaging import (
     ROOT,
     core_files,
     human,
-    pip_install_target,
+    install_lock,
     tree,
     unzipped_size,
     write_zip,
@@ -82,16 +84,17 @@ def app_files(requirements_file: Path, site_packages: Path | None) -> Iterator[t
 
 
 def install_dependencies(target: Path, *, python_version: str = PYTHON_VERSION) -> Path:
-    """A fresh site-packages tree: the lock's Linux x86_64 wheels for ``python_version``."""
+    """A fresh site-packages tree: the lock's Linux x86_64 wheels for ``python_version`` and
+    the pure wheels of :data:`functions.locking.PURE_FROM_SOURCE`."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    pip_install_target(
-        ["-r", str(LOCK)],
+    install_lock(
+        LOCK,
         target,
         platforms=PLATFORMS,
         python_version=python_version,
-        options=["--no-deps", "--require-hashes"],
+        pure_from_source=locking.PURE_FROM_SOURCE,
     )
     return target
 

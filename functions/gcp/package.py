@@ -7,10 +7,23 @@ One reproducible zip per catalog group, ``build/gcp/images.zip`` and ``build/gcp
   ``main.py`` from the source root, and the file imports only absolute ``functions.gcp...``
   names, which resolve because the source root is on ``sys.path``;
 * ``functions/__init__.py``, ``functions/gcp/`` (without this packager) and ``shared/``;
-* ``requirements.txt``: the group's hashed lock ``functions/locks/gcp-<group>.txt`` as is
-  (``make lock``, :mod:`functions.locking`; resolved for Linux x86_64, CPython 3.12 with the
-  test venv's versions). Cloud Build installs it for the runtime, checking every hash, so no
-  platform-specific wheels are vendored. The orders zip has no Pillow.
+* ``requirements.txt``: the group's hashed lock ``functions/locks/gcp-<group>.txt`` (``make
+  lock``, :mod:`functions.locking`; resolved for Linux x86_64, CPython 3.12 with the test
+  venv's versions) as is, minus the pins of :data:`functions.locking.PURE_FROM_SOURCE`. Cloud
+  Build installs it for the runtime, checking every hash (pip's hash-checking mode: every line
+  is pinned and hashed), so no platform-specific wheels are vendored. The orders zip has no
+  Pillow and no libvips;
+* ``pyvips/`` and its ``.dist-info`` at the root (images only): the pure wheel built here from
+  the lock's hashed sdist (:func:`functions.packaging.pure_wheel`), unpacked. The source root
+  is on ``sys.path``, so it imports like an installed package and loads pyvips-binary's
+  ``_libvips`` (installed from ``requirements.txt`` with cffi).
+
+Why pyvips is vendored rather than left to Cloud Build: pyvips is an sdist only, so its lock
+line would make the buildpack build it there, with build dependencies (setuptools, cffi,
+pkgconfig) that no hash pins, and, were libvips headers and a compiler ever in the build image,
+as an API-mode ``_libvips`` module compiled against those headers that shadows
+pyvips-binary's (same module name) and may not load in the run image. Vendoring ships exactly
+the pure wheel every other cloud and test runs, and Cloud Build builds nothing from source.
 
 Same sources -> byte-identical zips (see :mod:`functions.packaging`), so the object name
 ``<group>-<md5>.zip`` in Terraform changes only when code or pins change.
@@ -19,11 +32,23 @@ Same sources -> byte-identical zips (see :mod:`functions.packaging`), so the obj
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from functions.locking import lock_path
-from functions.packaging import ROOT, core_files, human, tree, unzipped_size, write_zip
+from functions.locking import PURE_FROM_SOURCE, lock_path, read_pins
+from functions.packaging import (
+    ROOT,
+    core_files,
+    human,
+    pure_wheel,
+    split_lock_text,
+    tree,
+    unzipped_size,
+    write_zip,
+)
 
 GCP_DIR = ROOT / "functions" / "gcp"
 DEFAULT_OUT = ROOT / "build" / "gcp"
@@ -37,14 +62,44 @@ def requirements_file(group: str) -> Path:
     return lock_path(f"gcp-{group}")
 
 
-def package_files(requirements: Path) -> Iterator[tuple[Path, str]]:
-    """Every (source path, archive name) of a group's zip."""
+def package_files(requirements: Path, vendored: Sequence[Path] = ()) -> Iterator[tuple[Path, str]]:
+    """Every (source path, archive name) of a group's zip; ``vendored``: unpacked wheels whose
+    files go to the root (their ``RECORD`` left out, as the other clouds' installs do)."""
     yield GCP_DIR / "main.py", "main.py"
     yield requirements, "requirements.txt"
     yield from core_files()
     for path, name in tree(GCP_DIR, "functions/gcp"):
         if name not in _EXCLUDED:
             yield path, name
+    for folder in vendored:
+        for path, name in tree(folder, ""):
+            if not (name.endswith(".dist-info/RECORD") and name.count("/") == 1):
+                yield path, name
+
+
+def shipped_requirements(group: str, scratch: Path) -> tuple[Path, list[Path]]:
+    """The group's ``requirements.txt`` (its lock without the pure-from-source pins) and those
+    pins' pure wheels, unpacked under ``scratch``."""
+    lock = requirements_file(group)
+    text, found = split_lock_text(lock.read_text(encoding="utf-8"), PURE_FROM_SOURCE)
+    requirements = scratch / f"{group}-requirements.txt"
+    requirements.parent.mkdir(parents=True, exist_ok=True)
+    requirements.write_text(text, encoding="utf-8")
+    vendored = []
+    for pin in read_pins(lock):
+        if pin.name in found:
+            wheel = pure_wheel(pin.name, pin.version, pin.hashes)
+            folder = scratch / wheel.stem
+            if not folder.exists():
+                staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=scratch))
+                with zipfile.ZipFile(wheel) as archive:
+                    archive.extractall(staging)
+                try:
+                    staging.rename(folder)
+                except OSError:  # a parallel build unpacked the same wheel first
+                    shutil.rmtree(staging)
+            vendored.append(folder)
+    return requirements, vendored
 
 
 def build(group: str, out: Path = DEFAULT_OUT) -> tuple[Path, str]:
@@ -52,7 +107,8 @@ def build(group: str, out: Path = DEFAULT_OUT) -> tuple[Path, str]:
     if group not in GROUPS:
         raise SystemExit(f"unknown group {group!r} (known: {', '.join(GROUPS)})")
     target = out / f"{group}.zip"
-    digest = write_zip(target, package_files(requirements_file(group)))
+    requirements, vendored = shipped_requirements(group, out / ".vendor")
+    digest = write_zip(target, package_files(requirements, vendored))
     return target, digest
 
 

@@ -2,7 +2,8 @@
 
 * the Lambda zips for THIS machine's architecture, from the same lock files as
   ``make package-aws`` (same names and versions; the hashes in the locks are those of the
-  arm64 wheels, so this variant installs ``name==version`` without them);
+  arm64 wheels, so this variant installs ``name==version`` without them), pyvips as the same
+  pure wheel as the release zips (:func:`functions.packaging.pure_wheel`, hash-checked sdist);
 * the Lambda runtime's own packages (``awslambdaric``, ``boto3``: what ``/var/runtime``
   holds) for the Python version the plan names;
 * an interpreter of that version (``python3.X`` on PATH or under pyenv).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -22,9 +24,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from functions.aws import package as aws_package
-from functions.packaging import pip_install_target
+from functions.locking import PURE_FROM_SOURCE, canonical, read_pins
+from functions.packaging import PURE_WHEEL_RECIPE, pip_install_target, pure_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / "build" / "runtimes"
@@ -89,19 +93,23 @@ def unpinned_lock(group: str) -> list[str]:
 def aws_local_zip(group: str, python_version: str) -> Path:
     """``<group>.zip`` with the group's locked dependencies for this machine's architecture."""
     requirements = unpinned_lock(group)
-    digest = hashlib.sha256("\n".join([*requirements, ARCH, python_version]).encode()).hexdigest()[
-        :12
-    ]
+    key = [*requirements, ARCH, python_version, PURE_WHEEL_RECIPE]
+    digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:12]
     output = CACHE / "aws" / f"{ARCH}-py{python_version}"
+    binary = [r for r in requirements if canonical(r.split("==")[0]) not in PURE_FROM_SOURCE]
+    pins = read_pins(aws_package.requirements_file(group))
+    pure = [pin for pin in pins if pin.name in PURE_FROM_SOURCE]
 
     def installer(lock: Path, target: Path) -> None:
         pip_install_target(
-            requirements,
+            binary,
             target,
             platforms=LOCAL_PLATFORMS,
             python_version=python_version,
             options=["--no-deps"],
         )
+        wheels = [str(pure_wheel(pin.name, pin.version, pin.hashes)) for pin in pure]
+        pip_install_target(wheels, target, python_version=python_version, options=["--no-deps"])
 
     deps = output / ".deps"
     site = _cached(deps / f"{group}-{digest}", lambda staging: installer(Path(), staging))
@@ -223,7 +231,8 @@ def azure_app(python_version: str, target: Path) -> Path:
     from functions.azure import package as azure_package
 
     pins = azure_package.LOCK.read_text(encoding="utf-8")
-    digest = hashlib.sha256(f"{pins}\n{python_version}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{pins}\n{python_version}\n{PURE_WHEEL_RECIPE}".encode()).hexdigest()
+    digest = digest[:12]
     cached = _cached(  # the marker sits beside site-packages, never inside the zip
         CACHE / "azure" / f"deps-py{python_version}-{digest}",
         lambda staging: azure_package.install_dependencies(
@@ -261,3 +270,86 @@ def aws_release_zip(group: str) -> Path:
     runtime tests' cache (its dependency install is cached by lock hash)."""
     output = CACHE / "aws" / "release"
     return aws_package.build_group(group, output, cache=output / ".deps").path
+
+
+# Decodes a JPEG (made with the package's Pillow) with the package's pyvips at half size, as the
+# thumbnailer's engine does; prints where each module came from.
+VIPS_PROBE = """
+import io, json
+from PIL import Image
+import _libvips, pyvips
+buffer = io.BytesIO()
+Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, "JPEG", quality=95)
+image = pyvips.Image.new_from_buffer(buffer.getvalue(), "", shrink=2)
+print(json.dumps({
+    "api_mode": pyvips.API_mode,
+    "pyvips": pyvips.__file__,
+    "libvips_module": _libvips.__file__,
+    "size": [image.width, image.height],
+    "pixel": image.getpoint(16, 12),
+    "libvips": [pyvips.version(0), pyvips.version(1)],
+}))
+"""
+
+
+def run_vips_probe(
+    python: str, path: list[Path], *, cwd: Path, isolated: bool = True
+) -> dict[str, Any]:
+    """Run :data:`VIPS_PROBE` with ``path`` as ``PYTHONPATH`` (``-s -S``: nothing else, like
+    Lambda's ``/var/task``, unless ``isolated`` is False: a virtualenv's own packages too)."""
+    flags = ["-s", "-S"] if isolated else ["-s"]
+    result = subprocess.run(
+        [python, *flags, "-c", VIPS_PROBE],
+        cwd=cwd,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": os.pathsep.join(str(entry) for entry in path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def check_vips_probe(loaded: dict[str, Any], root: Path) -> None:
+    """pyvips and its compiled ``_libvips`` came from ``root`` (the package), in API mode, and
+    decoded the 64x48 red JPEG at half size."""
+    assert loaded["api_mode"] is True, loaded  # pyvips-binary's _libvips, not an ABI fallback
+    assert Path(loaded["pyvips"]).is_relative_to(root), loaded
+    assert Path(loaded["libvips_module"]).is_relative_to(root), loaded
+    assert Path(loaded["libvips_module"]).name.startswith("_libvips.abi3"), loaded
+    assert loaded["size"] == [32, 24], loaded
+    red, green, blue = loaded["pixel"]
+    assert abs(red - 200) < 12 and green < 45 and blue < 45, loaded
+
+
+def vips_entries(names: list[str], prefix: str = "") -> dict[str, list[str]]:
+    """A package's libvips-related entries (names under ``prefix``), by role."""
+    relative = [n.removeprefix(prefix) for n in names if n.startswith(prefix)]
+    return {
+        "pyvips": [n for n in relative if n.startswith("pyvips/")],
+        "pyvips_compiled": [
+            n for n in relative if n.startswith("pyvips/") and n.endswith((".so", ".pyd"))
+        ],
+        "libvips_module": [
+            n for n in relative if n.startswith("_libvips") and n.endswith(".so") and "/" not in n
+        ],
+        "libvips_library": [
+            n for n in relative if n.startswith("pyvips_binary.libs/libvips") and ".so" in n
+        ],
+        "cffi": [n for n in relative if n == "cffi/__init__.py" or n.startswith("_cffi_backend")],
+    }
+
+
+def check_vips_entries(names: list[str], prefix: str = "") -> None:
+    """The package ships pyvips (pure), pyvips-binary's ``_libvips`` module and libvips, cffi."""
+    found = vips_entries(names, prefix)
+    assert "pyvips/__init__.py" in found["pyvips"], found
+    assert found["pyvips_compiled"] == [], found
+    assert len(found["libvips_module"]) == 1, found
+    assert found["libvips_library"], found
+    assert "cffi/__init__.py" in found["cffi"] and len(found["cffi"]) == 2, found

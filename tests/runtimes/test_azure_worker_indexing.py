@@ -246,3 +246,15 @@ def test_a_missing_app_setting_is_named(wirings: dict[str, wiring.Wiring]) -> No
         compose(wirings["orders_api"], drop=("EVENTSUITE_EVENTGRID_ENDPOINT",))
     with pytest.raises(MissingDependency, match=r"notifier.*EVENTSUITE_SMTP_HOST"):
         compose(wirings["notifier"], drop=("EVENTSUITE_SMTP_HOST",))
+
+
+def test_the_app_ships_libvips_and_decodes_a_jpeg_with_it(
+    app_dir: Path, python: tuple[str, str]
+) -> None:
+    """The zip's ``.python_packages`` hold pyvips (pure), pyvips-binary's ``_libvips`` and
+    libvips, cffi; with only them and the app root on the path, pyvips decodes a JPEG."""
+    site = app_dir / ".python_packages" / "lib" / "site-packages"
+    names = [path.relative_to(app_dir).as_posix() for path in app_dir.rglob("*")]
+    packages.check_vips_entries(names, prefix=".python_packages/lib/site-packages/")
+    loaded = packages.run_vips_probe(python[1], [site, app_dir], cwd=app_dir)
+    packages.check_vips_probe(loaded, site)

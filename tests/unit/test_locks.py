@@ -57,9 +57,9 @@ def test_lambda_locks_leave_the_runtime_sdk_out_and_pillow_to_images() -> None:
     assert not names["aws-images"] & {"boto3", "botocore"}
     assert not names["aws-orders"] & {"boto3", "botocore"}
     for group in ("aws-orders", "gcp-orders"):
-        assert "pillow" not in names[group]
+        assert not names[group] & {"pillow", "pyvips", "pyvips-binary"}, group
     for group in ("aws-images", "gcp-images", "azure"):
-        assert "pillow" in names[group]
+        assert {"pillow", "pyvips", "pyvips-binary", "cffi"} <= names[group], group
     assert {"functions-framework", "google-cloud-storage"} <= names["gcp-orders"]
     assert {"azure-functions", "azure-data-tables"} <= names["azure"]
 
@@ -122,3 +122,55 @@ def test_make_lock_resolves_a_cloud_lock_for_its_platform_under_the_dev_pins(
     assert "--upgrade" not in options  # re-running keeps the pins
     assert locking.recorded_digest(written) == locking.inputs_digest(locking.spec("aws-images"))
     assert [pin.name for pin in locking.read_pins(written)] == ["pillow"]
+
+
+def test_only_binary_only_locks_take_sdists_and_only_of_the_pure_from_source_packages() -> None:
+    for lock in locking.LOCKS:
+        if lock.source_allowed:
+            assert lock.binary_only, lock.name  # elsewhere any sdist may be taken anyway
+        assert set(lock.source_allowed) <= set(locking.PURE_FROM_SOURCE), lock.name
+        assert all(name == locking.canonical(name) for name in lock.source_allowed)
+    binary_with_pyvips = [
+        lock.name
+        for lock in locking.LOCKS
+        if lock.binary_only and "pyvips" in {p.name for p in locking.read_pins(lock.path)}
+    ]
+    assert sorted(binary_with_pyvips) == ["aws-images", "azure"]
+    for name in binary_with_pyvips:
+        assert locking.spec(name).source_allowed == ("pyvips",)
+
+
+def test_the_source_exemption_is_part_of_the_inputs_digest() -> None:
+    import dataclasses
+
+    lock = locking.spec("aws-images")
+    assert locking.inputs_digest(lock) != locking.inputs_digest(
+        dataclasses.replace(lock, source_allowed=())
+    )
+
+
+@pytest.mark.parametrize(("name", "exempt"), [("aws-images", True), ("aws-orders", False)])
+def test_a_binary_only_lock_exempts_its_pure_from_source_packages_from_only_binary(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, exempt: bool
+) -> None:
+    """uv lets a --no-binary package out of --only-binary :all: (checked for real in
+    tests/integration/packaging/test_lock_resolution.py); nothing else is let out."""
+    import shutil
+    import subprocess
+
+    shutil.copy(locking.lock_path("dev"), tmp_path / "dev.txt")
+    monkeypatch.setattr(locking, "LOCK_DIR", tmp_path)
+    commands: list[list[str]] = []
+
+    def uv(command: list[str], **options: object) -> None:
+        commands.append(command)
+        (tmp_path / f"{name}.txt").write_text(f"cffi==2.1.1 --hash=sha256:{'c' * 64}\n")
+
+    monkeypatch.setattr(subprocess, "run", uv)
+    locking.compile_lock(locking.spec(name), uv=["uv"])
+    (command,) = commands
+    only = command.index("--only-binary")
+    assert command[only + 1] == ":all:"
+    exemptions = [command[i + 1] for i, word in enumerate(command) if word == "--no-binary"]
+    assert exemptions == (["pyvips"] if exempt else [])
+    assert all(command.index("--no-binary") > only for _ in exemptions)

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -519,3 +520,36 @@ def test_the_released_arm64_zips_carry_only_arm64_or_pure_wheels(
         assert all(t.startswith(f"cp{python}-cp{python}-") or "-abi3-" in t for t in compiled), (
             f"{group}: compiled wheels not for Python {python}: {compiled}"
         )
+
+
+def test_the_images_zip_decodes_a_jpeg_with_its_own_pyvips_and_libvips(
+    task_roots: dict[str, Path], runtime_python: str
+) -> None:
+    """pyvips (the pure wheel) runs in API mode on pyvips-binary's ``_libvips``, all from the
+    unzipped images package alone (``-s -S``, ``PYTHONPATH`` the task root, as on Lambda)."""
+    root = task_roots["images"]
+    loaded = packages.run_vips_probe(runtime_python, [root], cwd=root)
+    packages.check_vips_probe(loaded, root)
+
+
+def test_the_released_images_zip_ships_libvips_and_the_orders_zip_does_not(
+    wirings: dict[str, wiring.Wiring],
+) -> None:
+    """arm64 zips: pyvips pure, pyvips-binary's module and libvips, cffi; none in orders."""
+    entries = {}
+    for group in ("images", "orders"):
+        try:
+            archive = packages.aws_release_zip(group)
+        except (Exception, SystemExit) as exc:  # pip could not reach PyPI
+            _missing(f"cannot build the released {group} zip: {exc}")
+        with zipfile.ZipFile(archive) as handle:
+            entries[group] = handle.namelist()
+    packages.check_vips_entries(entries["images"])
+    (module,) = packages.vips_entries(entries["images"])["libvips_module"]
+    assert module == "_libvips.abi3.so"
+    assert packages.wheel_tags(packages.aws_release_zip("images"))["pyvips-3.2.0.dist-info"] == [
+        "py3-none-any"
+    ]
+    orders = packages.vips_entries(entries["orders"])
+    assert not orders["pyvips"] and not orders["libvips_module"] and not orders["libvips_library"]
+    assert not [n for n in entries["orders"] if n.startswith(("PIL/", "pillow", "pyvips"))]

@@ -1,4 +1,4 @@
-"""Lambda zips: reproducible bytes, the right files, no Pillow for the orders group."""
+"""Lambda zips: reproducible bytes, the right files, no Pillow or libvips for the orders group."""
 
 from __future__ import annotations
 
@@ -71,8 +71,8 @@ def test_the_orders_zip_has_no_pillow_and_the_images_zip_has(
 ) -> None:
     orders = names(builds["orders"][0].path)
     images = names(builds["images"][0].path)
-    assert not [n for n in orders if n.startswith(("PIL/", "pillow"))]
-    assert "PIL/__init__.py" in images
+    assert not [n for n in orders if n.startswith(("PIL/", "pillow", "pyvips", "_libvips"))]
+    assert {"PIL/__init__.py", "pyvips/__init__.py", "pyvips_binary/__init__.py"} <= set(images)
 
 
 def test_zips_hold_the_runtime_and_nothing_else(builds: dict[str, list[package.Package]]) -> None:
@@ -116,13 +116,22 @@ def test_the_dependency_install_is_cached_by_lock_hash(tmp_path: Path) -> None:
     assert calls == ["aws-orders.txt"]
 
 
-def test_a_real_orders_zip_if_built_has_no_pillow() -> None:
+def test_a_real_orders_zip_if_built_has_no_pillow_or_libvips() -> None:
     built = ROOT / "build" / "aws" / "orders.zip"
     if not built.exists():
         pytest.skip("run `make package-aws` to check the real archive")
     entries = names(built)
-    assert not [n for n in entries if n.startswith(("PIL/", "pillow"))]
+    assert not [n for n in entries if n.startswith(("PIL/", "pillow", "pyvips", "_libvips"))]
     assert "rpds/__init__.py" in entries  # the real dependencies are there
+
+
+def test_a_real_images_zip_if_built_ships_pure_pyvips_and_libvips() -> None:
+    from tests.runtimes.packages import check_vips_entries
+
+    built = ROOT / "build" / "aws" / "images.zip"
+    if not built.exists():
+        pytest.skip("run `make package-aws` to check the real archive")
+    check_vips_entries(names(built))
 
 
 def test_an_extracted_code_zip_imports_its_adapters_from_itself(tmp_path: Path) -> None:

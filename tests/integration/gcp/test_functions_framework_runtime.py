@@ -553,3 +553,18 @@ def test_a_missing_environment_variable_is_named(
         drop=("EVENTSUITE_EVENTS_TOPIC",),
     )
     assert "EVENTSUITE_EVENTS_TOPIC" in output and "orders_api" in output, output
+
+
+def test_the_images_source_decodes_a_jpeg_with_its_vendored_pyvips(
+    venvs: dict[str, tuple[Path, Path]],
+) -> None:
+    """The zip's vendored pure pyvips (source root, first on the path as Cloud Functions puts
+    it) runs in API mode on pyvips-binary's ``_libvips`` from the venv its requirements built."""
+    source, venv = venvs["images"]
+    loaded = packages.run_vips_probe(
+        str(venv / "bin" / "python"), [source], cwd=source, isolated=False
+    )
+    assert loaded["api_mode"] is True, loaded
+    assert Path(loaded["pyvips"]).is_relative_to(source), loaded
+    assert Path(loaded["libvips_module"]).is_relative_to(venv), loaded
+    assert loaded["size"] == [32, 24], loaded

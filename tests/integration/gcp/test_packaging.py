@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from functions.gcp.package import GROUPS, build, requirements_file
-from functions.locking import read_pins
+from functions.locking import PURE_FROM_SOURCE, read_pins
+from functions.packaging import split_lock_text
 from shared.orders.webhooks import SIGNATURE_HEADER, sign
 from tests.integration.gcp.conftest import load_event
 from tests.support import ROOT, background_process, free_port, python_command
@@ -71,15 +72,41 @@ def test_requirements_are_the_hashed_lock_and_orders_have_no_pillow(
     zips: dict[str, Path], tmp_path: Path
 ) -> None:
     for group, path in zips.items():
+        lock = requirements_file(group).read_text(encoding="utf-8")
         with zipfile.ZipFile(path) as archive:
-            assert archive.read("requirements.txt") == requirements_file(group).read_bytes()
+            shipped = archive.read("requirements.txt").decode()
+        # The lock as is, minus pyvips' sdist line (vendored as its pure wheel instead).
+        assert shipped == split_lock_text(lock, PURE_FROM_SOURCE)[0], group
+        (tmp_path / f"{group}.txt").write_text(shipped)
+        assert all(pin.hashes for pin in read_pins(tmp_path / f"{group}.txt"))  # all hashed
     images, orders = (
         _requirements(zips["images"], tmp_path),
         _requirements(zips["orders"], tmp_path),
     )
     assert any(line.startswith("pillow==") for line in images)
-    assert not any("pillow" in line for line in orders)
+    assert any(line.startswith(("pyvips-binary==", "cffi==")) for line in images)
+    assert not any(line.startswith("pyvips==") for line in images)
+    assert not any("pillow" in line or "pyvips" in line for line in orders)
     assert any(line.startswith("functions-framework==") for line in orders)
+    orders_lock = requirements_file("orders").read_bytes()
+    with zipfile.ZipFile(zips["orders"]) as archive:
+        assert archive.read("requirements.txt") == orders_lock  # byte for byte
+
+
+def test_the_images_zip_vendors_the_pure_pyvips_wheel_and_orders_nothing(
+    zips: dict[str, Path],
+) -> None:
+    with zipfile.ZipFile(zips["images"]) as archive:
+        images = archive.namelist()
+        wheel = archive.read("pyvips-3.2.0.dist-info/WHEEL").decode()
+    assert {"pyvips/__init__.py", "pyvips/vimage.py", "pyvips-3.2.0.dist-info/METADATA"} <= set(
+        images
+    )
+    assert "Tag: py3-none-any" in wheel.splitlines()
+    assert not [n for n in images if n.endswith((".so", ".pyd")) or n.startswith("_libvips")]
+    assert "pyvips-3.2.0.dist-info/RECORD" not in images
+    with zipfile.ZipFile(zips["orders"]) as archive:
+        assert not [n for n in archive.namelist() if n.startswith(("pyvips", "PIL"))]
 
 
 def _extract(path: Path, target: Path) -> Path:
