@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from shared.errors import CorruptImage
-from shared.images import decoding, vips
+from shared.images import decoding
 from shared.images.decoding import DEFAULT_MAX_PIXELS, SRGB_PROFILE, decoding_errors, has_alpha
 
 RESAMPLE = Image.Resampling.LANCZOS
@@ -182,6 +182,9 @@ def _through_libvips(
         or any(MIN_FINAL_FACTOR * size[0] > largest[0] for size in others)
     ):
         return None
+    # Imported here: only the thumbnailer loads libvips (the indexer shares this package).
+    from shared.images import vips
+
     icc = image.info.get("icc_profile")
     to_srgb = image.mode == "RGB" and isinstance(icc, bytes) and decoding.needs_srgb(icc)
     try:

@@ -31,10 +31,9 @@ class VipsFailed(Exception):
 @cache
 def _configure() -> None:
     """Once per process: no operation cache (each image is rendered once, and cached results
-    would hold memory between invocations), one worker thread (a function has about one
-    vCPU, so more threads only add switching), untrusted loaders blocked."""
+    would hold memory between invocations) and untrusted loaders blocked. Worker threads stay
+    libvips' default, one per CPU the process sees (``VIPS_CONCURRENCY`` overrides it)."""
     pyvips.cache_set_max(0)
-    pyvips.concurrency_set(1)
     pyvips.block_untrusted_set(True)
 
 

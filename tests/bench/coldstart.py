@@ -74,6 +74,8 @@ GROUP_PORTS = {
     "orders": ("idempotency", "orders", "publisher"),
 }
 IMAGE_NEEDS = ["PIL.Image"]
+# Libraries a role's handler imports on its first use, like the ports' SDKs: the JPEG engine.
+ROLE_LIBRARIES = {"thumbnailer": ("pyvips",)}
 ENTRY_MODULES = {
     "aws": ("functions.aws.entrypoint", ROOT / "functions/aws/entrypoint.py"),
     "gcp": ("functions.gcp.main", ROOT / "functions/gcp/main.py"),
@@ -201,6 +203,7 @@ def needs_for(cloud: str, name: str, group: str) -> tuple[list[str], list[str]]:
         module = PORT_SDK[cloud].get(port)
         if module and module not in sdks:
             sdks.append(module)
+    sdks += ROLE_LIBRARIES.get(name, ())
     needs = COMMON_NEEDS + RUNTIME_NEEDS[cloud] + sdks + (IMAGE_NEEDS if group == "images" else [])
     return needs, sdks
 
