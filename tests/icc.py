@@ -62,33 +62,7 @@ def cmyk_profile(description: str = "eventsuite test CMYK") -> bytes:
         (b"cprt", b"text" + b"\0" * 4 + b"public domain\0"),
         (b"A2B0", _lut8_a2b0()),
     ]
-    offset = 128 + 4 + 12 * len(tags)
-    table, body = b"", b""
-    for signature, data in tags:
-        padded = data + b"\0" * (-len(data) % 4)
-        table += signature + struct.pack(">II", offset + len(body), len(data))
-        body += padded
-    size = offset + len(body)
-    header = (
-        struct.pack(">I", size)
-        + b"\0" * 4
-        + struct.pack(">I", 0x02100000)
-        + b"prtr"
-        + b"CMYK"
-        + b"Lab "
-        + struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
-        + b"acsp"
-        + b"\0" * 24  # platform, flags, manufacturer, model, attributes
-        + struct.pack(">I", 0)  # perceptual intent
-        + _s15(0.9642)
-        + _s15(1.0)
-        + _s15(0.8249)
-        + b"\0" * 4  # creator
-        + b"\0" * 16  # profile id
-        + b"\0" * 28
-    )
-    assert len(header) == 128
-    return header + struct.pack(">I", len(tags)) + table + body
+    return _profile(b"prtr", b"CMYK", b"Lab ", tags)
 
 
 def _gamma(value: float) -> bytes:
