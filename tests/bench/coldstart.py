@@ -76,6 +76,12 @@ GROUP_PORTS = {
 IMAGE_NEEDS = ["PIL.Image"]
 # Libraries a role's handler imports on its first use, like the ports' SDKs: the JPEG engine.
 ROLE_LIBRARIES = {"thumbnailer": ("pyvips",)}
+# What every client of a cloud's SDK imports when it is built, beyond the SDK's own import.
+# Azure's SDKs import their HTTP transport (azure-core's default, requests) only then, where
+# boto3 and the Google clients import theirs with the SDK; and deployed, every Azure client
+# authenticates with the managed identity (azure.identity: Terraform gives the functions no
+# keys), which the offline environment's connection strings would otherwise skip.
+CLIENT_LIBRARIES = {"aws": (), "gcp": (), "azure": ("requests", "azure.identity")}
 ENTRY_MODULES = {
     "aws": ("functions.aws.entrypoint", ROOT / "functions/aws/entrypoint.py"),
     "gcp": ("functions.gcp.main", ROOT / "functions/gcp/main.py"),
@@ -203,7 +209,7 @@ def needs_for(cloud: str, name: str, group: str) -> tuple[list[str], list[str]]:
         module = PORT_SDK[cloud].get(port)
         if module and module not in sdks:
             sdks.append(module)
-    sdks += ROLE_LIBRARIES.get(name, ())
+    sdks += [*CLIENT_LIBRARIES[cloud], *ROLE_LIBRARIES.get(name, ())]
     needs = COMMON_NEEDS + RUNTIME_NEEDS[cloud] + sdks + (IMAGE_NEEDS if group == "images" else [])
     return needs, sdks
 
