@@ -62,30 +62,52 @@ def cmyk_profile(description: str = "eventsuite test CMYK") -> bytes:
         (b"cprt", b"text" + b"\0" * 4 + b"public domain\0"),
         (b"A2B0", _lut8_a2b0()),
     ]
+    return _profile(b"prtr", b"CMYK", b"Lab ", tags)
+
+
+def _gamma(value: float) -> bytes:
+    return b"curv" + b"\0" * 4 + struct.pack(">IH", 1, round(value * 256)) + b"\0" * 2
+
+
+def _profile(device: bytes, space: bytes, pcs: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
     offset = 128 + 4 + 12 * len(tags)
     table, body = b"", b""
     for signature, data in tags:
         padded = data + b"\0" * (-len(data) % 4)
         table += signature + struct.pack(">II", offset + len(body), len(data))
         body += padded
-    size = offset + len(body)
     header = (
-        struct.pack(">I", size)
+        struct.pack(">I", offset + len(body))
         + b"\0" * 4
         + struct.pack(">I", 0x02100000)
-        + b"prtr"
-        + b"CMYK"
-        + b"Lab "
+        + device
+        + space
+        + pcs
         + struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
         + b"acsp"
-        + b"\0" * 24  # platform, flags, manufacturer, model, attributes
-        + struct.pack(">I", 0)  # perceptual intent
+        + b"\0" * 24
+        + struct.pack(">I", 0)
         + _s15(0.9642)
         + _s15(1.0)
         + _s15(0.8249)
-        + b"\0" * 4  # creator
-        + b"\0" * 16  # profile id
-        + b"\0" * 28
+        + b"\0" * 48
     )
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + body
+
+
+def wide_rgb_profile(description: str = "eventsuite test wide-gamut RGB") -> bytes:
+    """The bytes of a valid RGB display profile that is not sRGB: Adobe RGB (1998)-like
+    primaries (D50-adapted) and gamma 2.2, so a saturated green in it is greener than sRGB's."""
+    tags = [
+        (b"desc", _desc(description)),
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+        (b"cprt", b"text" + b"\0" * 4 + b"public domain\0"),
+        (b"rXYZ", _xyz(0.6097, 0.3111, 0.0195)),
+        (b"gXYZ", _xyz(0.2053, 0.6257, 0.0609)),
+        (b"bXYZ", _xyz(0.1492, 0.0632, 0.7446)),
+        (b"rTRC", _gamma(2.2)),
+        (b"gTRC", _gamma(2.2)),
+        (b"bTRC", _gamma(2.2)),
+    ]
+    return _profile(b"mntr", b"RGB ", b"XYZ ", tags)

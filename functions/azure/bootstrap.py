@@ -65,7 +65,7 @@ def build_container(
     for kind, (name, adapter) in TABLE_PORTS.items():
         table = env.get(f"EVENTSUITE_{name.upper()}_TABLE") or DEFAULT_TABLES[name]
         container.register(kind, _table(azure, tables, adapter, table))
-    container.register(DeadLetterSink, lambda: queues.QueueDeadLetterSink(azure.queue))
+    container.register(DeadLetterSink, lambda: queues.QueueDeadLetterSink(lambda: azure.queue))
     if env.get("EVENTSUITE_EVENTGRID_ENDPOINT"):
         from functions.azure.adapters.eventgrid import EventGridPublisher
 

@@ -1,4 +1,4 @@
-"""Opening, checking and decoding untrusted images: the one place that touches pixels.
+"""Opening, checking and decoding untrusted images: where pixels are decoded.
 
 * only JPEG, PNG, WebP and GIF are accepted (Pillow is told so: no other plugin parses input);
 * the pixel count is checked from the header before any decoding (decompression bombs), and
@@ -7,11 +7,12 @@
   to the end-of-image marker, PNG chunk CRCs up to ``IEND``, the WebP RIFF sizes, the GIF block
   chain up to its trailer), so the indexer refuses truncated or damaged files at the first
   attempt without a full decode;
-* :func:`decode` is the only function that decodes pixels: as small as the caller allows (JPEG
-  DCT scaling; 8-bit PNG decoded in bands of rows, each reduced as it goes), in sRGB (CMYK
-  and embedded ICC profiles converted with LittleCMS through ``ImageCms`` *before* any
-  resizing), with truncated or damaged data a permanent ``CorruptImage`` carrying the
-  decoder's reason.
+* :func:`decode` decodes pixels with Pillow: as small as the caller allows (JPEG DCT scaling;
+  8-bit PNG decoded in bands of rows, each reduced as it goes), in sRGB (CMYK and embedded
+  ICC profiles converted with LittleCMS through ``ImageCms`` *before* any resizing), with
+  truncated or damaged data a permanent ``CorruptImage`` carrying the decoder's reason. The
+  only other decoder is libvips, for the largest rendition of an RGB or greyscale JPEG
+  (:mod:`shared.images.vips`), and only on an image opened and sized here.
 """
 
 from __future__ import annotations
@@ -210,6 +211,12 @@ def _transform(icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTran
         )
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
+
+
+def needs_srgb(icc: bytes) -> bool:
+    """Whether pixels of an RGB image tagged with ``icc`` are converted to sRGB (a usable
+    profile that is not sRGB itself)."""
+    return _transform(icc, "RGB", "RGB") is not None
 
 
 def to_srgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:

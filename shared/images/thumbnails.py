@@ -2,14 +2,18 @@
 
 How (the measurements behind each choice are in BENCHMARKS.md):
 
-* **One decode** for every box (:func:`shared.images.decoding.decode`), as small as quality
-  allows: JPEG is decoded in the DCT domain at the smallest of 1/1, 1/2, 1/4, 1/8 that leaves
-  the largest box a reduction of at least :data:`MIN_FINAL_FACTOR` (2, like libvips and
-  Pillow's ``thumbnail()``); 8-bit PNG is decoded in bands of rows, each block-averaged by
-  the largest integer factor that leaves the same reduction, so the whole image never
-  exists (:mod:`shared.images.pngbands`). A DCT-scaled decode is a block average: asking
-  for just the box size (a remaining factor near 1) aliases fine detail, 3-5 dB PSNR worse
-  on photographs.
+* **One decode** for every box, as small as quality allows: JPEG is decoded in the DCT domain
+  at the smallest of 1/1, 1/2, 1/4, 1/8 that leaves the largest box a reduction of at least
+  :data:`MIN_FINAL_FACTOR` (2, like libvips and Pillow's ``thumbnail()``); 8-bit PNG is
+  decoded in bands of rows, each block-averaged by the largest integer factor that leaves the
+  same reduction, so the whole image never exists (:mod:`shared.images.pngbands`). A
+  DCT-scaled decode is a block average: asking for just the box size (a remaining factor near
+  1) aliases fine detail, 3-5 dB PSNR worse on photographs.
+* **Engine**: an RGB or greyscale JPEG whose smaller boxes cascade from the largest (the
+  default 256 + 1024) gets its largest rendition from libvips doing exactly this work, faster
+  and streaming (:mod:`shared.images.vips`); everything else, and any JPEG libvips cannot
+  render, goes through Pillow (:func:`shared.images.decoding.decode`), which also refuses bad
+  input with its reason.
 * **Resize**: integer box reduction (``Image.reduce``) only while at least
   :data:`REDUCING_GAP` (2) remains for the final LANCZOS pass, which then does the
   anti-aliasing. A gap of 1.25 left a short LANCZOS pass after a large block average: aliasing.
@@ -126,34 +130,68 @@ def render_thumbnails(
         original = image.size
         largest = fit(original, max(boxes))
         at_least = (largest[0] * MIN_FINAL_FACTOR, largest[1] * MIN_FINAL_FACTOR)
+        targets = {box: fit(original, box) for box in set(boxes)}
         with decoding_errors():
-            decoded = decoding.decode(image, data, at_least=at_least)
-            # Candidate sources, largest first: the decode, then each rendition's pixels.
-            sources = [decoded.image]
+            decoded = _through_libvips(image, data, targets, at_least)
+            # The renditions' pixels (largest first): each smaller box cascades from the
+            # smallest of them that is at least twice its size, else from the decode.
+            rendered: list[Image.Image] = []
             renditions: dict[int, Rendition] = {}
-            for box in sorted(set(boxes), reverse=True):
-                # Fit against the original size: the DCT-scaled size may round differently.
-                target = fit(original, box)
+            for box in sorted(targets, reverse=True):
+                target = targets[box]
                 source = min(
-                    (s for s in sources if s.width >= MIN_FINAL_FACTOR * target[0]),
+                    (s for s in rendered if s.width >= MIN_FINAL_FACTOR * target[0]),
                     key=lambda s: s.width,
-                    default=sources[0],
+                    default=None,
                 )
-                from_decode = source is sources[0]
-                scaled = _resize(
-                    source,
-                    target,
-                    decoded=from_decode,
-                    extent=decoded.extent if from_decode else None,
-                )
-                sources.append(scaled)
+                if source is not None:
+                    scaled = _resize(source, target, decoded=False)
+                else:
+                    if decoded is None:
+                        decoded = decoding.decode(image, data, at_least=at_least)
+                    scaled = _resize(decoded.image, target, decoded=True, extent=decoded.extent)
+                rendered.append(scaled)
                 output = _to_output_mode(scaled, alpha)
-                if decoded.orientation in _TRANSPOSE:
+                if decoded is not None and decoded.orientation in _TRANSPOSE:
                     output = output.transpose(_TRANSPOSE[decoded.orientation])
-                fmt, content_type, encoded = _encode(output, alpha, quality, decoded.colour_managed)
+                managed = decoded is not None and decoded.colour_managed
+                fmt, content_type, encoded = _encode(output, alpha, quality, managed)
                 renditions[box] = Rendition(
                     box, output.width, output.height, fmt, content_type, encoded
                 )
     if not renditions:
         raise CorruptImage("no rendition produced")
     return [renditions[box] for box in boxes]
+
+
+def _through_libvips(
+    image: Image.Image,
+    data: bytes,
+    targets: dict[int, tuple[int, int]],
+    at_least: tuple[int, int],
+) -> decoding.Decoded | None:
+    """The largest rendition's pixels from libvips (:mod:`shared.images.vips`) where it
+    applies: an RGB or greyscale JPEG whose other boxes all cascade from the largest one (so
+    it is still the only decode). None where it does not apply or libvips fails: the Pillow
+    path then decodes, and renders or refuses the image with its reason."""
+    largest = max(targets.values(), key=lambda size: size[0])
+    others = [size for size in targets.values() if size != largest]
+    if (
+        image.format != "JPEG"
+        or image.mode not in ("RGB", "L")
+        or any(MIN_FINAL_FACTOR * size[0] > largest[0] for size in others)
+    ):
+        return None
+    # Imported here: only the thumbnailer loads libvips (the indexer shares this package).
+    from shared.images import vips
+
+    icc = image.info.get("icc_profile")
+    to_srgb = image.mode == "RGB" and isinstance(icc, bytes) and decoding.needs_srgb(icc)
+    try:
+        pixels = vips.render_jpeg(
+            data, size=image.size, target=largest, at_least=at_least, to_srgb=to_srgb
+        )
+    except vips.VipsFailed:
+        return None
+    orientation = int(image.getexif().get(0x0112, 1) or 1)
+    return decoding.Decoded(pixels, orientation, to_srgb)

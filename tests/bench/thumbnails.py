@@ -2,7 +2,8 @@
 
 Ways of making a thumbnail of one box, each saved as JPEG q85 (WebP q85 with alpha):
 
-* **suite**: ``render_thumbnails(data, [box])``;
+* **suite**: ``render_thumbnails(data, [box])`` (libvips renders RGB and greyscale JPEG, Pillow
+  everything else: each row's note names the engine);
 * **thumbnail()**: what a typical handler writes: ``open`` -> ``ImageOps.exif_transpose`` ->
   ``Image.thumbnail((box, box))`` (Pillow's defaults: JPEG draft, ``reducing_gap=2``,
   BICUBIC) -> ``convert("RGB")`` where the mode needs it (CMYK without its profile) -> save;
@@ -11,7 +12,9 @@ Ways of making a thumbnail of one box, each saved as JPEG q85 (WebP q85 with alp
   needs (CMYK through its embedded ICC profile, 16-bit scaled to 8), one LANCZOS resize;
 * **pyvips**: ``thumbnail_buffer(data, box, height=box, size="down")`` -> ``jpegsave_buffer
   (Q=85)``, operation cache off, default threads (one per core); one thread for the 24 MP
-  sample too.
+  sample too;
+* for samples the suite renders with Pillow only: **libvips doing the suite's work** (what
+  libvips as their engine would cost and write) and **the suite's decode alone**.
 
 Quality: the *handler's call* (both boxes in one ``render_thumbnails(data, [256, 1024])``, as
 in production) against the **reference**, the full LANCZOS pass encoded the same way (JPEG
@@ -22,8 +25,10 @@ rotating order, after a warm-up call. Suite vs pyvips is the median of *paired* 
 calls of one round, back to back, so load drifting over the run hits both); wall time,
 because pyvips runs threads (their CPU time is in the note). Suite vs the naive programs:
 CPU time (all single-threaded Pillow). Memory: one fresh child per (sample, box, method),
-the peak RSS growth of the call over the RSS after imports (``VmHWM`` reset through
-``/proc/self/clear_refs``): Pillow and libvips allocate outside Python's allocator.
+the peak RSS growth of the call over the RSS after imports and one warm-up call on a small
+image of the same format (``VmHWM`` reset through ``/proc/self/clear_refs``): Pillow and
+libvips allocate outside Python's allocator, and what a library sets up once per process is
+not memory per image.
 """
 
 from __future__ import annotations
@@ -133,10 +138,19 @@ def full_lanczos(data: bytes, box: int) -> bytes:
 
 
 def suite_thumbnail(data: bytes, box: int) -> bytes:
-    """The suite, one box."""
+    """The suite, one box, with libvips' default threads (the one-thread programs change
+    that process-wide setting)."""
     from shared.images.thumbnails import render_thumbnails
 
+    _restore_default_threads()
     return render_thumbnails(data, [box], quality=QUALITY)[0].data
+
+
+def _restore_default_threads() -> None:
+    if "pyvips" in sys.modules:
+        import pyvips
+
+        pyvips.concurrency_set(_default_threads())
 
 
 def _vips(data: bytes, box: int, threads: int | None) -> bytes:
@@ -177,12 +191,12 @@ def vips1_thumbnail(data: bytes, box: int) -> bytes:
 
 def jpeg_shrink(size: tuple[int, int], box: int) -> int:
     """The DCT shrink-on-load factor the suite's decode gets for a JPEG of ``size`` (1, 2, 4
-    or 8): Pillow's ``draft()`` rule for a size of at least ``MIN_FINAL_FACTOR`` x the box."""
+    or 8) at ``box``: the engine's own rule (shared/images/vips.py)."""
+    from shared.images import vips
     from shared.images.thumbnails import MIN_FINAL_FACTOR, fit
 
     target = fit(size, box)
-    largest = min(side // (MIN_FINAL_FACTOR * t) for side, t in zip(size, target, strict=True))
-    return next((shrink for shrink in (8, 4, 2) if largest >= shrink), 1)
+    return vips.jpeg_shrink(size, (target[0] * MIN_FINAL_FACTOR, target[1] * MIN_FINAL_FACTOR))
 
 
 def vips_suite(data: bytes, box: int) -> bytes:
@@ -222,22 +236,6 @@ def vips_suite(data: bytes, box: int) -> bytes:
     return result
 
 
-def next_dct_scale(data: bytes, box: int) -> bytes:
-    """The suite's JPEG path one DCT scale smaller than it picks (a remaining reduction under
-    2): what the cheaper draft choice would cost and write. JPEG only."""
-    from PIL import Image
-
-    from shared.images.thumbnails import fit
-
-    with Image.open(io.BytesIO(data)) as image:
-        size = image.size
-        shrink = min(8, 2 * jpeg_shrink(size, box))
-        image.draft(image.mode, (size[0] // shrink, size[1] // shrink))
-        image.load()
-        resized = image.convert("RGB").resize(fit(size, box), Image.Resampling.LANCZOS)
-    return _save(resized, False)
-
-
 def decode_only(data: bytes, box: int) -> bytes:
     """The suite's decode alone (the floor of its time and memory), to say where they go."""
     from shared.images import decoding
@@ -258,7 +256,6 @@ METHODS: dict[str, Method] = {
     "pyvips": vips_thumbnail,
     "pyvips1": vips1_thumbnail,
     "vips-suite": vips_suite,
-    "next-scale": next_dct_scale,
     "decode": decode_only,
 }
 
@@ -285,6 +282,7 @@ def psnr(candidate: bytes, reference: bytes) -> tuple[float, str]:
 def _quality(data: bytes, outputs: dict[str, dict[int, bytes]]) -> dict[str, Any]:
     from shared.images.thumbnails import render_thumbnails
 
+    _restore_default_threads()
     start = time.process_time()
     handler = {r.box: r.data for r in render_thumbnails(data, list(BOXES), quality=QUALITY)}
     handler_cpu = time.process_time() - start
@@ -294,7 +292,7 @@ def _quality(data: bytes, outputs: dict[str, dict[int, bytes]]) -> dict[str, Any
         result["handler"][str(box)] = psnr(handler[box], reference)
         result["others"][str(box)] = {
             m: psnr(outputs[m][box], reference)
-            for m in ("suite", "thumbnail", "pyvips", "vips-suite", "next-scale")
+            for m in ("suite", "thumbnail", "pyvips", "vips-suite")
             if m in outputs
         }
     return result
@@ -342,6 +340,22 @@ def _time_child(
     return result
 
 
+def _small_like(data: bytes) -> bytes:
+    """A 480x320 gradient in the format, mode and ICC profile of ``data``."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as header:
+        kind, mode, icc = header.format, header.mode, header.info.get("icc_profile")
+    small = Image.linear_gradient("L").resize((480, 320))
+    if mode.startswith("I"):  # 16-bit greyscale
+        small = small.convert("I").point(lambda v: v * 257).convert("I;16")
+    else:
+        small = small.convert(mode if mode in ("L", "RGB", "RGBA", "CMYK") else "RGB")
+    out = io.BytesIO()
+    small.save(out, kind, **({"icc_profile": icc} if icc else {}))
+    return out.getvalue()
+
+
 def _memory_child(path: str, box: int, method: str) -> dict[str, Any]:
     # Import everything the method needs first, so only the work itself is measured.
     import PIL.Image
@@ -356,6 +370,10 @@ def _memory_child(path: str, box: int, method: str) -> dict[str, Any]:
         import pyvips  # noqa: F401
     PIL.Image.init()
     data = Path(path).read_bytes()
+    # One call on a small image of the same format and mode first: what a library sets up
+    # once per process (libvips' worker thread, a codec's tables, a colour transform) is
+    # not memory per image, and every program gets the same warm-up.
+    METHODS[method](_small_like(data), box)
     gc.collect()
     exact = reset_peak_rss()
     before = rss_bytes()
@@ -409,19 +427,34 @@ def _kind(sample: Any) -> str:
 MEMORY_LIMITS = {"JPEG": 0.25, "PNG": 0.5, "WebP": 0.5}
 
 
+def engine_of(path: Path) -> str:
+    """What renders the suite's largest box for this file: libvips for RGB and greyscale
+    JPEG (shared/images/vips.py), Pillow for everything else."""
+    from PIL import Image
+
+    with Image.open(path) as header:
+        return "libvips" if header.format == "JPEG" and header.mode in ("RGB", "L") else "Pillow"
+
+
+def _pillow_only(engine: str, vips_ok: bool) -> list[str]:
+    """The programs that explain a Pillow-engine sample (libvips doing the same work, the
+    decode alone); for a libvips-engine sample the suite is that work already."""
+    if engine != "Pillow":
+        return []
+    return ["vips-suite", "decode"] if vips_ok else ["decode"]
+
+
 def run(samples: list[Any], *, rounds: int, budget: float, log: Callable[[str], None]) -> list[Row]:
     """Measure every sample at every box; return the table rows."""
     vips_ok, vips_info = pyvips_status()
     env = child_env()
     timings: dict[str, dict[str, Any]] = {}
+    engines = {sample.name: engine_of(sample.path) for sample in samples}
     for sample in samples:
         methods = ["suite", "thumbnail", "full"]
         if vips_ok:
             methods += ["pyvips", "pyvips1"] if sample.name == "photo-24mp-jpg" else ["pyvips"]
-            methods.append("vips-suite")
-        methods.append("decode")
-        if _kind(sample) == "JPEG" and "cmyk" not in sample.name and "exif" not in sample.name:
-            methods.append("next-scale")
+        methods += _pillow_only(engines[sample.name], vips_ok)
         log(f"thumbnails: timing {sample.name} ({sample.size_bytes / 1e6:.1f} MB)")
         timings[sample.name] = run_child(
             [
@@ -443,8 +476,8 @@ def run(samples: list[Any], *, rounds: int, budget: float, log: Callable[[str], 
         for sample in samples
         for box in BOXES
         for method in ["suite", "thumbnail", "full"]
-        + (["pyvips", "vips-suite"] if vips_ok else [])
-        + ["decode"]
+        + (["pyvips"] if vips_ok else [])
+        + _pillow_only(engines[sample.name], vips_ok)
     ]
     log(f"thumbnails: peak memory, {len(jobs)} fresh processes")
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -483,6 +516,7 @@ def run(samples: list[Any], *, rounds: int, budget: float, log: Callable[[str], 
                     vips_ok,
                     vips_info,
                     sizes[sample.name],
+                    engines[sample.name],
                 )
             )
     return rows
@@ -500,7 +534,6 @@ def _quality_row(sample: Any, box: int, timing: dict[str, Any], case: str) -> Ro
     naive_db = others["thumbnail"][0]
     vips_db = others["pyvips"][0] if "pyvips" in others else None
     vips_suite_db = others["vips-suite"][0] if "vips-suite" in others else None
-    next_db = others["next-scale"][0] if "next-scale" in others else None
     single_db = others["suite"][0]
     ok = handler_db >= PSNR_FLOOR and handler_db >= naive_db - PSNR_SLACK
     baseline = f"thumbnail() {_db(naive_db)}" + (
@@ -526,7 +559,6 @@ def _quality_row(sample: Any, box: int, timing: dict[str, Any], case: str) -> Ro
             "naive_psnr": naive_db,
             "vips_psnr": vips_db,
             "vips_suite_psnr": vips_suite_db,
-            "next_scale_psnr": next_db,
             "single_psnr": single_db,
             "handler_cpu_s": quality["handler_cpu"],
         },
@@ -541,6 +573,7 @@ def _rows_for(
     vips_ok: bool,
     vips_info: str,
     source: tuple[int, int],
+    engine: str,
 ) -> list[Row]:
     key, kind = str(box), _kind(sample)
     case = f"{sample.name} -> {box} px"
@@ -555,7 +588,7 @@ def _rows_for(
             ms(suite_c),
             f"thumbnail() {ms(naive_c)}; full LANCZOS {ms(full_c)}",
             f"{naive_c / suite_c:.2f}x / {full_c / suite_c:.2f}x faster",
-            note=f"{sample.description}; {timing['rounds']} rounds",
+            note=f"{sample.description}; the suite's engine: {engine}; {timing['rounds']} rounds",
             data={"suite_cpu_s": suite_c, "naive_cpu_s": naive_c, "full_cpu_s": full_c},
         )
     )
@@ -574,13 +607,11 @@ def _rows_for(
             "pyvips_s": vips_t,
             "suite_cpu_s": suite_c,
             "pyvips_cpu_s": vips_c,
+            "engine": engine,
         }
         if "vips-suite" in cpu:
             data["vips_suite_cpu_s"] = cpu["vips-suite"][key]
-        scale = 2 * jpeg_shrink(source, box)
-        if "next-scale" in cpu and scale <= 8 and max(source) // scale >= box:
-            data["next_scale"] = scale
-            data["next_scale_cpu_s"] = cpu["next-scale"][key]
+        if "vips-suite" in wall:
             note += f"; libvips doing the suite's work, one thread: {ms(wall['vips-suite'][key])}"
         if "decode" in wall:
             decode_t = wall["decode"][key]
@@ -647,6 +678,8 @@ def _rows_for(
                 "vips_suite_bytes": (
                     memory["vips-suite"]["growth"] if "vips-suite" in memory else None
                 ),
+                "vips_bytes": memory["pyvips"]["growth"] if "pyvips" in memory else None,
+                "engine": engine,
                 "source": list(source),
                 "box": box,
             },

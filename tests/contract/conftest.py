@@ -454,4 +454,4 @@ def _queue_backend(azure_storage: Any) -> DeadLetterBackend:
             if isinstance(e, dict)
         ]
 
-    return DeadLetterBackend(QueueDeadLetterSink(azure_storage.queue), read)
+    return DeadLetterBackend(QueueDeadLetterSink(lambda: azure_storage.queue), read)

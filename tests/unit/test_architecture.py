@@ -58,9 +58,18 @@ def test_the_ast_walk_catches_a_cloud_import(tmp_path: Path) -> None:
         "functions.common.runtime",
     ],
 )
-def test_order_path_never_imports_pillow(module: str) -> None:
+def test_order_path_never_imports_pillow_or_libvips(module: str) -> None:
     code = (
         f"import sys, {module}; "
-        "sys.exit(1 if any(m == 'PIL' or m.startswith('PIL.') for m in sys.modules) else 0)"
+        "sys.exit(1 if any(m.split('.')[0] in ('PIL', 'pyvips') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
+
+
+def test_only_a_jpeg_thumbnail_loads_libvips() -> None:
+    """The indexer shares the image package: it must not pay for libvips at start."""
+    code = (
+        "import sys, shared.handlers.images, shared.images.metadata, shared.images.thumbnails; "
+        "sys.exit(1 if 'pyvips' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0

@@ -327,21 +327,26 @@ def test_cmyk_is_converted_before_resizing_not_after() -> None:
 def test_one_decode_for_every_box_and_none_for_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import ImageFile
 
-    from shared.images import decoding
+    from shared.images import decoding, vips
 
     decodes: list[str] = []
     loads: list[str] = []
-    real_decode, real_load = decoding.decode, ImageFile.ImageFile.load
+    real_decode, real_load, real_vips = decoding.decode, ImageFile.ImageFile.load, vips.render_jpeg
 
     def counting_decode(image: Image.Image, data: bytes, **options: object) -> object:
         decodes.append(str(image.format))
         return real_decode(image, data, **options)  # type: ignore[arg-type]
+
+    def counting_vips(data: bytes, **options: object) -> object:
+        decodes.append("JPEG")
+        return real_vips(data, **options)  # type: ignore[arg-type]
 
     def counting_load(self: ImageFile.ImageFile) -> object:
         loads.append(str(self.format))
         return real_load(self)
 
     monkeypatch.setattr(decoding, "decode", counting_decode)
+    monkeypatch.setattr(vips, "render_jpeg", counting_vips)
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
     exif = Image.Exif()
     exif[0x0112] = 6

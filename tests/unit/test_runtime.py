@@ -166,3 +166,23 @@ def test_eventbridge_inline_limit_matches_the_adapter() -> None:
     from functions.aws.adapters.eventbridge import ENVELOPE_HEADROOM_BYTES, MAX_REQUEST_BYTES
 
     assert adapters.EVENTBRIDGE_MAX_INLINE_BYTES == MAX_REQUEST_BYTES - ENVELOPE_HEADROOM_BYTES
+
+
+def test_an_azure_consumer_starts_without_building_its_dead_letter_queue_client() -> None:
+    """The poison-queue client (azure.storage.queue, ~20 ms of imports) waits for the first
+    dead letter; the consumer still refuses to start without its dead-letter sink."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tests.unit.test_runtime import AZURE_ENV, azure_container\n"
+        "from functions.common.runtime import Runtime\n"
+        "from shared.ports import DeadLetterSink\n"
+        "container = azure_container(AZURE_ENV)\n"
+        "Runtime(container).consumer('payments')\n"
+        "assert container.built(DeadLetterSink)\n"
+        "sys.exit(1 if 'azure.storage.queue' in sys.modules else 0)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)
+    assert completed.returncode == 0, completed.stderr.decode()[-800:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,7 +82,9 @@ class QueueDeadLetterSink:
     the bare original message.
     """
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: Callable[[], Any]) -> None:
+        # A factory: the Queue client (and its 20 ms of imports) is built on the first dead
+        # letter, not when the consumer starts.
         self._service = service
 
     def dead_letter(
@@ -99,7 +101,7 @@ class QueueDeadLetterSink:
             consumer=consumer, event=event, raw=raw, reason=reason, attempts=attempts
         )
         with transient_azure_errors(f"writing to {poison_queue_name(consumer)}"):
-            _send(self._service, poison_queue_name(consumer), text)
+            _send(self._service(), poison_queue_name(consumer), text)
 
 
 class QueueFanoutPublisher:

@@ -152,7 +152,7 @@ def _payment_failed() -> object:
 def test_dead_letter_sink_writes_the_poison_queue(
     storage: ServiceClients, deployment: Deployment
 ) -> None:
-    sink = QueueDeadLetterSink(storage.queue)
+    sink = QueueDeadLetterSink(lambda: storage.queue)
     sink.dead_letter(
         consumer="notifier",
         event={"id": "e1"},

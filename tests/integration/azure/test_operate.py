@@ -61,6 +61,8 @@ def test_park_list_fix_redrive_processed_once(
     smtp: tuple[SmtpRecorder, int],
 ) -> None:
     recorder, port = smtp
+    # The relay is shared by the session: count only what this test sends from here on.
+    earlier = sum(CUSTOMER in str(m["To"]) for m in recorder.messages)
     recorder.tempfail.add(CUSTOMER)  # the bug: the relay refuses the customer, every time
     bootstrap.configure(
         deployment.environ(
@@ -123,7 +125,7 @@ def test_park_list_fix_redrive_processed_once(
         assert {(m["id"], m["redrivecount"]) for m in waiting} == {(event["id"], "1")}
 
         QueueHost(storage, "notifier").drain()
-        mails = [m for m in recorder.messages if CUSTOMER in str(m["To"])]
+        mails = [m for m in recorder.messages if CUSTOMER in str(m["To"])][earlier:]
         assert len(mails) == 1  # four copies redriven, one email: deduplicated on the event id
         assert storage.messages("notifier-events-poison") == []
         gone = cli(azure("dlq", "redrive", "--id", blob_id), env)
