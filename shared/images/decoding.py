@@ -121,8 +121,8 @@ def _check_jpeg(data: bytes) -> Structure:
         if marker == 0xDA:  # start of scan: entropy-coded data follows
             break
     # 0xFFD9 cannot occur inside entropy-coded data (0xFF is stuffed there), so its absence
-    # after the first scan means the file was cut short.
-    if data.find(b"\xff\xd9", position) < 0:
+    # after the first scan means the file was cut short. Searched from the end, where it is.
+    if data.rfind(b"\xff\xd9", position) < 0:
         raise CorruptImage("JPEG is truncated: no end-of-image marker after the scan data")
     return Structure()
 

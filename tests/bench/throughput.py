@@ -175,6 +175,14 @@ def _photos(count: int) -> tuple[list[bytes], str]:
     return photos, f"12 MP JPEG uploads (4240x2832 q90, {what})"
 
 
+def _small_jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((640, 480)).convert("RGB").save(out, "JPEG")
+    return out.getvalue()
+
+
 def _images_child(count: int) -> dict[str, Any]:
     from shared.catalog import default_catalog
     from shared.images.thumbnails import render_thumbnails
@@ -183,15 +191,24 @@ def _images_child(count: int) -> dict[str, Any]:
     images = default_catalog().images
     with tempfile.TemporaryDirectory() as home:
         backend = _backend(Path(home))
+        # One small upload first, through both consumers: what a process does once (imports,
+        # building the functions, libvips' start) is not pipeline cost per image, and the
+        # pure render below runs warm too.
+        backend.upload("warm-up.jpg", _small_jpeg(), content_type="image/jpeg")
+        backend.run(max_seconds=60)
         start, cpu = time.perf_counter(), time.process_time()
         for i, data in enumerate(photos):
             backend.upload(f"bench-{i}.jpg", data, content_type="image/jpeg")
         stats = backend.run(max_seconds=300)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        thumbs = backend.objects.list_keys(backend.settings.thumbnails_bucket)
+        thumbs = [
+            key
+            for key in backend.objects.list_keys(backend.settings.thumbnails_bucket)
+            if "warm-up" not in key
+        ]
         backend.close()
         with sqlite3.connect(Path(home) / "state.db") as state:
-            indexed = state.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+            indexed = state.execute("SELECT COUNT(*) FROM images").fetchone()[0] - 1
     # Baseline: the pure render of the same photos (what the thumbnailer must do anyway).
     start_cpu = time.process_time()
     for data in photos:
