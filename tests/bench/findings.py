@@ -231,9 +231,11 @@ def engine(rows: list[Row]) -> list[str]:
             for r in group
             if mem.get(r.case, {}).get("vips_suite_bytes") is not None and mem[r.case]["full_bytes"]
         ]
+        samples = ", ".join(sorted({r.case.split(" -> ")[0] for r in group}))
         lines.append(
-            f"- libvips as the engine, {kind} (the suite's own strategy run by libvips, one "
-            f"thread): {_span(ratios, _x)} the suite's CPU, {_span(vs_thumb, _x)} pyvips' "
+            f"- libvips as the engine for {kind} the suite renders with Pillow ({samples}; the "
+            f"suite's own strategy run by libvips, one thread): {_span(ratios, _x)} the "
+            f"suite's CPU, {_span(vs_thumb, _x)} pyvips' "
             f"`thumbnail_buffer`"
             + (
                 f"; PSNR {_span(gains, lambda v: f'{v:+.1f} dB')} against the suite's "
