@@ -65,7 +65,7 @@ def build_container(
     for kind, (name, adapter) in TABLE_PORTS.items():
         table = env.get(f"EVENTSUITE_{name.upper()}_TABLE") or DEFAULT_TABLES[name]
         container.register(kind, _table(azure, tables, adapter, table))
-    container.register(DeadLetterSink, lambda: queues.QueueDeadLetterSink(lambda: azure.queue))
+    container.register(DeadLetterSink, lambda: _dead_letters(azure, queues))
     if env.get("EVENTSUITE_EVENTGRID_ENDPOINT"):
         from functions.azure.adapters.eventgrid import EventGridPublisher
 
@@ -117,3 +117,11 @@ def configure(
 def reset() -> None:
     """Forget the runtime: the next invocation composes it again from the environment."""
     _runtimes.reset()
+
+
+def _dead_letters(azure: AzureClients, queues: Any) -> DeadLetterSink:
+    """The poison-queue sink: its endpoint is checked when the consumer starts, its client
+    (azure.storage.queue, ~20 ms of imports) built on the first dead letter."""
+    azure.check_configured("queue")
+    sink: DeadLetterSink = queues.QueueDeadLetterSink(lambda: azure.queue)
+    return sink

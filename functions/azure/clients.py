@@ -92,6 +92,14 @@ class AzureClients(LazyClients):
         """``azure.eventgrid.EventGridPublisherClient``."""
         return self.client("eventgrid")
 
+    def check_configured(self, service: str) -> None:
+        """Raise now what building the ``"blob"``, ``"queue"`` or ``"table"`` client would
+        raise about its settings, without building it (no SDK import): a function with a
+        misconfigured endpoint refuses to start instead of failing at the client's first use."""
+        if service in self.created() or self._connection_string():
+            return
+        self._account_url(service)
+
     # -- construction ------------------------------------------------------------------------
 
     def credential(self) -> Any:

@@ -30,8 +30,11 @@ How (the measurements behind each choice are in BENCHMARKS.md):
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 
 from PIL import Image
 
@@ -39,6 +42,7 @@ from shared.errors import CorruptImage
 from shared.images import decoding
 from shared.images.decoding import DEFAULT_MAX_PIXELS, SRGB_PROFILE, decoding_errors, has_alpha
 
+_log = logging.getLogger(__name__)
 RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 2.0
 MIN_FINAL_FACTOR = 2
@@ -182,16 +186,30 @@ def _through_libvips(
         or any(MIN_FINAL_FACTOR * size[0] > largest[0] for size in others)
     ):
         return None
-    # Imported here: only the thumbnailer loads libvips (the indexer shares this package).
-    from shared.images import vips
-
+    vips = _libvips()
+    if vips is None:
+        return None
     icc = image.info.get("icc_profile")
     to_srgb = image.mode == "RGB" and isinstance(icc, bytes) and decoding.needs_srgb(icc)
     try:
         pixels = vips.render_jpeg(
             data, size=image.size, target=largest, at_least=at_least, to_srgb=to_srgb
         )
-    except vips.VipsFailed:
+    except vips.VipsFailed as exc:
+        _log.debug("libvips did not render this JPEG, Pillow will: %s", exc)
         return None
     orientation = int(image.getexif().get(0x0112, 1) or 1)
     return decoding.Decoded(pixels, orientation, to_srgb)
+
+
+@cache
+def _libvips() -> ModuleType | None:
+    """:mod:`shared.images.vips`, imported on the first JPEG (only the thumbnailer loads
+    libvips; the indexer shares this package), or None when libvips cannot be loaded (a
+    broken install): JPEG then renders through Pillow, slower, and it is logged once."""
+    try:
+        from shared.images import vips
+    except Exception as exc:  # a broken native library must not refuse images
+        _log.error("libvips cannot be loaded, JPEG thumbnails render with Pillow: %r", exc)
+        return None
+    return vips

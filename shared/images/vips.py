@@ -10,8 +10,9 @@ of libvips' own ``thumbnail_buffer`` (BENCHMARKS.md), at the same PSNR.
 
 Pillow stays the judge of untrusted input: libvips only runs on an image Pillow has opened
 and sized within the pixel limit, only its JPEG loader is called, untrusted loaders are
-blocked, and any libvips failure is raised as :class:`VipsFailed` so the caller sends the
-image down the Pillow path, which renders it or refuses it with its reason.
+blocked, and any failure here (libvips', its binding's, or a size that disagrees with
+Pillow's header) is raised as :class:`VipsFailed` so the caller sends the image down the
+Pillow path, which renders it or refuses it with its reason.
 """
 
 from __future__ import annotations
@@ -54,15 +55,22 @@ def render_jpeg(
 ) -> Image.Image:
     """The JPEG ``data`` (``size`` pixels) resized to exactly ``target``, as an L or RGB
     Pillow image; ``to_srgb`` converts through the embedded ICC profile first."""
-    _configure()
+    shrink = jpeg_shrink(size, at_least)
     try:
+        _configure()
         image = pyvips.Image.jpegload_buffer(
             data,
-            shrink=jpeg_shrink(size, at_least),
+            shrink=shrink,
             access="sequential",
             fail_on="error",  # truncated or damaged data is an error, not grey rows
             autorotate=False,  # orientation is applied to each small result by the caller
         )
+        loaded = (-(-size[0] // shrink), -(-size[1] // shrink))
+        if (image.width, image.height) != loaded:
+            raise VipsFailed(
+                f"libvips reads {image.width}x{image.height} at 1/{shrink}, Pillow's header"
+                f" says {size[0]}x{size[1]}"
+            )
         if to_srgb:
             image = image.icc_transform("srgb", embedded=True, intent="perceptual")
         if (image.width, image.height) != target:
@@ -78,7 +86,8 @@ def render_jpeg(
                 f"libvips produced {image.width}x{image.height}, {image.bands} bands of"
                 f" {image.format}, not {target[0]}x{target[1]} L/RGB"
             )
-        pixels = image.write_to_memory()
-    except pyvips.Error as exc:
-        raise VipsFailed(str(exc).strip()) from exc
-    return Image.frombytes(mode, target, pixels)
+        return Image.frombytes(mode, target, image.write_to_memory())
+    except VipsFailed:
+        raise
+    except Exception as exc:  # whatever libvips or its binding raise: Pillow decides
+        raise VipsFailed(f"{type(exc).__name__}: {str(exc).strip()}") from exc

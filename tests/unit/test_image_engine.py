@@ -29,6 +29,34 @@ def _pixels(rendition: Rendition) -> Image.Image:
 
 @pytest.fixture
 def libvips_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The targets libvips rendered (successful calls only), with the Pillow decode disabled:
+    a test that expects libvips fails if the image fell back to Pillow."""
+    from shared.images import decoding
+
+    calls: list[tuple[int, int]] = []
+    real = vips.render_jpeg
+
+    def recording(data: bytes, **options: object) -> Image.Image:
+        pixels = real(data, **options)  # type: ignore[arg-type]
+        calls.append(options["target"])  # type: ignore[arg-type]
+        return pixels
+
+    def no_pillow(image: Image.Image, data: bytes, **options: object) -> object:
+        raise AssertionError(f"Pillow decoded a {image.format} that libvips should have")
+
+    monkeypatch.setattr(vips, "render_jpeg", recording)
+    monkeypatch.setattr(decoding, "decode", no_pillow)
+    return calls
+
+
+@pytest.fixture
+def pillow_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vips, "render_jpeg", _refuse)
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The targets libvips was asked to render (Pillow left working)."""
     calls: list[tuple[int, int]] = []
     real = vips.render_jpeg
 
@@ -38,14 +66,6 @@ def libvips_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
     monkeypatch.setattr(vips, "render_jpeg", recording)
     return calls
-
-
-@pytest.fixture
-def pillow_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing(data: bytes, **options: object) -> Image.Image:
-        raise vips.VipsFailed("disabled by the test")
-
-    monkeypatch.setattr(vips, "render_jpeg", failing)
 
 
 def _outcome(data: bytes) -> str:
@@ -93,14 +113,14 @@ def _refuse(data: bytes, **options: object) -> Image.Image:
     ],
 )
 def test_pillow_renders_what_libvips_is_not_asked_to(
-    libvips_calls: list[tuple[int, int]], name: str, data: bytes, boxes: list[int]
+    asked: list[tuple[int, int]], name: str, data: bytes, boxes: list[int]
 ) -> None:
     if data == b"png":
         buffer = io.BytesIO()
         _detailed((1600, 1200)).save(buffer, "PNG")
         data = buffer.getvalue()
     renditions = render_thumbnails(data, boxes)
-    assert libvips_calls == [], name
+    assert asked == [], name
     assert len(renditions) == len(boxes)
 
 
@@ -113,7 +133,11 @@ def test_libvips_never_accepts_what_pillow_refuses(monkeypatch: pytest.MonkeyPat
     data = _jpeg(_detailed((1800, 1200)))
     progressive = _jpeg(_detailed((1800, 1200), seed=5), progressive=True)
     rng = random.Random(14)
-    inputs = [source[: rng.randrange(200, len(source))] for source in (data, progressive)] * 12
+    inputs = [
+        source[: rng.randrange(200, len(source))]
+        for source in (data, progressive)
+        for _ in range(12)
+    ]
     for source in (data, progressive):
         for _ in range(12):
             damaged = bytearray(source)
@@ -162,10 +186,76 @@ def test_a_broken_profile_is_ignored_on_both_engines(
         assert "icc_profile" not in written.info
 
 
-def test_cmyk_with_its_profile_stays_on_the_pillow_path(
-    libvips_calls: list[tuple[int, int]],
-) -> None:
+def test_cmyk_with_its_profile_stays_on_the_pillow_path(asked: list[tuple[int, int]]) -> None:
     cmyk = Image.new("CMYK", (2400, 1600), (255, 0, 0, 0))
     [rendition] = render_thumbnails(_jpeg(cmyk, icc_profile=cmyk_profile()), [1024])
-    assert libvips_calls == []
+    assert asked == []
     assert _pixels(rendition).size == (1024, 683)
+
+
+def test_render_jpeg_gives_the_target_size_in_l_or_rgb() -> None:
+    rgb = _jpeg(_detailed((3000, 2000)))
+    pixels = vips.render_jpeg(
+        rgb, size=(3000, 2000), target=(1024, 683), at_least=(2048, 1366), to_srgb=False
+    )
+    assert (pixels.mode, pixels.size) == ("RGB", (1024, 683))
+    grey = _jpeg(_detailed((1200, 800)).convert("L"))
+    pixels = vips.render_jpeg(
+        grey, size=(1200, 800), target=(300, 200), at_least=(600, 400), to_srgb=False
+    )
+    assert (pixels.mode, pixels.size) == ("L", (300, 200))
+
+
+def test_render_jpeg_converts_through_the_profile_only_when_asked() -> None:
+    data = _jpeg(Image.new("RGB", (800, 600), (40, 200, 60)), icc_profile=wide_rgb_profile())
+    options = {"size": (800, 600), "target": (400, 300), "at_least": (800, 600)}
+    untouched = ImageStat.Stat(vips.render_jpeg(data, to_srgb=False, **options)).mean  # type: ignore[arg-type]
+    converted = ImageStat.Stat(vips.render_jpeg(data, to_srgb=True, **options)).mean  # type: ignore[arg-type]
+    assert abs(untouched[2] - 60) < 3 and abs(converted[2] - 60) > 15
+
+
+def test_render_jpeg_refuses_a_size_that_disagrees_with_pillows_header() -> None:
+    data = _jpeg(_detailed((1200, 800)))
+    with pytest.raises(vips.VipsFailed, match="Pillow's header"):
+        vips.render_jpeg(
+            data, size=(1300, 800), target=(512, 315), at_least=(1024, 630), to_srgb=False
+        )
+
+
+def test_whatever_libvips_raises_sends_the_jpeg_to_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyvips
+
+    def broken(*args: object, **options: object) -> object:
+        raise OSError("cannot load library 'libvips.so.42'")
+
+    monkeypatch.setattr(pyvips.Image, "jpegload_buffer", broken)
+    data = _jpeg(_detailed((3000, 2000)))
+    with pytest.raises(vips.VipsFailed, match="OSError"):
+        vips.render_jpeg(
+            data, size=(3000, 2000), target=(1024, 683), at_least=(2048, 1366), to_srgb=False
+        )
+    renditions = render_thumbnails(data, [256, 1024])
+    assert [(r.width, r.height) for r in renditions] == [(256, 171), (1024, 683)]
+
+
+def test_a_libvips_that_cannot_be_loaded_leaves_jpeg_to_pillow_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sys
+
+    import shared.images
+    from shared.images import thumbnails
+
+    monkeypatch.setitem(sys.modules, "shared.images.vips", None)  # the import fails
+    monkeypatch.delattr(shared.images, "vips", raising=False)
+    thumbnails._libvips.cache_clear()
+    try:
+        data = _jpeg(_detailed((3000, 2000)))
+        with caplog.at_level("ERROR", logger="shared.images.thumbnails"):
+            for _ in range(2):
+                renditions = render_thumbnails(data, [256, 1024])
+                assert [(r.width, r.height) for r in renditions] == [(256, 171), (1024, 683)]
+        errors = [r for r in caplog.records if "libvips cannot be loaded" in r.getMessage()]
+        assert len(errors) == 1
+    finally:
+        thumbnails._libvips.cache_clear()

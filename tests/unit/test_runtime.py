@@ -186,3 +186,15 @@ def test_an_azure_consumer_starts_without_building_its_dead_letter_queue_client(
     )
     completed = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)
     assert completed.returncode == 0, completed.stderr.decode()[-800:]
+
+
+def test_an_azure_consumer_with_an_underivable_poison_queue_endpoint_refuses_to_start() -> None:
+    env = {
+        **AZURE_ENV,
+        "EVENTSUITE_STORAGE_ACCOUNT_URL": "https://storage.contoso.example/acct",
+        "EVENTSUITE_STORAGE_TABLE_URL": "https://storage.contoso.example/tables",
+    }
+    with pytest.raises(ValueError, match="cannot derive the queue endpoint"):
+        Runtime(azure_container(env)).consumer("payments")
+    env["EVENTSUITE_STORAGE_QUEUE_URL"] = "https://storage.contoso.example/queues"
+    Runtime(azure_container(env)).consumer("payments")  # set explicitly: it starts
