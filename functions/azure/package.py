@@ -38,6 +38,7 @@ from functions.packaging import (
     core_files,
     human,
     install_lock,
+    is_install_state,
     tree,
     unzipped_size,
     write_zip,
@@ -58,7 +59,9 @@ PLATFORMS = (
 SITE_PACKAGES = ".python_packages/lib/site-packages"
 # Build-time only, or installed under the site-packages root but useless there.
 _SKIP_APP_FILES = {"function_app.py", "host.json", "package.py", "hostjson.py", "README.md"}
-_SKIP_SITE_DIRS = {"bin"}  # console scripts: their shebangs name the building interpreter
+# Console scripts (their shebangs name the building interpreter); install-state files
+# (RECORD, direct_url.json, ...: functions.packaging.INSTALL_STATE_FILES) are left out too.
+_SKIP_SITE_DIRS = {"bin"}
 
 
 def requirements() -> list[str]:
@@ -78,14 +81,15 @@ def app_files(requirements_file: Path, site_packages: Path | None) -> Iterator[t
         yield path, name
     if site_packages is not None:
         for path, name in tree(site_packages, SITE_PACKAGES):
-            if path.relative_to(site_packages).parts[0] in _SKIP_SITE_DIRS:
+            parts = path.relative_to(site_packages).parts
+            if parts[0] in _SKIP_SITE_DIRS or is_install_state(parts):
                 continue
             yield path, name
 
 
 def install_dependencies(target: Path, *, python_version: str = PYTHON_VERSION) -> Path:
     """A fresh site-packages tree: the lock's Linux x86_64 wheels for ``python_version`` and
-    the pure wheels of :data:`functions.locking.PURE_FROM_SOURCE`."""
+    the pure wheels of the pins its spec takes from source."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -94,7 +98,12 @@ def install_dependencies(target: Path, *, python_version: str = PYTHON_VERSION) 
         target,
         platforms=PLATFORMS,
         python_version=python_version,
-        pure_from_source=locking.PURE_FROM_SOURCE,
+        source_allowed=locking.spec(LOCK.stem).source_allowed,
+        environment={
+            **locking.spec(LOCK.stem).marker_environment(),
+            "python_version": python_version,
+            "python_full_version": f"{python_version}.0",
+        },
     )
     return target
 
