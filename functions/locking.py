@@ -13,9 +13,10 @@ on the index), so ``pip install --require-hashes --no-deps -r <lock>`` installs 
 
 A binary-only lock takes every distribution as a wheel for its platform, except the pure-Python
 ones it names in ``LockSpec.source_allowed`` (pyvips: published as an sdist only). Those keep
-their sdist's sha256 in the lock; the cloud packagers install them as a pure wheel built here
+their sdist's sha256 in the lock; the cloud packagers install them as a pure wheel assembled here
 from that hashed sdist (:func:`functions.packaging.pure_wheel`), never from source on the
-target platform.
+target platform. GCP's images lock names pyvips too: its packager vendors that wheel rather
+than leaving the sdist to Cloud Build (this does not change the lock's resolution).
 
 ``uv`` resolves for another platform than the machine's (``--python-platform``), which
 pip-compile cannot. Re-running keeps the existing pins (uv reads the output file as its

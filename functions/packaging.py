@@ -7,12 +7,13 @@ does not churn.
 
 Some locked distributions are published as an sdist only (pyvips, see
 :data:`functions.locking.PURE_FROM_SOURCE`). Binary-only installs (``--only-binary=:all:`` for
-another platform) cannot build them, so :func:`pure_wheel` builds each once here, reproducibly,
-from its hashed sdist: pkg-config cannot find any libvips, so pyvips' setup falls back to its
-pure-Python (cffi ABI-mode) build; the wheel must be ``py3-none-any`` with no compiled module.
-At run time that pyvips imports pyvips-binary's compiled ``_libvips`` (API mode).
-:func:`install_lock` installs a lock that way: the other pins as hashed binary wheels, then
-those pure wheels with ``--no-deps``.
+another platform) cannot build them, so :func:`pure_wheel` makes each one's ``py3-none-any``
+wheel here from its hashed sdist, without running its build (:func:`assemble_pure_wheel`: the
+package's modules and stubs, the sdist's ``PKG-INFO`` as ``METADATA``): no setuptools, cffi,
+pkg-config or compiler is involved, so the wheel's bytes depend on the sdist alone, and it can
+hold no compiled module. At run time that pyvips imports pyvips-binary's compiled ``_libvips``
+(API mode). :func:`install_lock` installs a lock that way: the other pins as hashed binary
+wheels, then those pure wheels with ``--no-deps``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@
   botocore are NOT packaged: the Lambda Python runtime provides them (the code uses only
   long-standing APIs, so the runtime's version is enough);
 * pyvips (an sdist only) is the exception to binary wheels: the lock keeps its sdist's hash,
-  and the pure ``py3-none-any`` wheel built here from that sdist
+  and the pure ``py3-none-any`` wheel assembled here from that sdist
   (:func:`functions.packaging.pure_wheel`) is installed with ``--no-deps``; it runs on
   pyvips-binary's compiled ``_libvips`` and ``pyvips_binary.libs/libvips-*.so.42`` (arm64);
 * the install is cached under ``build/aws/.deps/<group>-<hash of lock + platform + recipe>``;

@@ -16,7 +16,7 @@ installs the hashed lock ``functions/locks/azure.txt`` (``make lock``, :mod:`fun
 core + ``azure`` + ``images`` extras at the test venv's versions) as binary wheels for Linux
 x86_64, CPython 3.12 (the Terraform default ``python_version``), whatever machine builds the
 zip, with ``--no-deps --require-hashes``; pyvips (an sdist only, the lock keeps its hash) is
-installed as the pure wheel built here from that sdist (:func:`functions.packaging.pure_wheel`,
+installed as the pure wheel made here from that sdist (:func:`functions.packaging.pure_wheel`,
 ``--no-deps``), on pyvips-binary's compiled ``_libvips``. Entries are sorted with fixed timestamps,
 so the same inputs give a byte-identical archive. Deploy it with
 ``az functionapp deployment source config-zip --src build/azure/functionapp.zip`` (no
@@ -93,14 +93,15 @@ def install_dependencies(target: Path, *, python_version: str = PYTHON_VERSION) 
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
+    lock_spec = locking.spec(LOCK.stem)
     install_lock(
         LOCK,
         target,
         platforms=PLATFORMS,
         python_version=python_version,
-        source_allowed=locking.spec(LOCK.stem).source_allowed,
+        source_allowed=lock_spec.source_allowed,
         environment={
-            **locking.spec(LOCK.stem).marker_environment(),
+            **lock_spec.marker_environment(),
             "python_version": python_version,
             "python_full_version": f"{python_version}.0",
         },

@@ -9,12 +9,13 @@ One reproducible zip per catalog group, ``build/gcp/images.zip`` and ``build/gcp
 * ``functions/__init__.py``, ``functions/gcp/`` (without this packager) and ``shared/``;
 * ``requirements.txt``: the group's hashed lock ``functions/locks/gcp-<group>.txt`` (``make
   lock``, :mod:`functions.locking`; resolved for Linux x86_64, CPython 3.12 with the test
-  venv's versions) as is, minus the pins of :data:`functions.locking.PURE_FROM_SOURCE`. Cloud
+  venv's versions) as is, minus the pins its spec takes from source (``source_allowed``). Cloud
   Build installs it for the runtime, checking every hash (pip's hash-checking mode: every line
   is pinned and hashed), so no platform-specific wheels are vendored. The orders zip has no
   Pillow and no libvips;
-* ``pyvips/`` and its ``.dist-info`` at the root (images only): the pure wheel built here from
-  the lock's hashed sdist (:func:`functions.packaging.pure_wheel`), unpacked. The source root
+* ``pyvips/`` and its ``.dist-info`` at the root (images only): the pure wheel made here from
+  the lock's hashed sdist (:func:`functions.packaging.pure_wheel`), unpacked (in a folder
+  named by the wheel's sha256) without its ``RECORD``. The source root
   is on ``sys.path``, so it imports like an installed package and loads pyvips-binary's
   ``_libvips`` (installed from ``requirements.txt`` with cffi).
 
