@@ -13,9 +13,10 @@ on the index), so ``pip install --require-hashes --no-deps -r <lock>`` installs 
 
 A binary-only lock takes every distribution as a wheel for its platform, except the pure-Python
 ones it names in ``LockSpec.source_allowed`` (pyvips: published as an sdist only). Those keep
-their sdist's sha256 in the lock; the cloud packagers install them as a pure wheel built here
+their sdist's sha256 in the lock; the cloud packagers install them as a pure wheel assembled here
 from that hashed sdist (:func:`functions.packaging.pure_wheel`), never from source on the
-target platform.
+target platform. GCP's images lock names pyvips too: its packager vendors that wheel rather
+than leaving the sdist to Cloud Build (this does not change the lock's resolution).
 
 ``uv`` resolves for another platform than the machine's (``--python-platform``), which
 pip-compile cannot. Re-running keeps the existing pins (uv reads the output file as its
@@ -59,13 +60,32 @@ class LockSpec:
     binary_only: bool = False
     constrained_by_dev: bool = True
     source_allowed: tuple[str, ...] = ()
-    """On a binary-only lock: pure-Python distributions taken from their sdist (canonical
-    names), each shipped as a pure wheel built from it (:func:`functions.packaging.pure_wheel`)."""
+    """Pure-Python distributions (canonical names) shipped as the pure wheel made from their
+    hashed sdist (:func:`functions.packaging.pure_wheel`), never built by the target. On a
+    binary-only lock they are its only sdists (a resolution input); elsewhere (GCP) the
+    packager vendors them instead of leaving them to the platform's build."""
 
     @property
     def path(self) -> Path:
         """The lock file."""
         return LOCK_DIR / f"{self.name}.txt"
+
+    def marker_environment(self) -> dict[str, str]:
+        """The PEP 508 marker values of the lock's target (Linux CPython of its platform and
+        version); empty for a universal lock (markers then take this interpreter's values)."""
+        if self.python_platform is None:
+            return {}
+        machine = self.python_platform.split("-", 1)[0]
+        return {
+            "implementation_name": "cpython",
+            "os_name": "posix",
+            "platform_machine": machine,
+            "platform_python_implementation": "CPython",
+            "platform_system": "Linux",
+            "python_full_version": f"{self.python_version}.0",
+            "python_version": self.python_version,
+            "sys_platform": "linux",
+        }
 
 
 # pyvips is published as an sdist only; built without libvips headers it is a pure wheel (cffi
@@ -90,7 +110,10 @@ LOCKS: tuple[LockSpec, ...] = (
         source_allowed=PURE_FROM_SOURCE,
     ),
     LockSpec("aws-orders", ("orders", "stripe"), "aarch64-manylinux_2_28", binary_only=True),
-    LockSpec("gcp-images", ("gcp", "images"), "x86_64-manylinux_2_28"),
+    # Cloud Build installs the rest from source or wheels; pyvips is vendored as its pure wheel.
+    LockSpec(
+        "gcp-images", ("gcp", "images"), "x86_64-manylinux_2_28", source_allowed=PURE_FROM_SOURCE
+    ),
     LockSpec("gcp-orders", ("gcp", "orders", "stripe"), "x86_64-manylinux_2_28"),
     LockSpec(
         "azure",
@@ -133,7 +156,7 @@ def inputs_digest(lock: LockSpec, pyproject: Path = ROOT / "pyproject.toml") -> 
         f"python={lock.python_version}",
         f"binary_only={lock.binary_only}",
     ]
-    if lock.source_allowed:
+    if lock.source_allowed and lock.binary_only:  # elsewhere it does not change the resolution
         parts.append(f"source_allowed={','.join(lock.source_allowed)}")
     if lock.constrained_by_dev:
         parts.append("constraints=dev:" + spec("dev").path.read_text(encoding="utf-8"))

@@ -9,7 +9,7 @@
   botocore are NOT packaged: the Lambda Python runtime provides them (the code uses only
   long-standing APIs, so the runtime's version is enough);
 * pyvips (an sdist only) is the exception to binary wheels: the lock keeps its sdist's hash,
-  and the pure ``py3-none-any`` wheel built here from that sdist
+  and the pure ``py3-none-any`` wheel assembled here from that sdist
   (:func:`functions.packaging.pure_wheel`) is installed with ``--no-deps``; it runs on
   pyvips-binary's compiled ``_libvips`` and ``pyvips_binary.libs/libvips-*.so.42`` (arm64);
 * the install is cached under ``build/aws/.deps/<group>-<hash of lock + platform + recipe>``;
@@ -30,13 +30,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from functions.locking import PURE_FROM_SOURCE, lock_path
+from functions import locking
+from functions.locking import lock_path
 from functions.packaging import (
     PURE_WHEEL_RECIPE,
     ROOT,
     core_files,
     human,
     install_lock,
+    is_install_state,
     tree,
     unzipped_size,
     write_zip,
@@ -55,7 +57,6 @@ MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 # Runtime code of the AWS flavour; the packager stays out.
 _EXCLUDED = {"package.py"}
 _EXCLUDED_DEPENDENCY_PARTS = {"bin", "__pycache__"}
-_EXCLUDED_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
 COMPLETE_MARKER = ".complete"
 
@@ -95,7 +96,7 @@ def dependency_files(site: Path) -> Iterator[tuple[Path, str]]:
         parts = path.relative_to(site).parts
         if _EXCLUDED_DEPENDENCY_PARTS.intersection(parts) or parts == (COMPLETE_MARKER,):
             continue
-        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _EXCLUDED_DIST_INFO:
+        if is_install_state(parts):
             continue
         yield path, name
 
@@ -106,14 +107,16 @@ def requirements_file(group: str) -> Path:
 
 
 def pip_installer(lock: Path, target: Path) -> None:
-    """Install a hashed lock for the Lambda platform into ``target``: binary wheels, and the
-    pure wheels built from the sdists of :data:`functions.locking.PURE_FROM_SOURCE`."""
+    """Install a hashed lock (``aws-<group>.txt``) for the Lambda platform into ``target``:
+    binary wheels, and the pure wheels made from the sdists its spec allows."""
+    spec = locking.spec(lock.stem)
     install_lock(
         lock,
         target,
         platforms=PLATFORMS,
         python_version=PYTHON_VERSION,
-        pure_from_source=PURE_FROM_SOURCE,
+        source_allowed=spec.source_allowed,
+        environment=spec.marker_environment(),
     )
 
 

@@ -16,7 +16,7 @@ installs the hashed lock ``functions/locks/azure.txt`` (``make lock``, :mod:`fun
 core + ``azure`` + ``images`` extras at the test venv's versions) as binary wheels for Linux
 x86_64, CPython 3.12 (the Terraform default ``python_version``), whatever machine builds the
 zip, with ``--no-deps --require-hashes``; pyvips (an sdist only, the lock keeps its hash) is
-installed as the pure wheel built here from that sdist (:func:`functions.packaging.pure_wheel`,
+installed as the pure wheel made here from that sdist (:func:`functions.packaging.pure_wheel`,
 ``--no-deps``), on pyvips-binary's compiled ``_libvips``. Entries are sorted with fixed timestamps,
 so the same inputs give a byte-identical archive. Deploy it with
 ``az functionapp deployment source config-zip --src build/azure/functionapp.zip`` (no
@@ -38,6 +38,7 @@ from functions.packaging import (
     core_files,
     human,
     install_lock,
+    is_install_state,
     tree,
     unzipped_size,
     write_zip,
@@ -58,7 +59,9 @@ PLATFORMS = (
 SITE_PACKAGES = ".python_packages/lib/site-packages"
 # Build-time only, or installed under the site-packages root but useless there.
 _SKIP_APP_FILES = {"function_app.py", "host.json", "package.py", "hostjson.py", "README.md"}
-_SKIP_SITE_DIRS = {"bin"}  # console scripts: their shebangs name the building interpreter
+# Console scripts (their shebangs name the building interpreter); install-state files
+# (RECORD, direct_url.json, ...: functions.packaging.INSTALL_STATE_FILES) are left out too.
+_SKIP_SITE_DIRS = {"bin"}
 
 
 def requirements() -> list[str]:
@@ -78,23 +81,30 @@ def app_files(requirements_file: Path, site_packages: Path | None) -> Iterator[t
         yield path, name
     if site_packages is not None:
         for path, name in tree(site_packages, SITE_PACKAGES):
-            if path.relative_to(site_packages).parts[0] in _SKIP_SITE_DIRS:
+            parts = path.relative_to(site_packages).parts
+            if parts[0] in _SKIP_SITE_DIRS or is_install_state(parts):
                 continue
             yield path, name
 
 
 def install_dependencies(target: Path, *, python_version: str = PYTHON_VERSION) -> Path:
     """A fresh site-packages tree: the lock's Linux x86_64 wheels for ``python_version`` and
-    the pure wheels of :data:`functions.locking.PURE_FROM_SOURCE`."""
+    the pure wheels of the pins its spec takes from source."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
+    lock_spec = locking.spec(LOCK.stem)
     install_lock(
         LOCK,
         target,
         platforms=PLATFORMS,
         python_version=python_version,
-        pure_from_source=locking.PURE_FROM_SOURCE,
+        source_allowed=lock_spec.source_allowed,
+        environment={
+            **lock_spec.marker_environment(),
+            "python_version": python_version,
+            "python_full_version": f"{python_version}.0",
+        },
     )
     return target
 

@@ -9,12 +9,13 @@ One reproducible zip per catalog group, ``build/gcp/images.zip`` and ``build/gcp
 * ``functions/__init__.py``, ``functions/gcp/`` (without this packager) and ``shared/``;
 * ``requirements.txt``: the group's hashed lock ``functions/locks/gcp-<group>.txt`` (``make
   lock``, :mod:`functions.locking`; resolved for Linux x86_64, CPython 3.12 with the test
-  venv's versions) as is, minus the pins of :data:`functions.locking.PURE_FROM_SOURCE`. Cloud
+  venv's versions) as is, minus the pins its spec takes from source (``source_allowed``). Cloud
   Build installs it for the runtime, checking every hash (pip's hash-checking mode: every line
   is pinned and hashed), so no platform-specific wheels are vendored. The orders zip has no
   Pillow and no libvips;
-* ``pyvips/`` and its ``.dist-info`` at the root (images only): the pure wheel built here from
-  the lock's hashed sdist (:func:`functions.packaging.pure_wheel`), unpacked. The source root
+* ``pyvips/`` and its ``.dist-info`` at the root (images only): the pure wheel made here from
+  the lock's hashed sdist (:func:`functions.packaging.pure_wheel`), unpacked (in a folder
+  named by the wheel's sha256) without its ``RECORD``. The source root
   is on ``sys.path``, so it imports like an installed package and loads pyvips-binary's
   ``_libvips`` (installed from ``requirements.txt`` with cffi).
 
@@ -32,17 +33,20 @@ Same sources -> byte-identical zips (see :mod:`functions.packaging`), so the obj
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from functions.locking import PURE_FROM_SOURCE, lock_path, read_pins
+from functions.locking import lock_path, read_pins, spec
 from functions.packaging import (
     ROOT,
     core_files,
     human,
+    is_install_state,
     pure_wheel,
     split_lock_text,
     tree,
@@ -64,7 +68,8 @@ def requirements_file(group: str) -> Path:
 
 def package_files(requirements: Path, vendored: Sequence[Path] = ()) -> Iterator[tuple[Path, str]]:
     """Every (source path, archive name) of a group's zip; ``vendored``: unpacked wheels whose
-    files go to the root (their ``RECORD`` left out, as the other clouds' installs do)."""
+    files go to the root (install-state files such as ``RECORD`` left out, as the other
+    clouds' packages do)."""
     yield GCP_DIR / "main.py", "main.py"
     yield requirements, "requirements.txt"
     yield from core_files()
@@ -73,32 +78,47 @@ def package_files(requirements: Path, vendored: Sequence[Path] = ()) -> Iterator
             yield path, name
     for folder in vendored:
         for path, name in tree(folder, ""):
-            if not (name.endswith(".dist-info/RECORD") and name.count("/") == 1):
+            if not is_install_state(path.relative_to(folder).parts):
                 yield path, name
 
 
+def unpacked_wheel(wheel: Path, scratch: Path) -> Path:
+    """``wheel`` unpacked under ``scratch`` in a folder named by its sha256, so a wheel made
+    again (a new recipe, the same name) is never served from an older unpacking. Unpacked in a
+    staging folder that is renamed into place, and removed if the extraction fails."""
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
+    folder = scratch / f"{wheel.stem}-{digest}"
+    if folder.exists():
+        return folder
+    scratch.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=scratch))
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(staging)
+        with contextlib.suppress(OSError):  # a parallel build unpacked the same wheel first
+            staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return folder
+
+
 def shipped_requirements(group: str, scratch: Path) -> tuple[Path, list[Path]]:
-    """The group's ``requirements.txt`` (its lock without the pure-from-source pins) and those
-    pins' pure wheels, unpacked under ``scratch``."""
-    lock = requirements_file(group)
-    text, found = split_lock_text(lock.read_text(encoding="utf-8"), PURE_FROM_SOURCE)
+    """The group's ``requirements.txt`` (its lock without the pins its spec takes from
+    source) and those pins' pure wheels (the ones whose marker holds on the target),
+    unpacked under ``scratch``."""
+    lock_spec = spec(f"gcp-{group}")
+    lock = lock_spec.path
+    text, found = split_lock_text(lock.read_text(encoding="utf-8"), lock_spec.source_allowed)
     requirements = scratch / f"{group}-requirements.txt"
     requirements.parent.mkdir(parents=True, exist_ok=True)
     requirements.write_text(text, encoding="utf-8")
-    vendored = []
-    for pin in read_pins(lock):
-        if pin.name in found:
-            wheel = pure_wheel(pin.name, pin.version, pin.hashes)
-            folder = scratch / wheel.stem
-            if not folder.exists():
-                staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=scratch))
-                with zipfile.ZipFile(wheel) as archive:
-                    archive.extractall(staging)
-                try:
-                    staging.rename(folder)
-                except OSError:  # a parallel build unpacked the same wheel first
-                    shutil.rmtree(staging)
-            vendored.append(folder)
+    environment = lock_spec.marker_environment()
+    vendored = [
+        unpacked_wheel(pure_wheel(pin.name, pin.version, pin.hashes), scratch)
+        for pin in read_pins(lock)
+        if pin.name in found and pin.applies(environment)
+    ]
     return requirements, vendored
 
 

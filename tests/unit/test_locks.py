@@ -124,20 +124,33 @@ def test_make_lock_resolves_a_cloud_lock_for_its_platform_under_the_dev_pins(
     assert [pin.name for pin in locking.read_pins(written)] == ["pillow"]
 
 
-def test_only_binary_only_locks_take_sdists_and_only_of_the_pure_from_source_packages() -> None:
+def test_every_shipped_lock_with_pyvips_takes_it_from_source_and_only_it() -> None:
+    """The binary-only locks (their only sdists) and GCP's images lock (vendored rather than
+    built by Cloud Build) ship pyvips as the pure wheel; the venv locks leave pip to it."""
     for lock in locking.LOCKS:
-        if lock.source_allowed:
-            assert lock.binary_only, lock.name  # elsewhere any sdist may be taken anyway
         assert set(lock.source_allowed) <= set(locking.PURE_FROM_SOURCE), lock.name
         assert all(name == locking.canonical(name) for name in lock.source_allowed)
-    binary_with_pyvips = [
+    shipped_with_pyvips = [
         lock.name
         for lock in locking.LOCKS
-        if lock.binary_only and "pyvips" in {p.name for p in locking.read_pins(lock.path)}
+        if lock.python_platform and "pyvips" in {p.name for p in locking.read_pins(lock.path)}
     ]
-    assert sorted(binary_with_pyvips) == ["aws-images", "azure"]
-    for name in binary_with_pyvips:
+    assert sorted(shipped_with_pyvips) == ["aws-images", "azure", "gcp-images"]
+    for name in shipped_with_pyvips:
         assert locking.spec(name).source_allowed == ("pyvips",)
+    assert not [
+        lock.name for lock in locking.LOCKS if lock.source_allowed and not lock.python_platform
+    ]
+
+
+def test_the_source_exemption_moves_only_a_binary_only_locks_digest() -> None:
+    """On GCP's lock it changes no resolution, so its recorded digest stays valid."""
+    import dataclasses
+
+    gcp = locking.spec("gcp-images")
+    assert locking.inputs_digest(gcp) == locking.inputs_digest(
+        dataclasses.replace(gcp, source_allowed=())
+    )
 
 
 def test_the_source_exemption_is_part_of_the_inputs_digest() -> None:

@@ -78,7 +78,7 @@ def _check_split_install(commands: list[list[str]], lock_text: str, platforms: l
 def test_the_lambda_install_takes_binary_wheels_for_every_aarch64_tag(
     commands: list[list[str]], tmp_path: Path
 ) -> None:
-    lock = tmp_path / "images.txt"
+    lock = tmp_path / "aws-images.txt"
     lock.write_text(LOCK_TEXT)
     aws_package.pip_installer(lock, tmp_path / "site")
     command = commands[0]
@@ -94,7 +94,7 @@ def test_the_lambda_install_takes_binary_wheels_for_every_aarch64_tag(
 def test_a_lock_without_a_pure_from_source_pin_is_one_binary_install(
     commands: list[list[str]], tmp_path: Path
 ) -> None:
-    lock = tmp_path / "orders.txt"
+    lock = tmp_path / "aws-orders.txt"
     lock.write_text(f"cffi==2.1.1 --hash=sha256:{'1' * 64}\n")
     aws_package.pip_installer(lock, tmp_path / "site")
     (command,) = commands
@@ -181,3 +181,28 @@ def test_make_setup_leaves_a_pure_pyvips_alone(
     assert packaging.compiled_files("pyvips") == []
     assert packaging.ensure_pure_installs(lock) == []
     assert commands == []
+
+
+def test_a_pure_from_source_pin_whose_marker_fails_on_the_target_is_not_installed(
+    commands: list[list[str]], tmp_path: Path
+) -> None:
+    """Markers are evaluated for Lambda (Linux aarch64, CPython 3.12), not for this machine."""
+    lock = tmp_path / "aws-images.txt"
+    lock.write_text(
+        LOCK_TEXT.replace("pyvips==3.2.0 \\", "pyvips==3.2.0 ; sys_platform == 'win32' \\")
+    )
+    aws_package.pip_installer(lock, tmp_path / "site")
+    (binary,) = commands  # no second install: pyvips is for Windows only
+    assert "pyvips==" not in binary[-1]
+
+
+def test_the_lambda_install_takes_from_source_only_what_its_lock_allows(
+    commands: list[list[str]], tmp_path: Path
+) -> None:
+    """aws-orders allows no sdist: a pyvips pin there would go to the binary install (and
+    fail there), never silently become a pure wheel."""
+    lock = tmp_path / "aws-orders.txt"
+    lock.write_text(LOCK_TEXT)
+    aws_package.pip_installer(lock, tmp_path / "site")
+    (binary,) = commands
+    assert binary[-1] == LOCK_TEXT

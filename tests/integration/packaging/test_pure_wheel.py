@@ -1,6 +1,8 @@
-"""The pure pyvips wheel every binary-only install ships: built here from the lock's hashed
-sdist (``pip download --require-hashes``, then ``pip wheel`` with pkg-config unable to find
-libvips), ``py3-none-any`` with no compiled module, importable, cached by the sdist's hash."""
+"""The pure pyvips wheel every binary-only install ships: assembled here from the lock's hashed
+sdist (``pip download --no-binary pyvips --require-hashes``, then
+:func:`functions.packaging.assemble_pure_wheel`, no build run), ``py3-none-any`` with no
+compiled module, the same files as setuptools' own build of that sdist, byte-identical on every
+rebuild, importable, cached by the sdist's hash."""
 
 from __future__ import annotations
 
@@ -65,6 +67,40 @@ def test_the_wheel_is_pure_and_holds_no_compiled_module(built: Path) -> None:
     assert "Tag: py3-none-any" in wheel.splitlines()
     assert "pyvips/__init__.py" in names
     assert not [n for n in names if n.endswith((".so", ".pyd")) or n.startswith("_libvips")]
+
+
+def test_a_rebuild_in_another_cache_is_byte_identical(built: Path, tmp_path: Path) -> None:
+    pin = _pyvips_pin("aws-images")
+    again = packaging.pure_wheel(pin.name, pin.version, pin.hashes, tmp_path)
+    assert again.name == built.name and again.read_bytes() == built.read_bytes()
+
+
+def test_the_wheel_holds_what_setuptools_builds_from_the_same_sdist(
+    built: Path, tmp_path: Path
+) -> None:
+    """pip builds the cached sdist once (its build tools from the index as wheels, pkg-config
+    unable to find libvips: the ABI-mode build): same files, same contents, except the WHEEL
+    (its generator) and RECORD (its hashes of WHEEL) files."""
+    (sdist,) = built.parent.glob("*.tar.gz")
+    try:
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "pip", "--disable-pip-version-check", "wheel"),
+                *("--quiet", "--no-deps", "--no-cache-dir", "--wheel-dir", str(tmp_path)),
+                str(sdist),
+            ],
+            check=True,
+            env=packaging.no_libvips_environment(tmp_path / "no-pkg-config"),
+        )
+    except subprocess.CalledProcessError as exc:  # pip could not reach PyPI for setuptools
+        _missing(f"cannot build the pyvips sdist with pip: {exc}")
+    (reference,) = tmp_path.glob("*.whl")
+    assert reference.name == built.name
+    skipped = {"pyvips-3.2.0.dist-info/WHEEL", "pyvips-3.2.0.dist-info/RECORD"}
+    with zipfile.ZipFile(built) as ours, zipfile.ZipFile(reference) as theirs:
+        assert sorted(ours.namelist()) == sorted(theirs.namelist())
+        for name in sorted(set(ours.namelist()) - skipped):
+            assert ours.read(name) == theirs.read(name), name
 
 
 def test_the_wheel_imports_and_runs_on_pyvips_binarys_module(built: Path, tmp_path: Path) -> None:

@@ -15,12 +15,23 @@ from tests.support import import_from_extracted_zip
 @pytest.fixture
 def site_packages(tmp_path: Path) -> Path:
     """A stand-in for the pip-installed dependencies (the real install needs PyPI)."""
+    return _fake_site_packages(tmp_path)
+
+
+def _fake_site_packages(tmp_path: Path) -> Path:
     root = tmp_path / "site-packages"
     (root / "somepkg").mkdir(parents=True)
     (root / "somepkg" / "__init__.py").write_text("VALUE = 1\n")
     (root / "somepkg" / "_native.cpython-312-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
-    (root / "somepkg-1.0.dist-info").mkdir()
-    (root / "somepkg-1.0.dist-info" / "RECORD").write_text("somepkg/__init__.py,,\n")
+    info = root / "somepkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: somepkg\nVersion: 1.0\n")
+    # What pip writes when it installs a local wheel: install state naming the build folder.
+    wheel_url = (tmp_path / "wheels" / "somepkg-1.0-py3-none-any.whl").as_uri()
+    (info / "direct_url.json").write_text(f'{{"archive_info": {{}}, "url": "{wheel_url}"}}')
+    (info / "RECORD").write_text(f"somepkg/__init__.py,,\n{info.name}/direct_url.json,,\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "REQUESTED").write_text("")
     (root / "bin").mkdir()
     (root / "bin" / "somepkg").write_text("#!/home/someone/.venv/bin/python\n")
     (root / "somepkg" / "__pycache__").mkdir()
@@ -41,6 +52,24 @@ def test_rebuilds_are_byte_identical(tmp_path: Path, site_packages: Path) -> Non
     second, second_digest = _build(tmp_path, "b.zip", site_packages)
     assert first_digest == second_digest
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_installs_in_different_folders_give_byte_identical_zips(tmp_path: Path) -> None:
+    """pip's install state names the folder it installed from; none of it may reach the zip."""
+    builds = []
+    for folder in ("one", "another"):
+        root = tmp_path / folder
+        root.mkdir()
+        builds.append(_build(root, "app.zip", _fake_site_packages(root)))
+    (first, first_digest), (second, second_digest) = builds
+    assert first_digest == second_digest and first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        leaked = [
+            info.filename
+            for info in archive.infolist()
+            if str(tmp_path).encode() in archive.read(info)
+        ]
+    assert leaked == []
 
 
 def test_layout(tmp_path: Path, site_packages: Path) -> None:
@@ -67,9 +96,17 @@ def test_layout(tmp_path: Path, site_packages: Path) -> None:
     site = package.SITE_PACKAGES
     assert {
         f"{site}/somepkg/__init__.py",
-        f"{site}/somepkg-1.0.dist-info/RECORD",
+        f"{site}/somepkg-1.0.dist-info/METADATA",
         f"{site}/somepkg/_native.cpython-312-x86_64-linux-gnu.so",
     } <= names
+    # Not shipped: install state (RECORD hashes direct_url.json, which names the build folder).
+    assert (
+        not {
+            f"{site}/somepkg-1.0.dist-info/{state}"
+            for state in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+        }
+        & names
+    )
     # Not shipped: console scripts (absolute shebangs), caches, build tools, a second app module.
     assert not [
         n for n in names if n.startswith(f"{site}/bin/") or "__pycache__" in n or n.endswith(".pyc")
