@@ -12,7 +12,7 @@ from functions.aws.adapters.dynamodb import DynamoMetadataIndex, DynamoOrderStor
 from functions.aws.clients import AwsClients
 from shared.envelope import to_structured
 from shared.ports import OrderRecord, OrderStatus
-from tests.builders import searchable_images
+from tests.builders import order_record, searchable_images
 from tests.integration.aws.conftest import REGION, unique_prefix
 from tests.integration.aws.harness import Deployment
 from tests.integration.aws.topology import Topology, create_topology
@@ -125,16 +125,12 @@ def test_purge_asks_for_yes_then_empties_the_dlq(
 
 
 def _order(order_id: str, placed_at: str) -> OrderRecord:
-    return OrderRecord(
-        order_id=order_id,
-        status=OrderStatus.PLACED,
-        customer_email="ann@example.com",
-        customer_name="Ann",
-        amount_minor=1250,
-        currency="EUR",
-        items=({"sku": "mug", "quantity": 1, "unit_price_minor": 1250},),
+    return order_record(
+        order_id,
         placed_at=placed_at,
+        amount_minor=1250,
         idempotency_key=f"key-{order_id}",
+        items=({"sku": "mug", "quantity": 1, "unit_price_minor": 1250},),
     )
 
 

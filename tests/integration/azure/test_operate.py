@@ -12,8 +12,8 @@ import pytest
 from functions.azure import bootstrap
 from functions.azure.adapters.tables import TableMetadataIndex, TableOrderStore
 from shared.envelope import to_json_bytes, to_structured
-from shared.ports import OrderRecord, OrderStatus
-from tests.builders import searchable_images
+from shared.ports import OrderStatus
+from tests.builders import order_record, searchable_images
 from tests.integration.azure.harness import Azurite, Deployment, QueueHost, ServiceClients
 from tests.integration.operate_support import ORDER_ID, cli, payment_received
 from tests.support import SmtpRecorder, free_port
@@ -163,13 +163,11 @@ def test_orders_by_status_index_search_and_upload(
     store = TableOrderStore(storage.table.get_table_client(deployment.tables["orders"]))
     for n in range(4):
         store.create(
-            OrderRecord(
-                order_id=f"ord_ops{n}",
-                status=OrderStatus.PLACED,
-                customer_email=CUSTOMER,
+            order_record(
+                f"ord_ops{n}",
+                email=CUSTOMER,
                 customer_name=None,
                 amount_minor=100 * (n + 1),
-                currency="EUR",
                 items=({"sku": "mug", "quantity": n + 1, "unit_price_minor": 100},),
                 placed_at=f"2026-03-0{4 - n}T10:00:00.000Z",
                 idempotency_key=f"key-{n}",

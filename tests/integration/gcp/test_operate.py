@@ -28,8 +28,8 @@ from functions.gcp.translate import PubSubMessage, decode_message, encode_binary
 from functions.local.backend import LocalBackend
 from functions.ops.targets import _producers
 from shared.envelope import to_structured
-from shared.ports import OrderRecord, OrderStatus
-from tests.builders import searchable_images
+from shared.ports import OrderStatus
+from tests.builders import order_record, searchable_images
 from tests.integration.operate_support import SwitchableMailer, cli, payment_received
 from tests.support import free_port
 
@@ -224,13 +224,10 @@ def test_orders_by_status_and_index_search_on_firestore(
     store = FirestoreOrderStore(firestore.firestore)
     for n in range(4):
         store.create(
-            OrderRecord(
-                order_id=f"ord_ops{n}",
-                status=OrderStatus.PLACED,
-                customer_email="ann@example.com",
+            order_record(
+                f"ord_ops{n}",
                 customer_name=None,
                 amount_minor=500,
-                currency="EUR",
                 items=({"sku": "mug", "quantity": 1, "unit_price_minor": 500},),
                 placed_at=f"2026-03-0{n + 1}T10:00:00.000Z",
                 idempotency_key=f"key-{n}",

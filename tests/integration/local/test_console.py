@@ -34,7 +34,8 @@ from functions.local.console.app import (
 from functions.ops import cli
 from functions.ops.targets import local_target
 from shared.images.metadata import image_id
-from shared.ports import IndexQuery, OrderRecord, OrderStatus
+from shared.ports import IndexQuery
+from tests.builders import order_record
 from tests.integration.operate_support import cli as run_cli
 
 
@@ -347,13 +348,10 @@ def test_the_orders_page_shows_the_newest_orders_when_a_status_has_more_than_it_
     assert orders is not None
     for n in range(ORDERS_SHOWN + 20):
         orders.create(
-            OrderRecord(
-                order_id=f"ord_{n:04d}",
-                status=OrderStatus.PLACED,
-                customer_email="ann@example.com",
+            order_record(
+                f"ord_{n:04d}",
                 customer_name=None,
                 amount_minor=500,
-                currency="EUR",
                 items=({"sku": "mug", "quantity": 1, "unit_price_minor": 500},),
                 placed_at=f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}.000Z",
             )
